@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One target per concern; dependencies point down only (see ../shared/DESIGN.md).
+// C code that runs between clone and exec lives under CShims/ and never calls Swift.
+let package = Package(
+    name: "skiff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C: container child setup (namespaces, mounts, caps, seccomp load, exec) and its config parser.
+        .target(name: "CShims", path: "CShims/shim"),
+        // C: one small process per container: starts it via CShims, owns stdio, writes CRI logs, reaps.
+        .executableTarget(name: "skiff-monitor", dependencies: ["CShims"], path: "CShims/monitor"),
+        // System libraries used by the Swift side only (never by the monitor).
+        .systemLibrary(name: "CSeccomp", path: "CShims/seccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CZlib", path: "CShims/zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "CShims/crypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "CShims/sqlite", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Images: OCI content store, digests, tar layers, safe unpacking, OCI layout import.
+        .target(name: "Images", dependencies: ["CZlib", "CCrypto"]),
+        // Cgroups: v1 and v2 behind one protocol.
+        .target(name: "Cgroups"),
+        // Runtime: containers — spawn plans, seccomp/capabilities, rootfs, state, monitor control.
+        .target(name: "Runtime", dependencies: ["Images", "Cgroups", "CShims", "CSeccomp"]),
+        // API: Kubernetes resource types, ObjectMeta, Quantity, selectors, defaulting, validation. No I/O.
+        .target(name: "API"),
+        // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
+        .target(name: "Store", dependencies: ["CSQLite"]),
+        .executableTarget(name: "skiff", dependencies: [
+            "Runtime", "Images", "Cgroups",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Shared test helpers: root gating, the locally built busybox image, unique names.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "APITests", dependencies: ["API"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
+        // Root-only kernel tests: gated on getuid() == 0; CI runs as root.
+        .testTarget(name: "ImagesRootTests", dependencies: ["Images", "TestSupport"]),
+        .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
+        .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),
+    ]
+)

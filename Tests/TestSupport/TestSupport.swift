@@ -1,0 +1,83 @@
+// Helpers shared by the test targets: root gating, unique names, the repo and the test image.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+public enum TestEnv {
+    /// Root/kernel tests are gated on this; CI runs as root, so they run there.
+    public static let isRoot: Bool = getuid() == 0
+
+    /// The repository root (the directory holding Package.swift).
+    public static let repoRoot: String = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+                return dir.path
+            }
+            dir.deleteLastPathComponent()
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+
+    /// A name unique to this process and call, safe for netns, cgroups, dirs ("skt-<pid>-<n>-<rand>").
+    public static func uniqueName(_ prefix: String = "skt") -> String {
+        let n = counter.next()
+        return "\(prefix)-\(getpid())-\(n)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+
+    /// A fresh temporary directory (caller removes it).
+    public static func makeTempDir(_ prefix: String = "skiff-test") throws -> String {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        return String(cString: p)
+    }
+
+    /// The busybox OCI image layout built by hack/build-test-image.sh (built once per machine).
+    public static func busyboxImageLayout() throws -> String {
+        let out = repoRoot + "/hack/.cache/busybox-oci"
+        if FileManager.default.fileExists(atPath: out + "/index.json") { return out }
+        let status = try run(["/bin/bash", repoRoot + "/hack/build-test-image.sh", out])
+        guard status == 0 else { throw TestSupportError("hack/build-test-image.sh failed (\(status))") }
+        return out
+    }
+
+    /// Runs a program to completion, inheriting stdio; returns its exit status.
+    @discardableResult
+    public static func run(_ argv: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// Runs a program and returns (status, stdout, stderr).
+    public static func capture(_ argv: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    private static let counter = Counter()
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+}
