@@ -1,0 +1,125 @@
+// Container state on disk: <root>/containers/<id>/ holds everything of one container, so a new
+// `skiff` process (or a restarted agent) finds every container again.
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `skiff` records about a container when it creates it (config.json in its state dir).
+public struct ContainerRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// The image reference as resolved, or "dir:<path>" for a --rootfs container.
+    public var image: String
+    public var imageDigest: String?
+    public var command: [String]
+    public var createdAt: String
+    /// The root the container sees: the overlay mount point, or the --rootfs directory.
+    public var rootfs: String
+    public var overlay: Bool
+    /// Cgroup path relative to each hierarchy root, e.g. "skiff/<id>".
+    public var cgroupPath: String
+    public var autoRemove: Bool
+}
+
+/// The container's life as its files tell it.
+public enum ContainerStatus: Sendable, Equatable {
+    case created
+    case running(pid: Int32)
+    case exited(ExitRecord)
+
+    public var summary: String {
+        switch self {
+        case .created: return "Created"
+        case .running: return "Running"
+        case .exited(let e): return e.oomKilled ? "Exited (\(e.exitCode), OOMKilled)" : "Exited (\(e.exitCode))"
+        }
+    }
+}
+
+/// The directory layout of one container.
+public struct ContainerPaths: Sendable {
+    public let dir: String
+    public init(root: String, id: String) { dir = root + "/containers/" + id }
+    public var record: String { dir + "/config.json" }
+    public var spawnFile: String { dir + "/spawn" }
+    public var pidFile: String { dir + "/init.pid" }
+    public var exitFile: String { dir + "/exit.json" }
+    public var log: String { dir + "/container.log" }
+    public var rootfs: String { dir + "/rootfs" }
+    public var upper: String { dir + "/upper" }
+    public var work: String { dir + "/work" }
+    public var seccomp: String { dir + "/seccomp.bpf" }
+}
+
+public struct ContainerStore: Sendable {
+    public let root: String
+    public init(root: String) { self.root = root }
+
+    var containersDir: String { root + "/containers" }
+
+    public func paths(_ id: String) -> ContainerPaths { ContainerPaths(root: root, id: id) }
+
+    public func save(_ record: ContainerRecord) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let data = try enc.encode(record)
+        try FileIO.writeAtomic(paths(record.id).record, Array(data))
+    }
+
+    public func load(id: String) throws -> ContainerRecord {
+        let bytes = try FileIO.read(paths(id).record)
+        do { return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes)) } catch {
+            throw RuntimeError(.state, "container state \(paths(id).record) is unreadable", cause: error)
+        }
+    }
+
+    /// Every container with a readable record, oldest first.
+    public func all() -> [ContainerRecord] {
+        FileIO.listDirectory(containersDir)
+            .filter { $0.count == 64 }
+            .compactMap { try? load(id: $0) }
+            .sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Finds a container by exact name, full id, or unique id prefix.
+    public func find(_ ref: String) throws -> ContainerRecord {
+        let everything = all()
+        if let byName = everything.first(where: { $0.name == ref }) { return byName }
+        let matches = everything.filter { $0.id.hasPrefix(ref) }
+        guard !ref.isEmpty, let first = matches.first else {
+            throw RuntimeError(.notFound, "no such container: \(ref)")
+        }
+        guard matches.count == 1 else {
+            throw RuntimeError(.invalidArgument, "container id prefix \(ref) is ambiguous (\(matches.count) containers)")
+        }
+        return first
+    }
+
+    public func status(of id: String) -> ContainerStatus {
+        let p = paths(id)
+        if let bytes = try? FileIO.read(p.exitFile),
+           let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
+            return .exited(exit)
+        }
+        if let text = try? FileIO.readString(p.pidFile), let pid = PidRecord(parsing: text), pid.isAlive {
+            return .running(pid: pid.pid)
+        }
+        // A pid file whose process is gone without an exit record: the monitor was killed.
+        if FileIO.exists(p.pidFile) {
+            return .exited(ExitRecord(exitCode: 137, signal: 9, oomKilled: false, startedAt: "", finishedAt: ""))
+        }
+        return .created
+    }
+
+    /// A new random 64-hex-digit id.
+    public static func newID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var s = ""
+        for _ in 0..<4 {
+            let word = String(rng.next() as UInt64, radix: 16)
+            s += String(repeating: "0", count: 16 - word.count) + word
+        }
+        return s
+    }
+}

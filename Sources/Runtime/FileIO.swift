@@ -1,0 +1,105 @@
+// Small file helpers over Glibc: whole-file reads, atomic writes, mkdir -p, recursive removal.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum FileIO {
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.posix(errno == ENOENT ? .notFound : .io, "open", path: path) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RuntimeError.posix(.io, "read", path: path)
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    static func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
+
+    /// Writes to a temp file beside `path`, fsyncs, then renames over it: readers see old or new.
+    static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw RuntimeError.posix(.io, "create", path: tmp) }
+        var ok = true
+        bytes.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; ok = false; return }
+                off += n
+            }
+        }
+        let savedErrno = errno
+        if ok { ok = fsync(fd) == 0 }
+        close(fd)
+        guard ok else { unlink(tmp); throw RuntimeError.posix(.io, "write", path: tmp, errno: savedErrno) }
+        guard rename(tmp, path) == 0 else {
+            let e = errno; unlink(tmp)
+            throw RuntimeError.posix(.io, "rename to", path: path, errno: e)
+        }
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws {
+        if isDirectory(path) { return }
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw RuntimeError.posix(.io, "mkdir", path: current)
+            }
+        }
+    }
+
+    static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// rm -rf that never follows symlinks and never descends into another mount.
+    static func removeTree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw RuntimeError.posix(.io, "lstat", path: path)
+        }
+        try removeTree(path, device: st.st_dev)
+    }
+
+    private static func removeTree(_ path: String, device: dev_t) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { if errno == ENOENT { return }; throw RuntimeError.posix(.io, "lstat", path: path) }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            guard st.st_dev == device else {
+                throw RuntimeError(.io, "refusing to remove \(path): it is a mount point (unmount it first)")
+            }
+            for name in listDirectory(path) { try removeTree(path + "/" + name, device: device) }
+            if rmdir(path) != 0 && errno != ENOENT { throw RuntimeError.posix(.io, "rmdir", path: path) }
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw RuntimeError.posix(.io, "unlink", path: path)
+        }
+    }
+}
