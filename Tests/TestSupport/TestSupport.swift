@@ -20,6 +20,14 @@ public enum TestEnv {
         return FileManager.default.currentDirectoryPath
     }()
 
+    /// Where the built executables (skiff, skiff-monitor) are: $SKIFF_BIN_DIR, else beside the
+    /// test runner (swift test runs .build/<triple>/debug/<package>PackageTests.xctest).
+    public static let binDir: String = {
+        if let dir = ProcessInfo.processInfo.environment["SKIFF_BIN_DIR"] { return dir }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+    }()
+
     /// A name unique to this process and call, safe for netns, cgroups, dirs ("skt-<pid>-<n>-<rand>").
     public static func uniqueName(_ prefix: String = "skt") -> String {
         let n = counter.next()
