@@ -1,5 +1,20 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
+
+// skiff-monitor is pure C, linked statically (a dynamic glibc alone breaks its 1 MiB RSS budget).
+// swiftc still names -lswiftCore when linking; for a static link that must resolve to the
+// toolchain's static library (from which nothing is pulled: the monitor references no Swift).
+let swiftStaticLibs: String = {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    for dir in path.split(separator: ":") {
+        let swiftc = URL(fileURLWithPath: String(dir)).appendingPathComponent("swiftc").resolvingSymlinksInPath()
+        let libs = swiftc.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("lib/swift_static/linux").path
+        if FileManager.default.fileExists(atPath: libs) { return libs }
+    }
+    return "/opt/swift/usr/lib/swift_static/linux"
+}()
 
 // One target per concern; dependencies point down only (see ../shared/DESIGN.md).
 // C code that runs between clone and exec lives under CShims/ and never calls Swift.
@@ -17,7 +32,8 @@ let package = Package(
         // C: container child setup (namespaces, mounts, caps, seccomp load, exec) and its config parser.
         .target(name: "CShims", path: "CShims/shim"),
         // C: one small process per container: starts it via CShims, owns stdio, writes CRI logs, reaps.
-        .executableTarget(name: "skiff-monitor", dependencies: ["CShims"], path: "CShims/monitor"),
+        .executableTarget(name: "skiff-monitor", dependencies: ["CShims"], path: "CShims/monitor",
+                          linkerSettings: [.unsafeFlags(["-Xclang-linker", "-static", "-L" + swiftStaticLibs])]),
         // System libraries used by the Swift side only (never by the monitor).
         .systemLibrary(name: "CSeccomp", path: "CShims/seccomp", pkgConfig: "libseccomp",
                        providers: [.apt(["libseccomp-dev"])]),

@@ -24,7 +24,8 @@ enum FileIO {
 
     static func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
 
-    /// Writes to a temp file beside `path`, fsyncs, then renames over it: readers see old or new.
+    /// Writes to a temp file beside `path`, then renames over it: readers see old or new, never a
+    /// torn file. No fsync: container state does not outlive a reboot, and run latency matters.
     static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let tmp = path + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
@@ -39,7 +40,6 @@ enum FileIO {
             }
         }
         let savedErrno = errno
-        if ok { ok = fsync(fd) == 0 }
         close(fd)
         guard ok else { unlink(tmp); throw RuntimeError.posix(.io, "write", path: tmp, errno: savedErrno) }
         guard rename(tmp, path) == 0 else {

@@ -89,7 +89,8 @@ public final class ContainerRuntime: Sendable {
             // Resolve the root before creating anything: a bad image or rootfs leaves no trace.
             let root = try resolveRoot(spec.root)
             try withLock {
-                if store.all().contains(where: { $0.name == name }) {
+                // Default names derive from the random id, so only chosen names need the scan.
+                if spec.name != nil, store.all().contains(where: { $0.name == name }) {
                     throw RuntimeError(.alreadyExists, "a container named \"\(name)\" already exists")
                 }
                 try FileIO.mkdirAll(paths.dir, mode: 0o700)
@@ -118,10 +119,7 @@ public final class ContainerRuntime: Sendable {
             var config = try SpawnPlanner.plan(spec: spec, image: root.config, id: id, rootfs: rootfs, paths: paths)
             config.cgroupProcs = cgroup.procsFiles
             config.oomEvents = cgroup.oomEventsFile
-            if !spec.privileged {
-                try FileIO.writeAtomic(paths.seccomp, try SeccompProfile.runtimeDefault.compileBPF(), mode: 0o600)
-                config.seccompPath = paths.seccomp
-            }
+            if !spec.privileged { config.seccompPath = try seccompProgram(.runtimeDefault) }
             if spec.autoRemove {
                 if root.directory == nil { config.cleanupUmount = [paths.rootfs] }
                 config.cleanupRmdir = cgroup.procsFiles.map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) }
@@ -185,6 +183,15 @@ public final class ContainerRuntime: Sendable {
     }
 
     // MARK: helpers
+
+    /// The compiled profile, cached under the root by content: compiling costs more than reading.
+    func seccompProgram(_ profile: SeccompProfile) throws -> String {
+        let path = options.root + "/seccomp/\(profile.fingerprint).bpf"
+        if FileIO.exists(path) { return path }
+        try FileIO.mkdirAll(options.root + "/seccomp", mode: 0o700)
+        try FileIO.writeAtomic(path, try profile.compileBPF(), mode: 0o600)
+        return path
+    }
 
     private struct ResolvedRoot {
         var directory: String?

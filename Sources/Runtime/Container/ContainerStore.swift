@@ -49,7 +49,6 @@ public struct ContainerPaths: Sendable {
     public var rootfs: String { dir + "/rootfs" }
     public var upper: String { dir + "/upper" }
     public var work: String { dir + "/work" }
-    public var seccomp: String { dir + "/seccomp.bpf" }
 }
 
 public struct ContainerStore: Sendable {

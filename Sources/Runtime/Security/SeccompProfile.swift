@@ -63,6 +63,14 @@ public struct SeccompProfile: Sendable, Equatable {
         return try exportBPF(ctx)
     }
 
+    /// A stable content hash (FNV-1a; Swift's Hasher is seeded per process) naming cached programs.
+    public var fingerprint: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        let text = (denied + ["|"] + unimplemented + ["|"] + deniedCloneFlags.map { String($0) }).joined(separator: ",")
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
     private static let actAllow: UInt32 = 0x7fff_0000
     private static func actErrno(_ e: Int32) -> UInt32 { 0x0005_0000 | (UInt32(e) & 0xffff) }
 

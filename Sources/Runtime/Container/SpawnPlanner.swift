@@ -1,0 +1,105 @@
+// Turns what the user asked for (ContainerSpec) and what the image says (ImageConfig) into the
+// flat spawn plan the C monitor executes. Pure apart from reading the container's /etc/passwd.
+import Images
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum SpawnPlanner {
+    static let defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    /// containerd's default: plenty of fds (clamped to the host's hard limit by the shim).
+    static let defaultNofile: UInt64 = 1_048_576
+
+    public static func plan(spec: ContainerSpec, image: ImageConfig?, id: String, rootfs: String,
+                            paths: ContainerPaths) throws -> SpawnConfig {
+        var c = SpawnConfig()
+        c.rootfs = rootfs
+        c.args = try arguments(spec: spec, image: image)
+        let hostname = spec.hostname ?? String(id.prefix(12))
+        c.env = environment(spec: spec, image: image, hostname: hostname)
+        c.cwd = spec.workingDir ?? nonEmpty(image?.config?.workingDir) ?? "/"
+        guard c.cwd.hasPrefix("/") else {
+            throw RuntimeError(.invalidArgument, "working directory \"\(c.cwd)\" must be an absolute path")
+        }
+        c.hostname = hostname
+        c.namespaces = ["mnt", "pid", "uts", "ipc", "net", "cgroup"].map { SpawnConfig.Namespace(type: $0, path: nil) }
+        c.mounts = LinuxDefaults.mounts(privileged: spec.privileged)
+        c.devices = LinuxDefaults.devices
+        c.symlinks = LinuxDefaults.symlinks
+        if !spec.privileged {
+            c.maskedPaths = LinuxDefaults.maskedPaths
+            c.readonlyPaths = LinuxDefaults.readonlyPaths
+        }
+        c.readonlyRootfs = spec.readOnlyRootfs
+        c.rlimits = [SpawnConfig.Rlimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: defaultNofile, hard: defaultNofile)]
+
+        let user = try UserResolver.resolve(spec.user ?? nonEmpty(image?.config?.user),
+                                            passwd: readContainerFile(rootfs, "etc/passwd"),
+                                            group: readContainerFile(rootfs, "etc/group"))
+        c.uid = user.uid
+        c.gid = user.gid
+        c.groups = user.groups
+
+        // Like Docker: root gets the default set; another user keeps the bounding set but starts
+        // with no effective capabilities (the kernel clears them on setuid).
+        let caps: CapabilitySet = spec.privileged ? .all : .containerDefault
+        c.capabilities.bounding = caps.mask
+        c.capabilities.permitted = user.uid == 0 ? caps.mask : 0
+        c.capabilities.effective = user.uid == 0 ? caps.mask : 0
+        c.capabilities.inheritable = 0
+        c.capabilities.ambient = 0
+        c.noNewPrivileges = spec.noNewPrivileges
+
+        c.logPath = paths.log
+        c.exitFile = paths.exitFile
+        c.pidFile = paths.pidFile
+        c.foreground = !spec.detach
+        return c
+    }
+
+    /// Entrypoint + (command given on the command line, else the image's Cmd).
+    static func arguments(spec: ContainerSpec, image: ImageConfig?) throws -> [String] {
+        let entrypoint = image?.config?.entrypoint ?? []
+        let cmd = spec.command.isEmpty ? (image?.config?.cmd ?? []) : spec.command
+        let args = entrypoint + cmd
+        guard let first = args.first, !first.isEmpty else {
+            throw RuntimeError(.invalidArgument, "no command to run: give one after the image (the image has no Cmd or Entrypoint)")
+        }
+        return args
+    }
+
+    /// Image env, then HOSTNAME, then --env (later keys win); PATH always present.
+    static func environment(spec: ContainerSpec, image: ImageConfig?, hostname: String) -> [String] {
+        var order: [String] = []
+        var values: [String: String] = [:]
+        func set(_ entry: String) {
+            let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+            if values[key] == nil { order.append(key) }
+            values[key] = entry
+        }
+        set(defaultPath)
+        for e in image?.config?.env ?? [] { set(e) }
+        set("HOSTNAME=" + hostname)
+        for e in spec.env {
+            if e.contains("=") { set(e) } else if let v = getenv(e) { set(e + "=" + String(cString: v)) }
+        }
+        return order.compactMap { values[$0] }
+    }
+
+    private static func nonEmpty(_ s: String?) -> String? { (s?.isEmpty ?? true) ? nil : s }
+
+    /// Reads a small file inside the rootfs without following a symlink out of it at the leaf.
+    private static func readContainerFile(_ rootfs: String, _ relative: String) -> String? {
+        let fd = open(rootfs + "/" + relative, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while out.count < 1 << 20 {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,120 @@
+// Starting skiff-monitor: detached (posix_spawn, readiness over a pipe) or in the foreground
+// (exec: this process becomes the monitor). posix_spawn and exec are C; no Swift runs in a child.
+import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A launch failure reported by the shim: the stage that failed, its errno and the path or value.
+public struct SpawnError: Error, CustomStringConvertible, Sendable {
+    public let stage: String
+    public let errno: Int32
+    public let detail: String
+
+    init(_ record: skiff_spawn_error) {
+        stage = String(cString: skiff_stage_name(record.stage))
+        errno = record.err
+        detail = withUnsafeBytes(of: record.detail) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    }
+
+    public var description: String {
+        let reason = errno == 0 ? "failed" : String(cString: strerror(errno))
+        if stage == "exec" && errno == ENOENT { return "executable not found: \(detail)" }
+        return detail.isEmpty ? "\(stage) failed: \(reason)" : "\(stage) failed: \(reason) (\(detail))"
+    }
+}
+
+public enum MonitorLauncher {
+    /// Starts a monitor that outlives this process (its own session, stdio on /dev/null) and
+    /// returns the container's pid once its command was exec'd.
+    public static func startDetached(monitor: String, spawnFile: String) throws -> Int32 {
+        var fds: [Int32] = [-1, -1]
+        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw RuntimeError.posix(.spawn, "pipe") }
+        defer { close(fds[0]) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        let setsid: Int32 = 0x80   // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | setsid))
+
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(monitor), strdup(spawnFile), strdup("3"), nil]
+        defer { argv.forEach { free($0) } }
+        let rc = posix_spawn(&pid, monitor, &actions, &attr, argv, environ)
+        close(fds[1])
+        guard rc == 0 else { throw RuntimeError.posix(.spawn, "starting the monitor", path: monitor, errno: rc) }
+
+        var record = skiff_spawn_error()
+        let size = MemoryLayout<skiff_spawn_error>.size
+        var got = 0
+        while got < size {
+            let n = withUnsafeMutableBytes(of: &record) { read(fds[0], $0.baseAddress! + got, size - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            got += n
+        }
+        // The monitor forks once to leave us; reap the first process so it leaves no zombie.
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard got == size else {
+            throw RuntimeError(.spawn, "the monitor (\(monitor)) exited before reporting the container's start")
+        }
+        guard record.stage == 0 else { throw SpawnError(record) }
+        return record.err
+    }
+
+    /// Replaces this process with the monitor in foreground mode; returns only by throwing.
+    public static func execForeground(monitor: String, spawnFile: String) throws -> Never {
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(monitor), strdup(spawnFile), nil]
+        execv(monitor, argv)
+        throw RuntimeError.posix(.spawn, "executing the monitor", path: monitor)
+    }
+}
+
+/// What the monitor records when the container exits (exit.json).
+public struct ExitRecord: Codable, Sendable, Equatable {
+    public var exitCode: Int32
+    public var signal: Int32
+    public var oomKilled: Bool
+    public var startedAt: String
+    public var finishedAt: String
+
+    public init(exitCode: Int32, signal: Int32, oomKilled: Bool, startedAt: String, finishedAt: String) {
+        self.exitCode = exitCode; self.signal = signal; self.oomKilled = oomKilled
+        self.startedAt = startedAt; self.finishedAt = finishedAt
+    }
+}
+
+/// The container init's pid and start time (init.pid): the pair guards against pid reuse.
+public struct PidRecord: Sendable, Equatable {
+    public var pid: Int32
+    public var startTime: UInt64
+
+    /// Parses "<pid> <starttime>\n".
+    public init?(parsing text: String) {
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard parts.count == 2, let p = Int32(parts[0]), p > 0, let t = UInt64(parts[1]) else { return nil }
+        pid = p
+        startTime = t
+    }
+
+    /// True while that same process exists and is not a zombie.
+    public var isAlive: Bool {
+        guard let stat = try? FileIO.readString("/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: ")") else { return false }
+        // Fields after the command: state is field 3, starttime field 22.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return false }
+        return UInt64(fields[19]) == startTime
+    }
+}
