@@ -39,10 +39,11 @@ let package = Package(
                        providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CZlib", path: "CShims/zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", path: "CShims/crypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLinux", path: "CShims/linux"),
         .systemLibrary(name: "CSQLite", path: "CShims/sqlite", providers: [.apt(["libsqlite3-dev"])]),
 
         // Images: OCI content store, digests, tar layers, safe unpacking, OCI layout import.
-        .target(name: "Images", dependencies: ["CZlib", "CCrypto"]),
+        .target(name: "Images", dependencies: ["CZlib", "CCrypto", "CLinux"]),
         // Cgroups: v1 and v2 behind one protocol.
         .target(name: "Cgroups"),
         // Runtime: containers — spawn plans, seccomp/capabilities, rootfs, state, monitor control.

@@ -29,11 +29,9 @@ struct LogsCommand: ParsableCommand {
 
     func run() throws {
         try global.runtime().logs(container, follow: follow) { line in
-            let text = timestamps ? line.timestamp + " " + line.text : line.text
-            let out = line.stream == .stderr ? stderr : stdout
-            _ = text.withCString { fputs($0, out) }
-            if line.complete { fputc(10, out) }
-            if follow { fflush(out) }
+            var text = timestamps ? line.timestamp + " " + line.text : line.text
+            if line.complete { text += "\n" }
+            writeAll(line.stream == .stderr ? 2 : 1, text)
         }
     }
 }
@@ -58,6 +56,17 @@ struct RmCommand: ParsableCommand {
     func run() throws {
         let runtime = try global.runtime()
         for c in containers { try runtime.remove(c, force: force); print(c) }
+    }
+}
+
+/// Unbuffered output straight to a file descriptor (stdio's globals aren't Sendable).
+func writeAll(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+        if n < 0 { if errno == EINTR { continue }; return }
+        off += n
     }
 }
 

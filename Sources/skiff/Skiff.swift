@@ -31,8 +31,7 @@ struct Skiff: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        let line = "skiff: " + message.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: "; ") + "\n"
-        _ = line.withCString { fputs($0, stderr) }
+        writeAll(2, "skiff: " + message.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: "; ") + "\n")
         Glibc.exit(code)
     }
 }

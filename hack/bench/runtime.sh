@@ -7,9 +7,9 @@ cd "$(dirname "$0")/../.."
 N=${1:-30}
 export PATH=$PATH:/opt/swift/usr/bin
 hack/install-deps.sh
-swift build -c release --product skiff >/dev/null
-swift build -c release --product skiff-monitor >/dev/null
-bin=$(swift build -c release --show-bin-path)
+swift build -c release --static-swift-stdlib --product skiff >/dev/null
+swift build -c release --static-swift-stdlib --product skiff-monitor >/dev/null
+bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
 moved_hugetlb=0

@@ -29,7 +29,10 @@ public enum MonitorLauncher {
     /// returns the container's pid once its command was exec'd.
     public static func startDetached(monitor: String, spawnFile: String) throws -> Int32 {
         var fds: [Int32] = [-1, -1]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw RuntimeError.posix(.spawn, "pipe") }
+        // The CLI is single-threaded here, so pipe + FD_CLOEXEC has no fork race (pipe2 isn't in Glibc's module).
+        guard pipe(&fds) == 0 else { throw RuntimeError.posix(.spawn, "pipe") }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         defer { close(fds[0]) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

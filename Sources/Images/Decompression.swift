@@ -1,0 +1,121 @@
+// Streaming byte sources for layer blobs: files, gzip (zlib), and hashing pass-throughs.
+import CZlib
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Something that yields bytes in chunks; returns 0 at the end.
+public protocol ByteSource: AnyObject {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Reads a file descriptor (not owned).
+public final class FileSource: ByteSource {
+    let fd: Int32
+    let path: String
+    public init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw ImageError(.io, "read \(path): \(String(cString: strerror(errno)))") }
+        }
+    }
+}
+
+/// Hashes and counts everything that passes through (a blob's digest, a layer's diff id).
+public final class HashingSource: ByteSource {
+    let upstream: ByteSource
+    public let hasher = SHA256Hasher()
+    public private(set) var count: Int64 = 0
+
+    public init(_ upstream: ByteSource) { self.upstream = upstream }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try upstream.read(into: buffer)
+        if n > 0 {
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            count += Int64(n)
+        }
+        return n
+    }
+}
+
+/// gzip → raw. Concatenated gzip members (pigz) are followed to the end; a stream that stops
+/// early is reported as truncated.
+public final class GzipSource: ByteSource {
+    private let upstream: ByteSource
+    private var stream = z_stream()
+    private let input: UnsafeMutableRawBufferPointer
+    private var finished = false
+    private var upstreamDone = false
+    private let name: String
+
+    public init(_ upstream: ByteSource, name: String) throws {
+        self.upstream = upstream
+        self.name = name
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignment: 16)
+        let rc = inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard rc == Z_OK else {
+            input.deallocate()
+            throw ImageError(.io, "zlib init failed (\(rc))")
+        }
+    }
+
+    deinit {
+        inflateEnd(&stream)
+        input.deallocate()
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !finished, buffer.count > 0 else { return 0 }
+        while true {
+            if stream.avail_in == 0 && !upstreamDone {
+                let n = try upstream.read(into: input)
+                if n == 0 { upstreamDone = true }
+                stream.next_in = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                stream.avail_in = UInt32(n)
+            }
+            if stream.avail_in == 0 && upstreamDone {
+                throw ImageError(.corrupt, "\(name): truncated gzip stream")
+            }
+            stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            stream.avail_out = UInt32(buffer.count)
+            let rc = inflate(&stream, Z_NO_FLUSH)
+            let produced = buffer.count - Int(stream.avail_out)
+            switch rc {
+            case Z_OK, Z_BUF_ERROR:
+                break
+            case Z_STREAM_END:
+                if stream.avail_in == 0 && !upstreamDone {
+                    // Peek for another member.
+                    let n = try upstream.read(into: input)
+                    stream.next_in = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    stream.avail_in = UInt32(n)
+                    if n == 0 { upstreamDone = true }
+                }
+                if stream.avail_in > 0 { inflateReset(&stream) } else { finished = true }
+            default:
+                throw ImageError(.corrupt, "\(name): invalid gzip data (zlib error \(rc))")
+            }
+            if produced > 0 || finished { return produced }
+        }
+    }
+}
+
+/// A source over bytes in memory (tests, small blobs).
+public final class BytesSource: ByteSource {
+    let bytes: [UInt8]
+    var offset = 0
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        if n > 0 {
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+            offset += n
+        }
+        return n
+    }
+}
