@@ -231,4 +231,33 @@ import TestSupport
         #expect(exit.exitCode == 137 && exit.signal == 9)
         #expect(!FileManager.default.fileExists(atPath: scratch))
     }
+
+    @Test func containerSurvivesItsLauncherBeingKilled() throws {
+        defer { cleanup() }
+        let file = dir + "/survivor.spawn"
+        try config(["sleep", "30"]).write(to: file)
+        // A launcher process (its own process group) starts the monitor, then is SIGKILLed with its group.
+        var pid: pid_t = 0
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        let script = "\(monitor) \(file) 3 3>\(dir)/ready; sleep 60"
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(script), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/sh", nil, &attr, argv, environ) == 0)
+        var waited = 0
+        while (try? String(contentsOfFile: dir + "/init.pid", encoding: .utf8)) == nil && waited < 100 { usleep(50_000); waited += 1 }
+        let record = try #require(PidRecord(parsing: try String(contentsOfFile: dir + "/init.pid", encoding: .utf8)))
+        defer { kill(record.pid, SIGKILL) }
+        kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        usleep(200_000)
+        #expect(record.isAlive, "container died with its launcher")
+        kill(record.pid, SIGKILL)
+        waited = 0
+        while !FileManager.default.fileExists(atPath: dir + "/exit.json") && waited < 100 { usleep(50_000); waited += 1 }
+        #expect(try exitRecord().exitCode == 137)
+    }
 }
