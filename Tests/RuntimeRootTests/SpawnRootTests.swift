@@ -260,4 +260,19 @@ import TestSupport
         while !FileManager.default.fileExists(atPath: dir + "/exit.json") && waited < 100 { usleep(50_000); waited += 1 }
         #expect(try exitRecord().exitCode == 137)
     }
+
+    @Test func malformedSpawnFileNamesKeyAndRecord() throws {
+        defer { cleanup() }
+        let file = dir + "/bad.spawn"
+        var bytes = try config(["true"]).encoded()
+        bytes += Array("bogus\u{0}x\u{0}".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let r = try TestEnv.capture([monitor, file])
+        #expect(r.status == 125)
+        #expect(r.stderr.contains("bogus") && r.stderr.contains("record"), "\(r.stderr)")
+        // A record cut short: the key is named.
+        try Data(Array("rootfs\u{0}/r\u{0}mount\u{0}a\u{0}".utf8)).write(to: URL(fileURLWithPath: file))
+        let short = try TestEnv.capture([monitor, file])
+        #expect(short.status == 125 && short.stderr.contains("mount: missing fields"), "\(short.stderr)")
+    }
 }
