@@ -194,6 +194,9 @@ int main(int argc, char **argv) {
         return 125;
     }
     int ready_fd = argc == 3 ? atoi(argv[2]) : -1;
+    /* Whatever the launcher leaked to us (other pipes of a busy parent) must not be held open
+     * for the container's lifetime: keep only stdio and the ready pipe. */
+    for (int fd = 3; fd < 1024; fd++) if (fd != ready_fd) close(fd);
     if (ready_fd >= 0) {
         fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
         /* Detached: leave the launcher at once (it reaps this first process), so a long-lived

@@ -2,10 +2,12 @@ import Testing
 @testable import Runtime
 
 @Suite struct ResourceQuantityTests {
-    @Test(arguments: [
+    static let memoryCases: [(String, Int64)] = [
         ("64Mi", Int64(64 << 20)), ("1Gi", Int64(1 << 30)), ("1.5Gi", Int64(3 << 29)), ("1000", 1000),
         ("1k", 1000), ("2M", 2_000_000), ("512Ki", 512 * 1024),
-    ])
+    ]
+
+    @Test(arguments: memoryCases)
     func memory(text: String, bytes: Int64) throws {
         #expect(try ResourceQuantity.bytes(text) == bytes)
     }
@@ -21,7 +23,9 @@ import Testing
         }
     }
 
-    @Test(arguments: [("0.5", Int64(500)), ("2", 2000), ("500m", 500), ("0.001", 1), ("1.25", 1250)])
+    static let cpuCases: [(String, Int64)] = [("0.5", 500), ("2", 2000), ("500m", 500), ("0.001", 1), ("1.25", 1250)]
+
+    @Test(arguments: cpuCases)
     func cpus(text: String, milli: Int64) throws {
         #expect(try ResourceQuantity.milliCPUs(text) == milli)
     }

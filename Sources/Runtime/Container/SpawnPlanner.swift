@@ -42,7 +42,7 @@ public enum SpawnPlanner {
 
         // Like Docker: root gets the default set; another user keeps the bounding set but starts
         // with no effective capabilities (the kernel clears them on setuid).
-        let caps: CapabilitySet = spec.privileged ? .all : .containerDefault
+        let caps: CapabilitySet = spec.privileged ? CapabilitySet.all.intersection(.processBounding()) : .containerDefault
         c.capabilities.bounding = caps.mask
         c.capabilities.permitted = user.uid == 0 ? caps.mask : 0
         c.capabilities.effective = user.uid == 0 ? caps.mask : 0

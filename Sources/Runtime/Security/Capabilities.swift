@@ -27,6 +27,18 @@ public struct CapabilitySet: Equatable, Sendable, CustomStringConvertible {
         return CapabilitySet(mask: m)
     }()
 
+    /// This process's bounding set (/proc/self/status CapBnd): what a privileged container may
+    /// get here. Sandboxes often lack some capabilities (e.g. CAP_SYS_RESOURCE).
+    public static func processBounding() -> CapabilitySet {
+        guard let status = try? FileIO.readString("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingPrefix(while: { $0 == "\t" || $0 == " " }), radix: 16) else {
+            return .all
+        }
+        return CapabilitySet(mask: mask)
+    }
+
+    public func intersection(_ other: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: mask & other.mask) }
     public func union(_ other: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: mask | other.mask) }
     public func subtracting(_ other: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: mask & ~other.mask) }
     public func contains(_ name: String) -> Bool {
