@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,15 +120,21 @@ static int write_file_atomic(const char *path, const char *text) {
     return rename(tmp, path);
 }
 
+/* Reads a small file into buf (NUL-terminated); returns its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    return n;
+}
+
 static unsigned long long start_time_of(pid_t pid) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
+    if (read_small(path, buf, sizeof buf) <= 0) return 0;
     char *p = strrchr(buf, ')');   /* the command name may hold spaces */
     if (!p) return 0;
     /* Field 22 (starttime); after ')' comes field 3. */
@@ -137,14 +144,8 @@ static unsigned long long start_time_of(pid_t pid) {
 }
 
 static long long oom_kills(const char *path) {
-    if (!path) return 0;
     char buf[2048];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
+    if (!path || read_small(path, buf, sizeof buf) <= 0) return 0;
     char *p = strstr(buf, "oom_kill ");
     return p ? strtoll(p + 9, NULL, 10) : 0;
 }
@@ -196,7 +197,8 @@ int main(int argc, char **argv) {
     int ready_fd = argc == 3 ? atoi(argv[2]) : -1;
     /* Whatever the launcher leaked to us (other pipes of a busy parent) must not be held open
      * for the container's lifetime: keep only stdio and the ready pipe. */
-    for (int fd = 3; fd < 1024; fd++) if (fd != ready_fd) close(fd);
+    if (ready_fd > 3) syscall(SYS_close_range, 3U, (unsigned)ready_fd - 1, 0U);
+    syscall(SYS_close_range, (unsigned)(ready_fd >= 3 ? ready_fd + 1 : 3), ~0U, 0U);
     if (ready_fd >= 0) {
         fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
         /* Detached: leave the launcher at once (it reaps this first process), so a long-lived

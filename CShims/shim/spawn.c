@@ -161,30 +161,38 @@ static void do_mounts(const struct skiff_config *c, int rootfd) {
     }
 }
 
+/* Opens, as a real directory fd, the parent of `path` inside the rootfs (created if missing);
+ * *name gets the last component. O_PATH fds can't be used with mknodat/symlinkat. */
+static int open_parent_dir(int rootfd, const char *path, const char **name, int stage) {
+    const char *slash = strrchr(path, '/');
+    char parent_path[512], target[64];
+    size_t plen = slash ? (size_t)(slash - path) : 0;
+    if (!slash || plen >= sizeof parent_path) report(stage, EINVAL, path);
+    memcpy(parent_path, path, plen);
+    parent_path[plen] = 0;
+    int parent = open_in_root(rootfd, plen ? parent_path : "/", 0);
+    if (parent < 0) report(stage, errno, path);
+    fdpath(target, sizeof target, parent);
+    int dir = open(target, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (dir < 0) report(stage, errno, path);
+    close(parent);
+    *name = slash + 1;
+    return dir;
+}
+
 static void do_devices(const struct skiff_config *c, int rootfd) {
-    char target[64];
     for (size_t i = 0; i < c->ndevices; i++) {
         const struct skiff_device *d = &c->devices[i];
-        const char *slash = strrchr(d->path, '/');
-        char parent_path[512];
-        size_t plen = (size_t)(slash - d->path);
-        if (!slash || plen >= sizeof parent_path) report(SKIFF_STAGE_DEVICE, EINVAL, d->path);
-        memcpy(parent_path, d->path, plen);
-        parent_path[plen] = 0;
-        int parent = open_in_root(rootfd, plen ? parent_path : "/", 0);
-        if (parent < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
-        /* O_PATH fds can't be used with mknodat: reopen as a directory. */
-        fdpath(target, sizeof target, parent);
-        int dir = open(target, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        if (dir < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
+        const char *name;
+        int dir = open_parent_dir(rootfd, d->path, &name, SKIFF_STAGE_DEVICE);
         mode_t type = d->type == 'b' ? S_IFBLK : S_IFCHR;
-        unlinkat(dir, slash + 1, 0);
-        if (mknodat(dir, slash + 1, type | (d->mode & 07777), makedev(d->major, d->minor)) == 0) {
-            if (fchownat(dir, slash + 1, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
-            if (fchmodat(dir, slash + 1, d->mode & 07777, 0) < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
+        unlinkat(dir, name, 0);
+        if (mknodat(dir, name, type | (d->mode & 07777), makedev(d->major, d->minor)) == 0) {
+            if (fchownat(dir, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
+            if (fchmodat(dir, name, d->mode & 07777, 0) < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
         } else if (errno == EPERM) {
             /* Not allowed to create nodes (e.g. a user namespace): bind the host's node. */
-            int f = openat(dir, slash + 1, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+            int f = openat(dir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
             if (f < 0) report(SKIFF_STAGE_DEVICE, errno, d->path);
             char fp[64];
             fdpath(fp, sizeof fp, f);
@@ -194,28 +202,16 @@ static void do_devices(const struct skiff_config *c, int rootfd) {
             report(SKIFF_STAGE_DEVICE, errno, d->path);
         }
         close(dir);
-        close(parent);
     }
 }
 
 static void do_symlinks(const struct skiff_config *c, int rootfd) {
-    char target[64];
     for (size_t i = 0; i < c->nsymlinks; i++) {
         const struct skiff_symlink *s = &c->symlinks[i];
-        const char *slash = strrchr(s->link, '/');
-        char parent_path[512];
-        size_t plen = (size_t)(slash - s->link);
-        if (!slash || plen >= sizeof parent_path) report(SKIFF_STAGE_SYMLINK, EINVAL, s->link);
-        memcpy(parent_path, s->link, plen);
-        parent_path[plen] = 0;
-        int parent = open_in_root(rootfd, plen ? parent_path : "/", 0);
-        if (parent < 0) report(SKIFF_STAGE_SYMLINK, errno, s->link);
-        fdpath(target, sizeof target, parent);
-        int dir = open(target, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        if (dir < 0) report(SKIFF_STAGE_SYMLINK, errno, s->link);
-        if (symlinkat(s->target, dir, slash + 1) < 0 && errno != EEXIST) report(SKIFF_STAGE_SYMLINK, errno, s->link);
+        const char *name;
+        int dir = open_parent_dir(rootfd, s->link, &name, SKIFF_STAGE_SYMLINK);
+        if (symlinkat(s->target, dir, name) < 0 && errno != EEXIST) report(SKIFF_STAGE_SYMLINK, errno, s->link);
         close(dir);
-        close(parent);
     }
 }
 

@@ -25,8 +25,15 @@ public struct Cgroup: Sendable {
     let fs: CgroupFS
     let layout: CgroupLayout
 
-    /// The cgroup.procs files the container's init joins (the C child writes "0" to each).
-    public var procsFiles: [String] { directories.map { $0 + "/cgroup.procs" } }
+    /// The files the container's init writes "0" to, joining each hierarchy. On v1 that is
+    /// `tasks`: moving just the (single-threaded) caller skips the threadgroup lock, whose RCU
+    /// sync costs 5–40 ms per container start; cgroup.procs would take it. v2 needs cgroup.procs.
+    public var joinFiles: [String] {
+        directories.map { dir in
+            if let v2 = layout.v2, dir.hasPrefix(v2 + "/") { return dir + "/cgroup.procs" }
+            return dir + "/tasks"
+        }
+    }
 
     /// A file with an "oom_kill N" line: memory.events (v2) or memory.oom_control (v1).
     public var oomEventsFile: String? {

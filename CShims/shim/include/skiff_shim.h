@@ -36,7 +36,7 @@
  *   no_new_privs     0|1
  *   seccomp          path                                     raw BPF (struct sock_filter[]) file, as
  *                                                             exported by libseccomp in the parent
- *   cgroup*          path                                     a cgroup.procs file to join (child writes 0)
+ *   cgroup*          path                                     a file to join by writing "0": v1 tasks, v2 cgroup.procs
  *   oom_events       path                                     memory.events (v2) / memory.oom_control (v1):
  *                                                             "oom_kill N" > 0 at exit → OOM recorded
  *   --- monitor only ---

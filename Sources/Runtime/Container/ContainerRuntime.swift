@@ -79,6 +79,7 @@ public final class ContainerRuntime: Sendable {
     /// Everything up to the launch: state dir, rootfs, cgroup, seccomp program, spawn file.
     public func prepare(_ spec: ContainerSpec) throws -> PreparedContainer {
         let id = ContainerStore.newID()
+        let createdAt = Self.now()
         let name = spec.name ?? String(id.prefix(12))
         try validateName(name)
         let paths = store.paths(id)
@@ -97,7 +98,7 @@ public final class ContainerRuntime: Sendable {
                 undo.append { try? FileIO.removeTree(paths.dir) }
                 // Reserve the name by writing the record first; it is completed below.
                 try store.save(ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
-                                               command: [], createdAt: Self.now(), rootfs: "", overlay: false,
+                                               command: [], createdAt: createdAt, rootfs: "", overlay: false,
                                                cgroupPath: "", autoRemove: spec.autoRemove))
             }
 
@@ -117,18 +118,18 @@ public final class ContainerRuntime: Sendable {
             undo.append { try? manager.remove(cgroupPath) }
 
             var config = try SpawnPlanner.plan(spec: spec, image: root.config, id: id, rootfs: rootfs, paths: paths)
-            config.cgroupProcs = cgroup.procsFiles
+            config.cgroupProcs = cgroup.joinFiles
             config.oomEvents = cgroup.oomEventsFile
             if !spec.privileged { config.seccompPath = try seccompProgram(.runtimeDefault) }
             if spec.autoRemove {
                 if root.directory == nil { config.cleanupUmount = [paths.rootfs] }
-                config.cleanupRmdir = cgroup.procsFiles.map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) }
+                config.cleanupRmdir = cgroup.directories
                 config.cleanupRmtree = [paths.dir]
             }
             try config.write(to: paths.spawnFile)
 
             let record = ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
-                                         command: config.args, createdAt: Self.now(), rootfs: rootfs,
+                                         command: config.args, createdAt: createdAt, rootfs: rootfs,
                                          overlay: root.directory == nil, cgroupPath: cgroupPath,
                                          autoRemove: spec.autoRemove)
             try store.save(record)
@@ -249,5 +250,12 @@ public final class ContainerRuntime: Sendable {
         return try body()
     }
 
-    static func now() -> String { Date().formatted(.iso8601) }
+    /// RFC 3339 UTC with seconds, from gmtime_r: Foundation's formatter costs ~0.2 ms per run.
+    static func now() -> String {
+        var t = time(nil)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
+    }
 }
