@@ -11,7 +11,9 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <sys/vfs.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -307,6 +309,9 @@ static void exec_command(const struct skiff_config *c) {
     report(SKIFF_STAGE_EXEC, saw_eacces ? EACCES : ENOENT, file);
 }
 
+/* Index of the cgroup joined at clone time (CLONE_INTO_CGROUP), -1 if none. */
+static long joined_at_clone = -1;
+
 static int child_main(const struct skiff_config *c, const int stdio[3], int newflags) {
     /* The monitor blocks/ignores signals for its own use; the container starts clean. */
     for (int sig = 1; sig < 32; sig++) if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
@@ -318,6 +323,7 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
         if (stdio[i] != i) CHECK(dup2(stdio[i], i), SKIFF_STAGE_STDIO, NULL);
 
     for (size_t i = 0; i < c->ncgroups; i++) {
+        if ((long)i == joined_at_clone) continue;
         int fd = open(c->cgroups[i], O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, "0", 1) != 1) report(SKIFF_STAGE_CGROUP, errno, c->cgroups[i]);
         close(fd);
@@ -378,6 +384,30 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
     return 127;
 }
 
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Opens the directory of the config's cgroup v2 join file (".../cgroup.procs" on a cgroup2 fs). */
+static int open_v2_cgroup(const struct skiff_config *c, long *index) {
+    *index = -1;
+    for (size_t i = 0; i < c->ncgroups; i++) {
+        const char *p = c->cgroups[i];
+        size_t n = strlen(p), suffix = strlen("/cgroup.procs");
+        char dir[4096];
+        if (n <= suffix || n >= sizeof dir || strcmp(p + n - suffix, "/cgroup.procs") != 0) continue;
+        memcpy(dir, p, n - suffix);
+        dir[n - suffix] = 0;
+        struct statfs sf;
+        if (statfs(dir, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) continue;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        *index = (long)i;
+        return fd;
+    }
+    return -1;
+}
+
 pid_t skiff_spawn(const struct skiff_config *c, const int stdio[3], struct skiff_spawn_error *err) {
     memset(err, 0, sizeof *err);
     int newflags = 0;
@@ -404,8 +434,22 @@ pid_t skiff_spawn(const struct skiff_config *c, const int stdio[3], struct skiff
         err->err = errno;
         return -1;
     }
-    /* Fork-like clone (no CLONE_VM, no new stack): the child runs on a copy of our memory. */
-    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(newflags | SIGCHLD), NULL, NULL, NULL, 0);
+    /* Fork-like clone (no CLONE_VM, no new stack): the child runs on a copy of our memory.
+     * A cgroup v2 target is entered at clone time (clone3 CLONE_INTO_CGROUP): no migration, so
+     * none of the threadgroup lock's RCU sync that writing cgroup.procs costs. */
+    pid_t pid = -1;
+    int v2fd = open_v2_cgroup(c, &joined_at_clone);
+    if (v2fd >= 0) {
+        struct clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = (unsigned long long)newflags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (unsigned long long)v2fd;
+        pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0) joined_at_clone = -1;   /* old kernel: fall back to clone + cgroup.procs */
+    }
+    if (pid < 0) pid = (pid_t)syscall(SYS_clone, (unsigned long)(newflags | SIGCHLD), NULL, NULL, NULL, 0);
+    if (v2fd >= 0 && pid != 0) close(v2fd);
     if (pid < 0) {
         err->stage = SKIFF_STAGE_CLONE;
         err->err = errno;

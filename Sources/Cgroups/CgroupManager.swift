@@ -106,9 +106,11 @@ struct CgroupTree: CgroupManager {
     let fs: CgroupFS
     let layout: CgroupLayout
 
-    /// The distinct hierarchy mounts the runtime's controllers live in.
+    /// The distinct hierarchy mounts the runtime's controllers live in, plus the unified (v2)
+    /// hierarchy even without controllers there (as systemd does on hybrid hosts): it tracks the
+    /// container's processes reliably and offers cgroup.kill. The shim enters it at clone time.
     var mounts: [String] {
-        var seen: [String] = []
+        var seen: [String] = layout.v2.map { [$0] } ?? []
         for c in Controller.allCases {
             switch layout.placement(of: c) {
             case .v1(let m), .v2(let m): if !seen.contains(m) { seen.append(m) }

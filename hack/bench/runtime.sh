@@ -14,7 +14,12 @@ bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
 moved_hugetlb=0
 cleanup() {
-  if [ $moved_hugetlb = 1 ]; then umount /sys/fs/cgroup/hugetlb 2>/dev/null || true; rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
+  if [ $moved_hugetlb = 1 ]; then
+    # The v1 hierarchy only dissolves (handing hugetlb back to v2) once it has no children.
+    find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    umount /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
