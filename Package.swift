@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         // Root-only kernel tests: gated on getuid() == 0; CI runs as root.
-        .testTarget(name: "ImagesRootTests", dependencies: ["Images", "TestSupport"]),
+        .testTarget(name: "ImagesRootTests", dependencies: ["Images", "CLinux", "TestSupport"]),
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),
     ]
