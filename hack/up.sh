@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/opt/swift/usr/bin
 hack/install-deps.sh
-swift build -c release --product skiff
-swift build -c release --product skiff-monitor
-bin=$(swift build -c release --show-bin-path)
+swift build -c release --static-swift-stdlib --product skiff
+swift build -c release --static-swift-stdlib --product skiff-monitor
+bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 install -m 0755 "$bin/skiff" "$bin/skiff-monitor" /usr/local/bin/
 image=$(hack/build-test-image.sh)
 skiff image import "$image" --tag busybox:latest

@@ -221,6 +221,21 @@ struct SkiffRunTests {
         #expect(f.cgroupLeftovers.isEmpty)
     }
 
+    @Test func logsFollowUntilTheContainerExits() throws {
+        let f = try SkiffFixture()
+        let d = try f.cli(["run", "-d", "--name", "talker", "busybox", "sh", "-c",
+                           "for i in 1 2 3 4 5; do echo line$i; sleep 0.1; done; echo bye >&2"])
+        #expect(d.status == 0, "\(d.stderr)")
+        // Started while the container still writes; returns once it has exited and the log is drained.
+        let logs = try f.cli(["logs", "-f", "talker"])
+        #expect(logs.status == 0)
+        #expect(logs.stdout == "line1\nline2\nline3\nline4\nline5\n")
+        #expect(logs.stderr == "bye\n")
+        let stamped = try f.cli(["logs", "-t", "talker"])
+        #expect(stamped.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("20") && $0.contains("Z line") })
+        #expect(try f.cli(["rm", "talker"]).status == 0)
+    }
+
     @Test func nothingLeaksAfterRmOrRunRm() throws {
         let f = try SkiffFixture()
         #expect(try f.sh("echo hi").stdout == "hi\n")

@@ -16,9 +16,17 @@ moved_hugetlb=0
 cleanup() {
   if [ $moved_hugetlb = 1 ]; then
     # The v1 hierarchy only dissolves (handing hugetlb back to v2) once it has no children.
-    find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    umount /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    # Dying child cgroups can keep it alive past the first umount: remount and retry until
+    # hugetlb is back in the unified hierarchy.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      umount /sys/fs/cgroup/hugetlb 2>/dev/null || true
+      sleep 0.3
+      grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers && break
+      mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    done
     rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers || echo "warning: hugetlb did not return to cgroup v2" >&2
   fi
   rm -rf "$work"
 }
