@@ -55,7 +55,7 @@ struct ImagePrune: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let r = try global.runtime().imageStore.garbageCollect()
+        let r = try global.runtime().pruneImages()
         print("removed \(r.blobsRemoved) blobs, \(r.layersRemoved) layers, freed \(formatBytes(r.bytesFreed))")
     }
 }

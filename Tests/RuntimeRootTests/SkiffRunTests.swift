@@ -236,6 +236,19 @@ struct SkiffRunTests {
         #expect(try f.cli(["rm", "talker"]).status == 0)
     }
 
+    @Test func pruneKeepsLayersOfExistingContainers() throws {
+        let f = try SkiffFixture()
+        let d = try f.cli(["run", "-d", "--name", "user", "busybox", "sleep", "30"])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(try f.cli(["image", "rm", "busybox"]).status == 0)
+        #expect(try f.cli(["image", "prune"]).status == 0)
+        // The running container still sees its root filesystem.
+        #expect(FileManager.default.fileExists(atPath: f.root + "/containers/" + d.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/rootfs/bin/busybox"))
+        #expect(try f.cli(["rm", "-f", "user"]).status == 0)
+        let pruned = try f.cli(["image", "prune"])
+        #expect(pruned.stdout.contains("1 layers"), "\(pruned.stdout)")
+    }
+
     @Test func nothingLeaksAfterRmOrRunRm() throws {
         let f = try SkiffFixture()
         #expect(try f.sh("echo hi").stdout == "hi\n")

@@ -130,7 +130,7 @@ public final class ContainerRuntime: Sendable {
 
             let record = ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
                                          command: config.args, createdAt: createdAt, rootfs: rootfs,
-                                         overlay: root.directory == nil, cgroupPath: cgroupPath,
+                                         overlay: root.directory == nil, layers: root.layers, cgroupPath: cgroupPath,
                                          autoRemove: spec.autoRemove)
             try store.save(record)
             return PreparedContainer(record: record, paths: paths)
@@ -141,6 +141,17 @@ public final class ContainerRuntime: Sendable {
     }
 
     // MARK: inspect, signal, remove
+
+    /// Image garbage collection that keeps every layer a container still stands on.
+    public func pruneImages() throws -> ImageStore.GCResult {
+        var inUse = Set<Digest>()
+        for record in store.all() {
+            for dir in record.layers ?? [] {
+                if let hex = dir.split(separator: "/").last, let d = try? Digest(parsing: "sha256:" + hex) { inUse.insert(d) }
+            }
+        }
+        return try imageStore.garbageCollect(keepLayers: inUse)
+    }
 
     public func list() -> [(record: ContainerRecord, status: ContainerStatus)] {
         store.all().map { ($0, store.status(of: $0.id)) }

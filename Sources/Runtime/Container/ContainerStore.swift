@@ -17,6 +17,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// The root the container sees: the overlay mount point, or the --rootfs directory.
     public var rootfs: String
     public var overlay: Bool
+    /// The image layer directories under the overlay: image GC must keep them while this exists.
+    public var layers: [String]?
     /// Cgroup path relative to each hierarchy root, e.g. "skiff/<id>".
     public var cgroupPath: String
     public var autoRemove: Bool
