@@ -1,0 +1,63 @@
+// Fans committed events out to watchers. Each watcher has a bounded buffer: one that falls too
+// far behind is closed with `watcherTooSlow` rather than slowing every writer down.
+import Synchronization
+
+final class WatchHub: Sendable {
+    private struct Watcher {
+        let prefix: String
+        let continuation: AsyncThrowingStream<WatchEvent, Error>.Continuation
+    }
+
+    private let watchers = Mutex<[Int: Watcher]>([:])
+    private let nextID = Atomic<Int>(0)
+    let bufferLimit: Int
+
+    init(bufferLimit: Int = 10_000) { self.bufferLimit = bufferLimit }
+
+    /// A new stream and the function that feeds history into it before live events.
+    func subscribe(prefix: String) -> (stream: AsyncThrowingStream<WatchEvent, Error>, id: Int) {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, Error>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        watchers.withLock { $0[id] = Watcher(prefix: prefix, continuation: continuation) }
+        continuation.onTermination = { [weak self] _ in self?.remove(id) }
+        return (stream, id)
+    }
+
+    func remove(_ id: Int) { _ = watchers.withLock { $0.removeValue(forKey: id) } }
+
+    /// Sends to one watcher (history replay); false if its buffer overflowed and it was closed.
+    @discardableResult
+    func send(_ event: WatchEvent, to id: Int) -> Bool {
+        guard let w = watchers.withLock({ $0[id] }) else { return false }
+        return deliver(event, to: w, id: id)
+    }
+
+    func publish(_ events: [WatchEvent]) {
+        let current = watchers.withLock { $0 }
+        for (id, w) in current {
+            for e in events where e.key.hasPrefix(w.prefix) {
+                if !deliver(e, to: w, id: id) { break }
+            }
+        }
+    }
+
+    private func deliver(_ event: WatchEvent, to w: Watcher, id: Int) -> Bool {
+        switch w.continuation.yield(event) {
+        case .enqueued: return true
+        case .dropped:
+            w.continuation.finish(throwing: StoreError(.watcherTooSlow, "watch on \(w.prefix) fell more than \(bufferLimit) events behind"))
+            remove(id)
+            return false
+        case .terminated:
+            remove(id)
+            return false
+        @unknown default:
+            return false
+        }
+    }
+
+    func closeAll() {
+        let all = watchers.withLock { w in defer { w.removeAll() }; return w }
+        for (_, w) in all { w.continuation.finish() }
+    }
+}
