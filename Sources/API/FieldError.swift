@@ -1,0 +1,101 @@
+// Validation errors that name the field path, as Kubernetes reports them in a 422 Status.
+
+public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case invalid = "FieldValueInvalid"
+        case required = "FieldValueRequired"
+        case duplicate = "FieldValueDuplicate"
+        case notSupported = "FieldValueNotSupported"
+        case tooLong = "FieldValueTooLong"
+    }
+    public let kind: Kind
+    /// e.g. "metadata.labels", "spec.selector.matchExpressions[0].key".
+    public let field: String
+    public let value: String
+    public let detail: String
+
+    public init(_ kind: Kind, field: String, value: String = "", detail: String) {
+        self.kind = kind; self.field = field; self.value = value; self.detail = detail
+    }
+
+    /// Kubernetes' wording: `metadata.labels: Invalid value: "a b": name part must consist of ...`.
+    public var description: String {
+        switch kind {
+        case .required: return "\(field): Required value: \(detail)"
+        case .invalid: return "\(field): Invalid value: \"\(value)\": \(detail)"
+        case .duplicate: return "\(field): Duplicate value: \"\(value)\""
+        case .notSupported: return "\(field): Unsupported value: \"\(value)\": \(detail)"
+        case .tooLong: return "\(field): Too long: \(detail)"
+        }
+    }
+}
+
+/// Kubernetes name and label syntax checks (k8s.io/apimachinery/pkg/util/validation).
+public enum NameValidation {
+    static let qualifiedNameMessage = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+    static let labelValueMessage = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+    static let dns1123SubdomainMessage = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+    static let dns1123LabelMessage = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+
+    static func isAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
+    static func isLowerAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 97 && b <= 122) }
+
+    /// [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters (namespace names, Service names).
+    public static func dns1123Label(_ s: String, field: String) -> [FieldError] {
+        let b = Array(s.utf8)
+        var errs: [FieldError] = []
+        if b.count > 63 { errs.append(FieldError(.invalid, field: field, value: s, detail: "must be no more than 63 characters")) }
+        if b.isEmpty || !isLowerAlnum(b[0]) || !isLowerAlnum(b[b.count - 1]) || !b.allSatisfy({ isLowerAlnum($0) || $0 == 45 }) {
+            errs.append(FieldError(.invalid, field: field, value: s, detail: dns1123LabelMessage))
+        }
+        return errs
+    }
+
+    /// Dot-separated DNS-1123 labels, at most 253 characters (most object names).
+    public static func dns1123Subdomain(_ s: String, field: String) -> [FieldError] {
+        let b = Array(s.utf8)
+        if b.count > 253 { return [FieldError(.invalid, field: field, value: s, detail: "must be no more than 253 characters")] }
+        let ok = !b.isEmpty && isLowerAlnum(b[0]) && isLowerAlnum(b[b.count - 1])
+            && b.allSatisfy { isLowerAlnum($0) || $0 == 45 || $0 == 46 }
+            && !s.split(separator: ".", omittingEmptySubsequences: false).contains { part in
+                part.isEmpty || !isLowerAlnum(part.utf8.first ?? 0) || !isLowerAlnum(part.utf8.last ?? 0)
+            }
+        return ok ? [] : [FieldError(.invalid, field: field, value: s, detail: dns1123SubdomainMessage)]
+    }
+
+    /// A label key or annotation key: [prefix/]name, prefix a DNS subdomain, name ≤ 63.
+    public static func qualifiedName(_ s: String, field: String) -> [FieldError] {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else {
+            return [FieldError(.invalid, field: field, value: s, detail: "a qualified name must consist of alphanumeric characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/'")]
+        }
+        var errs: [FieldError] = []
+        if parts.count == 2 {
+            if parts[0].isEmpty {
+                errs.append(FieldError(.invalid, field: field, value: s, detail: "prefix part must be non-empty"))
+            } else {
+                errs += dns1123Subdomain(String(parts[0]), field: field).map {
+                    FieldError(.invalid, field: field, value: s, detail: "prefix part " + $0.detail)
+                }
+            }
+        }
+        let name = Array((parts.last ?? "").utf8)
+        if name.isEmpty {
+            errs.append(FieldError(.invalid, field: field, value: s, detail: "name part must be non-empty"))
+        } else if name.count > 63 {
+            errs.append(FieldError(.invalid, field: field, value: s, detail: "name part must be no more than 63 characters"))
+        } else if !isAlnum(name[0]) || !isAlnum(name[name.count - 1]) || !name.allSatisfy({ isAlnum($0) || $0 == 45 || $0 == 95 || $0 == 46 }) {
+            errs.append(FieldError(.invalid, field: field, value: s, detail: qualifiedNameMessage))
+        }
+        return errs
+    }
+
+    /// A label value: empty, or ≤ 63 of [A-Za-z0-9_.-] starting and ending alphanumeric.
+    public static func labelValue(_ s: String, field: String) -> [FieldError] {
+        let b = Array(s.utf8)
+        if b.isEmpty { return [] }
+        if b.count > 63 { return [FieldError(.invalid, field: field, value: s, detail: "must be no more than 63 characters")] }
+        let ok = isAlnum(b[0]) && isAlnum(b[b.count - 1]) && b.allSatisfy { isAlnum($0) || $0 == 45 || $0 == 95 || $0 == 46 }
+        return ok ? [] : [FieldError(.invalid, field: field, value: s, detail: labelValueMessage)]
+    }
+}
