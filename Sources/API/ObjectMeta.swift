@@ -1,0 +1,141 @@
+// Metadata every Kubernetes object carries, with its JSON field names (nil fields are omitted).
+
+public struct TypeMeta: Codable, Sendable, Equatable {
+    public var apiVersion: String?
+    public var kind: String?
+    public init(apiVersion: String? = nil, kind: String? = nil) { self.apiVersion = apiVersion; self.kind = kind }
+}
+
+public struct OwnerReference: Codable, Sendable, Equatable {
+    public var apiVersion: String
+    public var kind: String
+    public var name: String
+    public var uid: String
+    public var controller: Bool?
+    public var blockOwnerDeletion: Bool?
+}
+
+public struct ObjectMeta: Codable, Sendable, Equatable {
+    public var name: String?
+    public var generateName: String?
+    public var namespace: String?
+    public var uid: String?
+    public var resourceVersion: String?
+    public var generation: Int64?
+    public var creationTimestamp: String?
+    public var deletionTimestamp: String?
+    public var deletionGracePeriodSeconds: Int64?
+    public var labels: [String: String]?
+    public var annotations: [String: String]?
+    public var ownerReferences: [OwnerReference]?
+    public var finalizers: [String]?
+
+    public init() {}
+
+    /// Validation of the fields clients set, with Kubernetes' field paths and messages.
+    public func validate(namespaced: Bool, path: String = "metadata") -> [FieldError] {
+        var errs: [FieldError] = []
+        switch (name, generateName) {
+        case (nil, nil), ("", nil), (nil, ""):
+            errs.append(FieldError(.required, field: path + ".name", detail: "name or generateName is required"))
+        case (let n?, _) where !n.isEmpty:
+            errs += NameValidation.dns1123Subdomain(n, field: path + ".name")
+        default:
+            break
+        }
+        if namespaced {
+            if let ns = namespace, !ns.isEmpty { errs += NameValidation.dns1123Label(ns, field: path + ".namespace") }
+        } else if let ns = namespace, !ns.isEmpty {
+            errs.append(FieldError(.invalid, field: path + ".namespace", value: ns, detail: "not allowed on this type"))
+        }
+        for (k, v) in (labels ?? [:]).sorted(by: { $0.key < $1.key }) {
+            errs += NameValidation.qualifiedName(k, field: path + ".labels")
+            errs += NameValidation.labelValue(v, field: path + ".labels")
+        }
+        for k in (annotations ?? [:]).keys.sorted() { errs += NameValidation.qualifiedName(k, field: path + ".annotations") }
+        let annotationBytes = (annotations ?? [:]).reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        if annotationBytes > 256 * 1024 {
+            errs.append(FieldError(.tooLong, field: path + ".annotations", detail: "may not be more than 262144 bytes"))
+        }
+        for (i, f) in (finalizers ?? []).enumerated() { errs += NameValidation.qualifiedName(f, field: "\(path).finalizers[\(i)]") }
+        return errs
+    }
+}
+
+public struct ListMeta: Codable, Sendable, Equatable {
+    public var resourceVersion: String?
+    public var `continue`: String?
+    public var remainingItemCount: Int64?
+    public init(resourceVersion: String? = nil, continue token: String? = nil) {
+        self.resourceVersion = resourceVersion
+        self.continue = token
+    }
+}
+
+/// The error (and success) object the API returns: `{"kind":"Status","apiVersion":"v1",...}`.
+public struct Status: Codable, Sendable, Equatable, Error {
+    public struct Cause: Codable, Sendable, Equatable {
+        public var reason: String?
+        public var message: String?
+        public var field: String?
+    }
+    public struct Details: Codable, Sendable, Equatable {
+        public var name: String?
+        public var group: String?
+        public var kind: String?
+        public var causes: [Cause]?
+        public var retryAfterSeconds: Int?
+    }
+
+    public var kind = "Status"
+    public var apiVersion = "v1"
+    public var metadata = ListMeta()
+    public var status: String
+    public var message: String?
+    public var reason: String?
+    public var details: Details?
+    public var code: Int
+
+    public init(code: Int, reason: String, message: String, details: Details? = nil) {
+        self.status = code < 400 ? "Success" : "Failure"
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+    }
+
+    /// 404: `pods "web" not found`.
+    public static func notFound(group: String, resource: String, name: String) -> Status {
+        Status(code: 404, reason: "NotFound", message: "\(qualified(resource, group)) \"\(name)\" not found",
+               details: Details(name: name, group: group.isEmpty ? nil : group, kind: resource))
+    }
+
+    /// 409: `pods "web" already exists`.
+    public static func alreadyExists(group: String, resource: String, name: String) -> Status {
+        Status(code: 409, reason: "AlreadyExists", message: "\(qualified(resource, group)) \"\(name)\" already exists",
+               details: Details(name: name, group: group.isEmpty ? nil : group, kind: resource))
+    }
+
+    /// 409 on a stale resourceVersion, in kubectl's familiar words.
+    public static func conflict(group: String, resource: String, name: String) -> Status {
+        Status(code: 409, reason: "Conflict",
+               message: "Operation cannot be fulfilled on \(qualified(resource, group)) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+               details: Details(name: name, group: group.isEmpty ? nil : group, kind: resource))
+    }
+
+    /// 422 with one cause per field error: `Pod "web" is invalid: metadata.name: Invalid value: ...`.
+    public static func invalid(group: String, kind: String, name: String, errors: [FieldError]) -> Status {
+        let list = errors.map(\.description)
+        let summary = list.count == 1 ? list[0] : "[" + list.joined(separator: ", ") + "]"
+        return Status(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(summary)",
+                      details: Details(name: name, group: group.isEmpty ? nil : group, kind: kind,
+                                       causes: errors.map { Cause(reason: $0.kind.rawValue, message: $0.description, field: $0.field) }))
+    }
+
+    public static func badRequest(_ message: String) -> Status { Status(code: 400, reason: "BadRequest", message: message) }
+
+    /// 410 for a watch or list from a compacted resourceVersion.
+    public static func gone(_ message: String) -> Status { Status(code: 410, reason: "Expired", message: message) }
+
+    private static func qualified(_ resource: String, _ group: String) -> String { group.isEmpty ? resource : "\(resource).\(group)" }
+}

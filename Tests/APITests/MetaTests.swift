@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import API
+
+@Suite struct MetaTests {
+    @Test func metadataValidationNamesFields() {
+        var m = ObjectMeta()
+        #expect(m.validate(namespaced: true).map(\.field) == ["metadata.name"])
+        m.name = "Web_1"
+        m.namespace = "Default"
+        m.labels = ["app": "web", "bad key": "x", "tier": "-front"]
+        m.finalizers = ["example.com/cleanup", "no good"]
+        let fields = m.validate(namespaced: true).map(\.field)
+        #expect(fields == ["metadata.name", "metadata.namespace", "metadata.labels", "metadata.labels", "metadata.finalizers[1]"])
+        var ok = ObjectMeta()
+        ok.generateName = "web-"
+        ok.labels = ["app.kubernetes.io/name": "web"]
+        #expect(ok.validate(namespaced: true).isEmpty)
+        var cluster = ObjectMeta()
+        cluster.name = "node-1"
+        cluster.namespace = "default"
+        #expect(cluster.validate(namespaced: false).map(\.field) == ["metadata.namespace"])
+    }
+
+    @Test func statusJSONMatchesKubernetes() throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try enc.encode(Status.notFound(group: "", resource: "pods", name: "web")), as: UTF8.self)
+        #expect(json == #"{"apiVersion":"v1","code":404,"details":{"kind":"pods","name":"web"},"kind":"Status","message":"pods \"web\" not found","metadata":{},"reason":"NotFound","status":"Failure"}"#)
+        let invalid = Status.invalid(group: "", kind: "Pod", name: "Web",
+                                     errors: [FieldError(.invalid, field: "metadata.name", value: "Web", detail: "bad")])
+        #expect(invalid.code == 422)
+        #expect(invalid.message == #"Pod "Web" is invalid: metadata.name: Invalid value: "Web": bad"#)
+        #expect(invalid.details?.causes?.first?.field == "metadata.name")
+        #expect(Status.conflict(group: "apps", resource: "deployments", name: "d").message?.hasPrefix("Operation cannot be fulfilled on deployments.apps \"d\"") == true)
+    }
+
+    @Test func objectMetaRoundTripsOmittingNils() throws {
+        let text = #"{"name":"web","namespace":"default","labels":{"app":"web"},"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u1","controller":true}]}"#
+        let m = try JSONDecoder().decode(ObjectMeta.self, from: Data(text.utf8))
+        #expect(m.ownerReferences?.first?.controller == true)
+        let back = String(decoding: try JSONEncoder().encode(m), as: UTF8.self)
+        #expect(!back.contains("null"))
+        #expect(try JSONDecoder().decode(ObjectMeta.self, from: Data(back.utf8)) == m)
+    }
+}
