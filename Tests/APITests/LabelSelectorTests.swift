@@ -89,3 +89,33 @@ import Testing
         #expect(!NameValidation.labelValue(String(repeating: "v", count: 64), field: "f").isEmpty)
     }
 }
+
+@Suite struct FieldSelectorTests {
+    let pod = ["metadata.name": "web-1", "metadata.namespace": "default", "spec.nodeName": "node-a", "status.phase": "Running"]
+
+    @Test func parsesAndMatches() throws {
+        #expect(try FieldSelector(parsing: "").matches(pod))
+        #expect(try FieldSelector(parsing: "metadata.name=web-1").matches(pod))
+        #expect(try FieldSelector(parsing: "metadata.name==web-1,status.phase=Running").matches(pod))
+        #expect(!(try FieldSelector(parsing: "spec.nodeName!=node-a").matches(pod)))
+        // kubectl's "unscheduled pods" query: an empty nodeName.
+        #expect(try FieldSelector(parsing: "spec.nodeName=").matches(["spec.nodeName": ""]))
+        #expect(!(try FieldSelector(parsing: "spec.nodeName=").matches(pod)))
+        let escaped = try FieldSelector(parsing: #"metadata.name=a\,b\=c"#)
+        #expect(escaped.requirements == [FieldRequirement(field: "metadata.name", value: "a,b=c", negated: false)])
+    }
+
+    @Test func refusesMalformedAndUnsupported() {
+        #expect(throws: FieldError.self) { try FieldSelector(parsing: "metadata.name") }
+        #expect(throws: FieldError.self) { try FieldSelector(parsing: "=x") }
+        do {
+            _ = try FieldSelector(parsing: "spec.color=red", supported: ["metadata.name", "spec.nodeName"])
+            Issue.record("unsupported field must be refused")
+        } catch let e as FieldError {
+            #expect(e.kind == .notSupported)
+            #expect(e.description.contains("spec.color"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
