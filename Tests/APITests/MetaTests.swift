@@ -44,3 +44,29 @@ import Testing
         #expect(try JSONDecoder().decode(ObjectMeta.self, from: Data(back.utf8)) == m)
     }
 }
+
+@Suite struct ResourceRegistryTests {
+    @Test func lookupsByPluralAndKind() {
+        #expect(ResourceRegistry.lookup(groupVersion: "v1", plural: "pods")?.kind == "Pod")
+        #expect(ResourceRegistry.lookup(apiVersion: "apps/v1", kind: "Deployment")?.plural == "deployments")
+        #expect(ResourceRegistry.lookup(groupVersion: "apps/v1", plural: "pods") == nil)
+        #expect(ResourceRegistry.groupVersions == ["v1", "apps/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1"])
+    }
+
+    @Test func discoveryListsResourcesAndSubresources() throws {
+        let core = ResourceRegistry.resources(in: "v1")
+        let pods = try #require(core.first { $0.name == "pods" })
+        #expect(pods.namespaced && pods.shortNames == ["po"] && pods.categories == ["all"] && pods.verbs.contains("watch"))
+        #expect(core.first { $0.name == "pods/binding" }?.kind == "Binding")
+        #expect(core.first { $0.name == "pods/status" }?.verbs == ["get", "patch", "update"])
+        #expect(core.first { $0.name == "nodes" }?.namespaced == false)
+        let apps = ResourceRegistry.resources(in: "apps/v1")
+        #expect(apps.first { $0.name == "deployments/scale" }?.kind == "Scale")
+        // Every kind the issue names is served.
+        let kinds = Set(ResourceRegistry.all.map(\.kind))
+        for k in ["Namespace", "Pod", "Node", "Service", "Endpoints", "ConfigMap", "Secret", "Event",
+                  "ReplicationController", "ReplicaSet", "Deployment", "Lease", "EndpointSlice"] {
+            #expect(kinds.contains(k), "\(k)")
+        }
+    }
+}

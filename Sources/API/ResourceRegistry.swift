@@ -1,0 +1,95 @@
+// The resources Skiff serves, with what discovery (/api/v1, /apis/<group>/<version>) reports:
+// the table the API server routes by and kubectl reads to know kinds, scopes, verbs and short names.
+
+public struct APIResource: Codable, Sendable, Equatable {
+    public var name: String
+    public var singularName: String
+    public var namespaced: Bool
+    public var kind: String
+    public var verbs: [String]
+    public var shortNames: [String]?
+    public var categories: [String]?
+}
+
+public struct ResourceType: Sendable, Equatable {
+    public var group: String          // "" for the core group
+    public var version: String
+    public var plural: String
+    public var singular: String
+    public var kind: String
+    public var namespaced: Bool
+    public var shortNames: [String]
+    public var subresources: [String: [String]]   // e.g. "status": ["get", "patch", "update"]
+    public var inAllCategory: Bool
+
+    public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+}
+
+public enum ResourceRegistry {
+    static let crud = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    static let statusVerbs = ["get", "patch", "update"]
+
+    public static let all: [ResourceType] = [
+        .init(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false,
+              shortNames: ["ns"], subresources: ["status": statusVerbs, "finalize": ["update"]], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"],
+              subresources: ["status": statusVerbs, "binding": ["create"], "log": ["get"], "exec": ["create", "get"]],
+              inAllCategory: true),
+        .init(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node", namespaced: false, shortNames: ["no"],
+              subresources: ["status": statusVerbs], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true,
+              shortNames: ["svc"], subresources: ["status": statusVerbs], inAllCategory: true),
+        .init(group: "", version: "v1", plural: "endpoints", singular: "endpoints", kind: "Endpoints", namespaced: true,
+              shortNames: ["ep"], subresources: [:], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true,
+              shortNames: ["cm"], subresources: [:], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true,
+              shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true,
+              shortNames: ["ev"], subresources: [:], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "replicationcontrollers", singular: "replicationcontroller",
+              kind: "ReplicationController", namespaced: true, shortNames: ["rc"],
+              subresources: ["status": statusVerbs, "scale": statusVerbs], inAllCategory: true),
+        .init(group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet", namespaced: true,
+              shortNames: ["rs"], subresources: ["status": statusVerbs, "scale": statusVerbs], inAllCategory: true),
+        .init(group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true,
+              shortNames: ["deploy"], subresources: ["status": statusVerbs, "scale": statusVerbs], inAllCategory: true),
+        .init(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true,
+              shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
+              kind: "EndpointSlice", namespaced: true, shortNames: [], subresources: [:], inAllCategory: false),
+    ]
+
+    /// The resource serving `plural` in `groupVersion` ("v1", "apps/v1", ...).
+    public static func lookup(groupVersion: String, plural: String) -> ResourceType? {
+        all.first { $0.groupVersion == groupVersion && $0.plural == plural }
+    }
+
+    /// By kind, as manifests name things ("apps/v1", "Deployment").
+    public static func lookup(apiVersion: String, kind: String) -> ResourceType? {
+        all.first { $0.groupVersion == apiVersion && $0.kind == kind }
+    }
+
+    public static var groupVersions: [String] {
+        var seen: [String] = []
+        for r in all where !seen.contains(r.groupVersion) { seen.append(r.groupVersion) }
+        return seen
+    }
+
+    /// The discovery list for one group version (main resources and their subresources).
+    public static func resources(in groupVersion: String) -> [APIResource] {
+        var out: [APIResource] = []
+        for r in all where r.groupVersion == groupVersion {
+            out.append(APIResource(name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind,
+                                   verbs: crud,
+                                   shortNames: r.shortNames.isEmpty ? nil : r.shortNames,
+                                   categories: r.inAllCategory ? ["all"] : nil))
+            for (sub, verbs) in r.subresources.sorted(by: { $0.key < $1.key }) {
+                let kind = sub == "scale" ? "Scale" : (sub == "binding" ? "Binding" : (sub == "exec" ? "PodExecOptions" : r.kind))
+                out.append(APIResource(name: "\(r.plural)/\(sub)", singularName: "", namespaced: r.namespaced, kind: kind,
+                                       verbs: verbs, shortNames: nil, categories: nil))
+            }
+        }
+        return out
+    }
+}
