@@ -43,8 +43,13 @@ import TestSupport
 @Suite struct TarAndUnpackTests {
     func unpack(_ tar: [UInt8], gzipped: Bool = false) throws -> String {
         let dir = try TestEnv.makeTempDir("unpack")
-        let source: ByteSource = gzipped ? try GzipSource(BytesSource(try gzip(tar)), name: "t") : BytesSource(tar)
-        try LayerUnpacker.unpack(TarReader(source, name: "t"), into: dir, layerName: "test-layer")
+        do {
+            let source: ByteSource = gzipped ? try GzipSource(BytesSource(try gzip(tar)), name: "t") : BytesSource(tar)
+            try LayerUnpacker.unpack(TarReader(source, name: "t"), into: dir, layerName: "test-layer")
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
         return dir
     }
 

@@ -29,7 +29,11 @@ extension SpawnRootTests {
         let file = dir + "/sandbox.spawn"
         try sandbox.write(to: file)
         let pid = try MonitorLauncher.startDetached(monitor: monitor, spawnFile: file)
-        defer { kill(pid, SIGKILL) }
+        defer {
+            // Stop the sandbox and let its monitor write its exit record before the dir goes.
+            kill(pid, SIGKILL)
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: dir + "/sandbox-exit.json") { usleep(10_000) }
+        }
         var member = config(["hostname"])
         member.hostname = nil
         member.namespaces = member.namespaces.map {

@@ -5,9 +5,11 @@ import TestSupport
 @testable import Runtime
 
 /// Plans built from a spec and an image config, checked field by field: no kernel involved.
-@Suite struct SpawnPlannerTests {
+@Suite final class SpawnPlannerTests {
     let rootfs: String
     let paths: ContainerPaths
+
+    deinit { try? FileManager.default.removeItem(atPath: rootfs) }
 
     init() throws {
         rootfs = try TestEnv.makeTempDir("planner-rootfs")
