@@ -26,29 +26,4 @@ enum Rootfs {
             throw RuntimeError.posix(.mount, "unmounting", path: target)
         }
     }
-
-    /// True when `path` is a mount point (its device differs from its parent's, or /proc says so).
-    static func isMountPoint(_ path: String) -> Bool {
-        guard let text = try? FileIO.readString("/proc/self/mountinfo") else { return false }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", maxSplits: 5)
-            if fields.count > 4, unescapeMountPath(fields[4]) == path { return true }
-        }
-        return false
-    }
-
-    private static func unescapeMountPath(_ s: Substring) -> String {
-        // mountinfo escapes space, tab, newline and backslash as \ooo.
-        guard s.contains("\\") else { return String(s) }
-        var out: [UInt8] = []
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
-               let v = UInt8(String(decoding: b[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                out.append(v); i += 4
-            } else { out.append(b[i]); i += 1 }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

@@ -39,8 +39,6 @@ public struct CapabilitySet: Equatable, Sendable, CustomStringConvertible {
     }
 
     public func intersection(_ other: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: mask & other.mask) }
-    public func union(_ other: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: mask | other.mask) }
-    public func subtracting(_ other: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: mask & ~other.mask) }
     public func contains(_ name: String) -> Bool {
         guard let n = try? Capability.number(of: name) else { return false }
         return mask & (1 << UInt64(n)) != 0
