@@ -27,6 +27,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The API server's HTTP/1.1 (keep-alive, chunked watch streams). No TLS yet: loopback only.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C: container child setup (namespaces, mounts, caps, seccomp load, exec) and its config parser.
@@ -52,8 +54,15 @@ let package = Package(
         .target(name: "API"),
         // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
         .target(name: "Store", dependencies: ["CSQLite"]),
+        // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
+        .target(name: "APIServer", dependencies: [
+            "API", "Store",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Cgroups",
+            "Runtime", "Images", "Cgroups", "APIServer", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

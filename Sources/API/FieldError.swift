@@ -7,6 +7,8 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
         case duplicate = "FieldValueDuplicate"
         case notSupported = "FieldValueNotSupported"
         case tooLong = "FieldValueTooLong"
+        case forbidden = "FieldValueForbidden"
+        case notFound = "FieldValueNotFound"
     }
     public let kind: Kind
     /// e.g. "metadata.labels", "spec.selector.matchExpressions[0].key".
@@ -26,6 +28,8 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
         case .duplicate: return "\(field): Duplicate value: \"\(value)\""
         case .notSupported: return "\(field): Unsupported value: \"\(value)\": \(detail)"
         case .tooLong: return "\(field): Too long: \(detail)"
+        case .forbidden: return "\(field): Forbidden: \(detail)"
+        case .notFound: return "\(field): Not found: \"\(value)\""
         }
     }
 }
@@ -40,7 +44,18 @@ public enum NameValidation {
     static func isAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
     static func isLowerAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 97 && b <= 122) }
 
-    /// [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters (namespace names, Service names).
+    /// [a-z]([-a-z0-9]*[a-z0-9])?, at most 63 characters (Service names: they become DNS labels and env names).
+    public static func dns1035Label(_ s: String, field: String) -> [FieldError] {
+        let b = Array(s.utf8)
+        var errs: [FieldError] = []
+        if b.count > 63 { errs.append(FieldError(.invalid, field: field, value: s, detail: "must be no more than 63 characters")) }
+        if b.isEmpty || !(b[0] >= 97 && b[0] <= 122) || !isLowerAlnum(b[b.count - 1]) || !b.allSatisfy({ isLowerAlnum($0) || $0 == 45 }) {
+            errs.append(FieldError(.invalid, field: field, value: s, detail: "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"))
+        }
+        return errs
+    }
+
+    /// [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters (namespace names).
     public static func dns1123Label(_ s: String, field: String) -> [FieldError] {
         let b = Array(s.utf8)
         var errs: [FieldError] = []
@@ -97,5 +112,19 @@ public enum NameValidation {
         if b.count > 63 { return [FieldError(.invalid, field: field, value: s, detail: "must be no more than 63 characters")] }
         let ok = isAlnum(b[0]) && isAlnum(b[b.count - 1]) && b.allSatisfy { isAlnum($0) || $0 == 45 || $0 == 95 || $0 == 46 }
         return ok ? [] : [FieldError(.invalid, field: field, value: s, detail: labelValueMessage)]
+    }
+
+    /// IANA service names (container and service port names): up to 15 of [a-z0-9-], a letter, no "--".
+    public static func portName(_ s: String, field: String) -> [FieldError] {
+        let b = Array(s.utf8)
+        var problems: [String] = []
+        if b.count > 15 { problems.append("must be no more than 15 characters") }
+        if !b.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) {
+            problems.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+        }
+        if !b.contains(where: { $0 >= 97 && $0 <= 122 }) { problems.append("must contain at least one letter (a-z)") }
+        if s.contains("--") { problems.append("must not contain consecutive hyphens") }
+        if b.first == 45 || b.last == 45 { problems.append("must not begin or end with a hyphen") }
+        return problems.map { FieldError(.invalid, field: field, value: s, detail: $0) }
     }
 }

@@ -1,0 +1,365 @@
+// The Kubernetes REST API: routes each request to discovery, a resource verb or a subresource,
+// and answers with the object, a list, a Table (kubectl get), a watch stream or a Status.
+import API
+import Foundation
+import NIOHTTP1
+import Store
+
+public final class KubernetesAPI: HTTPHandler {
+    let storage: ResourceStorage
+    let metrics = Metrics()
+    let serverAddress: String
+    let namespaces: NamespaceController
+
+    public init(store: any KeyValueStore, serverAddress: String) {
+        storage = ResourceStorage(store: store)
+        self.serverAddress = serverAddress
+        namespaces = NamespaceController(storage: storage)
+    }
+
+    var store: any KeyValueStore { storage.store }
+
+    /// Creates the built-in namespaces and the `kubernetes` service; resumes namespace cleanups.
+    public func bootstrap() async throws {
+        let nsType = ResourceRegistry.lookup(groupVersion: "v1", plural: "namespaces")!
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            do { _ = try await storage.create(nsType, namespace: nil, body: ["metadata": ["name": .string(ns)]]) }
+            catch let e as APIError where e.status.code == 409 {}
+        }
+        let svcType = ResourceRegistry.lookup(groupVersion: "v1", plural: "services")!
+        let (host, port) = splitHostPort(serverAddress)
+        do {
+            _ = try await storage.create(svcType, namespace: "default", body: [
+                "metadata": ["name": "kubernetes", "labels": ["component": "apiserver", "provider": "kubernetes"]],
+                "spec": ["clusterIP": .string(storage.services.firstIP),
+                         "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": .int(Int64(port))]]],
+            ])
+            let epType = ResourceRegistry.lookup(groupVersion: "v1", plural: "endpoints")!
+            _ = try? await storage.create(epType, namespace: "default", body: [
+                "metadata": ["name": "kubernetes", "labels": ["endpointslice.kubernetes.io/skip-mirror": "true"]],
+                "subsets": [["addresses": [["ip": .string(host)]], "ports": [["name": "https", "port": .int(Int64(port)), "protocol": "TCP"]]]],
+            ])
+        } catch let e as APIError where e.status.code == 409 || e.status.code == 422 {}
+        await namespaces.resume()
+    }
+
+    func splitHostPort(_ address: String) -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":") else { return (address, 6443) }
+        return (String(address[..<colon]), Int(address[address.index(after: colon)...]) ?? 6443)
+    }
+
+    // MARK: dispatch
+
+    public func handle(_ request: HTTPRequest) async -> HTTPReply {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var verb = request.method.rawValue
+        var resource = ""
+        let reply: HTTPReply
+        do {
+            if request.bodyTooLarge {
+                throw APIError(Status(code: 413, reason: "RequestEntityTooLarge",
+                                      message: "Request entity too large: limit is \(HTTPServer.maxBodyBytes)"))
+            }
+            switch RequestInfo.route(request.path) {
+            case .resource(let rr):
+                resource = rr.type.plural + (rr.subresource.map { "/" + $0 } ?? "")
+                verb = Self.verb(request, rr)
+                reply = try await handleResource(request, rr)
+            default:
+                reply = try await handleNonResource(request)
+            }
+        } catch let e as APIError {
+            reply = JSONReply.status(e.status)
+        } catch let e as StoreError {
+            reply = JSONReply.status(APIError.internalError(e.message).status)
+        } catch {
+            reply = JSONReply.status(APIError.internalError(String(describing: error)).status)
+        }
+        if case .full(let status, _, _) = reply, !resource.isEmpty {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            metrics.record(verb: verb, resource: resource, code: Int(status.code), seconds: seconds)
+        }
+        return reply
+    }
+
+    static func verb(_ request: HTTPRequest, _ rr: ResourceRequest) -> String {
+        switch request.method {
+        case .GET: return rr.name == nil ? (request.query["watch"].map { $0 == "true" || $0 == "1" } == true ? "WATCH" : "LIST") : "GET"
+        case .POST: return "POST"
+        case .PUT: return "PUT"
+        case .PATCH: return "PATCH"
+        case .DELETE: return rr.name == nil ? "DELETECOLLECTION" : "DELETE"
+        default: return request.method.rawValue
+        }
+    }
+
+    func handleNonResource(_ request: HTTPRequest) async throws -> HTTPReply {
+        guard request.method == .GET || request.method == .HEAD else {
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+        switch RequestInfo.route(request.path) {
+        case .root:
+            let paths: [JSONValue] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
+                + ResourceRegistry.groupVersions.filter { $0.contains("/") }.map { .string("/apis/" + $0) }
+            return JSONReply.bytes(JSONValue.object(JSONObject([("paths", .array(paths))])).serialized())
+        case .version: return JSONReply.bytes(Discovery.version.serialized())
+        case .healthz:
+            _ = try await store.currentRevision()
+            return .full(status: .ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
+        case .metrics:
+            let text = metrics.render(storeRevision: (try? await store.currentRevision()) ?? 0)
+            return .full(status: .ok, contentType: "text/plain; version=0.0.4", body: Array(text.utf8))
+        case .coreVersions: return JSONReply.bytes(Discovery.coreVersions(serverAddress: serverAddress).serialized())
+        case .groups: return JSONReply.bytes(Discovery.groups.serialized())
+        case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g).serialized())
+        case .resourceList(let gv): return JSONReply.bytes(Discovery.resourceList(gv).serialized())
+        case .openAPIV2:
+            return .full(status: .ok, contentType: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", body: [])
+        case .openAPIV3Root: return JSONReply.bytes(Discovery.openAPIV3Root.serialized())
+        case .openAPIV3(let key):
+            guard let doc = Discovery.openAPIV3(key) else { throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")) }
+            return JSONReply.bytes(doc.serialized())
+        default:
+            throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+        }
+    }
+
+    // MARK: resources
+
+    func handleResource(_ request: HTTPRequest, _ rr: ResourceRequest) async throws -> HTTPReply {
+        let type = rr.type
+        if type.namespaced, rr.namespace == nil, rr.name != nil {
+            throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+        }
+        if let sub = rr.subresource { return try await handleSubresource(request, rr, sub) }
+        let dryRun = request.query["dryRun"] == "All"
+        switch (request.method, rr.name) {
+        case (.GET, nil):
+            if let w = request.query["watch"], w == "true" || w == "1" { return try await watch(request, rr) }
+            return try await list(request, rr)
+        case (.GET, let name?):
+            let kv = try await storage.getRaw(type, namespace: rr.namespace, name: name)
+            if wantsTable(request) {
+                let obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
+                return JSONReply.bytes(Tables.table([obj], kind: type.kind, resourceVersion: String(kv.modRevision), continueToken: nil,
+                                                    includeObject: request.query["includeObject"] ?? "Metadata").serialized())
+            }
+            return JSONReply.bytes(ObjectCodec.render(kv.value, revision: kv.modRevision))
+        case (.POST, nil):
+            let body = try parseBody(request)
+            if type.namespaced && rr.namespace == nil {
+                throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+            }
+            let created = try await storage.create(type, namespace: rr.namespace, body: body, dryRun: dryRun)
+            return JSONReply.bytes(created.object.serialized(), code: 201)
+        case (.PUT, let name?):
+            let body = try parseBody(request)
+            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, dryRun: dryRun) { _ in
+                var b = body
+                if type.namespaced, let ns = rr.namespace {
+                    if let given = b["metadata"]?["namespace"]?.stringValue, !given.isEmpty, given != ns {
+                        throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+                    }
+                    b["metadata"]?["namespace"] = .string(ns)
+                }
+                return b
+            }
+            return JSONReply.bytes(updated.object.serialized())
+        case (.PATCH, let name?):
+            let updated = try await patch(request, rr, name: name, target: .main, dryRun: dryRun)
+            return JSONReply.bytes(updated.object.serialized())
+        case (.DELETE, let name?):
+            var options = try deleteOptions(request)
+            options.dryRun = dryRun
+            let (result, gone) = try await storage.delete(type, namespace: rr.namespace, name: name, options: options)
+            if type.kind == "Namespace" && !gone { namespaces.finalize(name) }
+            return JSONReply.bytes(result.object.serialized())
+        case (.DELETE, nil):
+            return try await deleteCollection(request, rr)
+        default:
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    func parseBody(_ request: HTTPRequest) throws -> JSONValue {
+        let contentType = request.headers.first(name: "content-type")?.lowercased() ?? "application/json"
+        if contentType.contains("yaml") || contentType.contains("protobuf") {
+            throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
+                                  message: "the body of the request was in an unknown format - accepted media types include: application/json"))
+        }
+        if request.body.isEmpty { throw APIError.badRequest("the request body is empty") }
+        do { return try JSONValue.parse(request.body) }
+        catch { throw APIError.badRequest("the request body is not valid JSON: \(error)") }
+    }
+
+    func wantsTable(_ request: HTTPRequest) -> Bool {
+        request.headers.first(name: "accept")?.contains("as=Table") ?? false
+    }
+
+    func deleteOptions(_ request: HTTPRequest) throws -> ResourceStorage.DeleteOptions {
+        var options = ResourceStorage.DeleteOptions()
+        if let g = request.query["gracePeriodSeconds"], let n = Int64(g) { options.gracePeriodSeconds = n }
+        if !request.body.isEmpty {
+            let body = try parseBody(request)
+            if let g = body["gracePeriodSeconds"]?.intValue { options.gracePeriodSeconds = g }
+            options.preconditionUID = body["preconditions"]?["uid"]?.stringValue
+            options.preconditionResourceVersion = body["preconditions"]?["resourceVersion"]?.stringValue
+            if body["dryRun"]?.arrayValue?.contains("All") == true { options.dryRun = true }
+        }
+        return options
+    }
+
+    // MARK: list
+
+    struct Filter {
+        var labels = LabelSelector.everything
+        var fields = FieldSelector.everything
+        var strategy: ResourceStrategy
+
+        var isEverything: Bool { labels.requirements.isEmpty && fields.requirements.isEmpty }
+
+        func matches(_ o: JSONValue) -> Bool {
+            if !labels.requirements.isEmpty, !labels.matches(o["metadata"]?["labels"]?.stringMap ?? [:]) { return false }
+            if !fields.requirements.isEmpty, !fields.matches(strategy.fields(of: o)) { return false }
+            return true
+        }
+    }
+
+    func filter(_ request: HTTPRequest, _ type: ResourceType) throws -> Filter {
+        var f = Filter(strategy: ResourceStrategy.forKind(type.kind))
+        do {
+            if let l = request.query["labelSelector"], !l.isEmpty { f.labels = try LabelSelector(parsing: l) }
+            if let fs = request.query["fieldSelector"], !fs.isEmpty {
+                f.fields = try FieldSelector(parsing: fs, supported: f.strategy.allSelectableFieldNames)
+            }
+        } catch let e as FieldError {
+            throw APIError.badRequest("unable to parse requirement: \(e)")
+        }
+        return f
+    }
+
+    func list(_ request: HTTPRequest, _ rr: ResourceRequest) async throws -> HTTPReply {
+        let type = rr.type
+        let filter = try filter(request, type)
+        let limit = request.query["limit"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+        var revision: Int64?
+        var after: String?
+        if let token = request.query["continue"], !token.isEmpty {
+            guard let t = ObjectCodec.parseContinueToken(token) else { throw APIError.badRequest("continue key is not valid: \(token)") }
+            revision = t.revision
+            after = t.after
+        } else if let rv = request.query["resourceVersion"], !rv.isEmpty, rv != "0", request.query["resourceVersionMatch"] == "Exact" {
+            guard let n = Int64(rv) else { throw APIError.badRequest("invalid resourceVersion \(rv)") }
+            revision = n
+        }
+        let prefix = ResourceStorage.listPrefix(type, namespace: rr.namespace)
+        // Page through the store until `limit` matches are found (selectors may skip items).
+        var matched: [(KeyValue, JSONValue?)] = []
+        var listRevision: Int64 = 0
+        var more = false
+        var lastKey = after
+        repeat {
+            let want = limit.map { max($0 - matched.count, 1) + (filter.isEverything ? 0 : 64) }
+            let page: ListResult
+            do { page = try await store.list(prefix: prefix, limit: want, continueAfter: lastKey, revision: revision) }
+            catch let e as StoreError {
+                if case .compacted = e.code {
+                    throw APIError(Status(code: 410, reason: "Expired",
+                                          message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results."))
+                }
+                throw e
+            }
+            listRevision = page.revision
+            revision = page.revision
+            more = page.more
+            for kv in page.items {
+                if let limit, matched.count >= limit { more = true; break }
+                lastKey = kv.key
+                if filter.isEverything { matched.append((kv, nil)); continue }
+                let obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
+                if filter.matches(obj) { matched.append((kv, obj)) }
+            }
+            if let limit, matched.count >= limit { break }
+        } while more
+        let token = (more && limit != nil) ? matched.last.map { ObjectCodec.continueToken(revision: listRevision, after: $0.0.key) } : nil
+        if wantsTable(request) {
+            let objects = matched.map { $0.1 ?? ObjectCodec.decode($0.0.value, revision: $0.0.modRevision) }
+            return JSONReply.bytes(Tables.table(objects, kind: type.kind, resourceVersion: String(listRevision), continueToken: token,
+                                                includeObject: request.query["includeObject"] ?? "Metadata").serialized())
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(matched.reduce(128) { $0 + $1.0.value.count + 32 })
+        out.append(contentsOf: #"{"kind":""#.utf8)
+        out.append(contentsOf: (type.kind + "List").utf8)
+        out.append(contentsOf: #"","apiVersion":""#.utf8)
+        out.append(contentsOf: type.groupVersion.utf8)
+        out.append(contentsOf: #"","metadata":{"resourceVersion":""#.utf8)
+        out.append(contentsOf: String(listRevision).utf8)
+        out.append(UInt8(ascii: "\""))
+        if let token {
+            out.append(contentsOf: #","continue":"#.utf8)
+            JSONValue.writeString(token, to: &out)
+        }
+        out.append(contentsOf: #"},"items":["#.utf8)
+        for (i, m) in matched.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            ObjectCodec.render(m.0.value, revision: m.0.modRevision, into: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return JSONReply.bytes(out)
+    }
+
+    func deleteCollection(_ request: HTTPRequest, _ rr: ResourceRequest) async throws -> HTTPReply {
+        let filter = try filter(request, rr.type)
+        var options = try deleteOptions(request)
+        options.dryRun = request.query["dryRun"] == "All"
+        let list = try await store.list(prefix: ResourceStorage.listPrefix(rr.type, namespace: rr.namespace), limit: nil, continueAfter: nil, revision: nil)
+        var deleted: [JSONValue] = []
+        for kv in list.items {
+            let obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
+            guard filter.matches(obj), let name = obj["metadata"]?["name"]?.stringValue else { continue }
+            let ns = obj["metadata"]?["namespace"]?.stringValue
+            if let (result, _) = try? await storage.delete(rr.type, namespace: ns, name: name, options: options) { deleted.append(result.object) }
+        }
+        let listJSON: JSONValue = ["kind": .string(rr.type.kind + "List"), "apiVersion": .string(rr.type.groupVersion),
+                                   "metadata": ["resourceVersion": .string(String(try await store.currentRevision()))], "items": .array(deleted)]
+        return JSONReply.bytes(listJSON.serialized())
+    }
+
+    // MARK: patch
+
+    func patch(_ request: HTTPRequest, _ rr: ResourceRequest, name: String, target: ResourceStorage.UpdateTarget,
+               dryRun: Bool) async throws -> StoredObject {
+        let contentType = request.headers.first(name: "content-type")?.lowercased() ?? ""
+        if contentType.contains("apply-patch") {
+            throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
+                                  message: "server-side apply is not supported by Skiff yet: use kubectl apply without --server-side"))
+        }
+        if request.body.isEmpty { throw APIError.badRequest("the patch body is empty") }
+        let patch: JSONValue
+        do { patch = try JSONValue.parse(request.body) } catch { throw APIError.badRequest("the patch is not valid JSON: \(error)") }
+        let kind = rr.type.kind
+        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun) { current in
+            var base = current
+            base["metadata"]?["resourceVersion"] = nil   // a patch pins a version only if it names one
+            do {
+                if contentType.contains("json-patch") {
+                    var b = current
+                    b = try Patch.jsonPatch(b, patch)
+                    if b["metadata"]?["resourceVersion"] == current["metadata"]?["resourceVersion"] { b["metadata"]?["resourceVersion"] = nil }
+                    return b
+                } else if contentType.contains("strategic-merge-patch") {
+                    guard case .object = patch else { throw PatchError("a strategic merge patch must be a JSON object") }
+                    return try Patch.strategicMergePatch(base, patch, kind: kind)
+                } else if contentType.contains("merge-patch") {
+                    guard case .object = patch else { throw PatchError("a merge patch must be a JSON object") }
+                    return Patch.mergePatch(base, patch)
+                }
+            } catch let e as PatchError {
+                throw APIError(Status(code: 422, reason: "Invalid", message: "the patch could not be applied: \(e.message)"))
+            }
+            throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
+                                  message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"))
+        }
+    }
+}

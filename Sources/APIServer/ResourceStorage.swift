@@ -1,0 +1,305 @@
+// The generic REST storage every resource shares (k8s.io/apiserver's registry/generic/registry):
+// create with generateName/uid/defaults/validation, get, list with selectors and paging,
+// guaranteed updates (read, mutate, compare-and-swap, retry), graceful deletion and finalizers.
+import API
+import Foundation
+import Store
+
+struct StoredObject {
+    var object: JSONValue
+    var revision: Int64
+}
+
+final class ResourceStorage: Sendable {
+    let store: any KeyValueStore
+    let services: ServiceAllocator
+
+    init(store: any KeyValueStore) {
+        self.store = store
+        self.services = ServiceAllocator(store: store)
+    }
+
+    // MARK: keys
+
+    static func prefix(_ type: ResourceType) -> String {
+        "/" + type.plural + (type.group.isEmpty ? "" : "." + type.group) + "/"
+    }
+
+    static func key(_ type: ResourceType, namespace: String?, name: String) -> String {
+        type.namespaced ? prefix(type) + (namespace ?? "") + "/" + name : prefix(type) + name
+    }
+
+    static func listPrefix(_ type: ResourceType, namespace: String?) -> String {
+        if type.namespaced, let ns = namespace { return prefix(type) + ns + "/" }
+        return prefix(type)
+    }
+
+    // MARK: reads
+
+    func get(_ type: ResourceType, namespace: String?, name: String) async throws -> StoredObject {
+        let key = Self.key(type, namespace: namespace, name: name)
+        guard let kv = try await store.get(key) else { throw APIError.notFound(type, name) }
+        return StoredObject(object: ObjectCodec.decode(kv.value, revision: kv.modRevision), revision: kv.modRevision)
+    }
+
+    func getRaw(_ type: ResourceType, namespace: String?, name: String) async throws -> KeyValue {
+        guard let kv = try await store.get(Self.key(type, namespace: namespace, name: name)) else { throw APIError.notFound(type, name) }
+        return kv
+    }
+
+    // MARK: create
+
+    /// Validates and stores a new object; returns it as stored and its revision.
+    func create(_ type: ResourceType, namespace: String?, body: JSONValue, dryRun: Bool = false) async throws -> StoredObject {
+        let strategy = ResourceStrategy.forKind(type.kind)
+        var obj = try checkTypeMeta(body, type)
+        var meta = obj["metadata"]?.objectValue ?? JSONObject()
+        if type.namespaced {
+            let ns = namespace ?? meta["namespace"]?.stringValue ?? "default"
+            if let given = meta["namespace"]?.stringValue, !given.isEmpty, given != ns {
+                throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+            }
+            meta["namespace"] = .string(ns)
+            try await requireActiveNamespace(ns)
+        } else {
+            meta["namespace"] = nil
+        }
+        let generateName = meta["generateName"]?.stringValue ?? ""
+        let givenName = meta["name"]?.stringValue ?? ""
+        meta["uid"] = .string(ObjectCodec.uid())
+        meta["creationTimestamp"] = .string(ObjectCodec.timestamp())
+        meta["resourceVersion"] = nil
+        meta["deletionTimestamp"] = nil
+        meta["deletionGracePeriodSeconds"] = nil
+        meta["selfLink"] = nil
+        meta["managedFields"] = nil
+        if strategy.tracksGeneration { meta["generation"] = 1 } else { meta["generation"] = nil }
+        obj["metadata"] = .object(meta)
+        strategy.applyDefaults(&obj)
+        if type.kind == "Service" && !dryRun { try await services.allocate(&obj) }
+
+        for attempt in 0..<8 {
+            if givenName.isEmpty && !generateName.isEmpty {
+                obj["metadata"]?["name"] = .string(String((generateName + ObjectCodec.randomSuffix()).prefix(253)))
+            }
+            let name = obj["metadata"]?["name"]?.stringValue ?? ""
+            let errs = validateMeta(obj, type, strategy) + strategy.validate(obj)
+            if !errs.isEmpty {
+                if type.kind == "Service" && !dryRun { await services.release(obj) }
+                throw APIError.invalid(type, name, errs)
+            }
+            if dryRun { return StoredObject(object: obj, revision: 0) }
+            let key = Self.key(type, namespace: obj["metadata"]?["namespace"]?.stringValue, name: name)
+            do {
+                let rev = try await store.create(key, value: ObjectCodec.encodeForStorage(obj))
+                obj["metadata"]?["resourceVersion"] = .string(String(rev))
+                return StoredObject(object: obj, revision: rev)
+            } catch let e as StoreError where e.code == .alreadyExists && givenName.isEmpty && attempt < 7 {
+                continue   // generateName collided: draw another suffix
+            } catch {
+                if type.kind == "Service" { await services.release(obj) }
+                throw APIError.from(error, type: type, name: name)
+            }
+        }
+        throw APIError.internalError("could not generate a unique name")
+    }
+
+    func checkTypeMeta(_ body: JSONValue, _ type: ResourceType) throws -> JSONValue {
+        guard case .object = body else { throw APIError.badRequest("the request body must be a JSON object, found \(body.typeName)") }
+        var obj = body
+        if let kind = obj["kind"]?.stringValue, !kind.isEmpty, kind != type.kind {
+            throw APIError.badRequest("the kind in the data (\(kind)) does not match the expected kind (\(type.kind)) for \(type.plural)")
+        }
+        if let av = obj["apiVersion"]?.stringValue, !av.isEmpty, av != type.groupVersion {
+            throw APIError.badRequest("the API version in the data (\(av)) does not match the expected API version (\(type.groupVersion))")
+        }
+        if let m = obj["metadata"], !m.isNull, m.objectValue == nil {
+            throw APIError.badRequest("metadata must be an object, found \(m.typeName)")
+        }
+        obj["kind"] = .string(type.kind)
+        obj["apiVersion"] = .string(type.groupVersion)
+        return obj
+    }
+
+    func validateMeta(_ obj: JSONValue, _ type: ResourceType, _ strategy: ResourceStrategy) -> [FieldError] {
+        let m = obj["metadata"] ?? .null
+        var errs: [FieldError] = []
+        let name = m["name"]?.stringValue ?? ""
+        if name.isEmpty {
+            errs.append(FieldError(.required, field: "metadata.name", detail: "name or generateName is required"))
+        } else {
+            errs += strategy.nameRule(name, "metadata.name")
+        }
+        for key in ["labels", "annotations"] {
+            if let v = m[key], !v.isNull, v.stringMap == nil {
+                errs.append(FieldError(.invalid, field: "metadata.\(key)", value: v.jsonString, detail: "must be a map of string to string"))
+            }
+        }
+        var meta = ObjectMeta()
+        meta.labels = m["labels"]?.stringMap
+        meta.annotations = m["annotations"]?.stringMap
+        meta.finalizers = m["finalizers"]?.arrayValue?.compactMap(\.stringValue)
+        meta.name = name.isEmpty ? "x" : name
+        errs += meta.validate(namespaced: false).filter { $0.field != "metadata.name" }
+        return errs
+    }
+
+    func requireActiveNamespace(_ ns: String) async throws {
+        let nsType = ResourceRegistry.lookup(groupVersion: "v1", plural: "namespaces")!
+        guard let kv = try await store.get(Self.key(nsType, namespace: nil, name: ns)) else { throw APIError.notFound(nsType, ns) }
+        if let v = try? JSONValue.parse(kv.value), v["metadata"]?["deletionTimestamp"] != nil {
+            throw APIError.forbidden("unable to create new content in namespace \(ns) because it is being terminated")
+        }
+    }
+
+    // MARK: update
+
+    enum UpdateTarget { case main, status, scale }
+
+    /// Reads the object, applies `mutate`, validates and compare-and-swaps; retries on a race
+    /// unless the client pinned a resourceVersion (then a stale one is a 409).
+    func guaranteedUpdate(_ type: ResourceType, namespace: String?, name: String, target: UpdateTarget = .main,
+                          dryRun: Bool = false,
+                          mutate: (JSONValue) throws -> JSONValue) async throws -> StoredObject {
+        let strategy = ResourceStrategy.forKind(type.kind)
+        let key = Self.key(type, namespace: namespace, name: name)
+        for _ in 0..<16 {
+            guard let kv = try await store.get(key) else { throw APIError.notFound(type, name) }
+            let old = ObjectCodec.decode(kv.value, revision: kv.modRevision)
+            var new = try checkTypeMeta(try mutate(old), type)
+            let pinned = new["metadata"]?["resourceVersion"]?.stringValue ?? ""
+            if !pinned.isEmpty && pinned != String(kv.modRevision) {
+                throw APIError(.conflict(group: type.group, resource: type.plural, name: name))
+            }
+            if let newName = new["metadata"]?["name"]?.stringValue, newName != name {
+                throw APIError.badRequest("the name of the object (\(newName)) does not match the name on the URL (\(name))")
+            }
+            new = prepareUpdate(new, old: old, strategy: strategy, target: target)
+            if new == old { return StoredObject(object: old, revision: kv.modRevision) }
+            let errs = validateMeta(new, type, strategy) + strategy.validate(new) + strategy.validateUpdate(new, old)
+            if !errs.isEmpty { throw APIError.invalid(type, name, errs) }
+            if dryRun { return StoredObject(object: new, revision: kv.modRevision) }
+            // Finalizers all gone on an object being deleted: the update completes the deletion.
+            if new["metadata"]?["deletionTimestamp"] != nil, (new["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty,
+               type.kind != "Pod" || (new["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? 0) == 0 {
+                do {
+                    let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
+                    new["metadata"]?["resourceVersion"] = .string(String(rev))
+                    if type.kind == "Service" { await services.release(new) }
+                    return StoredObject(object: new, revision: rev)
+                } catch let e as StoreError where isConflict(e) {
+                    continue
+                }
+            }
+            do {
+                let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(new), expectedModRevision: kv.modRevision)
+                new["metadata"]?["resourceVersion"] = .string(String(rev))
+                return StoredObject(object: new, revision: rev)
+            } catch let e as StoreError where isConflict(e) {
+                if !pinned.isEmpty { throw APIError(.conflict(group: type.group, resource: type.plural, name: name)) }
+                continue
+            } catch {
+                throw APIError.from(error, type: type, name: name)
+            }
+        }
+        throw APIError(.conflict(group: type.group, resource: type.plural, name: name))
+    }
+
+    func isConflict(_ e: StoreError) -> Bool { if case .conflict = e.code { return true }; return false }
+
+    /// Keeps what clients may not change through this endpoint: server metadata always; status on
+    /// main-resource updates; everything but status on /status updates. Bumps generation.
+    func prepareUpdate(_ newIn: JSONValue, old: JSONValue, strategy: ResourceStrategy, target: UpdateTarget) -> JSONValue {
+        var new = newIn
+        if strategy.hasStatus {
+            switch target {
+            case .main, .scale: new["status"] = old["status"]
+            case .status:
+                var keep = old
+                keep["status"] = new["status"]
+                // A status write changes status (and labels/annotations); nothing else.
+                keep["metadata"]?["labels"] = new["metadata"]?["labels"]
+                keep["metadata"]?["annotations"] = new["metadata"]?["annotations"]
+                keep["metadata"]?["resourceVersion"] = new["metadata"]?["resourceVersion"]
+                new = keep
+            }
+        }
+        var meta = new["metadata"]?.objectValue ?? JSONObject()
+        let oldMeta = old["metadata"]?.objectValue ?? JSONObject()
+        for k in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "generateName"] {
+            meta[k] = oldMeta[k]
+        }
+        meta["managedFields"] = nil
+        meta["selfLink"] = nil
+        new["metadata"] = .object(meta)
+        strategy.applyDefaults(&new)
+        if strategy.tracksGeneration, target != .status, new["spec"] != old["spec"] {
+            new["metadata"]?["generation"] = .int((oldMeta["generation"]?.intValue ?? 1) + 1)
+        }
+        if strategy.hasStatus, target != .status, let s = old["status"] { new["status"] = s }
+        return new
+    }
+
+    // MARK: delete
+
+    struct DeleteOptions {
+        var gracePeriodSeconds: Int64?
+        var preconditionUID: String?
+        var preconditionResourceVersion: String?
+        var dryRun = false
+    }
+
+    /// Deletes now, or marks for deletion (finalizers pending, or a pod awaiting its node).
+    /// Returns the object's last state and whether it is gone.
+    func delete(_ type: ResourceType, namespace: String?, name: String, options: DeleteOptions) async throws -> (StoredObject, gone: Bool) {
+        let key = Self.key(type, namespace: namespace, name: name)
+        for _ in 0..<16 {
+            guard let kv = try await store.get(key) else { throw APIError.notFound(type, name) }
+            var obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
+            let meta = obj["metadata"] ?? .null
+            if let uid = options.preconditionUID, uid != meta["uid"]?.stringValue {
+                throw APIError(Status(code: 409, reason: "Conflict",
+                                      message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(meta["uid"]?.stringValue ?? "")"))
+            }
+            if let rv = options.preconditionResourceVersion, rv != String(kv.modRevision) {
+                throw APIError(Status(code: 409, reason: "Conflict",
+                                      message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(kv.modRevision)"))
+            }
+            let finalizers = meta["finalizers"]?.arrayValue ?? []
+            let grace = gracePeriod(type, obj, options)
+            let needsFinalizers = !finalizers.isEmpty || type.kind == "Namespace"
+            if needsFinalizers || grace > 0 {
+                // Graceful: stamp deletionTimestamp (once; a shorter grace may shorten it).
+                let existingGrace = meta["deletionGracePeriodSeconds"]?.intValue
+                if meta["deletionTimestamp"] != nil, let existingGrace, existingGrace <= grace {
+                    return (StoredObject(object: obj, revision: kv.modRevision), false)
+                }
+                if options.dryRun { return (StoredObject(object: obj, revision: kv.modRevision), false) }
+                obj["metadata"]?["deletionTimestamp"] = .string(ObjectCodec.timestamp(Date().addingTimeInterval(TimeInterval(grace))))
+                obj["metadata"]?["deletionGracePeriodSeconds"] = .int(grace)
+                if type.kind == "Namespace" { obj["status"]?["phase"] = "Terminating" }
+                do {
+                    let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(obj), expectedModRevision: kv.modRevision)
+                    obj["metadata"]?["resourceVersion"] = .string(String(rev))
+                    return (StoredObject(object: obj, revision: rev), false)
+                } catch let e as StoreError where isConflict(e) { continue }
+            }
+            if options.dryRun { return (StoredObject(object: obj, revision: kv.modRevision), true) }
+            do {
+                let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
+                if type.kind == "Service" { await services.release(obj) }
+                return (StoredObject(object: obj, revision: rev), true)
+            } catch let e as StoreError where isConflict(e) { continue }
+        }
+        throw APIError(.conflict(group: type.group, resource: type.plural, name: name))
+    }
+
+    /// Pods bound to a node get a grace period (the node stops the containers, then deletes
+    /// with grace 0); everything else goes at once.
+    func gracePeriod(_ type: ResourceType, _ obj: JSONValue, _ options: DeleteOptions) -> Int64 {
+        guard type.kind == "Pod" else { return 0 }
+        let phase = obj["status"]?["phase"]?.stringValue ?? ""
+        guard let node = obj["spec"]?["nodeName"]?.stringValue, !node.isEmpty, phase != "Succeeded", phase != "Failed" else { return 0 }
+        return max(0, options.gracePeriodSeconds ?? obj["spec"]?["terminationGracePeriodSeconds"]?.intValue ?? 30)
+    }
+}
