@@ -114,7 +114,7 @@ public final class KubernetesAPI: HTTPHandler {
         case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g).serialized())
         case .resourceList(let gv): return JSONReply.bytes(Discovery.resourceList(gv).serialized())
         case .openAPIV2:
-            return .full(status: .ok, contentType: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", body: [])
+            return .full(status: .ok, contentType: "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", body: [])
         case .openAPIV3Root: return JSONReply.bytes(Discovery.openAPIV3Root.serialized())
         case .openAPIV3(let key):
             guard let doc = Discovery.openAPIV3(key) else { throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")) }
