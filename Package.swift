@@ -70,6 +70,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
+        .testTarget(name: "APIServerTests", dependencies: ["API", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),

@@ -4,23 +4,26 @@ import API
 import Foundation
 import NIOHTTP1
 import Store
+import Synchronization
 
 public final class KubernetesAPI: HTTPHandler {
     let storage: ResourceStorage
     let metrics = Metrics()
-    let serverAddress: String
+    /// host:port clients reach the API on (discovery and the `kubernetes` service); set by bootstrap.
+    let advertised = Mutex("127.0.0.1:6443")
+    var serverAddress: String { advertised.withLock { $0 } }
     let namespaces: NamespaceController
 
-    public init(store: any KeyValueStore, serverAddress: String) {
+    public init(store: any KeyValueStore) {
         storage = ResourceStorage(store: store)
-        self.serverAddress = serverAddress
         namespaces = NamespaceController(storage: storage)
     }
 
     var store: any KeyValueStore { storage.store }
 
     /// Creates the built-in namespaces and the `kubernetes` service; resumes namespace cleanups.
-    public func bootstrap() async throws {
+    public func bootstrap(serverAddress: String) async throws {
+        advertised.withLock { $0 = serverAddress }
         let nsType = ResourceRegistry.lookup(groupVersion: "v1", plural: "namespaces")!
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             do { _ = try await storage.create(nsType, namespace: nil, body: ["metadata": ["name": .string(ns)]]) }

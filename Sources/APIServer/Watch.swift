@@ -69,7 +69,8 @@ extension KubernetesAPI {
             let marker = encoder
             let ticker = Task {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(bookmarks ? 10 : 30))
+                    let remaining = deadline.timeIntervalSinceNow
+                    try? await Task.sleep(for: .seconds(max(0, min(bookmarks ? 10 : 30, remaining))))
                     if Date() >= deadline { continuation.finish(); return }
                     if bookmarks { continuation.yield(marker.bookmark(revision: progress.revision.load(ordering: .relaxed))) }
                 }

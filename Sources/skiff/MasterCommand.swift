@@ -17,21 +17,38 @@ struct MasterCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for the store (state.db).")
     var dataDir: String = "/var/lib/skiff/master"
 
+    @Option(name: .customLong("compaction-interval"),
+            help: "How often to drop store history older than the previous interval (e.g. 5m, 30s).")
+    var compactionInterval: String = "5m"
+
     func run() throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be HOST:PORT, got \(listen)")
         }
         let host = String(listen[..<colon])
+        guard let interval = Self.seconds(compactionInterval), interval > 0 else {
+            throw ValidationError("--compaction-interval must be a duration like 30s, 5m or 1h, got \(compactionInterval)")
+        }
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: dataDir + "/state.db")
-        let listen = self.listen
+        Self.exitOnTerminationSignals()
         let finished = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
         Task {
             do {
-                let api = KubernetesAPI(store: store, serverAddress: listen)
-                try await api.bootstrap()
+                let api = KubernetesAPI(store: store)
                 let server = try await HTTPServer(host: host, port: port, handler: api)
+                try await api.bootstrap(serverAddress: "\(host):\(server.port)")
+                // Bounded growth: each tick compacts to the revision seen one tick earlier, so
+                // watchers always have at least one interval of history to resume from.
+                Task.detached {
+                    var previous: Int64 = 0
+                    while true {
+                        try? await Task.sleep(for: .seconds(interval))
+                        if previous > 0 { try? await store.compact(upTo: previous) }
+                        previous = (try? await store.currentRevision()) ?? 0
+                    }
+                }
                 writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(dataDir))\n")
                 try await server.run()
             } catch {
@@ -41,5 +58,25 @@ struct MasterCommand: ParsableCommand {
         }
         finished.wait()
         if let message = failure.withLock({ $0 }) { throw ValidationError("master stopped: \(message)") }
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let v = Double(text.dropLast(suffix.count)) { return v * scale }
+        }
+        return Double(text)
+    }
+
+    /// SIGTERM and SIGINT stop the master (every acknowledged write is already durable). They are
+    /// unblocked first: a parent may have spawned us with them blocked in its signal mask.
+    static func exitOnTerminationSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGTERM, SIG_DFL)
+        signal(SIGINT, SIG_DFL)
     }
 }
