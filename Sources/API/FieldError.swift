@@ -20,6 +20,12 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
         self.kind = kind; self.field = field; self.value = value; self.detail = detail
     }
 
+    /// The message without the field path (a Status cause's message; the path is its `field`).
+    public var body: String {
+        let d = description
+        return d.hasPrefix(field + ": ") ? String(d.dropFirst(field.count + 2)) : d
+    }
+
     /// Kubernetes' wording: `metadata.labels: Invalid value: "a b": name part must consist of ...`.
     public var description: String {
         switch kind {

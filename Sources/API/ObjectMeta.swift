@@ -129,7 +129,7 @@ public struct Status: Codable, Sendable, Equatable, Error {
         let summary = list.count == 1 ? list[0] : "[" + list.joined(separator: ", ") + "]"
         return Status(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(summary)",
                       details: Details(name: name, group: group.isEmpty ? nil : group, kind: kind,
-                                       causes: errors.map { Cause(reason: $0.kind.rawValue, message: $0.description, field: $0.field) }))
+                                       causes: errors.map { Cause(reason: $0.kind.rawValue, message: $0.body, field: $0.field) }))
     }
 
     public static func badRequest(_ message: String) -> Status { Status(code: 400, reason: "BadRequest", message: message) }
