@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/opt/swift/usr/bin
 hack/install-deps.sh
 hack/build-test-image.sh >/dev/null
+# The official Python client, for the compatibility tests (Tests/compat).
+if [ ! -x hack/.cache/venv/bin/python ] || ! hack/.cache/venv/bin/python -c 'import kubernetes' 2>/dev/null; then
+    python3 -m venv hack/.cache/venv
+    hack/.cache/venv/bin/pip install --quiet kubernetes
+fi
 swift build --build-tests
 # Tests find skiff and skiff-monitor in the build directory.
 SKIFF_BIN_DIR=$(swift build --show-bin-path)

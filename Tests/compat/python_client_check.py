@@ -1,0 +1,97 @@
+"""The official Python `kubernetes` client against a Skiff master (argv[1] is its URL).
+Exits non-zero with a message on the first thing that does not behave as on Kubernetes."""
+import sys
+import threading
+import time
+
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+cfg = client.Configuration()
+cfg.host = sys.argv[1]
+api_client = client.ApiClient(cfg)
+core = client.CoreV1Api(api_client)
+apps = client.AppsV1Api(api_client)
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit(f"python client: {what}")
+
+
+ns = "py-" + str(int(time.time() * 1000) % 100000)
+core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+check(any(n.metadata.name == ns for n in core.list_namespace().items), "namespace not listed")
+
+labels = {"app": "web"}
+deployment = client.V1Deployment(
+    metadata=client.V1ObjectMeta(name="web", labels=labels),
+    spec=client.V1DeploymentSpec(
+        replicas=2,
+        selector=client.V1LabelSelector(match_labels=labels),
+        template=client.V1PodTemplateSpec(
+            metadata=client.V1ObjectMeta(labels=labels),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="nginx:1.25",
+                                                                 ports=[client.V1ContainerPort(container_port=80)])]))))
+created = apps.create_namespaced_deployment(ns, deployment)
+check(created.spec.strategy.type == "RollingUpdate", "deployment defaults missing")
+check(created.metadata.generation == 1, "generation not 1")
+
+# Watch pods in the background while we create, label and delete some.
+events = []
+def watch_pods():
+    w = watch.Watch()
+    for e in w.stream(core.list_namespaced_pod, ns, label_selector="app=web", timeout_seconds=5):
+        events.append((e["type"], e["object"].metadata.name))
+        if len(events) >= 4:
+            w.stop()
+t = threading.Thread(target=watch_pods)
+t.start()
+time.sleep(0.5)
+
+for i in range(3):
+    core.create_namespaced_pod(ns, client.V1Pod(
+        metadata=client.V1ObjectMeta(name=f"p{i}", labels=labels),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])))
+core.patch_namespaced_pod("p0", ns, {"metadata": {"labels": {"tier": "front"}}})
+t.join(timeout=10)
+check([e[0] for e in events] == ["ADDED", "ADDED", "ADDED", "MODIFIED"], f"watch events: {events}")
+
+pods = core.list_namespaced_pod(ns, label_selector="tier=front")
+check([p.metadata.name for p in pods.items] == ["p0"], "label selector list")
+page = core.list_namespaced_pod(ns, limit=2)
+check(len(page.items) == 2 and page.metadata._continue, "first page")
+rest = core.list_namespaced_pod(ns, limit=2, _continue=page.metadata._continue)
+check(len(rest.items) == 1, "second page")
+
+scale = apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 5}})
+check(scale.spec.replicas == 5, "scale")
+check(apps.read_namespaced_deployment("web", ns).spec.replicas == 5, "scaled deployment")
+
+try:
+    core.read_namespaced_pod("missing", ns)
+    check(False, "missing pod read")
+except ApiException as e:
+    check(e.status == 404, f"missing pod status {e.status}")
+
+try:
+    stale = core.read_namespaced_pod("p1", ns)
+    stale.metadata.labels["round"] = "1"
+    core.replace_namespaced_pod("p1", ns, stale)
+    stale.metadata.labels["round"] = "2"
+    core.replace_namespaced_pod("p1", ns, stale)
+    check(False, "stale replace accepted")
+except ApiException as e:
+    check(e.status == 409, f"stale replace status {e.status}")
+
+core.delete_namespace(ns)
+for _ in range(50):
+    try:
+        core.read_namespace(ns)
+        time.sleep(0.1)
+    except ApiException as e:
+        check(e.status == 404, "namespace read after delete")
+        break
+else:
+    check(False, "namespace never went away")
+print("python client: ok")
