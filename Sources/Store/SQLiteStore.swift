@@ -11,7 +11,7 @@ import CSQLite
 public actor SQLiteStore: KeyValueStore {
     private let db: OpaquePointer
     private let path: String
-    private var statements: [String: OpaquePointer] = [:]
+    private let statements = StatementCache()
     private var revision: Int64 = 0
     private var compactRevision: Int64 = 0
     private let hub = WatchHub()
@@ -25,6 +25,7 @@ public actor SQLiteStore: KeyValueStore {
             throw StoreError(.io, "opening the store \(path): \(message)")
         }
         db = handle
+        statements.connection = handle
         self.path = path
         let setup = """
             PRAGMA journal_mode=WAL;
@@ -45,17 +46,11 @@ public actor SQLiteStore: KeyValueStore {
         var err: UnsafeMutablePointer<CChar>?
         guard sqlite3_exec(handle, setup, nil, nil, &err) == SQLITE_OK else {
             let message = err.map { String(cString: $0) } ?? "unknown error"
-            sqlite3_free(err)
-            sqlite3_close_v2(handle)
+            sqlite3_free(err)   // the statement cache closes the connection
             throw StoreError(.io, "initialising the store \(path): \(message)")
         }
         revision = Self.scalar(handle, "SELECT seq FROM sqlite_sequence WHERE name = 'kine'") ?? 0
         compactRevision = Self.scalar(handle, "SELECT value FROM meta WHERE key = 'compact_revision'") ?? 0
-    }
-
-    isolated deinit {
-        for (_, s) in statements { sqlite3_finalize(s) }
-        sqlite3_close_v2(db)
     }
 
     // MARK: KeyValueStore
@@ -287,5 +282,21 @@ public actor SQLiteStore: KeyValueStore {
         guard sqlite3_prepare_v2(db, sql, -1, &s, nil) == SQLITE_OK, let s else { return nil }
         defer { sqlite3_finalize(s) }
         return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : nil
+    }
+}
+
+/// Prepared statements by SQL, and the connection they belong to: finalized and closed when
+/// the store goes away. (A class, not the actor's deinit: `isolated deinit` trips a release-build
+/// compiler error, "circular reference", in modules that use the store.)
+final class StatementCache: @unchecked Sendable {
+    private var map: [String: OpaquePointer] = [:]
+    var connection: OpaquePointer?
+    subscript(sql: String) -> OpaquePointer? {
+        get { map[sql] }
+        set { map[sql] = newValue }
+    }
+    deinit {
+        for (_, s) in map { sqlite3_finalize(s) }
+        if let connection { sqlite3_close_v2(connection) }
     }
 }

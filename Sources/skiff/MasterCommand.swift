@@ -4,7 +4,6 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Store
-import Synchronization
 
 struct MasterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +32,7 @@ struct MasterCommand: ParsableCommand {
         let store = try SQLiteStore(path: dataDir + "/state.db")
         Self.exitOnTerminationSignals()
         let finished = DispatchSemaphore(value: 0)
-        let failure = Mutex<String?>(nil)
+        let failure = FailureBox()
         Task {
             do {
                 let api = KubernetesAPI(store: store)
@@ -46,18 +45,18 @@ struct MasterCommand: ParsableCommand {
                     while true {
                         try? await Task.sleep(for: .seconds(interval))
                         if previous > 0 { try? await store.compact(upTo: previous) }
-                        previous = (try? await store.currentRevision()) ?? 0
+                        previous = await store.currentRevision()
                     }
                 }
                 writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(dataDir))\n")
                 try await server.run()
             } catch {
-                failure.withLock { $0 = "\(error)" }
+                failure.set("\(error)")
             }
             finished.signal()
         }
         finished.wait()
-        if let message = failure.withLock({ $0 }) { throw ValidationError("master stopped: \(message)") }
+        if let message = failure.get() { throw ValidationError("master stopped: \(message)") }
     }
 
     static func seconds(_ text: String) -> Double? {
@@ -79,4 +78,12 @@ struct MasterCommand: ParsableCommand {
         signal(SIGTERM, SIG_DFL)
         signal(SIGINT, SIG_DFL)
     }
+}
+
+/// The error that stopped the server task, handed to the blocked main thread.
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var message: String?
+    func set(_ m: String) { lock.lock(); message = m; lock.unlock() }
+    func get() -> String? { lock.lock(); defer { lock.unlock() }; return message }
 }

@@ -1,0 +1,56 @@
+#!/bin/bash
+# hack/bench/api.sh — the API server under load (release build, SQLite store on this disk).
+#   creates: 50 connections POSTing pods for 10 s (wrk): creates/s and latency percentiles
+#   gets / lists: 50 connections reading one pod / a 100-pod namespace
+#   watch: 1000 watchers, 20 creates; delivery latency from create sent to event received
+#   memory: master RSS with 10,000 pods stored (and after listing them all)
+# Targets (issue 4): >= 2000 creates/s, p99 create <= 10 ms, watch p99 <= 100 ms, RSS <= 100 MiB.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH=$PATH:/opt/swift/usr/bin
+command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
+swift build -c release --product skiff >/dev/null
+SKIFF=$(swift build -c release --show-bin-path)/skiff
+DURATION=${DURATION:-10s}
+ulimit -n "$(ulimit -Hn)"
+
+data=$(mktemp -d /tmp/skiff-apibench.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+"$SKIFF" master --listen 127.0.0.1:$port --data-dir "$data" 2>/dev/null &
+master=$!
+trap 'kill $master 2>/dev/null; wait $master 2>/dev/null; rm -rf "$data"' EXIT
+url=http://127.0.0.1:$port
+for _ in $(seq 50); do curl -sf $url/healthz >/dev/null && break; sleep 0.1; done
+
+create_ns() { curl -sf -XPOST $url/api/v1/namespaces -H 'Content-Type: application/json' -d "{\"metadata\":{\"name\":\"$1\"}}" >/dev/null; }
+rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$master/status; }
+
+echo "== creates (wrk -c50 $DURATION)"
+wrk -t2 -c50 -d"$DURATION" --latency -s hack/bench/create_pod.lua $url/api/v1/namespaces/default/pods \
+    | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|requests in"
+
+echo "== gets and lists (wrk -c50 $DURATION)"
+create_ns reads
+python3 hack/bench/api_load.py fill $url reads 100
+one=$(curl -sf "$url/api/v1/namespaces/reads/pods?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["metadata"]["name"])')
+echo "-- get one pod"
+wrk -t2 -c50 -d"$DURATION" --latency $url/api/v1/namespaces/reads/pods/$one | grep -E "Requests/sec|99%|Non-2xx"
+echo "-- list 100 pods"
+wrk -t2 -c50 -d"$DURATION" --latency $url/api/v1/namespaces/reads/pods | grep -E "Requests/sec|99%|Non-2xx"
+echo "-- list with a label selector (100 pods scanned)"
+wrk -t2 -c50 -d"$DURATION" --latency "$url/api/v1/namespaces/reads/pods?labelSelector=tier%3Dload" | grep -E "Requests/sec|99%|Non-2xx"
+
+echo "== watch delivery (1000 watchers)"
+create_ns watch
+python3 hack/bench/api_load.py watchers $url watch 1000 20
+
+kill $master; wait $master 2>/dev/null || true
+echo "== memory with 10,000 pods (fresh master)"
+rm -rf "$data"; mkdir -p "$data"
+"$SKIFF" master --listen 127.0.0.1:$port --data-dir "$data" 2>/dev/null &
+master=$!
+for _ in $(seq 50); do curl -sf $url/healthz >/dev/null && break; sleep 0.1; done
+echo "rss at start: $(rss_mib) MiB"
+python3 hack/bench/api_load.py fill $url default 10000
+echo "pods stored: $(curl -sf "$url/api/v1/namespaces/default/pods" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')"
+echo "rss with 10000 pods (after one full list): $(rss_mib) MiB"
