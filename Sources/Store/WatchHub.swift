@@ -6,6 +6,8 @@ final class WatchHub: Sendable {
     private struct Watcher {
         let prefix: String
         let continuation: AsyncThrowingStream<WatchEvent, Error>.Continuation
+        /// Live events at or below this revision were already replayed from history.
+        var floor: Int64 = 0
     }
 
     private let watchers = Mutex<[Int: Watcher]>([:])
@@ -23,6 +25,10 @@ final class WatchHub: Sendable {
         return (stream, id)
     }
 
+    func setFloor(_ id: Int, _ revision: Int64) {
+        watchers.withLock { $0[id]?.floor = revision }
+    }
+
     func remove(_ id: Int) { _ = watchers.withLock { $0.removeValue(forKey: id) } }
 
     /// Sends to one watcher (history replay); false if its buffer overflowed and it was closed.
@@ -35,7 +41,7 @@ final class WatchHub: Sendable {
     func publish(_ events: [WatchEvent]) {
         let current = watchers.withLock { $0 }
         for (id, w) in current {
-            for e in events where e.key.hasPrefix(w.prefix) {
+            for e in events where e.revision > w.floor && e.key.hasPrefix(w.prefix) {
                 if !deliver(e, to: w, id: id) { break }
             }
         }
