@@ -112,6 +112,7 @@ public enum ProtobufDecoder {
         for (k, v) in obj {
             switch v {
             case .string(let s) where s.isEmpty: continue
+            case .null: continue
             case .object(let o) where o.isEmpty && !(fields.values.contains { $0.name == k && isMessage($0.type) }): continue
             case .array(let a) where a.isEmpty: continue
             default: out[k] = v
@@ -164,7 +165,8 @@ public enum ProtobufDecoder {
             var sub = try r.subReader()
             var seconds: Int64 = 0
             while let (f, w) = try sub.nextTag() { if f == 1 { seconds = try sub.varintSigned() } else { try sub.skip(w) } }
-            return .string(RFC3339.format(seconds: seconds))
+            // A zero Time is how Go writes an unset timestamp: leave the field out.
+            return seconds == 0 ? .null : .string(RFC3339.format(seconds: seconds))
         case .map, .skip:
             try r.skip(wire)
             return .null

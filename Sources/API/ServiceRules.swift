@@ -19,6 +19,7 @@ public enum ServiceRules {
                 if type == "NodePort" || type == "LoadBalancer" { setDefault(&spec, ["externalTrafficPolicy"], "Cluster") }
                 forEachElement(&spec, "ports") { port in
                     setDefault(&port, ["protocol"], "TCP")
+                    if port["nodePort"]?.intValue == 0 { port["nodePort"] = nil }   // protobuf clients send unset as 0
                     if let p = port["port"], port["targetPort"] == nil { port["targetPort"] = p }
                 }
             }
@@ -45,7 +46,7 @@ public enum ServiceRules {
                     errs += NameValidation.dns1123Label(name, field: path + ".name")
                     if !names.insert(name).inserted { errs.append(FieldError(.duplicate, field: path + ".name", value: name, detail: "")) }
                 }
-                if let np = p["nodePort"], !np.isNull {
+                if let np = p["nodePort"], !np.isNull, np.intValue != 0 {   // 0 means unset, as in Kubernetes
                     if type != "NodePort" && type != "LoadBalancer" {
                         errs.append(FieldError(.forbidden, field: path + ".nodePort", detail: "may not be used when `type` is '\(type)'"))
                     } else if let n = np.intValue, !(30000...32767).contains(n) {

@@ -186,11 +186,15 @@ public final class KubernetesAPI: HTTPHandler {
 
     func parseBody(_ request: HTTPRequest) throws -> JSONValue {
         let contentType = request.headers.first(name: "content-type")?.lowercased() ?? "application/json"
+        if request.body.isEmpty { throw APIError.badRequest("the request body is empty") }
+        if contentType.hasPrefix("application/vnd.kubernetes.protobuf") {
+            do { return try ProtobufDecoder.decodeObject(request.body) }
+            catch { throw APIError(Status(code: 415, reason: "UnsupportedMediaType", message: "\(error)")) }
+        }
         if contentType.contains("yaml") || contentType.contains("protobuf") {
             throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
-                                  message: "the body of the request was in an unknown format - accepted media types include: application/json"))
+                                  message: "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf"))
         }
-        if request.body.isEmpty { throw APIError.badRequest("the request body is empty") }
         do { return try JSONValue.parse(request.body) }
         catch { throw APIError.badRequest("the request body is not valid JSON: \(error)") }
     }

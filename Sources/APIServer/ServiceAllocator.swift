@@ -40,7 +40,7 @@ actor ServiceAllocator {
         for kv in list.items {
             guard let svc = try? JSONValue.parse(kv.value) else { continue }
             if let ip = svc["spec"]?["clusterIP"]?.stringValue.flatMap(ServiceAllocator.parseIPv4) { usedIPs.insert(ip) }
-            for p in svc["spec"]?["ports"]?.arrayValue ?? [] { if let n = p["nodePort"]?.intValue { usedPorts.insert(n) } }
+            for p in svc["spec"]?["ports"]?.arrayValue ?? [] { if let n = p["nodePort"]?.intValue, n != 0 { usedPorts.insert(n) } }
         }
         loaded = true
     }
@@ -78,7 +78,7 @@ actor ServiceAllocator {
         }
         if type == "NodePort" || type == "LoadBalancer", case .array(var ports)? = svc["spec"]?["ports"] {
             for i in ports.indices {
-                if let n = ports[i]["nodePort"]?.intValue {
+                if let n = ports[i]["nodePort"]?.intValue, n != 0 {
                     guard !usedPorts.contains(n) else {
                         throw APIError(.invalid(group: "", kind: "Service", name: name, errors: [
                             FieldError(.invalid, field: "spec.ports[\(i)].nodePort", value: String(n), detail: "provided port is already allocated")]))

@@ -163,6 +163,28 @@ data:
         #expect(try k.ok("get", "ns", "-o", "name").contains("namespace/shop") == false)
     }
 
+    /// kubectl's generators: 1.33 sends these as protobuf, 1.27 as JSON.
+    @Test(arguments: ["1.33", "1.27"])
+    func createGenerators(version: String) throws {
+        let m = try MasterProcess()
+        defer { m.stop() }
+        let k = try Kubectl(version: version, master: m)
+        defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
+        #expect(try k.ok("create", "namespace", "gen").contains("namespace/gen created"))
+        #expect(try k.ok("create", "configmap", "cfg", "-n", "gen", "--from-literal=a=b", "--from-literal=c=d").contains("configmap/cfg created"))
+        #expect(try k.ok("get", "cm", "cfg", "-n", "gen", "-o", "jsonpath={.data.a}{.data.c}") == "bd")
+        #expect(try k.ok("create", "secret", "generic", "pw", "-n", "gen", "--from-literal=password=hunter2").contains("secret/pw created"))
+        #expect(try k.ok("get", "secret", "pw", "-n", "gen", "-o", "jsonpath={.data.password} {.type}") == "aHVudGVyMg== Opaque")
+        #expect(try k.ok("create", "deployment", "web", "-n", "gen", "--image=nginx:1.25", "--replicas=3", "--port=80").contains("deployment.apps/web created"))
+        #expect(try k.ok("get", "deploy", "web", "-n", "gen", "-o", "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort}") == "3 web nginx:1.25 80")
+        #expect(try k.ok("create", "service", "clusterip", "web", "-n", "gen", "--tcp=80:8080").contains("service/web created"))
+        #expect(try k.ok("get", "svc", "web", "-n", "gen", "-o", "jsonpath={.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.type}") == "80 8080 ClusterIP")
+        #expect(try k.ok("create", "service", "nodeport", "np", "-n", "gen", "--tcp=80:80").contains("service/np created"))
+        let np = Int(try k.ok("get", "svc", "np", "-n", "gen", "-o", "jsonpath={.spec.ports[0].nodePort}")) ?? 0
+        #expect((30000...32767).contains(np))
+        #expect(try k.ok("delete", "namespace", "gen").contains(#"namespace "gen" deleted"#))
+    }
+
     @Test(arguments: ["1.33", "1.27"])
     func watchSeesChanges(version: String) throws {
         let m = try MasterProcess()

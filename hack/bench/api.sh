@@ -1,6 +1,7 @@
 #!/bin/bash
 # hack/bench/api.sh — the API server under load (release build, SQLite store on this disk).
-#   creates: 50 connections POSTing pods for 10 s (wrk): creates/s and latency percentiles
+#   creates: 50 connections POSTing pods for 10 s (wrk, closed loop): peak creates/s and latency;
+#            then an open-loop 2000 creates/s for 10 s: latency percentiles at the target rate
 #   gets / lists: 50 connections reading one pod / a 100-pod namespace
 #   watch: 1000 watchers, 20 creates; delivery latency from create sent to event received
 #   memory: master RSS with 10,000 pods stored (and after listing them all)
@@ -28,6 +29,9 @@ rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$master/status; }
 echo "== creates (wrk -c50 $DURATION)"
 wrk -t2 -c50 -d"$DURATION" --latency -s hack/bench/create_pod.lua $url/api/v1/namespaces/default/pods \
     | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|requests in"
+
+echo "== creates at a fixed 2000/s (open loop, 50 connections, 10 s): latency from each request's due time"
+python3 hack/bench/api_load.py rate $url default 2000 10
 
 echo "== gets and lists (wrk -c50 $DURATION)"
 create_ns reads

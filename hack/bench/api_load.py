@@ -2,6 +2,7 @@
 
   api_load.py fill URL NAMESPACE COUNT          create COUNT pods with 50 concurrent clients
   api_load.py watchers URL NAMESPACE N EVENTS   N watchers; EVENTS creates; print delivery latencies
+  api_load.py rate URL NAMESPACE RATE SECONDS   open-loop creates at RATE/s (50 connections); latency percentiles
 """
 import asyncio
 import json
@@ -101,9 +102,44 @@ async def watchers(url, ns, n, events):
           f"p50={pct(0.50):.1f}ms p99={pct(0.99):.1f}ms max={latencies[-1] * 1000:.1f}ms")
 
 
+async def rate(url, ns, per_second, seconds):
+    """Open loop: requests are due on a fixed schedule whatever the server's latency, and each
+    latency counts from its due time (no coordinated omission)."""
+    u = urllib.parse.urlparse(url)
+    conns = 50
+    latencies = []
+    errors = 0
+    start = time.perf_counter() + 0.2
+    total = int(per_second * seconds)
+
+    async def worker(k):
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(u.hostname, u.port)
+        for i in range(k, total, conns):
+            due = start + i / per_second
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            code, _ = await request(reader, writer, u.netloc, "POST", f"/api/v1/namespaces/{ns}/pods", POD)
+            if code != 201:
+                errors += 1
+            latencies.append(time.perf_counter() - due)
+        writer.close()
+
+    await asyncio.gather(*[worker(k) for k in range(conns)])
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000
+    print(f"offered={per_second}/s achieved={len(latencies) / elapsed:.0f}/s requests={len(latencies)} errors={errors} "
+          f"p50={pct(0.50):.2f}ms p90={pct(0.90):.2f}ms p99={pct(0.99):.2f}ms max={latencies[-1] * 1000:.2f}ms")
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "fill":
         asyncio.run(fill(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     elif mode == "watchers":
         asyncio.run(watchers(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+    elif mode == "rate":
+        asyncio.run(rate(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])))
