@@ -24,11 +24,14 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
+        .executable(name: "skiffctl", targets: ["skiffctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // The API server's HTTP/1.1 (keep-alive, chunked watch streams). No TLS yet: loopback only.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // YAML manifests and kubeconfig for skiffctl (libyaml underneath).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C: container child setup (namespaces, mounts, caps, seccomp load, exec) and its config parser.
@@ -61,6 +64,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Client: talking to the API server — HTTP/1.1 client, kubeconfig, YAML/JSON manifests.
+        .target(name: "Client", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
+        // skiffctl: the kubectl-style CLI.
+        .executableTarget(name: "skiffctl", dependencies: [
+            "API", "Client", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "skiff", dependencies: [
             "Runtime", "Images", "Cgroups", "APIServer", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -71,7 +80,7 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
-        .testTarget(name: "APIServerTests", dependencies: ["API", "TestSupport"]),
+        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),

@@ -88,7 +88,7 @@ public enum ConfigRules {
         s.validate = { cm in
             var errs = validateKeys(cm["data"], path: "data") + validateKeys(cm["binaryData"], path: "binaryData")
             for (k, v) in cm["data"]?.objectValue ?? JSONObject() where v.stringValue == nil {
-                errs.append(FieldError(.invalid, field: "data[\(k)]", value: v.jsonString, detail: "must be a string"))
+                errs.append(FieldError(.invalid, field: "data[\(k)]", value: v.stringValue ?? v.jsonString, detail: "must be a string"))
             }
             return errs
         }

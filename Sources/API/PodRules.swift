@@ -139,7 +139,7 @@ public enum PodRules {
         checkOneOf(c, "imagePullPolicy", path: path, ["Always", "IfNotPresent", "Never"], into: &errs)
         for key in ["command", "args"] {
             if let v = c[key], !v.isNull, v.arrayValue?.allSatisfy({ $0.stringValue != nil }) != true {
-                errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.jsonString, detail: "must be a list of strings"))
+                errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.stringValue ?? v.jsonString, detail: "must be a list of strings"))
             }
         }
         var portNames = Set<String>()

@@ -90,7 +90,7 @@ func withChild(_ obj: inout JSONValue, _ key: String, create: Bool = false, _ bo
 func requireString(_ obj: JSONValue, _ key: String, path: String, into errs: inout [FieldError]) -> String? {
     guard let v = obj[key], !v.isNull else { errs.append(FieldError(.required, field: "\(path).\(key)", detail: "")); return nil }
     guard let s = v.stringValue else {
-        errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.jsonString, detail: "must be a string")); return nil
+        errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.stringValue ?? v.jsonString, detail: "must be a string")); return nil
     }
     if s.isEmpty { errs.append(FieldError(.required, field: "\(path).\(key)", detail: "")); return nil }
     return s
@@ -98,13 +98,13 @@ func requireString(_ obj: JSONValue, _ key: String, path: String, into errs: ino
 
 func checkType(_ obj: JSONValue, _ key: String, path: String, expect: String, into errs: inout [FieldError]) {
     guard let v = obj[key], !v.isNull, v.typeName != expect else { return }
-    errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.jsonString, detail: "must be of type \(expect)"))
+    errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.stringValue ?? v.jsonString, detail: "must be of type \(expect)"))
 }
 
 func checkNonNegative(_ obj: JSONValue, _ key: String, path: String, into errs: inout [FieldError]) {
     guard let v = obj[key], !v.isNull else { return }
     guard let n = v.intValue else {
-        errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.jsonString, detail: "must be an integer")); return
+        errs.append(FieldError(.invalid, field: "\(path).\(key)", value: v.stringValue ?? v.jsonString, detail: "must be an integer")); return
     }
     if n < 0 { errs.append(FieldError(.invalid, field: "\(path).\(key)", value: String(n), detail: "must be greater than or equal to 0")) }
 }
@@ -121,7 +121,7 @@ func checkOneOf(_ obj: JSONValue, _ key: String, path: String, _ allowed: [Strin
 /// A label map (selector.matchLabels, template labels) checked for syntax.
 func validateLabelMap(_ v: JSONValue?, path: String) -> [FieldError] {
     guard let v, !v.isNull else { return [] }
-    guard let map = v.stringMap else { return [FieldError(.invalid, field: path, value: v.jsonString, detail: "must be a map of strings")] }
+    guard let map = v.stringMap else { return [FieldError(.invalid, field: path, value: v.stringValue ?? v.jsonString, detail: "must be a map of strings")] }
     var errs: [FieldError] = []
     for (k, val) in map.sorted(by: { $0.key < $1.key }) {
         errs += NameValidation.qualifiedName(k, field: path)

@@ -175,6 +175,8 @@ final class ResourceStorage: Sendable {
                 throw APIError.badRequest("the name of the object (\(newName)) does not match the name on the URL (\(name))")
             }
             new = prepareUpdate(new, old: old, strategy: strategy, target: target)
+            // A write that changes nothing is not a write: same object, same resourceVersion.
+            new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
             if new == old { return StoredObject(object: old, revision: kv.modRevision) }
             let errs = validateMeta(new, type, strategy) + strategy.validate(new) + strategy.validateUpdate(new, old)
             if !errs.isEmpty { throw APIError.invalid(type, name, errs) }
