@@ -7,8 +7,9 @@ export PATH=$PATH:/opt/swift/usr/bin
 hack/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff
 swift build -c release --static-swift-stdlib --product skiff-monitor
+swift build -c release --static-swift-stdlib --product skiffctl
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-install -m 0755 "$bin/skiff" "$bin/skiff-monitor" /usr/local/bin/
+install -m 0755 "$bin/skiff" "$bin/skiff-monitor" "$bin/skiffctl" /usr/local/bin/
 image=$(hack/build-test-image.sh)
 skiff image import "$image" --tag busybox:latest
 echo "--- skiff run --rm busybox (a demo container) ---"
