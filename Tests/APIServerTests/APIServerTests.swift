@@ -77,9 +77,9 @@ func pod(_ name: String, labels: String = #"{"app":"web"}"#) -> String {
         #expect(try c.post("/api/v1/namespaces/default/configmaps", huge).code == 413)
 
         // Garbage on the socket: that connection fails, the server carries on.
-        let raw = try TestConnection(port: m.port)
-        try raw.send(Array("\u{01}\u{02}NOT HTTP\r\n\r\n".utf8))
-        _ = raw.fill()
+        let raw = try RawSocket(port: m.port)
+        raw.send(Array("\u{01}\u{02}NOT HTTP\r\n\r\n".utf8))
+        #expect(String(decoding: raw.receive(), as: UTF8.self).hasPrefix("HTTP/1.1 400"))
         #expect(try c.get("/healthz").text == "ok")
         #expect(try c.post("/api/v1/namespaces/default/pods", pod("after")).code == 201)
     }

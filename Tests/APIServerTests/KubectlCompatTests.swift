@@ -34,20 +34,8 @@ struct Kubectl {
     }
 
     func runArgs(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["--kubeconfig", "/dev/null", "-s", server, "--cache-dir", cacheDir] + args
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try TestEnv.capture([binary, "--kubeconfig", "/dev/null", "-s", server, "--cache-dir", cacheDir] + args, stdin: stdin)
+        return (r.status, r.stdout, r.stderr)
     }
 }
 

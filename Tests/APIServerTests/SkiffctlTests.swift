@@ -8,20 +8,8 @@ struct Skiffctl {
     let server: String
 
     func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestEnv.binDir + "/skiffctl")
-        p.arguments = args + ["--server", server]
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try TestEnv.capture([TestEnv.binDir + "/skiffctl"] + args + ["--server", server], stdin: stdin)
+        return (r.status, r.stdout, r.stderr)
     }
 
     func ok(_ args: String..., stdin: String? = nil) throws -> String {

@@ -61,15 +61,18 @@ public enum TestEnv {
         return p.terminationStatus
     }
 
-    /// Runs a program and returns (status, stdout, stderr).
-    public static func capture(_ argv: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs a program (with `stdin` as its input, if given) and returns (status, stdout, stderr).
+    public static func capture(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
         p.standardError = err
+        p.standardInput = input
         try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try? input.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
