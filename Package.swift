@@ -59,16 +59,18 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
-            "API", "Store",
+            "API", "Store", "YAML",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // Client: talking to the API server — HTTP/1.1 client, kubeconfig, YAML/JSON manifests.
-        .target(name: "Client", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
+        // YAML: YAML documents to JSONValue and back (libyaml via Yams).
+        .target(name: "YAML", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
+        // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
+        .target(name: "Client", dependencies: ["API", "YAML"]),
         // skiffctl: the kubectl-style CLI.
         .executableTarget(name: "skiffctl", dependencies: [
-            "API", "Client", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
             "Runtime", "Images", "Cgroups", "APIServer", "Store",
@@ -80,7 +82,7 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
-        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "TestSupport"]),
+        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),

@@ -5,6 +5,7 @@ import Foundation
 import NIOHTTP1
 import Store
 import Synchronization
+import YAML
 
 public final class KubernetesAPI: HTTPHandler {
     let storage: ResourceStorage
@@ -191,9 +192,16 @@ public final class KubernetesAPI: HTTPHandler {
             do { return try ProtobufDecoder.decodeObject(request.body) }
             catch { throw APIError(Status(code: 415, reason: "UnsupportedMediaType", message: "\(error)")) }
         }
+        if contentType.hasPrefix("application/yaml") {
+            let docs: [JSONValue]
+            do { docs = try YAMLDocuments.parse(String(decoding: request.body, as: UTF8.self)) }
+            catch { throw APIError.badRequest("the request body is not valid YAML: \(error)") }
+            guard docs.count == 1, let doc = docs.first else { throw APIError.badRequest("the request body must hold exactly one YAML document") }
+            return doc
+        }
         if contentType.contains("yaml") || contentType.contains("protobuf") {
             throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
-                                  message: "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf"))
+                                  message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"))
         }
         do { return try JSONValue.parse(request.body) }
         catch { throw APIError.badRequest("the request body is not valid JSON: \(error)") }

@@ -2,7 +2,7 @@
 // ($KUBECONFIG, else ~/.kube/config), else http://127.0.0.1:6443 (what `skiff master` serves).
 import API
 import Foundation
-import Yams
+import YAML
 
 public struct ClusterTarget: Sendable {
     public var server: String
@@ -19,7 +19,7 @@ public struct ClusterTarget: Sendable {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ClientError("cannot read kubeconfig \(path)") }
             let config: JSONValue
             do {
-                config = try Yams.compose(yaml: text).map { try Manifests.json(from: $0) } ?? .null
+                config = try YAMLDocuments.parse(text).first ?? .null
             } catch {
                 throw ClientError("error parsing kubeconfig \(path): \(error)")
             }

@@ -4,6 +4,7 @@ import API
 import ArgumentParser
 import Client
 import Foundation
+import YAML
 
 let tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -76,7 +77,7 @@ struct GetCommand: ParsableCommand {
             } else {
                 value = ["apiVersion": "v1", "kind": "List", "items": .array(objects.map(\.1)), "metadata": ["resourceVersion": ""]]
             }
-            if output == "json" { print(prettyJSON(value)) } else { print(Manifests.yaml(value), terminator: "") }
+            if output == "json" { print(prettyJSON(value)) } else { print(YAMLDocuments.yaml(value), terminator: "") }
         case "name":
             for (t, o) in objects { print(ResourceResolver.displayName(t, o["metadata"]?["name"]?.stringValue ?? "")) }
         default:
@@ -187,7 +188,7 @@ struct DescribeCommand: ParsableCommand {
             for section in ["spec", "status", "data", "subsets"] {
                 guard let v = o[section], !v.isNull else { continue }
                 print(section.prefix(1).uppercased() + section.dropFirst() + ":")
-                for line in Manifests.yaml(v).split(separator: "\n") { print("  " + line) }
+                for line in YAMLDocuments.yaml(v).split(separator: "\n") { print("  " + line) }
             }
             let eventType = ResourceRegistry.lookup(groupVersion: "v1", plural: "events")!
             var selector = "involvedObject.name=\(name),involvedObject.kind=\(type.kind)"

@@ -71,7 +71,11 @@ func pod(_ name: String, labels: String = #"{"app":"web"}"#) -> String {
         #expect(try c.post("/api/v1/namespaces/nope/pods", pod("x")).code == 404)
         #expect(try c.get("/api/v1/namespaces/default/widgets").code == 404)
         #expect(try c.get("/apis/nope/v1").code == 404)
-        #expect(try c.request("POST", "/api/v1/namespaces/default/pods", pod("y"), contentType: "application/yaml").code == 415)
+        // YAML bodies are accepted (one document); malformed YAML is a 400.
+        let yamlPod = "apiVersion: v1\nkind: Pod\nmetadata: {name: y}\nspec:\n  containers: [{name: c, image: busybox}]\n"
+        #expect(try c.request("POST", "/api/v1/namespaces/default/pods", yamlPod, contentType: "application/yaml").code == 201)
+        #expect(try c.request("POST", "/api/v1/namespaces/default/pods", "metadata: {name: [", contentType: "application/yaml").code == 400)
+        #expect(try c.request("POST", "/api/v1/namespaces/default/pods", "x", contentType: "text/plain+yaml").code == 415)
 
         let huge = #"{"metadata":{"name":"big","annotations":{"a":""# + String(repeating: "x", count: 3 * 1024 * 1024) + #""}}}"#
         #expect(try c.post("/api/v1/namespaces/default/configmaps", huge).code == 413)

@@ -1,6 +1,7 @@
 import API
 import Client
 import Testing
+import YAML
 
 @Suite struct ClientTests {
     @Test func yamlManifestsBecomeTypedJSON() throws {
@@ -38,7 +39,7 @@ import Testing
     }
 
     @Test func yamlOutputQuotesWhatWouldChangeType() throws {
-        let text = Manifests.yaml(["b": "80", "a": 1, "c": ["yes", true, .null], "d": "plain"])
+        let text = YAMLDocuments.yaml(["b": "80", "a": 1, "c": ["yes", true, .null], "d": "plain"])
         #expect(text.hasPrefix("a: 1\nb:"))
         let back = try Manifests.parse(text, source: "roundtrip")[0].object
         #expect(back["b"] == "80")
