@@ -45,10 +45,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "CShims/zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", path: "CShims/crypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinux", path: "CShims/linux"),
+        // C: one libcurl GET (curl_easy_setopt is variadic; Swift can't call it).
+        .target(name: "CCurl", path: "CShims/curl", linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(name: "CSQLite", path: "CShims/sqlite", providers: [.apt(["libsqlite3-dev"])]),
 
         // Images: OCI content store, digests, tar layers, safe unpacking, OCI layout import.
         .target(name: "Images", dependencies: ["CZlib", "CCrypto", "CLinux"]),
+        // Registry: pulling images from OCI/Docker registries (auth, mirrors, verification) into Images.
+        .target(name: "Registry", dependencies: ["Images", "API", "YAML", "CCurl"]),
         // Cgroups: v1 and v2 behind one protocol.
         .target(name: "Cgroups"),
         // Runtime: containers — spawn plans, seccomp/capabilities, rootfs, state, monitor control.
@@ -73,7 +77,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Cgroups", "APIServer", "Store",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -87,6 +91,8 @@ let package = Package(
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         // Root-only kernel tests: gated on getuid() == 0; CI runs as root.
+        // Pulls from a real docker-registry on loopback (pushed with skopeo).
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Images", "API", "TestSupport"]),
         .testTarget(name: "ImagesRootTests", dependencies: ["Images", "CLinux", "TestSupport"]),
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),

@@ -139,9 +139,14 @@ public final class ImageStore: @unchecked Sendable {
             _ = try copyBlob(layer, from: dir, keepInMemory: false)
             try ensureUnpacked(blob: layer.digest, diffID: diffID, mediaType: layer.mediaType)
         }
-        let record = ImageRecord(references: [reference.description], manifestDigest: descriptor.digest,
+        return try record(manifestDigest: descriptor.digest, manifest: manifest, config: config, reference: reference)
+    }
+
+    /// Records (or re-tags) an image whose blobs and layers are in the store.
+    public func record(manifestDigest: Digest, manifest: ImageManifest, config: ImageConfig, reference: Reference) throws -> ImageRecord {
+        let record = ImageRecord(references: [reference.description], manifestDigest: manifestDigest,
                                  configDigest: manifest.config.digest, layers: manifest.layers.map(\.digest),
-                                 diffIDs: diffIDs, size: manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size },
+                                 diffIDs: config.rootfs.diffIDs, size: manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size },
                                  created: config.created)
         try withLock {
             var images = try loadIndex()
@@ -160,44 +165,86 @@ public final class ImageStore: @unchecked Sendable {
 
     /// Copies a blob from a layout into the store, verifying size and digest on the way.
     private func copyBlob(_ d: Descriptor, from dir: String, keepInMemory: Bool = true) throws -> [UInt8] {
-        let dest = blobPath(d.digest)
-        if Self.exists(dest) { return keepInMemory ? try Self.readFile(dest) : [] }
+        if hasBlob(d.digest) { return keepInMemory ? try Self.readFile(blobPath(d.digest)) : [] }
         let src = dir + "/blobs/sha256/" + d.digest.hex
         let input = open(src, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw ImageError(.notFound, "blob \(d.digest) missing from \(dir)") }
         defer { close(input) }
-        let tmp = root + "/tmp/blob-\(d.digest.hex.prefix(16))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw Self.posix("create", tmp) }
+        return try ingestBlob(d, keepInMemory: keepInMemory) { sink in
+            let source = FileSource(fd: input, path: src)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let n = try source.read(into: buffer)
+                if n == 0 { break }
+                try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+        }
+    }
+
+    public func hasBlob(_ d: Digest) -> Bool { Self.exists(blobPath(d)) }
+
+    /// Receives a blob's bytes: counts, hashes and writes them; refuses more than the descriptor's size.
+    public final class BlobSink {
+        let fd: Int32
+        let path: String
+        let expected: Descriptor
+        let keep: Bool
+        let hasher = SHA256Hasher()
+        public private(set) var count: Int64 = 0
         var kept: [UInt8] = []
-        var ok = false
-        defer { close(out); if !ok { unlink(tmp) } }
-        let source = HashingSource(FileSource(fd: input, path: src))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try source.read(into: buffer)
-            if n == 0 { break }
-            guard source.count <= d.size else { break }
-            if keepInMemory { kept.append(contentsOf: buffer[0..<n]) }
+
+        init(fd: Int32, path: String, expected: Descriptor, keep: Bool) {
+            self.fd = fd; self.path = path; self.expected = expected; self.keep = keep
+        }
+
+        public func write(_ bytes: UnsafeRawBufferPointer) throws {
+            count += Int64(bytes.count)
+            guard count <= expected.size else {
+                throw ImageError(.corrupt, "blob \(expected.digest): more than the \(expected.size) bytes its descriptor declares")
+            }
+            hasher.update(bytes)
+            if keep { kept.append(contentsOf: bytes) }
             var off = 0
-            while off < n {
-                let w = write(out, buffer.baseAddress! + off, n - off)
-                if w < 0 { if errno == EINTR { continue }; throw Self.posix("write", tmp) }
+            while off < bytes.count {
+                let w = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+                if w < 0 { if errno == EINTR { continue }; throw ImageStore.posix("write", path) }
                 off += w
             }
         }
-        guard source.count == d.size else {
-            throw ImageError(.corrupt, "blob \(d.digest): size \(source.count) bytes, expected \(d.size)")
+    }
+
+    /// Writes a blob into the store through `fill`, verifying its size and digest before it
+    /// becomes visible (tmp file, fsync, rename): a failed or corrupt transfer leaves nothing.
+    @discardableResult
+    public func ingestBlob(_ d: Descriptor, keepInMemory: Bool, fill: (BlobSink) throws -> Void) throws -> [UInt8] {
+        let dest = blobPath(d.digest)
+        let tmp = root + "/tmp/blob-\(d.digest.hex.prefix(16))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw Self.posix("create", tmp) }
+        var ok = false
+        defer { close(out); if !ok { unlink(tmp) } }
+        let sink = BlobSink(fd: out, path: tmp, expected: d, keep: keepInMemory)
+        try fill(sink)
+        guard sink.count == d.size else {
+            throw ImageError(.corrupt, "blob \(d.digest): size \(sink.count) bytes, expected \(d.size)")
         }
-        let actual = source.hasher.finish()
+        let actual = sink.hasher.finish()
         guard actual == d.digest else {
             throw ImageError(.digestMismatch, "blob \(d.digest): content has digest \(actual)")
         }
         guard fsync(out) == 0, rename(tmp, dest) == 0 else { throw Self.posix("store blob", dest) }
         ok = true
-        return kept
+        return sink.kept
     }
+
+    /// Unpacks a pulled or imported layer blob (see ensureUnpacked).
+    public func unpackLayer(blob: Digest, diffID: Digest, mediaType: String?) throws {
+        try ensureUnpacked(blob: blob, diffID: diffID, mediaType: mediaType)
+    }
+
+    /// A directory under the store for scratch work (same filesystem: renames are atomic).
+    public var scratchDirectory: String { root + "/tmp" }
 
     /// Unpacks a layer blob into layers/<diffid> unless already there; the uncompressed stream
     /// must hash to the diff id. Built in tmp/ and renamed into place when complete.
@@ -340,7 +387,7 @@ public final class ImageStore: @unchecked Sendable {
         }
     }
 
-    private func readBlob(_ d: Digest) throws -> [UInt8] {
+    public func readBlob(_ d: Digest) throws -> [UInt8] {
         guard Self.exists(blobPath(d)) else { throw ImageError(.notFound, "blob \(d) is not in the store") }
         return try Self.readFile(blobPath(d))
     }

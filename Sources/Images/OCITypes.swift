@@ -57,6 +57,12 @@ public struct Descriptor: Codable, Hashable, Sendable {
     public var annotations: [String: String]?
     public var platform: Platform?
     public var urls: [String]?
+
+    public init(mediaType: String?, digest: Digest, size: Int64) {
+        self.mediaType = mediaType
+        self.digest = digest
+        self.size = size
+    }
 }
 
 /// An OCI image index or Docker manifest list (also the layout's index.json).

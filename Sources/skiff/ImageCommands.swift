@@ -1,11 +1,66 @@
 import ArgumentParser
+import Foundation
 import Images
+import Registry
 import Runtime
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images.",
-        subcommands: [ImageImport.self, ImageList.self, ImageRemove.self, ImagePrune.self])
+        subcommands: [ImagePull.self, ImageImport.self, ImageList.self, ImageRemove.self, ImagePrune.self])
+}
+
+/// Options for reaching registries, shared by `image pull` and (later) `skiff node`.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("registry-config"), help: "Mirrors and per-registry auth/TLS (k3s registries.yaml format).")
+    var registryConfig: String?
+    @Option(name: .customLong("auth-file"), help: "Docker-style auth file (default: $REGISTRY_AUTH_FILE, ~/.docker/config.json).")
+    var authFile: String?
+    @Option(name: .customLong("insecure"), help: "Registry host reached over plain HTTP (repeatable).")
+    var insecure: [String] = []
+
+    func config() throws -> RegistryConfig {
+        var c = try registryConfig.map { try RegistryConfig(registriesFile: $0) } ?? RegistryConfig()
+        let env = ProcessInfo.processInfo.environment
+        let auth = authFile ?? env["REGISTRY_AUTH_FILE"] ?? env["HOME"].map { $0 + "/.docker/config.json" }
+        if let auth, FileManager.default.fileExists(atPath: auth) { try c.addAuthFile(auth) }
+        else if let authFile { throw ValidationError("auth file \(authFile) does not exist") }
+        c.plainHTTP.formUnion(insecure)
+        return c
+    }
+}
+
+struct ImagePull: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry (or its mirrors) into the store.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Option(help: "Platform to pull from a multi-platform image, e.g. linux/arm64.") var platform: String?
+    @Argument(help: "Image reference, e.g. busybox, nginx:1.25, host:5000/ns/app@sha256:...") var reference: String
+
+    func run() throws {
+        let store = try global.runtime().imageStore
+        let p = try platform.map { try Platform(parsing: $0) } ?? .current
+        let puller = Puller(store: store, config: try registry.config(), platform: p)
+        let tty = isatty(1) != 0
+        let record = try puller.pull(reference) { event in
+            // Plain lines when not a terminal; one updating line per layer otherwise.
+            switch event.stage {
+            case .downloading where !tty: return
+            case .downloading:
+                let line = "\(event.item): downloading \(formatBytes(event.bytes))/\(formatBytes(event.total))"
+                writeAll(1, "\r\u{1B}[K" + line)
+            case .resolving: writeAll(1, "resolving \(reference)\n")
+            case .exists: writeAll(1, (tty ? "\r\u{1B}[K" : "") + "\(event.item): already present\n")
+            case .downloaded: writeAll(1, (tty ? "\r\u{1B}[K" : "") + "\(event.item): downloaded \(formatBytes(event.total))\n")
+            case .unpacking, .done: return
+            }
+        }
+        print("\(record.references.last ?? reference) \(record.manifestDigest) \(formatBytes(record.size))")
+    }
 }
 
 struct ImageImport: ParsableCommand {

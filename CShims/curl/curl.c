@@ -1,0 +1,89 @@
+#include "skiff_curl.h"
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+struct header_buffer { char *data; size_t len; size_t cap; };
+
+static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata) {
+    struct header_buffer *h = userdata;
+    size_t n = size * nitems;
+    // A new status line starts a new response (redirects, 100-continue): keep only the last.
+    if (n >= 5 && strncmp(buffer, "HTTP/", 5) == 0) h->len = 0;
+    if (h->len + n + 1 > h->cap) {
+        size_t cap = (h->cap ? h->cap * 2 : 1024);
+        while (cap < h->len + n + 1) cap *= 2;
+        char *p = realloc(h->data, cap);
+        if (!p) return 0;
+        h->data = p; h->cap = cap;
+    }
+    memcpy(h->data + h->len, buffer, n);
+    h->len += n;
+    h->data[h->len] = 0;
+    return n;
+}
+
+struct body_ctx { skiff_curl_write_fn fn; void *ctx; CURL *handle; };
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    struct body_ctx *b = userdata;
+    long status = 0;
+    curl_easy_getinfo(b->handle, CURLINFO_RESPONSE_CODE, &status);
+    return b->fn(ptr, size * nmemb, status, b->ctx);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+void skiff_curl_global_init(void) { pthread_once(&once, init_once); }
+
+int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_data, void *ctx,
+                   struct skiff_curl_response *resp) {
+    skiff_curl_global_init();
+    memset(resp, 0, sizeof *resp);
+    CURL *c = curl_easy_init();
+    if (!c) { strcpy(resp->error, "curl_easy_init failed"); return -1; }
+    struct curl_slist *list = NULL;
+    for (int i = 0; i < req->header_count; i++) list = curl_slist_append(list, req->headers[i]);
+    struct header_buffer h = {0};
+    struct body_ctx b = { on_data, ctx, c };
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);   // blobs redirect to storage backends
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "skiff/0.1");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (req->connect_timeout_seconds > 0) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req->connect_timeout_seconds);
+    if (req->timeout_seconds > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout_seconds);
+    // Abort transfers that stall (under 1 KiB/s for 30 s) instead of hanging forever.
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+    if (req->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (req->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+    if (req->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, req->cert_file);
+    if (req->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, req->key_file);
+    if (req->resume_from > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)req->resume_from);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (rc != CURLE_OK) {
+        const char *msg = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        strncpy(resp->error, msg, sizeof resp->error - 1);
+    }
+    resp->headers = h.data;
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : (int)rc;
+}
+
+void skiff_curl_free(void *p) { free(p); }

@@ -1,0 +1,38 @@
+// One HTTP GET through libcurl for the registry client (Swift can't call curl_easy_setopt:
+// it is variadic). Body bytes go to `on_data` as they arrive; response headers of the final
+// response are returned as one malloc'd "Name: value\n..." string the caller frees.
+#ifndef SKIFF_CURL_H
+#define SKIFF_CURL_H
+#include <stddef.h>
+
+/// Body bytes of the response with HTTP `status`. Returns the number of bytes consumed;
+/// anything else aborts the transfer.
+typedef size_t (*skiff_curl_write_fn)(const char *data, size_t len, long status, void *ctx);
+
+struct skiff_curl_request {
+    const char *url;
+    const char *const *headers;   // "Name: value" strings
+    int header_count;
+    int insecure;                 // skip TLS verification
+    const char *ca_file;          // extra CA bundle, or NULL
+    const char *cert_file;        // client certificate, or NULL
+    const char *key_file;
+    long timeout_seconds;         // whole transfer; 0 = none
+    long connect_timeout_seconds;
+    long long resume_from;        // Range: bytes=N- when > 0
+};
+
+struct skiff_curl_response {
+    long status;
+    char *headers;                // malloc'd; free with skiff_curl_free
+    char error[256];              // set when the call returns non-zero
+};
+
+/// 0 on a completed transfer (any HTTP status), non-zero on a transport error.
+int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_data, void *ctx,
+                   struct skiff_curl_response *resp);
+void skiff_curl_free(void *p);
+/// Once per process, before threads use curl.
+void skiff_curl_global_init(void);
+
+#endif
