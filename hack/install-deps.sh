@@ -8,7 +8,9 @@ packages=(
   # test image and runtime tests
   busybox-static file tar gzip iproute2 util-linux procps jq
   # side-by-side benchmarks and image tooling
-  crun runc umoci skopeo hyperfine
+  crun runc umoci skopeo hyperfine wrk
+  # image pulls: libcurl for the registry client; a real registry and htpasswd for its tests
+  libcurl4-openssl-dev docker-registry apache2-utils
 )
 missing=()
 for p in "${packages[@]}"; do

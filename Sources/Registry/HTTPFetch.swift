@@ -93,7 +93,8 @@ enum HTTPFetch {
             throw RegistryError("GET \(url): \(message)")
         }
         var parsed: [String: String] = [:]
-        for line in headerText.split(separator: "\n") {
+        // "\r\n" is one Character in Swift: split on newlines, not on "\n".
+        for line in headerText.split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].lowercased()
             let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
