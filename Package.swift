@@ -43,6 +43,7 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", path: "CShims/seccomp", pkgConfig: "libseccomp",
                        providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CZlib", path: "CShims/zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "CShims/zstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCrypto", path: "CShims/crypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinux", path: "CShims/linux"),
         // C: one libcurl GET (curl_easy_setopt is variadic; Swift can't call it).
@@ -50,7 +51,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "CShims/sqlite", providers: [.apt(["libsqlite3-dev"])]),
 
         // Images: OCI content store, digests, tar layers, safe unpacking, OCI layout import.
-        .target(name: "Images", dependencies: ["CZlib", "CCrypto", "CLinux"]),
+        .target(name: "Images", dependencies: ["CZlib", "CZstd", "CCrypto", "CLinux"]),
         // Registry: pulling images from OCI/Docker registries (auth, mirrors, verification) into Images.
         .target(name: "Registry", dependencies: ["Images", "API", "YAML", "CCurl"]),
         // Cgroups: v1 and v2 behind one protocol.

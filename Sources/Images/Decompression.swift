@@ -1,5 +1,6 @@
-// Streaming byte sources for layer blobs: files, gzip (zlib), and hashing pass-throughs.
+// Streaming byte sources for layer blobs: files, gzip (zlib), zstd, and hashing pass-throughs.
 import CZlib
+import CZstd
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -100,6 +101,56 @@ public final class GzipSource: ByteSource {
                 throw ImageError(.corrupt, "\(name): invalid gzip data (zlib error \(rc))")
             }
             if produced > 0 || finished { return produced }
+        }
+    }
+}
+
+/// zstd → raw (OCI `tar+zstd` layers), streaming; concatenated frames are followed to the end.
+public final class ZstdSource: ByteSource {
+    private let upstream: ByteSource
+    private let stream: OpaquePointer
+    private let input: UnsafeMutableRawBufferPointer
+    private var inBuffer = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+    private var upstreamDone = false
+    /// 0 once a frame is complete (nothing pending).
+    private var frameHint = 1
+    private let name: String
+
+    public init(_ upstream: ByteSource, name: String) throws {
+        self.upstream = upstream
+        self.name = name
+        guard let s = ZSTD_createDStream() else { throw ImageError(.io, "zstd init failed") }
+        stream = s
+        ZSTD_initDStream(s)
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: ZSTD_DStreamInSize(), alignment: 16)
+        inBuffer.src = UnsafeRawPointer(input.baseAddress)
+    }
+
+    deinit {
+        ZSTD_freeDStream(stream)
+        input.deallocate()
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        while true {
+            if inBuffer.pos == inBuffer.size && !upstreamDone {
+                let n = try upstream.read(into: input)
+                if n == 0 { upstreamDone = true }
+                inBuffer.size = n
+                inBuffer.pos = 0
+            }
+            if inBuffer.pos == inBuffer.size && upstreamDone {
+                if frameHint != 0 { throw ImageError(.corrupt, "\(name): truncated zstd stream") }
+                return 0
+            }
+            var out = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
+            let rc = ZSTD_decompressStream(stream, &out, &inBuffer)
+            if ZSTD_isError(rc) != 0 {
+                throw ImageError(.corrupt, "\(name): invalid zstd data (\(String(cString: ZSTD_getErrorName(rc))))")
+            }
+            frameHint = rc
+            if out.pos > 0 { return out.pos }
         }
     }
 }

@@ -259,9 +259,11 @@ public final class ImageStore: @unchecked Sendable {
         var done = false
         defer { if !done { try? Self.removeTree(staging) } }
         let file = FileSource(fd: fd, path: src)
-        let raw: ByteSource = try Self.isGzip(fd) ? GzipSource(file, name: "layer \(blob)") : file
-        if mediaType?.hasSuffix("+zstd") ?? false {
-            throw ImageError(.unsupported, "layer \(blob): zstd layers are not supported yet")
+        let raw: ByteSource
+        switch try Self.compression(fd) {
+        case .gzip: raw = try GzipSource(file, name: "layer \(blob)")
+        case .zstd: raw = try ZstdSource(file, name: "layer \(blob)")
+        case .none: raw = file
         }
         let hashed = HashingSource(raw)
         let reader = TarReader(hashed, name: "layer \(blob)")
@@ -400,10 +402,17 @@ public final class ImageStore: @unchecked Sendable {
 
     // MARK: file helpers
 
-    static func isGzip(_ fd: Int32) throws -> Bool {
-        var magic: [UInt8] = [0, 0]
-        let n = pread(fd, &magic, 2, 0)
-        return n == 2 && magic == [0x1f, 0x8b]
+    static func isGzip(_ fd: Int32) throws -> Bool { try compression(fd) == .gzip }
+
+    enum Compression { case none, gzip, zstd }
+
+    /// By magic number, not media type: registries and tools mislabel layers often enough.
+    static func compression(_ fd: Int32) throws -> Compression {
+        var magic: [UInt8] = [0, 0, 0, 0]
+        let n = pread(fd, &magic, 4, 0)
+        if n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b { return .gzip }
+        if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] { return .zstd }
+        return .none
     }
 
     static func exists(_ p: String) -> Bool { access(p, F_OK) == 0 }

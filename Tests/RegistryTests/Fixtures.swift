@@ -55,6 +55,33 @@ enum MultiPlatformLayout {
     }
 }
 
+enum ZstdLayout {
+    /// A copy of `layout` tagged "zstd" whose layer is recompressed with zstd (same diff id).
+    static func make(from layout: String) throws -> String {
+        let dir = try TestEnv.makeTempDir("skiff-zstd")
+        _ = try TestEnv.run(["/bin/cp", "-a", layout + "/.", dir])
+        let index = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/index.json"))))
+        let manifestDigest = index["manifests"]?.arrayValue?.first?["digest"]?.stringValue ?? ""
+        var manifest = try MultiPlatformLayout.readBlob(dir, manifestDigest)
+        let layerHex = (manifest["layers"]?.arrayValue?.first?["digest"]?.stringValue ?? "").replacingOccurrences(of: "sha256:", with: "")
+        let r = try TestEnv.capture(["/bin/sh", "-c", "gzip -dc '\(dir)/blobs/sha256/\(layerHex)' | zstd -q -c > '\(dir)/layer.zst'"])
+        guard r.status == 0 else { throw RegistryTestError("recompressing with zstd failed: \(r.stderr)") }
+        let zst = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/layer.zst")))
+        let h = SHA256Hasher()
+        h.update(zst[...])
+        let d = h.finish()
+        try Data(zst).write(to: URL(fileURLWithPath: dir + "/blobs/sha256/" + d.hex))
+        try FileManager.default.removeItem(atPath: dir + "/layer.zst")
+        manifest["layers"] = [["mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": .string(d.description), "size": .int(Int64(zst.count))]]
+        let (md, ms) = try MultiPlatformLayout.writeBlob(dir, manifest)
+        let top: JSONValue = ["schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [[
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": .string(md), "size": .int(ms),
+            "annotations": ["org.opencontainers.image.ref.name": "zstd"], "platform": ["architecture": "amd64", "os": "linux"]]]]
+        try Data(top.serialized()).write(to: URL(fileURLWithPath: dir + "/index.json"))
+        return dir
+    }
+}
+
 /// A tiny HTTP registry in Python serving files from a directory; a path listed in
 /// `truncate` gets its full Content-Length but only half its body, then the connection drops.
 final class FakeRegistry: @unchecked Sendable {

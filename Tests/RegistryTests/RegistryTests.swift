@@ -93,6 +93,22 @@ func scratchFiles(_ storeDir: String) -> [String] {
         }
     }
 
+    @Test func zstdLayersUnpackToTheSameContent() throws {
+        let reg = try LocalRegistry()
+        defer { reg.stop() }
+        let layout = try ZstdLayout.make(from: try busyboxLayout())
+        defer { try? FileManager.default.removeItem(atPath: layout) }
+        try reg.push(layout: layout, tag: "zstd", to: "library/busybox:zstd")
+        try reg.push(layout: try busyboxLayout(), to: "library/busybox:gzip")
+        let (store, dir) = try freshStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let zstd = try Puller(store: store, config: insecure(reg)).pull("\(reg.host)/library/busybox:zstd")
+        let gzip = try Puller(store: store, config: insecure(reg)).pull("\(reg.host)/library/busybox:gzip")
+        #expect(zstd.layers != gzip.layers)        // different blobs...
+        #expect(zstd.diffIDs == gzip.diffIDs)      // ...of the same verified tar stream
+        #expect(FileManager.default.fileExists(atPath: try store.layerDirectories(of: zstd)[0] + "/bin/busybox"))
+    }
+
     @Test func basicAuthWithAnAuthFile() throws {
         let reg = try LocalRegistry(user: "alice", password: "s3cret")
         defer { reg.stop() }
