@@ -108,6 +108,8 @@ final class FakeRegistry: @unchecked Sendable {
             let hex = d.replacingOccurrences(of: "sha256:", with: "")
             try FileManager.default.copyItem(atPath: layout + "/blobs/sha256/" + hex, toPath: root + "/blobs/" + d)
         }
+        // x/tokened: the same image behind bearer-token auth.
+        _ = try TestEnv.run(["/bin/cp", "-a", root, dir + "/v2/x/tokened"])
         let layerDigest = parsed["layers"]?.arrayValue?.first?["digest"]?.stringValue ?? ""
         try "/v2/x/truncated/blobs/\(layerDigest)\n".write(toFile: dir + "/truncate", atomically: true, encoding: .utf8)
         // x/huge: a 5 MiB manifest.
@@ -118,8 +120,23 @@ final class FakeRegistry: @unchecked Sendable {
             import http.server, os, sys
             root = sys.argv[1]
             truncate = set(open(os.path.join(root, "truncate")).read().split())
+            port = int(sys.argv[2])
             class H(http.server.BaseHTTPRequestHandler):
                 def do_GET(self):
+                    if self.path.startswith("/token?"):
+                        # The bearer flow: credentials (Basic bob:pw) buy a token for the asked scope.
+                        import base64, urllib.parse
+                        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                        ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"bob:pw").decode()
+                        if not ok or q.get("scope") != ["repository:x/tokened:pull"] or q.get("service") != ["fake"]:
+                            self.send_response(401); self.send_header("Content-Length", "0"); self.end_headers(); return
+                        body = b'{"token":"good-token"}'
+                        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                        self.wfile.write(body); return
+                    if self.path.startswith("/v2/x/tokened/") and self.headers.get("Authorization") != "Bearer good-token":
+                        self.send_response(401)
+                        self.send_header("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/token",service="fake",scope="repository:x/tokened:pull"' % port)
+                        self.send_header("Content-Length", "0"); self.end_headers(); return
                     path = os.path.join(root, self.path.lstrip("/"))
                     if not os.path.isfile(path):
                         self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return

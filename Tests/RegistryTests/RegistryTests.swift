@@ -185,6 +185,22 @@ func scratchFiles(_ storeDir: String) -> [String] {
         }
     }
 
+    @Test func bearerTokenFlow() throws {
+        let server = try FakeRegistry()
+        defer { server.stop() }
+        let (store, dir) = try freshStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var anonymous = RegistryConfig()
+        anonymous.plainHTTP.insert(server.host)
+        #expect(throws: RegistryError.self) { try Puller(store: store, config: anonymous).pull("\(server.host)/x/tokened:latest") }
+        var config = anonymous
+        let auth = dir + "/auth.json"
+        try #"{"auths":{"\#(server.host)":{"username":"bob","password":"pw"}}}"#.write(toFile: auth, atomically: true, encoding: .utf8)
+        try config.addAuthFile(auth)
+        let record = try Puller(store: store, config: config).pull("\(server.host)/x/tokened:latest")
+        #expect(record.layers.count == 1)
+    }
+
     @Test func concurrentPullsOfOneImageBothSucceed() throws {
         let reg = try LocalRegistry()
         defer { reg.stop() }
