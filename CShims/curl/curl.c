@@ -59,6 +59,7 @@ int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "skiff/0.1");
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);   // fewer, larger callbacks for blobs
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     if (req->connect_timeout_seconds > 0) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req->connect_timeout_seconds);

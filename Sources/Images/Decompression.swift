@@ -155,6 +155,36 @@ public final class ZstdSource: ByteSource {
     }
 }
 
+/// Lets a reader look at the first bytes (a compression magic number) and still read them.
+public final class PeekSource: ByteSource {
+    private let upstream: ByteSource
+    private var pending: [UInt8] = []
+
+    public init(_ upstream: ByteSource) { self.upstream = upstream }
+
+    /// Up to `n` first bytes (fewer at end of stream); later reads return them again.
+    public func peek(_ n: Int) throws -> [UInt8] {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 1)
+        defer { buf.deallocate() }
+        while pending.count < n {
+            let got = try upstream.read(into: UnsafeMutableRawBufferPointer(rebasing: buf[0..<(n - pending.count)]))
+            if got == 0 { break }
+            pending.append(contentsOf: buf[0..<got])
+        }
+        return Array(pending.prefix(n))
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if !pending.isEmpty {
+            let n = min(buffer.count, pending.count)
+            for i in 0..<n { buffer[i] = pending[i] }
+            pending.removeFirst(n)
+            return n
+        }
+        return try upstream.read(into: buffer)
+    }
+}
+
 /// A source over bytes in memory (tests, small blobs).
 public final class BytesSource: ByteSource {
     let bytes: [UInt8]

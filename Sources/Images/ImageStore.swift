@@ -233,7 +233,8 @@ public final class ImageStore: @unchecked Sendable {
         guard actual == d.digest else {
             throw ImageError(.digestMismatch, "blob \(d.digest): content has digest \(actual)")
         }
-        guard fsync(out) == 0, rename(tmp, dest) == 0 else { throw Self.posix("store blob", dest) }
+        // fdatasync: the data and the size that reads need, not timestamps.
+        guard fdatasync(out) == 0, rename(tmp, dest) == 0 else { throw Self.posix("store blob", dest) }
         ok = true
         return sink.kept
     }
@@ -249,33 +250,45 @@ public final class ImageStore: @unchecked Sendable {
     /// Unpacks a layer blob into layers/<diffid> unless already there; the uncompressed stream
     /// must hash to the diff id. Built in tmp/ and renamed into place when complete.
     private func ensureUnpacked(blob: Digest, diffID: Digest, mediaType: String?) throws {
-        let final = layerPath(diffID)
-        if Self.exists(final) { return }
+        if Self.exists(layerPath(diffID)) { return }
         let src = blobPath(blob)
         let fd = open(src, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ImageError(.notFound, "layer blob \(blob) is not in the store") }
         defer { close(fd) }
+        try unpackLayer(from: FileSource(fd: fd, path: src), blob: blob, diffID: diffID)
+    }
+
+    /// Unpacks a layer from its (compressed) blob stream — a file, or a download as it arrives —
+    /// into layers/<diffid>. The uncompressed stream must hash to the diff id; the layer is built
+    /// in tmp/ and renamed into place only when complete. Reads `upstream` to its end.
+    public func unpackLayer(from upstream: ByteSource, blob: Digest, diffID: Digest) throws {
+        let final = layerPath(diffID)
+        let peek = PeekSource(upstream)
+        let magic = try peek.peek(4)
+        let raw: ByteSource
+        if magic.starts(with: [0x1f, 0x8b]) { raw = try GzipSource(peek, name: "layer \(blob)") }
+        else if magic == [0x28, 0xb5, 0x2f, 0xfd] { raw = try ZstdSource(peek, name: "layer \(blob)") }
+        else { raw = peek }
+        let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { sink.deallocate() }
+        if Self.exists(final) {   // already unpacked: just consume the stream
+            while try peek.read(into: sink) > 0 {}
+            return
+        }
         let staging = try makeTempDir()
         var done = false
         defer { if !done { try? Self.removeTree(staging) } }
-        let file = FileSource(fd: fd, path: src)
-        let raw: ByteSource
-        switch try Self.compression(fd) {
-        case .gzip: raw = try GzipSource(file, name: "layer \(blob)")
-        case .zstd: raw = try ZstdSource(file, name: "layer \(blob)")
-        case .none: raw = file
-        }
         let hashed = HashingSource(raw)
         let reader = TarReader(hashed, name: "layer \(blob)")
         try LayerUnpacker.unpack(reader, into: staging, layerName: blob.description)
         // Hash the whole stream, including the tar's trailing padding.
-        let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
-        defer { sink.deallocate() }
         while try hashed.read(into: sink) > 0 {}
         let actual = hashed.hasher.finish()
         guard actual == diffID else {
             throw ImageError(.digestMismatch, "layer \(blob): uncompressed content has digest \(actual), config says \(diffID)")
         }
+        // Drain what follows the compressed stream (nothing, normally).
+        while try peek.read(into: sink) > 0 {}
         if rename(staging, final) != 0 {
             // Someone else unpacked it meanwhile: theirs is as good as ours.
             if errno == EEXIST || errno == ENOTEMPTY { return }

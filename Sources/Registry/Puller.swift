@@ -21,7 +21,7 @@ public final class Puller: @unchecked Sendable {
     let config: RegistryConfig
     let platform: Platform
     /// At most this many layers download at once.
-    public var parallelism = 4
+    public var parallelism = 8
     static let manifestLimit = 4 * 1024 * 1024
     static let manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerManifestList, MediaType.dockerManifest]
         .joined(separator: ", ")
@@ -70,7 +70,7 @@ public final class Puller: @unchecked Sendable {
         if store.hasBlob(manifest.config.digest) {
             configBytes = try store.readBlob(manifest.config.digest)
         } else {
-            configBytes = try downloadBlob(session, manifest.config, keep: true, item: "config", progress: progress)
+            configBytes = try downloadBlob(session, manifest.config, keep: true, item: "config", progress: progress).bytes
         }
         let config = try decode(ImageConfig.self, configBytes, "config \(manifest.config.digest)")
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
@@ -91,8 +91,8 @@ public final class Puller: @unchecked Sendable {
                     let item = String(layer.digest.hex.prefix(12))
                     if self.store.hasBlob(layer.digest) {
                         progress(PullProgress(item: item, stage: .exists, bytes: layer.size, total: layer.size))
-                    } else {
-                        _ = try self.downloadBlob(session, layer, keep: false, item: item, progress: progress)
+                    } else if try self.downloadAndUnpack(session, layer, diffID: diffID, item: item, progress: progress) {
+                        return
                     }
                     progress(PullProgress(item: item, stage: .unpacking, bytes: layer.size, total: layer.size))
                     try self.store.unpackLayer(blob: layer.digest, diffID: diffID, mediaType: layer.mediaType)
@@ -144,10 +144,58 @@ public final class Puller: @unchecked Sendable {
         try store.ingestBlob(d, keepInMemory: false) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
     }
 
+    /// Downloads a layer and unpacks it from the same bytes as they arrive (a pipe to an
+    /// unpacking thread), so decompression and file writes overlap the transfer. True when the
+    /// layer was both stored and unpacked; false when another pull stored the blob first.
+    func downloadAndUnpack(_ s: RegistrySession, _ layer: Descriptor, diffID: Digest, item: String,
+                           progress: @escaping @Sendable (PullProgress) -> Void) throws -> Bool {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw RegistryError("pipe: \(String(cString: strerror(errno)))") }
+        let (readFD, writeFD) = (fds[0], fds[1])
+        _ = fcntl(writeFD, 1031 /* F_SETPIPE_SZ */, 1 << 20)   // room for a few curl buffers: fewer context switches
+        let store = self.store
+        let unpackError = ErrorBox()
+        let unpacked = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { close(readFD); unpacked.signal() }
+            let source = FileSource(fd: readFD, path: "download of \(layer.digest)")
+            do {
+                try store.unpackLayer(from: source, blob: layer.digest, diffID: diffID)
+            } catch {
+                unpackError.set(error)
+                // Keep reading: the downloader must never write into a closed pipe.
+                let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+                defer { buf.deallocate() }
+                while ((try? source.read(into: buf)) ?? 0) > 0 {}
+            }
+        }
+        let downloaded: Bool
+        do {
+            downloaded = try downloadBlob(s, layer, keep: false, item: item, progress: progress) { bytes in
+                var off = 0
+                while off < bytes.count {
+                    let w = write(writeFD, bytes.baseAddress! + off, bytes.count - off)
+                    if w < 0 { if errno == EINTR { continue }; throw RegistryError("unpack pipe: \(String(cString: strerror(errno)))") }
+                    off += w
+                }
+            }.downloaded
+        } catch {
+            close(writeFD)
+            unpacked.wait()
+            throw error
+        }
+        close(writeFD)
+        unpacked.wait()
+        if !downloaded { return false }   // nothing streamed: unpack from the stored blob instead
+        if let e = unpackError.first { throw e }
+        return true
+    }
+
     /// Downloads a blob into the store under a per-blob lock, so concurrent pulls (threads or
-    /// processes) fetch it once; the loser of the race finds it present.
+    /// processes) fetch it once; the loser of the race finds it present. `tee` sees every byte.
     func downloadBlob(_ s: RegistrySession, _ d: Descriptor, keep: Bool, item: String,
-                      progress: @escaping @Sendable (PullProgress) -> Void) throws -> [UInt8] {
+                      progress: @escaping @Sendable (PullProgress) -> Void,
+                      tee: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws -> (bytes: [UInt8], downloaded: Bool) {
         let lockPath = store.scratchDirectory + "/pull-\(d.digest.hex).lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RegistryError("cannot create \(lockPath): \(String(cString: strerror(errno)))") }
@@ -156,13 +204,14 @@ public final class Puller: @unchecked Sendable {
         defer { flock(fd, LOCK_UN); unlink(lockPath) }
         if store.hasBlob(d.digest) {
             progress(PullProgress(item: item, stage: .exists, bytes: d.size, total: d.size))
-            return keep ? try store.readBlob(d.digest) : []
+            return (keep ? try store.readBlob(d.digest) : [], false)
         }
         var lastReport = Date.distantPast
         var status = 0
         let kept = try store.ingestBlob(d, keepInMemory: keep) { sink in
             let r = try s.get("/blobs/\(d.digest)", accept: "*/*", onBytes: { bytes in
                 try sink.write(bytes)
+                try tee?(bytes)
                 if Date().timeIntervalSince(lastReport) > 0.25 {
                     lastReport = Date()
                     progress(PullProgress(item: item, stage: .downloading, bytes: sink.count, total: d.size))
@@ -175,7 +224,7 @@ public final class Puller: @unchecked Sendable {
         }
         _ = status
         progress(PullProgress(item: item, stage: .downloaded, bytes: d.size, total: d.size))
-        return kept
+        return (kept, true)
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
