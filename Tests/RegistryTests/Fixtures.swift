@@ -155,22 +155,10 @@ final class FakeRegistry: @unchecked Sendable {
             http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), H).serve_forever()
             """
         try script.write(toFile: dir + "/server.py", atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [dir + "/server.py", dir, String(port)]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<100 {
-            if LocalRegistry.canConnect(port) { return }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        stop()
-        throw RegistryTestError("fake registry did not start")
+        try LocalRegistry.serve(process, "/usr/bin/python3", [dir + "/server.py", dir, String(port)], port: port, onFailure: stop)
     }
 
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+    func stop() { LocalRegistry.stop(process, dir: dir) }
 
     deinit { stop() }
 }

@@ -41,20 +41,28 @@ final class LocalRegistry: @unchecked Sendable {
             \(auth)
             """
         try config.write(toFile: dir + "/config.yml", atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-        process.arguments = ["serve", dir + "/config.yml"]
+        try LocalRegistry.serve(process, "/usr/bin/docker-registry", ["serve", dir + "/config.yml"], port: port, onFailure: stop)
+    }
+
+    func stop() { LocalRegistry.stop(process, dir: dir) }
+
+    /// Starts a server process and waits until it accepts connections on `port`.
+    static func serve(_ process: Process, _ executable: String, _ args: [String], port: Int, onFailure: () -> Void) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         for _ in 0..<100 {
-            if LocalRegistry.canConnect(port) { return }
+            if canConnect(port) { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        stop()
-        throw RegistryTestError("docker-registry did not start on \(host)")
+        onFailure()
+        throw RegistryTestError("\(executable) did not start on 127.0.0.1:\(port)")
     }
 
-    func stop() {
+    /// Kills a server process and removes its directory.
+    static func stop(_ process: Process, dir: String) {
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: dir)
     }
