@@ -10,7 +10,7 @@ packages=(
   # side-by-side benchmarks and image tooling
   crun runc umoci skopeo hyperfine wrk
   # image pulls: libcurl for the registry client; a real registry and htpasswd for its tests
-  libcurl4-openssl-dev docker-registry apache2-utils zstd
+  libcurl4-openssl-dev docker-registry apache2-utils zstd openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,9 +14,20 @@ final class LocalRegistry: @unchecked Sendable {
     var storage: String { dir + "/storage" }
     let credentials: (String, String)?
 
-    init(user: String? = nil, password: String? = nil) throws {
+    /// The CA certificate clients must trust when serving TLS.
+    var certificate: String { dir + "/cert.pem" }
+
+    init(user: String? = nil, password: String? = nil, tls: Bool = false) throws {
         dir = try TestEnv.makeTempDir("skiff-registry")
         port = try LocalRegistry.freePort()
+        var tlsConfig = ""
+        if tls {
+            let r = try TestEnv.capture(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                         "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
+            guard r.status == 0 else { throw RegistryTestError("openssl failed: \(r.stderr)") }
+            tlsConfig = "  tls:\n    certificate: \(dir)/cert.pem\n    key: \(dir)/key.pem\n"
+        }
         var auth = ""
         if let user, let password {
             let r = try TestEnv.capture(["/usr/bin/htpasswd", "-Bbn", user, password])
@@ -38,7 +49,7 @@ final class LocalRegistry: @unchecked Sendable {
                 enabled: true
             http:
               addr: 127.0.0.1:\(port)
-            \(auth)
+            \(tlsConfig)\(auth)
             """
         try config.write(toFile: dir + "/config.yml", atomically: true, encoding: .utf8)
         try LocalRegistry.serve(process, "/usr/bin/docker-registry", ["serve", dir + "/config.yml"], port: port, onFailure: stop)

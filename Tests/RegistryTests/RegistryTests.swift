@@ -50,6 +50,43 @@ func scratchFiles(_ storeDir: String) -> [String] {
         #expect(scratchFiles(dir).isEmpty)
     }
 
+    @Test func httpsByDefaultWithTheRegistrysCA() throws {
+        let reg = try LocalRegistry(tls: true)
+        defer { reg.stop() }
+        try reg.push(layout: try busyboxLayout(), to: "secure/busybox:latest")
+        let (store, dir) = try freshStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Not trusted: refused.
+        do {
+            _ = try Puller(store: store, config: RegistryConfig()).pull("\(reg.host)/secure/busybox:latest")
+            Issue.record("an untrusted certificate was accepted")
+        } catch {
+            #expect("\(error)".lowercased().contains("certificate"))
+        }
+        // Trusted through registries.yaml configs.<host>.tls.ca_file.
+        try "configs:\n  \"\(reg.host)\":\n    tls:\n      ca_file: \(reg.certificate)\n".write(toFile: dir + "/registries.yaml", atomically: true, encoding: .utf8)
+        let record = try Puller(store: store, config: try RegistryConfig(registriesFile: dir + "/registries.yaml")).pull("\(reg.host)/secure/busybox:latest")
+        #expect(record.layers.count == 1)
+    }
+
+    @Test(.enabled(if: TestEnv.isRoot, "runs a container"))
+    func pulledImagesRunWithSkiff() throws {
+        let reg = try LocalRegistry()
+        defer { reg.stop() }
+        try reg.push(layout: try busyboxLayout(), to: "library/busybox:run")
+        let root = try TestEnv.makeTempDir("skiff-pullrun")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let skiff = TestEnv.binDir + "/skiff"
+        let pull = try TestEnv.capture([skiff, "image", "pull", "--root", root, "--insecure", reg.host, "\(reg.host)/library/busybox:run"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(pull.stdout.contains("downloaded"))
+        let run = try TestEnv.capture([skiff, "run", "--root", root, "--rm", "\(reg.host)/library/busybox:run", "echo", "pulled and ran"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "pulled and ran\n")
+        let ls = try TestEnv.capture([skiff, "image", "ls", "--root", root])
+        #expect(ls.stdout.contains("\(reg.host)/library/busybox"))
+    }
+
     @Test func mirrorsServeDockerHubNames() throws {
         let reg = try LocalRegistry()
         defer { reg.stop() }
