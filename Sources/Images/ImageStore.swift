@@ -187,7 +187,8 @@ public final class ImageStore: @unchecked Sendable {
     /// Receives a blob's bytes: counts, hashes and writes them; refuses more than the descriptor's size.
     public final class BlobSink {
         let fd: Int32
-        let path: String
+        /// The temporary file the blob is written to (readable while it grows).
+        public let path: String
         let expected: Descriptor
         let keep: Bool
         let hasher = SHA256Hasher()

@@ -144,47 +144,31 @@ public final class Puller: @unchecked Sendable {
         try store.ingestBlob(d, keepInMemory: false) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
     }
 
-    /// Downloads a layer and unpacks it from the same bytes as they arrive (a pipe to an
-    /// unpacking thread), so decompression and file writes overlap the transfer. True when the
-    /// layer was both stored and unpacked; false when another pull stored the blob first.
+    /// Downloads a layer and unpacks it from the same bytes as they arrive: an unpacking thread
+    /// follows the blob's temporary file as it grows (no extra copy), so decompression and file
+    /// writes overlap the transfer. True when the layer was both stored and unpacked; false when
+    /// another pull stored the blob first.
     func downloadAndUnpack(_ s: RegistrySession, _ layer: Descriptor, diffID: Digest, item: String,
                            progress: @escaping @Sendable (PullProgress) -> Void) throws -> Bool {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw RegistryError("pipe: \(String(cString: strerror(errno)))") }
-        let (readFD, writeFD) = (fds[0], fds[1])
-        _ = fcntl(writeFD, 1031 /* F_SETPIPE_SZ */, 1 << 20)   // room for a few curl buffers: fewer context switches
+        let growing = GrowingFile()
         let store = self.store
         let unpackError = ErrorBox()
         let unpacked = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            defer { close(readFD); unpacked.signal() }
-            let source = FileSource(fd: readFD, path: "download of \(layer.digest)")
-            do {
-                try store.unpackLayer(from: source, blob: layer.digest, diffID: diffID)
-            } catch {
-                unpackError.set(error)
-                // Keep reading: the downloader must never write into a closed pipe.
-                let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
-                defer { buf.deallocate() }
-                while ((try? source.read(into: buf)) ?? 0) > 0 {}
-            }
+            defer { unpacked.signal() }
+            do { try store.unpackLayer(from: growing, blob: layer.digest, diffID: diffID) } catch { unpackError.set(error) }
         }
         let downloaded: Bool
         do {
-            downloaded = try downloadBlob(s, layer, keep: false, item: item, progress: progress) { bytes in
-                var off = 0
-                while off < bytes.count {
-                    let w = write(writeFD, bytes.baseAddress! + off, bytes.count - off)
-                    if w < 0 { if errno == EINTR { continue }; throw RegistryError("unpack pipe: \(String(cString: strerror(errno)))") }
-                    off += w
-                }
+            downloaded = try downloadBlob(s, layer, keep: false, item: item, progress: progress) { count, path in
+                growing.grew(by: count, path: path)
             }.downloaded
         } catch {
-            close(writeFD)
+            growing.finish(failed: true)
             unpacked.wait()
             throw error
         }
-        close(writeFD)
+        growing.finish(failed: !downloaded)
         unpacked.wait()
         if !downloaded { return false }   // nothing streamed: unpack from the stored blob instead
         if let e = unpackError.first { throw e }
@@ -192,10 +176,11 @@ public final class Puller: @unchecked Sendable {
     }
 
     /// Downloads a blob into the store under a per-blob lock, so concurrent pulls (threads or
-    /// processes) fetch it once; the loser of the race finds it present. `tee` sees every byte.
+    /// processes) fetch it once; the loser of the race finds it present. `written` hears of every
+    /// chunk once it is in the temporary file.
     func downloadBlob(_ s: RegistrySession, _ d: Descriptor, keep: Bool, item: String,
                       progress: @escaping @Sendable (PullProgress) -> Void,
-                      tee: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws -> (bytes: [UInt8], downloaded: Bool) {
+                      written: ((Int, String) -> Void)? = nil) throws -> (bytes: [UInt8], downloaded: Bool) {
         let lockPath = store.scratchDirectory + "/pull-\(d.digest.hex).lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RegistryError("cannot create \(lockPath): \(String(cString: strerror(errno)))") }
@@ -211,7 +196,7 @@ public final class Puller: @unchecked Sendable {
         let kept = try store.ingestBlob(d, keepInMemory: keep) { sink in
             let r = try s.get("/blobs/\(d.digest)", accept: "*/*", onBytes: { bytes in
                 try sink.write(bytes)
-                try tee?(bytes)
+                written?(bytes.count, sink.path)
                 if Date().timeIntervalSince(lastReport) > 0.25 {
                     lastReport = Date()
                     progress(PullProgress(item: item, stage: .downloading, bytes: sink.count, total: d.size))
@@ -237,4 +222,59 @@ final class ErrorBox: @unchecked Sendable {
     private var error: Error?
     var first: Error? { lock.lock(); defer { lock.unlock() }; return error }
     func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+}
+
+/// A file being written by a download, read by an unpacker: reads wait for bytes that are not
+/// written yet, and end (or fail) when the download does. The read descriptor stays valid when
+/// the file is renamed into the store (or unlinked after a failure).
+final class GrowingFile: ByteSource, @unchecked Sendable {
+    private let cond = NSCondition()
+    private var available: Int64 = 0
+    private var finished = false
+    private var failed = false
+    private var path: String?
+    private var fd: Int32 = -1
+    private var offset: Int64 = 0
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    func grew(by count: Int, path: String) {
+        cond.lock()
+        available += Int64(count)
+        if self.path == nil { self.path = path }
+        cond.signal()
+        cond.unlock()
+    }
+
+    func finish(failed: Bool) {
+        cond.lock()
+        finished = true
+        self.failed = failed
+        cond.signal()
+        cond.unlock()
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        cond.lock()
+        while offset == available && !finished { cond.wait() }
+        let end = available
+        let done = finished, broken = failed
+        let path = self.path
+        cond.unlock()
+        if offset == end {
+            if broken { throw RegistryError("the download stopped") }
+            return 0
+        }
+        if fd < 0 {
+            guard let path else { throw RegistryError("the download has no file") }
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RegistryError("cannot follow the download \(path): \(String(cString: strerror(errno)))") }
+        }
+        _ = done
+        let want = Int(min(Int64(buffer.count), end - offset))
+        let n = pread(fd, buffer.baseAddress, want, off_t(offset))
+        guard n >= 0 else { throw RegistryError("reading the download: \(String(cString: strerror(errno)))") }
+        offset += Int64(n)
+        return n
+    }
 }

@@ -7,9 +7,9 @@ cd "$(dirname "$0")/../.."
 export PATH=$PATH:/opt/swift/usr/bin
 runs=${1:-7}
 hack/install-deps.sh
-swift build -c release --product skiff >/dev/null
-swift build -c release --product skiff-monitor >/dev/null
-skiff=$(swift build -c release --show-bin-path)/skiff
+# As hack/up.sh installs it: release, Swift runtime linked statically.
+swift build -c release --static-swift-stdlib --product skiff >/dev/null
+skiff=$(swift build -c release --static-swift-stdlib --show-bin-path)/skiff
 
 work=$(mktemp -d /tmp/skiff-pullbench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
