@@ -359,7 +359,12 @@ public final class ImageStore: @unchecked Sendable {
                 try Self.removeTree(p)
                 result.layersRemoved += 1
             }
-            for name in Self.list(root + "/tmp") { try? Self.removeTree(root + "/tmp/" + name) }
+            // Leftovers of interrupted pulls and imports; recent ones may belong to a pull in progress.
+            let cutoff = time(nil) - 3600
+            for name in Self.list(root + "/tmp") {
+                var st = stat()
+                if lstat(root + "/tmp/" + name, &st) == 0, st.st_mtim.tv_sec < cutoff { try? Self.removeTree(root + "/tmp/" + name) }
+            }
             return result
         }
     }
