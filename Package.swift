@@ -73,12 +73,14 @@ let package = Package(
         .target(name: "YAML", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
         // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
         .target(name: "Client", dependencies: ["API", "YAML"]),
+        // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
+        .target(name: "Node", dependencies: ["API", "Client", "Images", "Registry", "Runtime"]),
         // skiffctl: the kubectl-style CLI.
         .executableTarget(name: "skiffctl", dependencies: [
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

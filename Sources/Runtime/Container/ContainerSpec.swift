@@ -12,6 +12,9 @@ public struct ContainerSpec: Sendable, Equatable {
     public var name: String?
     /// Overrides the image's Cmd (Entrypoint stays) — like `docker run IMAGE CMD...`.
     public var command: [String] = []
+    /// Overrides the image's Entrypoint (Kubernetes `command`); the image's Cmd is then dropped
+    /// and `command` holds the arguments (Kubernetes `args`).
+    public var entrypoint: [String]?
     public var env: [String] = []
     public var hostname: String?
     public var workingDir: String?

@@ -59,8 +59,8 @@ public enum SpawnPlanner {
 
     /// Entrypoint + (command given on the command line, else the image's Cmd).
     static func arguments(spec: ContainerSpec, image: ImageConfig?) throws -> [String] {
-        let entrypoint = image?.config?.entrypoint ?? []
-        let cmd = spec.command.isEmpty ? (image?.config?.cmd ?? []) : spec.command
+        let entrypoint = spec.entrypoint ?? image?.config?.entrypoint ?? []
+        let cmd = spec.command.isEmpty && spec.entrypoint == nil ? (image?.config?.cmd ?? []) : spec.command
         let args = entrypoint + cmd
         guard let first = args.first, !first.isEmpty else {
             throw RuntimeError(.invalidArgument, "no command to run: give one after the image (the image has no Cmd or Entrypoint)")

@@ -1,0 +1,201 @@
+// `skiff node`: registers a Node, keeps its Lease and status fresh, watches the pods bound to
+// it and reconciles them against the containers the runtime has — start, restart per policy,
+// report status, stop and remove on deletion, then confirm the deletion to the API server.
+// First slice of the kubelet: one container namespace set per container (pod sandboxes,
+// probes, volumes and the node server come next).
+import API
+import Client
+import Foundation
+import Images
+import Registry
+import Runtime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct NodeOptions: Sendable {
+    public var server: String
+    public var name: String
+    public var rootDir: String
+    public var cgroupRoot: String
+    public var registry: RegistryConfig
+    public var maxPods = 110
+    public var syncInterval: Double = 0.5
+
+    public init(server: String, name: String, rootDir: String, cgroupRoot: String, registry: RegistryConfig) {
+        self.server = server; self.name = name; self.rootDir = rootDir; self.cgroupRoot = cgroupRoot; self.registry = registry
+    }
+}
+
+public final class NodeAgent: @unchecked Sendable {
+    let options: NodeOptions
+    let runtime: ContainerRuntime
+    let pods = PodCache()
+    let log: (String) -> Void
+
+    public init(options: NodeOptions, log: @escaping (String) -> Void) throws {
+        self.options = options
+        self.log = log
+        runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
+    }
+
+    func client() throws -> APIClient { try APIClient(server: options.server) }
+
+    /// Runs forever: a heartbeat thread, a pod watch thread, and the sync loop on this thread.
+    public func run() -> Never {
+        Thread.detachNewThread { self.heartbeatLoop() }
+        Thread.detachNewThread { self.watchLoop() }
+        let sync = PodSync(agent: self)
+        while true {
+            sync.syncAll()
+            Thread.sleep(forTimeInterval: options.syncInterval)
+        }
+    }
+
+    // MARK: node registration and heartbeat
+
+    func heartbeatLoop() {
+        var backoff = 1.0
+        var registered = false
+        while true {
+            do {
+                let c = try client()
+                if !registered { try register(c); registered = true; log("registered node \(options.name) with \(options.server)") }
+                try renewLease(c)
+                try updateNodeStatus(c)
+                backoff = 1.0
+                Thread.sleep(forTimeInterval: 10)
+            } catch {
+                // The master may be down or restarting: keep the pods running and retry.
+                log("heartbeat: \(error) (retrying in \(Int(backoff))s)")
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 30)
+            }
+        }
+    }
+
+    func nodeObject() -> JSONValue {
+        let memKiB = NodeInfo.memoryKiB()
+        let cpus = Int64(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let capacity: JSONValue = ["cpu": .string(String(cpus)), "memory": .string("\(memKiB)Ki"), "pods": .string(String(options.maxPods)),
+                                   "ephemeral-storage": .string("\(NodeInfo.diskKiB(options.rootDir))Ki")]
+        return ["apiVersion": "v1", "kind": "Node",
+                "metadata": ["name": .string(options.name),
+                             "labels": ["kubernetes.io/hostname": .string(options.name), "kubernetes.io/os": "linux",
+                                        "kubernetes.io/arch": .string(NodeInfo.arch)]],
+                "spec": .object(JSONObject()),
+                "status": ["capacity": capacity, "allocatable": capacity, "conditions": .array(conditions()),
+                           "addresses": [["type": "InternalIP", "address": .string(NodeInfo.hostIP())],
+                                         ["type": "Hostname", "address": .string(options.name)]],
+                           "nodeInfo": ["kernelVersion": .string(NodeInfo.kernel()), "osImage": .string(NodeInfo.osImage()),
+                                        "containerRuntimeVersion": "skiff://0.1", "kubeletVersion": "v1.31.0-skiff",
+                                        "kubeProxyVersion": "v1.31.0-skiff", "operatingSystem": "linux",
+                                        "architecture": .string(NodeInfo.arch), "machineID": .string(NodeInfo.machineID()),
+                                        "systemUUID": "", "bootID": .string(NodeInfo.bootID())]]]
+    }
+
+    func conditions() -> [JSONValue] {
+        let now = JSONValue.string(Timestamps.now())
+        func c(_ type: String, _ status: String, _ reason: String, _ message: String) -> JSONValue {
+            ["type": .string(type), "status": .string(status), "reason": .string(reason), "message": .string(message),
+             "lastHeartbeatTime": now, "lastTransitionTime": now]
+        }
+        return [c("MemoryPressure", "False", "KubeletHasSufficientMemory", "skiff node has sufficient memory available"),
+                c("DiskPressure", "False", "KubeletHasNoDiskPressure", "skiff node has no disk pressure"),
+                c("PIDPressure", "False", "KubeletHasSufficientPID", "skiff node has sufficient PID available"),
+                c("Ready", "True", "KubeletReady", "skiff node is posting ready status")]
+    }
+
+    func register(_ c: APIClient) throws {
+        let nodeType = try ResourceResolver.resolve("nodes")
+        let r = try c.request("POST", ResourceResolver.path(nodeType, namespace: nil), body: nodeObject().serialized())
+        guard r.code == 201 || r.code == 409 else { throw ClientError("registering node: \(r.errorMessage)") }
+    }
+
+    func updateNodeStatus(_ c: APIClient) throws {
+        let nodeType = try ResourceResolver.resolve("nodes")
+        let patch: JSONValue = ["status": nodeObject()["status"] ?? .null]
+        let r = try c.request("PATCH", ResourceResolver.path(nodeType, namespace: nil, name: options.name, subresource: "status"),
+                              body: patch.serialized(), contentType: "application/merge-patch+json")
+        if r.code == 404 { try register(c); return }
+        guard (200..<300).contains(r.code) else { throw ClientError("updating node status: \(r.errorMessage)") }
+    }
+
+    func renewLease(_ c: APIClient) throws {
+        let leaseType = try ResourceResolver.resolve("leases.coordination.k8s.io")
+        let now = JSONValue.string(Timestamps.nowMicro())
+        let path = ResourceResolver.path(leaseType, namespace: "kube-node-lease", name: options.name)
+        let renewal: JSONValue = ["spec": ["renewTime": now, "holderIdentity": .string(options.name)]]
+        let r = try c.request("PATCH", path, body: renewal.serialized(),
+                              contentType: "application/merge-patch+json")
+        if r.code == 404 {
+            let lease: JSONValue = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                    "metadata": ["name": .string(options.name), "namespace": "kube-node-lease"],
+                                    "spec": ["holderIdentity": .string(options.name), "leaseDurationSeconds": 40, "renewTime": now]]
+            let created = try c.request("POST", ResourceResolver.path(leaseType, namespace: "kube-node-lease"), body: lease.serialized())
+            guard created.code == 201 || created.code == 409 else { throw ClientError("creating lease: \(created.errorMessage)") }
+        } else if !(200..<300).contains(r.code) {
+            throw ClientError("renewing lease: \(r.errorMessage)")
+        }
+    }
+
+    // MARK: pods bound here
+
+    /// List, then watch from the list's version; on any error, list again after a pause.
+    func watchLoop() {
+        let podType = try! ResourceResolver.resolve("pods")
+        let selector = "fieldSelector=" + queryEscape("spec.nodeName=" + options.name)
+        while true {
+            do {
+                let c = try client()
+                let list = try c.get(ResourceResolver.path(podType, namespace: nil) + "?" + selector)
+                guard list.code == 200 else { throw ClientError(list.errorMessage) }
+                let body = try list.json()
+                pods.replaceAll(body["items"]?.arrayValue ?? [])
+                let rv = body["metadata"]?["resourceVersion"]?.stringValue ?? ""
+                let watch = try c.watch(ResourceResolver.path(podType, namespace: nil) + "?watch=true&allowWatchBookmarks=true&resourceVersion=\(rv)&" + selector)
+                defer { watch.close() }
+                while let event = try watch.next() {
+                    guard let type = event["type"]?.stringValue, let obj = event["object"] else { continue }
+                    switch type {
+                    case "ADDED", "MODIFIED": pods.put(obj)
+                    case "DELETED": pods.remove(obj)
+                    case "ERROR": throw ClientError(obj["message"]?.stringValue ?? "watch error")
+                    default: break
+                    }
+                }
+            } catch {
+                log("pod watch: \(error) (relisting)")
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+    }
+}
+
+/// The pods bound to this node, as last seen from the API (keyed by uid).
+final class PodCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byUID: [String: JSONValue] = [:]
+    /// False until the first list arrives: until then nothing is removed as "gone".
+    private(set) var synced = false
+
+    func replaceAll(_ items: [JSONValue]) {
+        lock.lock(); defer { lock.unlock() }
+        byUID = [:]
+        for p in items { if let uid = p["metadata"]?["uid"]?.stringValue { byUID[uid] = p } }
+        synced = true
+    }
+
+    func put(_ p: JSONValue) {
+        guard let uid = p["metadata"]?["uid"]?.stringValue else { return }
+        lock.lock(); byUID[uid] = p; lock.unlock()
+    }
+
+    func remove(_ p: JSONValue) {
+        guard let uid = p["metadata"]?["uid"]?.stringValue else { return }
+        lock.lock(); byUID[uid] = nil; lock.unlock()
+    }
+
+    var all: [JSONValue] { lock.lock(); defer { lock.unlock() }; return Array(byUID.values) }
+    var isSynced: Bool { lock.lock(); defer { lock.unlock() }; return synced }
+}

@@ -1,0 +1,101 @@
+// Facts about this host for the Node object, and the timestamp formats the API uses.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum NodeInfo {
+    static var arch: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "arm64"
+        #else
+        return "unknown"
+        #endif
+    }
+
+    static func read(_ path: String) -> String {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func memoryKiB() -> Int64 {
+        for line in read("/proc/meminfo").split(separator: "\n") where line.hasPrefix("MemTotal:") {
+            return Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    static func diskKiB(_ path: String) -> Int64 {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 || statvfs("/", &s) == 0 else { return 0 }
+        return Int64(s.f_blocks) * Int64(s.f_frsize) / 1024
+    }
+
+    static func kernel() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    static func osImage() -> String {
+        for line in read("/etc/os-release").split(separator: "\n") where line.hasPrefix("PRETTY_NAME=") {
+            return String(line.dropFirst("PRETTY_NAME=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return "Linux"
+    }
+
+    static func machineID() -> String { read("/etc/machine-id") }
+    static func bootID() -> String { read("/proc/sys/kernel/random/boot_id") }
+
+    /// The first non-loopback IPv4 address, else 127.0.0.1.
+    static func hostIP() -> String {
+        var addrs: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&addrs) == 0, let first = addrs else { return "127.0.0.1" }
+        defer { freeifaddrs(addrs) }
+        var p: UnsafeMutablePointer<ifaddrs>? = first
+        while let a = p {
+            if let sa = a.pointee.ifa_addr, sa.pointee.sa_family == sa_family_t(AF_INET),
+               (Int32(a.pointee.ifa_flags) & Int32(IFF_LOOPBACK)) == 0 {
+                var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                if getnameinfo(sa, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    return String(cString: host)
+                }
+            }
+            p = a.pointee.ifa_next
+        }
+        return "127.0.0.1"
+    }
+}
+
+enum Timestamps {
+    static func now() -> String { format(Date(), micro: false) }
+    /// MicroTime (Lease renewTime): "2026-11-25T12:00:00.000000Z".
+    static func nowMicro() -> String { format(Date(), micro: true) }
+
+    static func format(_ d: Date, micro: Bool) -> String {
+        var t = time_t(d.timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        var s = "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))"
+        if micro {
+            let us = Int(d.timeIntervalSince1970 * 1_000_000) % 1_000_000
+            s += "." + String(format: "%06d", us)
+        }
+        return s + "Z"
+    }
+
+    /// Second-precision RFC 3339 from the runtime's timestamps (which carry nanoseconds).
+    static func rfc3339(_ s: String) -> String { s.count >= 19 ? String(s.prefix(19)) + "Z" : s }
+
+    static func parse(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard b.count >= 19 else { return nil }
+        func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
+        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
+        var tmv = tm()
+        tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d; tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)))
+    }
+}

@@ -1,0 +1,41 @@
+// `skiff node`: the node agent.
+import ArgumentParser
+import Foundation
+import Node
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct NodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run the node agent: register with the master and run the pods bound to this node.")
+
+    @Option(name: .customLong("server"), help: "The master's API URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @Option(name: .customLong("name"), help: "Node name (default: the hostname).")
+    var name: String?
+
+    @Option(name: .customLong("root-dir"), help: "State directory for containers and images.")
+    var rootDir: String = "/var/lib/skiff/node"
+
+    @Option(name: .customLong("cgroup-root"), help: "Cgroup under which pod containers are created.")
+    var cgroupRoot: String = "skiff"
+
+    @Option(name: .customLong("max-pods"), help: "Pods this node accepts (its pods capacity).")
+    var maxPods: Int = 110
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        let nodeName = name ?? ProcessInfo.processInfo.hostName.lowercased()
+        var options = NodeOptions(server: server, name: nodeName, rootDir: rootDir, cgroupRoot: cgroupRoot,
+                                  registry: try registry.config())
+        options.maxPods = maxPods
+        let agent = try NodeAgent(options: options) { line in writeAll(2, "skiff node: " + line + "\n") }
+        writeAll(2, "skiff node: \(nodeName) serving pods from \(server) (state in \(rootDir))\n")
+        agent.run()
+    }
+}
