@@ -121,14 +121,14 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 }
 
+// No ExpressibleByNilLiteral: `cond ? json : nil` would silently become .null instead of Optional.none.
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     public init(stringLiteral s: String) { self = .string(s) }
     public init(integerLiteral i: Int64) { self = .int(i) }
     public init(booleanLiteral b: Bool) { self = .bool(b) }
     public init(arrayLiteral a: JSONValue...) { self = .array(a) }
     public init(dictionaryLiteral pairs: (String, JSONValue)...) { self = .object(JSONObject(pairs)) }
-    public init(nilLiteral: ()) { self = .null }
 }
 
 // MARK: - Parsing

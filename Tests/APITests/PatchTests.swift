@@ -14,7 +14,7 @@ import Testing
         let out = Patch.mergePatch(pod, try JSONValue.parse(#"{"metadata":{"labels":{"a":null,"c":"3"}},"spec":{"containers":[{"name":"only"}]}}"#))
         #expect(out.value(at: "metadata.labels")?.stringMap == ["b": "2", "c": "3"])
         #expect(out.value(at: "spec.containers")?.arrayValue?.count == 1)   // lists are replaced whole
-        #expect(Patch.mergePatch(.null, ["a": ["b": nil]]) == ["a": .object(JSONObject())])
+        #expect(Patch.mergePatch(.null, ["a": ["b": .null]]) == ["a": .object(JSONObject())])
     }
 
     @Test func jsonPatchOperations() throws {

@@ -1,0 +1,201 @@
+// A real master and a real node agent on this machine (root: the node runs containers).
+import API
+import Client
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `skiff master` + `skiff node` with their own data dirs, cgroup root and the busybox image.
+final class Cluster: @unchecked Sendable {
+    let master = Process()
+    var node = Process()
+    let dir: String
+    let nodeName: String
+    let cgroupRoot: String
+    var port = 0
+    var api: APIClient!
+
+    init() throws {
+        dir = try TestEnv.makeTempDir("skiff-cluster")
+        nodeName = TestEnv.uniqueName("node")
+        cgroupRoot = TestEnv.uniqueName("skiffpods")
+        let skiff = TestEnv.binDir + "/skiff"
+        master.executableURL = URL(fileURLWithPath: skiff)
+        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master"]
+        let err = Pipe()
+        master.standardError = err
+        try master.run()
+        var line: [UInt8] = []
+        while true {
+            let b = err.fileHandleForReading.readData(ofLength: 1)
+            if b.isEmpty || b.first == 0x0a { break }
+            line.append(b.first!)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let r = text.range(of: "http://127.0.0.1:"), let p = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
+            throw ClientError("master did not start: \(text)")
+        }
+        port = p
+        api = try APIClient(server: "http://127.0.0.1:\(p)")
+        let imported = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:latest"])
+        guard imported.status == 0 else { throw ClientError("image import failed: \(imported.stderr)") }
+        try startNode()
+    }
+
+    func startNode() throws {
+        node = Process()
+        node.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // exec: the process is the agent itself (kill -9 reaches it); its log appends to node.log.
+        node.arguments = ["-c", "exec \"$0\" node --server http://127.0.0.1:\(port) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) 2>>\(dir)/node.log",
+                          TestEnv.binDir + "/skiff"]
+        try node.run()
+    }
+
+    func killNode() {
+        kill(node.processIdentifier, SIGKILL)
+        node.waitUntilExit()
+    }
+
+    func containers() throws -> [String] {
+        let r = try TestEnv.capture([TestEnv.binDir + "/skiff", "ps", "--root", dir + "/node"])
+        return r.stdout.split(separator: "\n").dropFirst().map(String.init)
+    }
+
+    func createPod(_ yaml: String) throws {
+        let r = try api.request("POST", "/api/v1/namespaces/default/pods", body: Array(yaml.utf8), contentType: "application/yaml")
+        guard r.code == 201 else { throw ClientError("create pod: \(r.errorMessage)") }
+    }
+
+    func pod(_ name: String) throws -> JSONValue? {
+        let r = try api.get("/api/v1/namespaces/default/pods/\(name)")
+        return r.code == 200 ? try r.json() : nil
+    }
+
+    /// Polls until `check` holds (or the timeout passes); returns whether it did.
+    func eventually(_ seconds: Double = 20, _ check: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try check() { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    /// The node agent's log (for failure messages).
+    var nodeLog: String { (try? String(contentsOfFile: dir + "/node.log", encoding: .utf8)) ?? "" }
+
+    func stop() {
+        if node.isRunning { kill(node.processIdentifier, SIGKILL); node.waitUntilExit() }
+        // Whatever the node left: containers (monitors), mounts, cgroups.
+        if let list = try? containers() {
+            for line in list {
+                if let id = line.split(separator: " ").first {
+                    _ = try? TestEnv.capture([TestEnv.binDir + "/skiff", "rm", "-f", "--root", dir + "/node", String(id)])
+                }
+            }
+        }
+        if master.isRunning { master.terminate(); master.waitUntilExit() }
+        for controller in ["memory", "cpu", "pids", "unified"] {
+            _ = rmdir("/sys/fs/cgroup/\(controller)/\(cgroupRoot)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    deinit { stop() }
+}
+
+func podYAML(_ name: String, node: String, command: String, restartPolicy: String = "Always") -> String {
+    """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: \(name)}
+    spec:
+      nodeName: \(node)
+      restartPolicy: \(restartPolicy)
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: c
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "\(command)"]
+    """
+}
+
+@Suite(.serialized, .enabled(if: TestEnv.isRoot, "runs containers"))
+struct NodeRootTests {
+    @Test func nodeRegistersAndRunsPodsThroughTheirLifecycle() throws {
+        let c = try Cluster()
+        defer { c.stop() }
+        // Registration, Ready condition, lease.
+        #expect(try c.eventually { try c.api.get("/api/v1/nodes/\(c.nodeName)").code == 200 })
+        let node = try c.api.get("/api/v1/nodes/\(c.nodeName)").json()
+        #expect(node["status"]?["conditions"]?.arrayValue?.contains { $0["type"] == "Ready" && $0["status"] == "True" } == true)
+        #expect(node.value(at: "status.capacity.pods") == "110")
+        #expect(try c.eventually { try c.api.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/\(c.nodeName)").code == 200 })
+
+        // A long-running pod becomes Running with a running container.
+        try c.createPod(podYAML("web", node: c.nodeName, command: "echo hi; sleep 1000"))
+        #expect(try c.eventually { try c.pod("web")?.value(at: "status.phase") == "Running" })
+        let running = try c.pod("web")
+        #expect(running?["status"]?["containerStatuses"]?.arrayValue?.first?["ready"] == true)
+        #expect(try c.containers().count == 1)
+        let containerID = running?["status"]?["containerStatuses"]?.arrayValue?.first?["containerID"]?.stringValue
+
+        // A pod that exits 3 with restartPolicy Never: Failed, exit code reported.
+        try c.createPod(podYAML("once", node: c.nodeName, command: "exit 3", restartPolicy: "Never"))
+        #expect(try c.eventually { try c.pod("once")?.value(at: "status.phase") == "Failed" })
+        let failed = try c.pod("once")?["status"]?["containerStatuses"]?.arrayValue?.first
+        #expect(failed?.value(at: "state.terminated.exitCode") == 3)
+        #expect(failed?.value(at: "state.terminated.reason") == "Error")
+        try c.createPod(podYAML("ok", node: c.nodeName, command: "true", restartPolicy: "OnFailure"))
+        #expect(try c.eventually { try c.pod("ok")?.value(at: "status.phase") == "Succeeded" })
+
+        // The agent killed with -9 and restarted re-adopts the running container: no restart, no duplicate.
+        c.killNode()
+        try c.startNode()
+        Thread.sleep(forTimeInterval: 2)
+        let after = try c.pod("web")?["status"]?["containerStatuses"]?.arrayValue?.first
+        #expect(after?["containerID"]?.stringValue == containerID)
+        #expect(after?["restartCount"] == 0)
+        #expect(try c.containers().filter { $0.contains("_web_") }.count == 1)
+
+        // Graceful deletion: SIGTERM (ignored by sh), SIGKILL after 2 s, containers removed, pod gone.
+        _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/web")
+        #expect(try c.pod("web")?["metadata"]?["deletionTimestamp"] != nil)
+        #expect(try c.eventually(15) { try c.pod("web") == nil })
+        for name in ["once", "ok"] { _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/\(name)") }
+        #expect(try c.eventually { try c.containers().isEmpty })
+        // Nothing left behind: no overlay mounts under the node's state, no pod cgroups.
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(c.dir + "/node/containers"))
+        let cgroupDir = "/sys/fs/cgroup/memory/\(c.cgroupRoot)"
+        let leftover = ((try? FileManager.default.contentsOfDirectory(atPath: cgroupDir)) ?? []).filter { name in
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: cgroupDir + "/" + name, isDirectory: &isDir) && isDir.boolValue
+        }
+        #expect(leftover.isEmpty, "container cgroups left: \(leftover)")
+    }
+
+    @Test func restartPolicyAlwaysRestartsAnExitingContainer() throws {
+        let c = try Cluster()
+        defer { c.stop() }
+        try c.createPod(podYAML("flaky", node: c.nodeName, command: "exit 1"))
+        // The first restart comes after the 10 s back-off.
+        #expect(try c.eventually(25) {
+            (try c.pod("flaky")?["status"]?["containerStatuses"]?.arrayValue?.first?["restartCount"]?.intValue ?? 0) >= 1
+        })
+        let status = try c.pod("flaky")?["status"]?["containerStatuses"]?.arrayValue?.first
+        #expect(status?.value(at: "lastState.terminated.exitCode") == 1)
+        #expect(try c.eventually(5) {
+            try c.pod("flaky")?["status"]?["containerStatuses"]?.arrayValue?.first?.value(at: "state.waiting.reason") == "CrashLoopBackOff"
+        })
+        let deleted = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/flaky")
+        #expect(deleted.code == 200, "\(deleted.text)")
+        let gone = try c.eventually(15) { try c.pod("flaky") == nil }
+        let leftover = try c.pod("flaky")?.jsonString ?? ""
+        #expect(gone, "\(c.nodeLog) \(leftover)")
+    }
+}
