@@ -20,7 +20,7 @@ public struct NodeOptions: Sendable {
     public var cgroupRoot: String
     public var registry: RegistryConfig
     public var maxPods = 110
-    public var syncInterval: Double = 0.5
+    public var syncInterval: Double = 1
 
     public init(server: String, name: String, rootDir: String, cgroupRoot: String, registry: RegistryConfig) {
         self.server = server; self.name = name; self.rootDir = rootDir; self.cgroupRoot = cgroupRoot; self.registry = registry
@@ -48,7 +48,9 @@ public final class NodeAgent: @unchecked Sendable {
         let sync = PodSync(agent: self)
         while true {
             sync.syncAll()
-            Thread.sleep(forTimeInterval: options.syncInterval)
+            // Wake at once when the API tells us something, else re-check on the interval
+            // (container exits and back-off timers are noticed there).
+            _ = pods.changed.wait(timeout: .now() + options.syncInterval)
         }
     }
 
@@ -175,6 +177,8 @@ public final class NodeAgent: @unchecked Sendable {
 /// The pods bound to this node, as last seen from the API (keyed by uid).
 final class PodCache: @unchecked Sendable {
     private let lock = NSLock()
+    /// Signalled on every change, to wake the sync loop.
+    let changed = DispatchSemaphore(value: 0)
     private var byUID: [String: JSONValue] = [:]
     /// False until the first list arrives: until then nothing is removed as "gone".
     private(set) var synced = false
@@ -184,16 +188,19 @@ final class PodCache: @unchecked Sendable {
         byUID = [:]
         for p in items { if let uid = p["metadata"]?["uid"]?.stringValue { byUID[uid] = p } }
         synced = true
+        changed.signal()
     }
 
     func put(_ p: JSONValue) {
         guard let uid = p["metadata"]?["uid"]?.stringValue else { return }
         lock.lock(); byUID[uid] = p; lock.unlock()
+        changed.signal()
     }
 
     func remove(_ p: JSONValue) {
         guard let uid = p["metadata"]?["uid"]?.stringValue else { return }
         lock.lock(); byUID[uid] = nil; lock.unlock()
+        changed.signal()
     }
 
     var all: [JSONValue] { lock.lock(); defer { lock.unlock() }; return Array(byUID.values) }
