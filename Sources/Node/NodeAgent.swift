@@ -42,6 +42,7 @@ public final class NodeAgent: @unchecked Sendable {
     func client() throws -> APIClient { try APIClient(server: options.server) }
 
     /// Runs forever: a heartbeat thread, a pod watch thread, and the sync loop on this thread.
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     public func run() -> Never {
         Thread.detachNewThread { self.heartbeatLoop() }
         Thread.detachNewThread { self.watchLoop() }
@@ -56,6 +57,7 @@ public final class NodeAgent: @unchecked Sendable {
 
     // MARK: node registration and heartbeat
 
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func heartbeatLoop() {
         var backoff = 1.0
         var registered = false
@@ -144,6 +146,7 @@ public final class NodeAgent: @unchecked Sendable {
     // MARK: pods bound here
 
     /// List, then watch from the list's version; on any error, list again after a pause.
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func watchLoop() {
         let podType = try! ResourceResolver.resolve("pods")
         let selector = "fieldSelector=" + queryEscape("spec.nodeName=" + options.name)

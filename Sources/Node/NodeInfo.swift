@@ -19,6 +19,7 @@ enum NodeInfo {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     static func memoryKiB() -> Int64 {
         for line in read("/proc/meminfo").split(separator: "\n") where line.hasPrefix("MemTotal:") {
             return Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
@@ -49,6 +50,7 @@ enum NodeInfo {
     static func bootID() -> String { read("/proc/sys/kernel/random/boot_id") }
 
     /// The first non-loopback IPv4 address, else 127.0.0.1.
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     static func hostIP() -> String {
         var addrs: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&addrs) == 0, let first = addrs else { return "127.0.0.1" }

@@ -45,6 +45,7 @@ final class PodSync {
 
     typealias Instance = (name: ContainerName, record: ContainerRecord, status: ContainerStatus)
 
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func syncAll() {
         guard agent.pods.isSynced else { return }
         var byPod: [String: [Instance]] = [:]
@@ -65,6 +66,7 @@ final class PodSync {
         for uid in reported.keys where !live.contains(String(uid.prefix(8))) { reported[uid] = nil }
     }
 
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func sync(_ pod: JSONValue, uid: String, instances: [Instance]) {
         let meta = pod["metadata"] ?? .null
         let name = meta["name"]?.stringValue ?? ""
@@ -109,6 +111,7 @@ final class PodSync {
     }
 
     /// Starts one attempt of a container; returns a waiting reason when it can't (yet).
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func start(_ c: JSONValue, attempt: Int, pod: JSONValue, uid: String) -> (String, String)? {
         let meta = pod["metadata"] ?? .null
         let image = c["image"]?.stringValue ?? ""
@@ -153,6 +156,7 @@ final class PodSync {
     }
 
     /// Graceful termination: SIGTERM, SIGKILL after the grace period, remove, confirm to the API.
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func terminate(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance]) {
         let grace = pod["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? pod["spec"]?["terminationGracePeriodSeconds"]?.intValue ?? 30
         let running = instances.filter { if case .running = $0.status { return true }; return false }
@@ -180,46 +184,17 @@ final class PodSync {
 
     // MARK: status
 
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func report(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance], waiting: [String: (String, String)]) {
         let spec = pod["spec"] ?? .null
         let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
         let startTime = pod["status"]?["startTime"]?.stringValue ?? Timestamps.now()
         var statuses: [JSONValue] = []
-        var running = 0, succeeded = 0, failed = 0, waitingCount = 0
+        var counts = StateCounts()
         for c in spec["containers"]?.arrayValue ?? [] {
-            let cname = c["name"]?.stringValue ?? ""
-            let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
-            var status: JSONValue = ["name": .string(cname), "image": .string(c["image"]?.stringValue ?? ""), "imageID": "",
-                                     "restartCount": .int(Int64(attempts.last?.name.attempt ?? 0)), "ready": false, "started": false]
-            if let latest = attempts.last { status["containerID"] = .string("skiff://" + latest.record.id) }
-            if let w = waiting[cname] {
-                status["state"] = ["waiting": ["reason": .string(w.0), "message": .string(w.1)]]
-                waitingCount += 1
-            } else if let latest = attempts.last {
-                switch latest.status {
-                case .running:
-                    status["state"] = ["running": ["startedAt": .string(Timestamps.rfc3339(latest.record.createdAt))]]
-                    status["ready"] = true
-                    status["started"] = true
-                    running += 1
-                case .exited(let e):
-                    status["state"] = terminatedState(e)
-                    if e.exitCode == 0 && !e.oomKilled { succeeded += 1 } else { failed += 1 }
-                case .created:
-                    status["state"] = ["waiting": ["reason": "ContainerCreating"]]
-                    waitingCount += 1
-                }
-            } else {
-                status["state"] = ["waiting": ["reason": "ContainerCreating"]]
-                waitingCount += 1
-            }
-            if attempts.count > 1, case .exited(let e) = attempts[attempts.count - 2].status {
-                status["lastState"] = terminatedState(e)
-            } else {
-                status["lastState"] = .object(JSONObject())
-            }
-            statuses.append(status)
+            statuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &counts))
         }
+        let (running, succeeded, failed, waitingCount) = (counts.running, counts.succeeded, counts.failed, counts.waiting)
         let total = statuses.count
         var phase = "Pending"
         if running > 0 || (waitingCount > 0 && (succeeded + failed) > 0) { phase = "Running" }
@@ -249,6 +224,62 @@ final class PodSync {
            (200..<300).contains(r.code) {
             reported[uid] = status
         }
+    }
+
+    struct StateCounts { var running = 0, succeeded = 0, failed = 0, waiting = 0 }
+
+    /// One containerStatuses entry. Kept out of report()'s loop (and not inlined into it): the
+    /// release optimizer spent minutes on loop-invariant code motion over the inlined literals.
+    @inline(never)
+    func containerStatus(_ c: JSONValue, instances: [Instance], waiting: [String: (String, String)], counts: inout StateCounts) -> JSONValue {
+        let cname = c["name"]?.stringValue ?? ""
+        let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
+        var status = JSONValue.object(JSONObject())
+        status["name"] = .string(cname)
+        status["image"] = .string(c["image"]?.stringValue ?? "")
+        status["imageID"] = .string("")
+        status["restartCount"] = .int(Int64(attempts.last?.name.attempt ?? 0))
+        status["ready"] = .bool(false)
+        status["started"] = .bool(false)
+        if let latest = attempts.last { status["containerID"] = .string("skiff://" + latest.record.id) }
+        if let w = waiting[cname] {
+            status["state"] = waitingState(w.0, w.1)
+            counts.waiting += 1
+        } else if let latest = attempts.last {
+            switch latest.status {
+            case .running:
+                status["state"] = runningState(Timestamps.rfc3339(latest.record.createdAt))
+                status["ready"] = .bool(true)
+                status["started"] = .bool(true)
+                counts.running += 1
+            case .exited(let e):
+                status["state"] = terminatedState(e)
+                if e.exitCode == 0 && !e.oomKilled { counts.succeeded += 1 } else { counts.failed += 1 }
+            case .created:
+                status["state"] = waitingState("ContainerCreating", nil)
+                counts.waiting += 1
+            }
+        } else {
+            status["state"] = waitingState("ContainerCreating", nil)
+            counts.waiting += 1
+        }
+        if attempts.count > 1, case .exited(let e) = attempts[attempts.count - 2].status {
+            status["lastState"] = terminatedState(e)
+        } else {
+            status["lastState"] = .object(JSONObject())
+        }
+        return status
+    }
+
+    func waitingState(_ reason: String, _ message: String?) -> JSONValue {
+        var w = JSONObject()
+        w["reason"] = .string(reason)
+        if let message { w["message"] = .string(message) }
+        return .object(JSONObject([("waiting", .object(w))]))
+    }
+
+    func runningState(_ startedAt: String) -> JSONValue {
+        .object(JSONObject([("running", .object(JSONObject([("startedAt", .string(startedAt))])))]))
     }
 
     func terminatedState(_ e: ExitRecord) -> JSONValue {
