@@ -191,7 +191,7 @@ public enum PodRules {
                                            detail: "must match the regex ^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"))
                     continue
                 }
-                if q < (try! Quantity(parsing: "0")) {
+                if q.mantissa < 0 {
                     errs.append(FieldError(.invalid, field: "\(path).\(key)[\(name)]", value: text, detail: "must be greater than or equal to 0"))
                 }
                 parsed[key, default: [:]][name] = q

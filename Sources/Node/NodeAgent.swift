@@ -148,10 +148,10 @@ public final class NodeAgent: @unchecked Sendable {
     /// List, then watch from the list's version; on any error, list again after a pause.
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func watchLoop() {
-        let podType = try! ResourceResolver.resolve("pods")
         let selector = "fieldSelector=" + queryEscape("spec.nodeName=" + options.name)
         while true {
             do {
+                let podType = try ResourceResolver.resolve("pods")
                 let c = try client()
                 let list = try c.get(ResourceResolver.path(podType, namespace: nil) + "?" + selector)
                 guard list.code == 200 else { throw ClientError(list.errorMessage) }

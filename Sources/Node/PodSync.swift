@@ -41,7 +41,15 @@ final class PodSync {
     /// Image pull failures per image reference: (when, message), for back-off.
     var pullFailures: [String: (Date, String)] = [:]
 
+    /// One keep-alive connection for status writes (the sync loop is single-threaded).
+    private var cachedClient: APIClient?
+
     init(agent: NodeAgent) { self.agent = agent }
+
+    func api() -> APIClient? {
+        if cachedClient == nil { cachedClient = try? agent.client() }
+        return cachedClient
+    }
 
     typealias Instance = (name: ContainerName, record: ContainerRecord, status: ContainerStatus)
 
@@ -78,11 +86,12 @@ final class PodSync {
         let spec = pod["spec"] ?? .null
         let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
         var waiting: [String: (String, String)] = [:]    // container → (reason, message)
+        var started = false
         for c in spec["containers"]?.arrayValue ?? [] {
             guard let cname = c["name"]?.stringValue else { continue }
             let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
             guard let latest = attempts.last else {
-                if let w = start(c, attempt: 0, pod: pod, uid: uid) { waiting[cname] = w }
+                if let w = start(c, attempt: 0, pod: pod, uid: uid) { waiting[cname] = w } else { started = true }
                 continue
             }
             guard case .exited(let exit) = latest.status else { continue }
@@ -93,14 +102,15 @@ final class PodSync {
             let delay = min(10 * pow(2, Double(latest.name.attempt)), 300)
             let finished = Timestamps.parse(exit.finishedAt) ?? Date.distantPast
             if Date().timeIntervalSince(finished) >= delay {
-                if let w = start(c, attempt: latest.name.attempt + 1, pod: pod, uid: uid) { waiting[cname] = w }
+                if let w = start(c, attempt: latest.name.attempt + 1, pod: pod, uid: uid) { waiting[cname] = w } else { started = true }
                 // Keep the previous attempt for lastState; older ones go.
                 for old in attempts.dropLast() { try? runtime.remove(old.record.id, force: true) }
             } else {
                 waiting[cname] = ("CrashLoopBackOff", "back-off \(Int(delay))s restarting failed container=\(cname) pod=\(name)_\(namespace)(\(uid))")
             }
         }
-        report(pod, uid: uid, name: name, namespace: namespace, instances: runtimeInstances(uid), waiting: waiting)
+        // Re-read the runtime only when this pass started something.
+        report(pod, uid: uid, name: name, namespace: namespace, instances: started ? runtimeInstances(uid) : instances, waiting: waiting)
     }
 
     func runtimeInstances(_ uid: String) -> [Instance] {
@@ -173,7 +183,7 @@ final class PodSync {
         for i in instances { try? runtime.remove(i.record.id, force: true) }
         terminationStarted[uid] = nil
         // Confirm: the pod may now go (grace 0, only this incarnation).
-        guard let client = try? agent.client(), let podType = try? ResourceResolver.resolve("pods") else { return }
+        guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
         let body: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": ["uid": .string(uid)]]
         if let r = try? client.request("DELETE", ResourceResolver.path(podType, namespace: namespace, name: name), body: body.serialized()),
            (200..<300).contains(r.code) || r.code == 404 || r.code == 409 {
@@ -217,7 +227,7 @@ final class PodSync {
             "startTime": .string(startTime), "containerStatuses": .array(statuses),
         ]
         if reported[uid] == status { return }
-        guard let client = try? agent.client(), let podType = try? ResourceResolver.resolve("pods") else { return }
+        guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
         let patch: JSONValue = ["status": status]
         if let r = try? client.request("PATCH", ResourceResolver.path(podType, namespace: namespace, name: name, subresource: "status"),
                                        body: patch.serialized(), contentType: "application/merge-patch+json"),

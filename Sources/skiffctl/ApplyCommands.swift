@@ -6,6 +6,17 @@ import Foundation
 
 let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
+/// `-f FILE|DIR|-` (repeatable), shared by apply, create and delete.
+struct ManifestFiles: ParsableArguments {
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "File, directory or - for stdin (repeatable).")
+    var files: [String] = []
+
+    func manifests() throws -> [Manifest] {
+        guard !files.isEmpty else { throw ClientError("must specify one of -f and -k") }
+        return try Manifests.load(files)
+    }
+}
+
 /// A manifest's resource type and namespace (its own, else the session's).
 func placement(_ m: Manifest, _ s: Session) throws -> (ResourceType, String?, String) {
     let o = m.object
@@ -24,13 +35,11 @@ struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "apply", abstract: "Create or update resources from files (client-side apply).")
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "File, directory or - for stdin (repeatable).")
-    var files: [String] = []
+    @OptionGroup var input: ManifestFiles
 
     func run() throws {
-        guard !files.isEmpty else { throw ClientError("must specify one of -f and -k") }
         let s = try connection.session()
-        for m in try Manifests.load(files) {
+        for m in try input.manifests() {
             let (type, ns, name) = try placement(m, s)
             var desired = m.object
             desired["metadata"]?["namespace"] = ns.map { .string($0) }
@@ -90,13 +99,11 @@ struct CreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Create resources from files.")
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "File, directory or - for stdin (repeatable).")
-    var files: [String] = []
+    @OptionGroup var input: ManifestFiles
 
     func run() throws {
-        guard !files.isEmpty else { throw ClientError("must specify one of -f and -k") }
         let s = try connection.session()
-        for m in try Manifests.load(files) {
+        for m in try input.manifests() {
             let (type, ns, name) = try placement(m, s)
             var o = m.object
             if let ns { o["metadata"]?["namespace"] = .string(ns) }
@@ -110,8 +117,7 @@ struct DeleteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete resources by file, name or label selector.")
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "File, directory or - for stdin (repeatable).")
-    var files: [String] = []
+    @OptionGroup var input: ManifestFiles
     @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector.")
     var selector: String?
     @Flag(name: .customLong("all"), help: "Delete every resource of the type in the namespace.")
@@ -130,8 +136,8 @@ struct DeleteCommand: ParsableCommand {
     func run() throws {
         let s = try connection.session()
         var targets: [(ResourceType, String?, String)] = []
-        if !files.isEmpty {
-            for m in try Manifests.load(files) { targets.append(try placement(m, s)) }
+        if !input.files.isEmpty {
+            for m in try input.manifests() { targets.append(try placement(m, s)) }
             // Namespaces last: deleting one first would take the rest of the file with it.
             targets = targets.filter { $0.0.kind != "Namespace" } + targets.filter { $0.0.kind == "Namespace" }
         } else if selector != nil || all {
