@@ -8,6 +8,10 @@
  * Detached (READY_FD given): reports {stage 0, err = pid} or the failure on READY_FD, then keeps
  * running in its own session. Foreground (`foreground 1`): also copies output to its own
  * stdout/stderr, forwards INT/TERM/HUP/QUIT, and exits with the container's exit code.
+ *
+ * skiff-monitor --pause: the process of a pod sandbox (Kubernetes' "pause" container). It holds
+ * the pod's namespaces, reaps orphans when it is PID 1 of a shared PID namespace, and exits 0
+ * on SIGTERM/SIGINT. The node copies this static binary into the sandbox's root.
  */
 #define _GNU_SOURCE
 #include "skiff_spawn.h"
@@ -189,7 +193,23 @@ static int fail_early(const struct skiff_config *c, int ready_fd, const struct s
     return 125;
 }
 
+static int pause_main(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGCHLD) { while (waitpid(-1, NULL, WNOHANG) > 0) {} continue; }
+        return 0;
+    }
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--pause")) return pause_main();
     if (argc < 2 || argc > 3) {
         dprintf(2, "usage: skiff-monitor SPAWN_FILE [READY_FD]\n");
         return 125;

@@ -155,6 +155,11 @@ static void do_mounts(const struct skiff_config *c, int rootfd) {
             }
         }
         if (is_bind && (flags & ~(MS_BIND | MS_REC))) {
+            /* The fd names the directory the bind now covers: reopen to reach the new mount. */
+            close(fd);
+            fd = open_in_root(rootfd, m->dst, file_target);
+            if (fd < 0) report(SKIFF_STAGE_MOUNT, errno, m->dst);
+            fdpath(target, sizeof target, fd);
             unsigned long keep = locked_flags(target);
             if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | keep | (flags & ~MS_REC), NULL) < 0)
                 report(SKIFF_STAGE_MOUNT, errno, m->dst);

@@ -1,8 +1,8 @@
 // `skiff node`: registers a Node, keeps its Lease and status fresh, watches the pods bound to
 // it and reconciles them against the containers the runtime has — start, restart per policy,
 // report status, stop and remove on deletion, then confirm the deletion to the API server.
-// First slice of the kubelet: one container namespace set per container (pod sandboxes,
-// probes, volumes and the node server come next).
+// Each pod gets a sandbox (shared namespaces), a QoS cgroup, volumes, init containers, then its
+// app containers (see PodSync).
 import API
 import Client
 import Foundation
@@ -37,6 +37,12 @@ public final class NodeAgent: @unchecked Sendable {
         self.options = options
         self.log = log
         runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
+        try PodSandbox(rootDir: options.rootDir, cgroupRoot: options.cgroupRoot).prepareRootfs(monitorPath: runtime.options.monitorPath)
+    }
+
+    /// The node's allocatable amount of a resource (cpu, memory, ephemeral-storage, pods).
+    func allocatable(_ resource: String) -> String? {
+        nodeObject()["status"]?["allocatable"]?[resource]?.stringValue
     }
 
     func client() throws -> APIClient { try APIClient(server: options.server) }

@@ -67,11 +67,26 @@ final class PodSync {
             live.insert(String(uid.prefix(8)))
             sync(pod, uid: uid, instances: byPod[String(uid.prefix(8))] ?? [])
         }
-        // Containers of pods no longer bound here (deleted with grace 0, or gone while we were down).
+        // Pods no longer bound here (deleted with grace 0, or gone while we were down).
         for (uid, instances) in byPod where !live.contains(uid) {
-            for i in instances { try? runtime.remove(i.record.id, force: true) }
+            for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
+                try? runtime.remove(i.record.id, force: true)
+            }
+        }
+        for dir in FileIO.listDirectory(agent.options.rootDir + "/pods") where !live.contains(String(dir.prefix(8))) {
+            cleanUpPod(uid: dir)
         }
         for uid in reported.keys where !live.contains(String(uid.prefix(8))) { reported[uid] = nil }
+    }
+
+    /// What one sync pass of a pod knows about its sandbox and volumes.
+    final class PodContext {
+        let pod: JSONValue
+        let uid: String
+        var sandboxPID: Int32 = 0
+        var cgroupParent = ""
+        var volumePaths: [String: String]?
+        init(pod: JSONValue, uid: String) { self.pod = pod; self.uid = uid }
     }
 
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
@@ -83,34 +98,104 @@ final class PodSync {
             terminate(pod, uid: uid, name: name, namespace: namespace, instances: instances)
             return
         }
+        // A pod that finished (restartPolicy Never/OnFailure) keeps its state; its sandbox stops.
+        let phase = reported[uid]?["phase"]?.stringValue ?? pod["status"]?["phase"]?.stringValue
+        if phase == "Succeeded" || phase == "Failed" {
+            for i in instances where i.name.container == PodSandbox.containerName {
+                if case .running = i.status { try? runtime.kill(i.record.id, signal: SIGKILL) }
+            }
+            return
+        }
         let spec = pod["spec"] ?? .null
         let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
+        let context = PodContext(pod: pod, uid: uid)
         var waiting: [String: (String, String)] = [:]    // container → (reason, message)
         var started = false
-        for c in spec["containers"]?.arrayValue ?? [] {
-            guard let cname = c["name"]?.stringValue else { continue }
-            let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
-            guard let latest = attempts.last else {
-                if let w = start(c, attempt: 0, pod: pod, uid: uid) { waiting[cname] = w } else { started = true }
-                continue
+        var current = instances
+
+        switch ensureSandbox(context, instances: instances) {
+        case .ready(let restarted):
+            if restarted { started = true; current = runtimeInstances(uid) }
+        case .failed(let reason, let message):
+            for c in (spec["initContainers"]?.arrayValue ?? []) + (spec["containers"]?.arrayValue ?? []) {
+                if let n = c["name"]?.stringValue { waiting[n] = (reason, message) }
             }
-            guard case .exited(let exit) = latest.status else { continue }
-            let failed = exit.exitCode != 0 || exit.oomKilled
-            let restart = restartPolicy == "Always" || (restartPolicy == "OnFailure" && failed)
-            guard restart else { continue }
-            // CrashLoopBackOff: 10 s doubling to 5 min after each exit.
-            let delay = min(10 * pow(2, Double(latest.name.attempt)), 300)
-            let finished = Timestamps.parse(exit.finishedAt) ?? Date.distantPast
-            if Date().timeIntervalSince(finished) >= delay {
-                if let w = start(c, attempt: latest.name.attempt + 1, pod: pod, uid: uid) { waiting[cname] = w } else { started = true }
-                // Keep the previous attempt for lastState; older ones go.
-                for old in attempts.dropLast() { try? runtime.remove(old.record.id, force: true) }
-            } else {
-                waiting[cname] = ("CrashLoopBackOff", "back-off \(Int(delay))s restarting failed container=\(cname) pod=\(name)_\(namespace)(\(uid))")
+            report(pod, uid: uid, name: name, namespace: namespace, instances: current, waiting: waiting, initState: .running)
+            return
+        }
+
+        // Init containers, one at a time and in order; app containers only after all succeeded.
+        var initState = InitState.done
+        for c in spec["initContainers"]?.arrayValue ?? [] {
+            guard let cname = c["name"]?.stringValue else { continue }
+            let latest = attempts(of: cname, in: current).last
+            guard let latest else {
+                if let w = start(c, attempt: 0, context: context) { waiting[cname] = w } else { started = true }
+                initState = .running
+                break
+            }
+            guard case .exited(let exit) = latest.status else { initState = .running; break }
+            if exit.exitCode == 0 && !exit.oomKilled { continue }
+            if restartPolicy == "Never" { initState = .failed; break }
+            initState = .running
+            switch restartDecision(latest, exit: exit, container: cname, pod: name, namespace: namespace, uid: uid) {
+            case .now:
+                if let w = start(c, attempt: latest.name.attempt + 1, context: context) { waiting[cname] = w } else { started = true }
+                pruneAttempts(of: cname, in: current)
+            case .wait(let reason):
+                waiting[cname] = reason
+            }
+            break
+        }
+
+        if initState == .done {
+            for c in spec["containers"]?.arrayValue ?? [] {
+                guard let cname = c["name"]?.stringValue else { continue }
+                guard let latest = attempts(of: cname, in: current).last else {
+                    if let w = start(c, attempt: 0, context: context) { waiting[cname] = w } else { started = true }
+                    continue
+                }
+                guard case .exited(let exit) = latest.status else { continue }
+                let failed = exit.exitCode != 0 || exit.oomKilled
+                guard restartPolicy == "Always" || (restartPolicy == "OnFailure" && failed) else { continue }
+                switch restartDecision(latest, exit: exit, container: cname, pod: name, namespace: namespace, uid: uid) {
+                case .now:
+                    if let w = start(c, attempt: latest.name.attempt + 1, context: context) { waiting[cname] = w } else { started = true }
+                    pruneAttempts(of: cname, in: current)
+                case .wait(let reason):
+                    waiting[cname] = reason
+                }
             }
         }
         // Re-read the runtime only when this pass started something.
-        report(pod, uid: uid, name: name, namespace: namespace, instances: started ? runtimeInstances(uid) : instances, waiting: waiting)
+        report(pod, uid: uid, name: name, namespace: namespace, instances: started ? runtimeInstances(uid) : current,
+               waiting: waiting, initState: initState)
+        if let phase = reported[uid]?["phase"]?.stringValue, phase == "Succeeded" || phase == "Failed" {
+            for i in current where i.name.container == PodSandbox.containerName { try? runtime.kill(i.record.id, signal: SIGKILL) }
+        }
+    }
+
+    enum InitState { case running, done, failed }
+
+    func attempts(of container: String, in instances: [Instance]) -> [Instance] {
+        instances.filter { $0.name.container == container }.sorted { $0.name.attempt < $1.name.attempt }
+    }
+
+    /// Keeps the newest two attempts (the running one and the previous, for lastState).
+    func pruneAttempts(of container: String, in instances: [Instance]) {
+        for old in attempts(of: container, in: instances).dropLast() { try? runtime.remove(old.record.id, force: true) }
+    }
+
+    enum RestartDecision { case now, wait((String, String)) }
+
+    /// CrashLoopBackOff: 10 s doubling to 5 min after each exit; a run of 10 minutes or more resets it.
+    func restartDecision(_ latest: Instance, exit: ExitRecord, container: String, pod: String, namespace: String, uid: String) -> RestartDecision {
+        let finished = Timestamps.parse(exit.finishedAt) ?? Date.distantPast
+        let startedAt = Timestamps.parse(exit.startedAt) ?? finished
+        let ranLong = finished.timeIntervalSince(startedAt) >= 600
+        let delay = ranLong ? 0 : min(10 * pow(2, Double(latest.name.attempt)), 300)
+        if Date().timeIntervalSince(finished) >= delay { return .now }
+        return .wait(("CrashLoopBackOff", "back-off \(Int(delay))s restarting failed container=\(container) pod=\(pod)_\(namespace)(\(uid))"))
     }
 
     func runtimeInstances(_ uid: String) -> [Instance] {
@@ -120,12 +205,77 @@ final class PodSync {
         }
     }
 
+    enum SandboxResult { case ready(restarted: Bool), failed(String, String) }
+
+    /// The pod's sandbox is running (started, or restarted after it died — then the pod's
+    /// containers are stopped first, as the kubelet does); its pid goes into the context.
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
+    func ensureSandbox(_ context: PodContext, instances: [Instance]) -> SandboxResult {
+        let sandbox = PodSandbox(rootDir: agent.options.rootDir, cgroupRoot: agent.options.cgroupRoot)
+        let qos = context.pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(context.pod["spec"] ?? .null)
+        context.cgroupParent = sandbox.cgroupPath(uid: context.uid, qosClass: qos)
+        let sandboxes = attempts(of: PodSandbox.containerName, in: instances)
+        if let latest = sandboxes.last, case .running(let pid) = latest.status {
+            context.sandboxPID = pid
+            return .ready(restarted: false)
+        }
+        // None yet, or it died: stop what still runs in the old namespaces, then start afresh.
+        if !sandboxes.isEmpty {
+            for i in instances where i.name.container != PodSandbox.containerName {
+                if case .running = i.status { try? runtime.kill(i.record.id, signal: SIGKILL) }
+            }
+            for old in sandboxes { try? runtime.remove(old.record.id, force: true) }
+        }
+        let meta = context.pod["metadata"] ?? .null
+        do {
+            _ = try sandbox.createCgroup(context.pod, uid: context.uid)
+            let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: nil)
+            try volumes.writeEtcFiles(hostname: PodSandbox.hostname(context.pod))
+            let name = ContainerName(container: PodSandbox.containerName, pod: meta["name"]?.stringValue ?? "",
+                                     namespace: meta["namespace"]?.stringValue ?? "default", uid: context.uid,
+                                     attempt: (sandboxes.last?.name.attempt ?? -1) + 1)
+            let record = try runtime.run(sandbox.spec(context.pod, name: name, cgroupParent: context.cgroupParent))
+            guard case .running(let pid) = runtime.store.status(of: record.id) else {
+                return .failed("ContainerCreating", "pod sandbox exited at once")
+            }
+            context.sandboxPID = pid
+            return .ready(restarted: true)
+        } catch {
+            return .failed("ContainerCreating", "Failed to create pod sandbox: \(error)")
+        }
+    }
+
     /// Starts one attempt of a container; returns a waiting reason when it can't (yet).
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    func start(_ c: JSONValue, attempt: Int, pod: JSONValue, uid: String) -> (String, String)? {
-        let meta = pod["metadata"] ?? .null
+    func start(_ c: JSONValue, attempt: Int, context: PodContext) -> (String, String)? {
+        let meta = context.pod["metadata"] ?? .null
         let image = c["image"]?.stringValue ?? ""
-        let policy = c["imagePullPolicy"]?.stringValue ?? PodRules.pullPolicyDefault(image: image)
+        if let w = ensureImage(image, policy: c["imagePullPolicy"]?.stringValue ?? PodRules.pullPolicyDefault(image: image)) { return w }
+        let name = ContainerName(container: c["name"]?.stringValue ?? "", pod: meta["name"]?.stringValue ?? "",
+                                 namespace: meta["namespace"]?.stringValue ?? "default", uid: context.uid, attempt: attempt)
+        let objects = APIObjectSource(client: api())
+        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects)
+        let spec: ContainerSpec
+        do {
+            if context.volumePaths == nil { context.volumePaths = try volumes.setUp(nodeAllocatable: agent.allocatable) }
+            spec = try PodContainerSpec(pod: context.pod, objects: objects, nodeAllocatable: agent.allocatable)
+                .build(c, name: name, sandboxPID: context.sandboxPID, cgroupParent: context.cgroupParent,
+                       volumes: volumes, volumePaths: context.volumePaths ?? [:])
+        } catch {
+            return ("CreateContainerConfigError", "\(error)")
+        }
+        do {
+            _ = try runtime.run(spec)
+            return nil
+        } catch {
+            // A container that failed to start is removed: the next pass tries again.
+            if let failed = runtime.list().first(where: { $0.record.name == name.text }) { try? runtime.remove(failed.record.id, force: true) }
+            return ("CreateContainerError", "\(error)")
+        }
+    }
+
+    /// Pulls per imagePullPolicy; a waiting reason (ErrImagePull, ImagePullBackOff...) when the image isn't there.
+    func ensureImage(_ image: String, policy: String) -> (String, String)? {
         if let (when, message) = pullFailures[image], Date().timeIntervalSince(when) < 10 {
             return ("ImagePullBackOff", "Back-off pulling image \"\(image)\": \(message)")
         }
@@ -142,34 +292,18 @@ final class PodSync {
                 return ("ErrImagePull", "\(error)")
             }
         }
-        let name = ContainerName(container: c["name"]?.stringValue ?? "", pod: meta["name"]?.stringValue ?? "",
-                                 namespace: meta["namespace"]?.stringValue ?? "default", uid: uid, attempt: attempt)
-        var spec = ContainerSpec(root: .image(image))
-        spec.name = name.text
-        spec.detach = true
-        if let command = c["command"]?.arrayValue?.compactMap(\.stringValue), !command.isEmpty { spec.entrypoint = command }
-        spec.command = c["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        spec.env = (c["env"]?.arrayValue ?? []).compactMap { e in
-            guard let k = e["name"]?.stringValue else { return nil }
-            return "\(k)=\(e["value"]?.stringValue ?? "")"
-        }
-        spec.workingDir = c["workingDir"]?.stringValue
-        spec.hostname = meta["name"]?.stringValue
-        if let mem = c["resources"]?["limits"]?["memory"]?.stringValue, let q = try? Quantity(parsing: mem) { spec.memoryBytes = q.integerValue }
-        if let cpu = c["resources"]?["limits"]?["cpu"]?.stringValue, let q = try? Quantity(parsing: cpu) { spec.milliCPUs = q.milliValue }
-        do {
-            _ = try runtime.run(spec)
-            return nil
-        } catch {
-            return ("CreateContainerError", "\(error)")
-        }
+        return nil
     }
 
-    /// Graceful termination: SIGTERM, SIGKILL after the grace period, remove, confirm to the API.
+    /// Graceful termination: SIGTERM to the app containers, SIGKILL after the grace period, then
+    /// the sandbox; everything removed (volumes, cgroup) and the deletion confirmed to the API.
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func terminate(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance]) {
         let grace = pod["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? pod["spec"]?["terminationGracePeriodSeconds"]?.intValue ?? 30
-        let running = instances.filter { if case .running = $0.status { return true }; return false }
+        let running = instances.filter {
+            guard $0.name.container != PodSandbox.containerName, case .running = $0.status else { return false }
+            return true
+        }
         if !running.isEmpty {
             let started = terminationStarted[uid] ?? Date()
             if terminationStarted[uid] == nil {
@@ -180,7 +314,10 @@ final class PodSync {
             }
             return
         }
-        for i in instances { try? runtime.remove(i.record.id, force: true) }
+        for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
+            try? runtime.remove(i.record.id, force: true)
+        }
+        cleanUpPod(uid: uid)
         terminationStarted[uid] = nil
         // Confirm: the pod may now go (grace 0, only this incarnation).
         guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
@@ -192,13 +329,26 @@ final class PodSync {
         }
     }
 
+    /// Volumes (tmpfs unmounted), the pod directory and the pod cgroup go.
+    func cleanUpPod(uid: String) {
+        let podDir = agent.options.rootDir + "/pods/" + uid
+        do { try PodVolumes.tearDown(podDir: podDir) } catch { agent.log("cleaning up pod \(uid): \(error)") }
+        PodSandbox(rootDir: agent.options.rootDir, cgroupRoot: agent.options.cgroupRoot).removeCgroup(uid: uid)
+    }
+
     // MARK: status
 
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    func report(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance], waiting: [String: (String, String)]) {
+    func report(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance],
+                waiting: [String: (String, String)], initState: InitState) {
         let spec = pod["spec"] ?? .null
         let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
         let startTime = pod["status"]?["startTime"]?.stringValue ?? Timestamps.now()
+        var initStatuses: [JSONValue] = []
+        var initCounts = StateCounts()
+        for c in spec["initContainers"]?.arrayValue ?? [] {
+            initStatuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &initCounts))
+        }
         var statuses: [JSONValue] = []
         var counts = StateCounts()
         for c in spec["containers"]?.arrayValue ?? [] {
@@ -207,25 +357,37 @@ final class PodSync {
         let (running, succeeded, failed, waitingCount) = (counts.running, counts.succeeded, counts.failed, counts.waiting)
         let total = statuses.count
         var phase = "Pending"
-        if running > 0 || (waitingCount > 0 && (succeeded + failed) > 0) { phase = "Running" }
-        if waitingCount == 0 && running == 0 && total > 0 {
-            if restartPolicy == "Never" || (restartPolicy == "OnFailure" && failed == 0) {
-                phase = failed > 0 ? "Failed" : "Succeeded"
-            } else {
-                phase = "Running"
+        if initState == .done {
+            if running > 0 || (waitingCount > 0 && (succeeded + failed) > 0) { phase = "Running" }
+            if waitingCount == 0 && running == 0 && total > 0 {
+                if restartPolicy == "Never" || (restartPolicy == "OnFailure" && failed == 0) {
+                    phase = failed > 0 ? "Failed" : "Succeeded"
+                } else {
+                    phase = "Running"
+                }
             }
+        } else if initState == .failed {
+            phase = "Failed"
         }
-        let ready = running == total && total > 0
-        func cond(_ type: String, _ ok: Bool) -> JSONValue {
-            ["type": .string(type), "status": ok ? "True" : "False", "lastProbeTime": .null, "lastTransitionTime": .string(startTime)]
+        let ready = initState == .done && running == total && total > 0
+        func cond(_ type: String, _ ok: Bool, _ reason: String? = nil) -> JSONValue {
+            var c: JSONValue = ["type": .string(type), "status": ok ? "True" : "False", "lastProbeTime": .null,
+                                "lastTransitionTime": .string(startTime)]
+            if !ok, let reason { c["reason"] = .string(reason) }
+            return c
         }
-        let status: JSONValue = [
+        let podIP = PodNetwork.podIP(pod)
+        var status: JSONValue = [
             "phase": .string(phase),
-            "conditions": [cond("PodReadyToStartContainers", true), cond("Initialized", true), cond("Ready", ready),
-                           cond("ContainersReady", ready), cond("PodScheduled", true)],
+            "conditions": [cond("PodReadyToStartContainers", true), cond("Initialized", initState == .done, "ContainersNotInitialized"),
+                           cond("Ready", ready, "ContainersNotReady"), cond("ContainersReady", ready, "ContainersNotReady"),
+                           cond("PodScheduled", true)],
             "hostIP": .string(NodeInfo.hostIP()), "hostIPs": [["ip": .string(NodeInfo.hostIP())]],
             "startTime": .string(startTime), "containerStatuses": .array(statuses),
+            "qosClass": .string(pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(spec)),
         ]
+        if !initStatuses.isEmpty { status["initContainerStatuses"] = .array(initStatuses) }
+        if let podIP { status["podIP"] = .string(podIP); status["podIPs"] = [["ip": .string(podIP)]] }
         if reported[uid] == status { return }
         guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
         let patch: JSONValue = ["status": status]

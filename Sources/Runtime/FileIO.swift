@@ -3,8 +3,8 @@
 import Glibc
 #endif
 
-enum FileIO {
-    static func read(_ path: String) throws -> [UInt8] {
+public enum FileIO {
+    public static func read(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.posix(errno == ENOENT ? .notFound : .io, "open", path: path) }
         defer { close(fd) }
@@ -22,11 +22,11 @@ enum FileIO {
         return out
     }
 
-    static func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
+    public static func readString(_ path: String) throws -> String { String(decoding: try read(path), as: UTF8.self) }
 
     /// Writes to a temp file beside `path`, then renames over it: readers see old or new, never a
     /// torn file. No fsync: container state does not outlive a reboot, and run latency matters.
-    static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    public static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let tmp = path + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw RuntimeError.posix(.io, "create", path: tmp) }
@@ -48,14 +48,14 @@ enum FileIO {
         }
     }
 
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    static func isDirectory(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws {
+    public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws {
         if isDirectory(path) { return }
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
@@ -66,7 +66,7 @@ enum FileIO {
         }
     }
 
-    static func listDirectory(_ path: String) -> [String] {
+    public static func listDirectory(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -80,7 +80,7 @@ enum FileIO {
     }
 
     /// rm -rf that never follows symlinks and never descends into another mount.
-    static func removeTree(_ path: String) throws {
+    public static func removeTree(_ path: String) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             if errno == ENOENT { return }

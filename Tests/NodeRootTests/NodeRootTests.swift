@@ -42,6 +42,8 @@ final class Cluster: @unchecked Sendable {
         api = try APIClient(server: "http://127.0.0.1:\(p)")
         let imported = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:latest"])
         guard imported.status == 0 else { throw ClientError("image import failed: \(imported.stderr)") }
+        // A non-latest tag too: its default pull policy is IfNotPresent (no registry needed).
+        _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:test"])
         try startNode()
     }
 
@@ -98,13 +100,53 @@ final class Cluster: @unchecked Sendable {
             }
         }
         if master.isRunning { master.terminate(); master.waitUntilExit() }
-        for controller in ["memory", "cpu", "pids", "unified"] {
-            _ = rmdir("/sys/fs/cgroup/\(controller)/\(cgroupRoot)")
+        for controller in ["memory", "cpu", "pids", "unified"] { Self.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }
+        // tmpfs volumes of pods the node did not get to clean up.
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(dir + "/") { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
         try? FileManager.default.removeItem(atPath: dir)
     }
 
     deinit { stop() }
+
+    /// rmdir bottom-up (cgroup directories can't be removed with their children).
+    static func removeCgroupTree(_ path: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDir), isDir.boolValue {
+                removeCgroupTree(path + "/" + name)
+            }
+        }
+        _ = rmdir(path)
+    }
+
+    /// Pod cgroups (pod<uid> directories) left in the memory hierarchy under our root.
+    func podCgroups() -> [String] {
+        var out: [String] = []
+        func walk(_ path: String) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDir), isDir.boolValue else { continue }
+                if name.hasPrefix("pod") { out.append(path + "/" + name) }
+                walk(path + "/" + name)
+            }
+        }
+        walk("/sys/fs/cgroup/memory/\(cgroupRoot)")
+        return out
+    }
+
+    /// App containers (not pod sandboxes) the node's runtime has.
+    func appContainers() throws -> [String] { try containers().filter { !$0.contains("k8s_POD_") } }
+
+    /// A container's output, through `skiff logs` on the node's state.
+    func logs(_ pod: String, _ container: String, attempt: Int = 0) throws -> String {
+        guard let uid = try self.pod(pod)?.value(at: "metadata.uid")?.stringValue else { return "" }
+        let name = "k8s_\(container)_\(pod)_default_\(uid.prefix(8))_\(attempt)"
+        return try TestEnv.capture([TestEnv.binDir + "/skiff", "logs", "--root", dir + "/node", name]).stdout
+    }
 }
 
 func podYAML(_ name: String, node: String, command: String, restartPolicy: String = "Always") -> String {
@@ -141,7 +183,8 @@ struct NodeRootTests {
         #expect(try c.eventually { try c.pod("web")?.value(at: "status.phase") == "Running" })
         let running = try c.pod("web")
         #expect(running?["status"]?["containerStatuses"]?.arrayValue?.first?["ready"] == true)
-        #expect(try c.containers().count == 1)
+        #expect(try c.appContainers().count == 1)
+        #expect(try c.containers().filter { $0.contains("k8s_POD_web_") }.count == 1)
         let containerID = running?["status"]?["containerStatuses"]?.arrayValue?.first?["containerID"]?.stringValue
 
         // A pod that exits 3 with restartPolicy Never: Failed, exit code reported.
@@ -160,7 +203,7 @@ struct NodeRootTests {
         let after = try c.pod("web")?["status"]?["containerStatuses"]?.arrayValue?.first
         #expect(after?["containerID"]?.stringValue == containerID)
         #expect(after?["restartCount"] == 0)
-        #expect(try c.containers().filter { $0.contains("_web_") }.count == 1)
+        #expect(try c.containers().filter { $0.contains("_web_") }.count == 2)
 
         // Graceful deletion: SIGTERM (ignored by sh), SIGKILL after 2 s, containers removed, pod gone.
         _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/web")
@@ -171,12 +214,9 @@ struct NodeRootTests {
         // Nothing left behind: no overlay mounts under the node's state, no pod cgroups.
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(c.dir + "/node/containers"))
-        let cgroupDir = "/sys/fs/cgroup/memory/\(c.cgroupRoot)"
-        let leftover = ((try? FileManager.default.contentsOfDirectory(atPath: cgroupDir)) ?? []).filter { name in
-            var isDir: ObjCBool = false
-            return FileManager.default.fileExists(atPath: cgroupDir + "/" + name, isDirectory: &isDir) && isDir.boolValue
-        }
-        #expect(leftover.isEmpty, "container cgroups left: \(leftover)")
+        #expect(c.podCgroups().isEmpty, "pod cgroups left: \(c.podCgroups())")
+        #expect(!FileManager.default.fileExists(atPath: c.dir + "/node/pods/") ||
+                ((try? FileManager.default.contentsOfDirectory(atPath: c.dir + "/node/pods")) ?? []).isEmpty)
     }
 
     @Test func restartPolicyAlwaysRestartsAnExitingContainer() throws {

@@ -112,7 +112,7 @@ public final class ContainerRuntime: Sendable {
                 rootfs = paths.rootfs
             }
 
-            let cgroupPath = options.cgroupParent + "/" + id
+            let cgroupPath = (spec.cgroupParent ?? options.cgroupParent) + "/" + id
             let manager = try makeCgroupManager()
             let cgroup = try manager.create(cgroupPath, limits: Self.limits(for: spec))
             undo.append { try? manager.remove(cgroupPath) }
@@ -120,7 +120,7 @@ public final class ContainerRuntime: Sendable {
             var config = try SpawnPlanner.plan(spec: spec, image: root.config, id: id, rootfs: rootfs, paths: paths)
             config.cgroupProcs = cgroup.joinFiles
             config.oomEvents = cgroup.oomEventsFile
-            if !spec.privileged { config.seccompPath = try seccompProgram(.runtimeDefault) }
+            if !spec.privileged && !spec.seccompUnconfined { config.seccompPath = try seccompProgram(.runtimeDefault) }
             if spec.autoRemove {
                 if root.directory == nil { config.cleanupUmount = [paths.rootfs] }
                 config.cleanupRmdir = cgroup.directories
@@ -249,6 +249,7 @@ public final class ContainerRuntime: Sendable {
         limits.memoryBytes = spec.memoryBytes
         if let milli = spec.milliCPUs { limits.cpuQuotaMicros = milli * 100 }   // per 100 ms period
         limits.pidsMax = spec.pidsLimit
+        limits.cpuShares = spec.cpuShares
         return limits
     }
 

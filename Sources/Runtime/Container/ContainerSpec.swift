@@ -29,5 +29,42 @@ public struct ContainerSpec: Sendable, Equatable {
     public var autoRemove = false
     public var detach = false
 
+    /// How the container gets one kind of namespace (pid, uts, ipc, net): its own, the host's,
+    /// or one it joins (a pod sandbox's /proc/PID/ns/... file).
+    public enum NamespaceMode: Sendable, Equatable {
+        case own
+        case host
+        case join(String)
+    }
+    public var pidNamespace = NamespaceMode.own
+    public var utsNamespace = NamespaceMode.own
+    public var ipcNamespace = NamespaceMode.own
+    public var networkNamespace = NamespaceMode.own
+
+    /// A host path bind-mounted into the container (volumes, /etc/hosts...).
+    public struct BindMount: Sendable, Equatable {
+        public var source: String
+        public var destination: String
+        public var readOnly: Bool
+        public init(source: String, destination: String, readOnly: Bool) {
+            self.source = source; self.destination = destination; self.readOnly = readOnly
+        }
+    }
+    public var mounts: [BindMount] = []
+    /// Capabilities added to / dropped from the default set ("ALL" drops or adds every one).
+    public var capAdd: [String] = []
+    public var capDrop: [String] = []
+    public var seccompUnconfined = false
+    /// Extra groups for the process (Kubernetes supplementalGroups and fsGroup).
+    public var supplementalGroups: [UInt32] = []
+    /// Primary group instead of the user's (Kubernetes runAsGroup without runAsUser).
+    public var groupOverride: UInt32?
+    /// Refuse to start when the resolved user is root (runAsNonRoot).
+    public var requireNonRoot = false
+    /// Cgroup parent for this container instead of the runtime's (a pod's cgroup).
+    public var cgroupParent: String?
+    /// CPU weight from the request (cpu.shares on v1).
+    public var cpuShares: UInt64?
+
     public init(root: RootSource) { self.root = root }
 }

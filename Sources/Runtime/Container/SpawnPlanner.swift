@@ -21,9 +21,10 @@ public enum SpawnPlanner {
         guard c.cwd.hasPrefix("/") else {
             throw RuntimeError(.invalidArgument, "working directory \"\(c.cwd)\" must be an absolute path")
         }
-        c.hostname = hostname
-        c.namespaces = ["mnt", "pid", "uts", "ipc", "net", "cgroup"].map { SpawnConfig.Namespace(type: $0, path: nil) }
-        c.mounts = LinuxDefaults.mounts(privileged: spec.privileged)
+        c.namespaces = namespaces(spec)
+        // A joined or host UTS namespace keeps its hostname (the sandbox set it).
+        if spec.utsNamespace == .own { c.hostname = hostname }
+        c.mounts = LinuxDefaults.mounts(privileged: spec.privileged) + spec.mounts.map(bindMount)
         c.devices = LinuxDefaults.devices
         c.symlinks = LinuxDefaults.symlinks
         if !spec.privileged {
@@ -40,9 +41,15 @@ public enum SpawnPlanner {
         c.gid = user.gid
         c.groups = user.groups
 
+        if spec.requireNonRoot && user.uid == 0 {
+            throw RuntimeError(.invalidArgument, "container has runAsNonRoot and image will run as root")
+        }
+        if let g = spec.groupOverride { c.gid = g }
+        for g in spec.supplementalGroups where !c.groups.contains(g) { c.groups.append(g) }
+
         // Like Docker: root gets the default set; another user keeps the bounding set but starts
         // with no effective capabilities (the kernel clears them on setuid).
-        let caps: CapabilitySet = spec.privileged ? CapabilitySet.all.intersection(.processBounding()) : .containerDefault
+        let caps = try capabilities(spec)
         c.capabilities.bounding = caps.mask
         c.capabilities.permitted = user.uid == 0 ? caps.mask : 0
         c.capabilities.effective = user.uid == 0 ? caps.mask : 0
@@ -55,6 +62,39 @@ public enum SpawnPlanner {
         c.pidFile = paths.pidFile
         c.foreground = !spec.detach
         return c
+    }
+
+    /// mnt and cgroup are always the container's own; the others per the spec (host = none listed).
+    static func namespaces(_ spec: ContainerSpec) -> [SpawnConfig.Namespace] {
+        var out = [SpawnConfig.Namespace(type: "mnt", path: nil)]
+        for (type, mode) in [("pid", spec.pidNamespace), ("uts", spec.utsNamespace), ("ipc", spec.ipcNamespace),
+                             ("net", spec.networkNamespace)] {
+            switch mode {
+            case .own: out.append(.init(type: type, path: nil))
+            case .join(let path): out.append(.init(type: type, path: path))
+            case .host: break
+            }
+        }
+        out.append(.init(type: "cgroup", path: nil))
+        return out
+    }
+
+    static func bindMount(_ m: ContainerSpec.BindMount) -> SpawnConfig.Mount {
+        let recursiveBind: UInt = 4096 | 16384   // MS_BIND | MS_REC
+        return .init(source: m.source, destination: m.destination, fstype: "", flags: recursiveBind | (m.readOnly ? LinuxDefaults.rdonly : 0))
+    }
+
+    /// The default set (or every capability when privileged) minus capDrop, plus capAdd (as
+    /// containerd: drop ALL + add X leaves X); "ALL" works in both.
+    static func capabilities(_ spec: ContainerSpec) throws -> CapabilitySet {
+        let bounding = CapabilitySet.processBounding()
+        if spec.privileged { return CapabilitySet.all.intersection(bounding) }
+        func set(_ names: [String]) throws -> CapabilitySet {
+            if names.contains(where: { $0.uppercased() == "ALL" }) { return .all }
+            return try CapabilitySet(names: names)
+        }
+        let add = try set(spec.capAdd), drop = try set(spec.capDrop)
+        return CapabilitySet(mask: (CapabilitySet.containerDefault.mask & ~drop.mask) | add.mask).intersection(bounding)
     }
 
     /// Entrypoint + (command given on the command line, else the image's Cmd).
