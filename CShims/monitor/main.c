@@ -9,6 +9,11 @@
  * running in its own session. Foreground (`foreground 1`): also copies output to its own
  * stdout/stderr, forwards INT/TERM/HUP/QUIT, and exits with the container's exit code.
  *
+ * skiff-monitor --exec SPAWN_FILE: runs one process inside a running container (the spawn file
+ * joins its namespaces and cgroups) on this process's own stdio, forwards signals to it, and
+ * exits with its exit code (128+signal) — `kubectl exec`. Launch failures: 126/127 with the
+ * reason on stderr.
+ *
  * skiff-monitor --pause: the process of a pod sandbox (Kubernetes' "pause" container). It holds
  * the pod's namespaces, reaps orphans when it is PID 1 of a shared PID namespace, and exits 0
  * on SIGTERM/SIGINT. The node copies this static binary into the sandbox's root.
@@ -208,8 +213,35 @@ static int pause_main(void) {
     }
 }
 
+static int exec_main(const char *path) {
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    struct skiff_config cfg;
+    struct skiff_spawn_error err;
+    if (skiff_config_parse(path, &cfg, &err) < 0) return fail_early(NULL, -1, &err, 1);
+    if (skiff_config_load_seccomp(&cfg, &err) < 0) return fail_early(&cfg, -1, &err, 1);
+    sigset_t mask;
+    sigemptyset(&mask);
+    int forwarded[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&mask, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int stdio[3] = { 0, 1, 2 };
+    pid_t pid = skiff_spawn(&cfg, stdio, &err);
+    if (pid < 0) return fail_early(&cfg, -1, &err, 1);
+    for (;;) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si) { if (errno == EINTR) continue; return 125; }
+        if (si.ssi_signo != SIGCHLD) { kill(pid, (int)si.ssi_signo); continue; }
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+            if (w == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--pause")) return pause_main();
+    if (argc == 3 && !strcmp(argv[1], "--exec")) return exec_main(argv[2]);
     if (argc < 2 || argc > 3) {
         dprintf(2, "usage: skiff-monitor SPAWN_FILE [READY_FD]\n");
         return 125;

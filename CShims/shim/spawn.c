@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -326,6 +327,11 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
     /* stdio first, so anything the process prints lands in its log. */
     for (int i = 0; i < 3; i++)
         if (stdio[i] != i) CHECK(dup2(stdio[i], i), SKIFF_STAGE_STDIO, NULL);
+    /* An exec with a terminal: own session, the terminal as controlling tty (job control, ^C). */
+    if (c->tty) {
+        CHECK(setsid(), SKIFF_STAGE_STDIO, "setsid");
+        CHECK(ioctl(0, TIOCSCTTY, 0), SKIFF_STAGE_STDIO, "TIOCSCTTY");
+    }
 
     for (size_t i = 0; i < c->ncgroups; i++) {
         if ((long)i == joined_at_clone) continue;

@@ -83,3 +83,17 @@ func printTable(_ rows: [[String]]) {
         print(line)
     }
 }
+
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Run a command in a running container.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Give the command a terminal (needs one on stdin).") var tty = false
+    @Argument(help: "Container id, id prefix or name.") var container: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
+
+    func run() throws {
+        let args = command.first == "--" ? Array(command.dropFirst()) : command
+        if tty && isatty(0) == 0 { throw ValidationError("-t needs a terminal on stdin") }
+        try global.runtime().execForeground(container, command: args, tty: tty)
+    }
+}

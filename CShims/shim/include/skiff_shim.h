@@ -46,6 +46,8 @@
  *   foreground       0|1                                      1: also copy output to own stdout/stderr,
  *                                                             forward SIGINT/TERM/HUP/QUIT, exit with the
  *                                                             container's exit code (128+sig if killed)
+ *   tty              0|1                                      1: stdin is a terminal: the process gets a
+ *                                                             new session with it as controlling tty
  *   cleanup_umount*  path                                     --rm: after exit, umount2(MNT_DETACH)
  *   cleanup_rmdir*   path                                     --rm: after exit, rmdir (cgroups)
  *   cleanup_rmtree*  path                                     --rm: after exit, remove recursively

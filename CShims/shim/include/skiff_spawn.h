@@ -45,6 +45,7 @@ struct skiff_config {
     const char **cgroups; size_t ncgroups;
     const char *oom_events, *log, *exit_file, *pid_file;
     int foreground;
+    int tty;
     const char **cleanup_umount; size_t ncleanup_umount;
     const char **cleanup_rmdir; size_t ncleanup_rmdir;
     const char **cleanup_rmtree; size_t ncleanup_rmtree;

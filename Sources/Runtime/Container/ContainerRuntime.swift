@@ -127,6 +127,7 @@ public final class ContainerRuntime: Sendable {
                 config.cleanupRmtree = [paths.dir]
             }
             try config.write(to: paths.spawnFile)
+            try saveExecBase(config, paths: paths)
 
             let record = ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
                                          command: config.args, createdAt: createdAt, rootfs: rootfs,

@@ -76,6 +76,27 @@ public enum MonitorLauncher {
         return record.err
     }
 
+    /// Starts `skiff-monitor --exec` with the given fds as its stdio; returns its pid (reap it).
+    static func startExec(monitor: String, spawnFile: String, stdio: [Int32]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (i, fd) in stdio.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(i)) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(monitor), strdup("--exec"), strdup(spawnFile), nil]
+        defer { argv.forEach { free($0) } }
+        let rc = posix_spawn(&pid, monitor, &actions, &attr, argv, environ)
+        guard rc == 0 else { throw RuntimeError.posix(.spawn, "starting the monitor", path: monitor, errno: rc) }
+        return pid
+    }
+
     /// Replaces this process with the monitor in foreground mode; returns only by throwing.
     public static func execForeground(monitor: String, spawnFile: String) throws -> Never {
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(monitor), strdup(spawnFile), nil]

@@ -76,6 +76,8 @@ public struct SpawnConfig: Sendable, Equatable {
     public var exitFile: String?
     public var pidFile: String?
     public var foreground = false
+    /// stdin is a terminal that becomes the process's controlling tty (exec -t).
+    public var tty = false
     public var cleanupUmount: [String] = []
     public var cleanupRmdir: [String] = []
     public var cleanupRmtree: [String] = []
@@ -127,6 +129,7 @@ public struct SpawnConfig: Sendable, Equatable {
         if let exitFile { try record("exit_file", exitFile) }
         if let pidFile { try record("pid_file", pidFile) }
         try record("foreground", foreground ? "1" : "0")
+        if tty { try record("tty", "1") }
         for p in cleanupUmount { try record("cleanup_umount", p) }
         for p in cleanupRmdir { try record("cleanup_rmdir", p) }
         for p in cleanupRmtree { try record("cleanup_rmtree", p) }
