@@ -74,7 +74,13 @@ let package = Package(
         // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
         .target(name: "Client", dependencies: ["API", "YAML"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
-        .target(name: "Node", dependencies: ["API", "Client", "Cgroups", "Images", "Registry", "Runtime"]),
+        .target(name: "Node", dependencies: [
+            "API", "Client", "Cgroups", "Images", "Registry", "Runtime",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
         // skiffctl: the kubectl-style CLI.
         .executableTarget(name: "skiffctl", dependencies: [
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),

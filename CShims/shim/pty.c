@@ -3,14 +3,20 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
-int skiff_open_pty(int *master, int *slave) {
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+int skiff_open_pty(const char *ptmx, int *master, int *slave) {
+    int m = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0) return -1;
-    char name[128];
-    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) { close(m); return -1; }
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int unlock = 0;
+    if (ioctl(m, TIOCSPTLCK, &unlock) < 0) { close(m); return -1; }
+    /* The peer through the master itself: no path lookup in a devpts we may not see by name. */
+    int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (s < 0) { close(m); return -1; }
     *master = m;
     *slave = s;

@@ -48,8 +48,11 @@ enum JSONReply {
     }()
 
     static func status(_ s: Status) -> HTTPReply {
-        let body = (try? encoder.encode(s)).map { Array($0) } ?? Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":500}"#.utf8)
-        return .full(status: .init(statusCode: s.code), contentType: "application/json", body: body)
+        .full(status: .init(statusCode: s.code), contentType: "application/json", body: statusBody(s))
+    }
+
+    static func statusBody(_ s: Status) -> [UInt8] {
+        (try? encoder.encode(s)).map { Array($0) } ?? Array(#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":500}"#.utf8)
     }
 
     static func encodable<T: Encodable>(_ value: T, code: Int = 200) -> HTTPReply {

@@ -1,6 +1,7 @@
 // HTTP/1.1 over SwiftNIO: one task per connection reads requests in turn (keep-alive), hands
 // each to the API, and writes the reply — whole, or as a chunked stream for watches. A stream
 // ends when its producer finishes or the client goes away (the channel's close future).
+import API
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -57,6 +58,12 @@ public enum HTTPReply: Sendable {
 
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPReply
+    /// Where an upgraded stream (pods/exec, attach) is tunnelled; nil: this handler has none.
+    var tunnel: (@Sendable (String, String) async -> Result<NodeTarget, Status>)? { get }
+}
+
+extension HTTPHandler {
+    public var tunnel: (@Sendable (String, String) async -> Result<NodeTarget, Status>)? { nil }
 }
 
 public final class HTTPServer: Sendable {
@@ -71,12 +78,14 @@ public final class HTTPServer: Sendable {
     /// Binds `host:port`; call `run()` to serve.
     public init(host: String, port: Int, handler: any HTTPHandler) async throws {
         self.handler = handler
+        let tunnel = handler.tunnel
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
+                    if let tunnel { try child.pipeline.syncOperations.addHandler(StreamTunnelHandler(resolve: tunnel)) }
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
                 }

@@ -22,6 +22,10 @@ public final class KubernetesAPI: HTTPHandler {
 
     var store: any KeyValueStore { storage.store }
 
+    public var tunnel: (@Sendable (String, String) async -> Result<NodeTarget, Status>)? {
+        { [self] method, uri in await tunnelTarget(method: method, uri: uri) }
+    }
+
     /// Creates the built-in namespaces and the `kubernetes` service; resumes namespace cleanups.
     public func bootstrap(serverAddress: String) async throws {
         advertised.withLock { $0 = serverAddress }

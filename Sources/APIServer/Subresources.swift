@@ -1,6 +1,6 @@
 // Subresources: */status (status-only writes), */scale (autoscaling/v1 Scale views of
-// replicas), pods/binding (the scheduler's write), namespaces/finalize; pods/log and pods/exec
-// are proxied to the node agent once it serves them.
+// replicas), pods/binding (the scheduler's write), namespaces/finalize; pods/log is proxied to
+// the node server (NodeProxy), pods/exec and attach tunnelled to it.
 import API
 import Foundation
 import Store
@@ -72,13 +72,11 @@ extension KubernetesAPI {
             }
             return JSONReply.bytes(updated.object.serialized())
 
-        case ("log", .GET), ("exec", .GET), ("exec", .POST):
-            let pod = try await storage.get(type, namespace: rr.namespace, name: name)
-            let node = pod.object["spec"]?["nodeName"]?.stringValue ?? ""
-            if node.isEmpty {
-                throw APIError.badRequest("pod \(name) is not scheduled to a node yet")
-            }
-            throw APIError(Status(code: 503, reason: "ServiceUnavailable", message: "the node agent on \(node) does not serve pods/\(sub) yet"))
+        case ("log", .GET) where type.plural == "pods":
+            return try await proxyLog(request, namespace: rr.namespace ?? "default", pod: name)
+        case ("exec", .GET), ("exec", .POST), ("attach", .GET), ("attach", .POST), ("portforward", .GET), ("portforward", .POST):
+            // Upgrades arrive on a connection of their own and are tunnelled before they get here.
+            throw APIError.badRequest("pods/\(sub) needs a connection upgrade (websocket) as the first request on its connection")
         default:
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
         }

@@ -21,6 +21,11 @@ public struct NodeOptions: Sendable {
     public var registry: RegistryConfig
     public var maxPods = 110
     public var syncInterval: Double = 1
+    /// The node server's address and port (0: any free port).
+    public var address = "0.0.0.0"
+    public var port = 10250
+    /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.
+    public var nodeIP: String?
 
     public init(server: String, name: String, rootDir: String, cgroupRoot: String, registry: RegistryConfig) {
         self.server = server; self.name = name; self.rootDir = rootDir; self.cgroupRoot = cgroupRoot; self.registry = registry
@@ -32,10 +37,13 @@ public final class NodeAgent: @unchecked Sendable {
     let runtime: ContainerRuntime
     let pods = PodCache()
     let log: (String) -> Void
+    /// The node server's bound port (reported in the Node's daemonEndpoints).
+    private(set) var serverPort = 0
 
     public init(options: NodeOptions, log: @escaping (String) -> Void) throws {
         self.options = options
         self.log = log
+        if let ip = options.nodeIP { NodeInfo.configuredIP = ip }
         runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
         try PodSandbox(rootDir: options.rootDir, cgroupRoot: options.cgroupRoot).prepareRootfs(monitorPath: runtime.options.monitorPath)
     }
@@ -49,7 +57,9 @@ public final class NodeAgent: @unchecked Sendable {
 
     /// Runs forever: a heartbeat thread, a pod watch thread, and the sync loop on this thread.
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    public func run() -> Never {
+    public func run() throws -> Never {
+        serverPort = try NodeServer(agent: self).start(host: options.address, port: options.port)
+        log("node server on \(options.address):\(serverPort)")
         Thread.detachNewThread { self.heartbeatLoop() }
         Thread.detachNewThread { self.watchLoop() }
         let sync = PodSync(agent: self)
@@ -95,6 +105,7 @@ public final class NodeAgent: @unchecked Sendable {
                                         "kubernetes.io/arch": .string(NodeInfo.arch)]],
                 "spec": .object(JSONObject()),
                 "status": ["capacity": capacity, "allocatable": capacity, "conditions": .array(conditions()),
+                           "daemonEndpoints": ["kubeletEndpoint": ["Port": .int(Int64(serverPort))]],
                            "addresses": [["type": "InternalIP", "address": .string(NodeInfo.hostIP())],
                                          ["type": "Hostname", "address": .string(options.name)]],
                            "nodeInfo": ["kernelVersion": .string(NodeInfo.kernel()), "osImage": .string(NodeInfo.osImage()),

@@ -49,9 +49,16 @@ enum NodeInfo {
     static func machineID() -> String { read("/etc/machine-id") }
     static func bootID() -> String { read("/proc/sys/kernel/random/boot_id") }
 
+    /// The node's IP (`--node-ip`), set once at start before any thread runs.
+    nonisolated(unsafe) static var configuredIP: String?
+    static let detectedIP = detectHostIP()
+
+    /// The node's address for its status, pods' hostIP and the node server.
+    static func hostIP() -> String { configuredIP ?? detectedIP }
+
     /// The first non-loopback IPv4 address, else 127.0.0.1.
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    static func hostIP() -> String {
+    static func detectHostIP() -> String {
         var addrs: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&addrs) == 0, let first = addrs else { return "127.0.0.1" }
         defer { freeifaddrs(addrs) }
@@ -86,6 +93,12 @@ enum Timestamps {
             s += "." + String(format: "%06d", us)
         }
         return s + "Z"
+    }
+
+    /// Nanosecond RFC 3339, as the monitor writes CRI log timestamps (so they compare as strings).
+    static func rfc3339Nano(_ d: Date) -> String {
+        let ns = Int((d.timeIntervalSince1970 * 1_000_000_000).truncatingRemainder(dividingBy: 1_000_000_000))
+        return String(format(d, micro: false).dropLast()) + "." + String(format: "%09d", max(0, ns)) + "Z"
     }
 
     /// Second-precision RFC 3339 from the runtime's timestamps (which carry nanoseconds).

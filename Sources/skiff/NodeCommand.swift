@@ -26,6 +26,15 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("max-pods"), help: "Pods this node accepts (its pods capacity).")
     var maxPods: Int = 110
 
+    @Option(name: .customLong("address"), help: "Address the node server listens on.")
+    var address: String = "0.0.0.0"
+
+    @Option(name: .customLong("port"), help: "Node server port (logs, exec, stats); 0 picks a free one.")
+    var port: Int = 10250
+
+    @Option(name: .customLong("node-ip"), help: "IP address the node reports (default: its first non-loopback IPv4).")
+    var nodeIP: String?
+
     @OptionGroup var registry: RegistryOptions
 
     func run() throws {
@@ -34,8 +43,11 @@ struct NodeCommand: ParsableCommand {
         var options = NodeOptions(server: server, name: nodeName, rootDir: rootDir, cgroupRoot: cgroupRoot,
                                   registry: try registry.config())
         options.maxPods = maxPods
+        options.address = address
+        options.port = port
+        options.nodeIP = nodeIP
         let agent = try NodeAgent(options: options) { line in writeAll(2, "skiff node: " + line + "\n") }
         writeAll(2, "skiff node: \(nodeName) serving pods from \(server) (state in \(rootDir))\n")
-        agent.run()
+        try agent.run()
     }
 }

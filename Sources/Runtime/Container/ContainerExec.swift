@@ -93,7 +93,7 @@ extension ContainerRuntime {
     }
 
     /// Writes the exec's spawn file; returns its path.
-    func prepareExec(_ ref: String, command: [String], tty: Bool) throws -> String {
+    func prepareExec(_ ref: String, command: [String], tty: Bool) throws -> (file: String, initPID: Int32) {
         guard !command.isEmpty, !command[0].isEmpty else { throw RuntimeError(.invalidArgument, "exec needs a command") }
         let record = try store.find(ref)
         guard case .running(let pid) = store.status(of: record.id) else {
@@ -106,12 +106,12 @@ extension ContainerRuntime {
         }
         let file = paths.dir + "/exec-\(ContainerStore.newID().prefix(12)).spawn"
         try base.plan(command: command, initPID: pid, tty: tty).write(to: file)
-        return file
+        return (file, pid)
     }
 
     /// Runs `command` in the container on this process's stdio, replacing this process (CLI).
     public func execForeground(_ ref: String, command: [String], tty: Bool) throws -> Never {
-        let file = try prepareExec(ref, command: command, tty: tty)
+        let file = try prepareExec(ref, command: command, tty: tty).file
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(options.monitorPath), strdup("--exec"), strdup(file), nil]
         execv(options.monitorPath, argv)
         unlink(file)
@@ -120,14 +120,15 @@ extension ContainerRuntime {
 
     /// Starts `command` in the container with pipes (or a pty with `tty`) for its stdio.
     public func exec(_ ref: String, command: [String], tty: Bool) throws -> ExecProcess {
-        let file = try prepareExec(ref, command: command, tty: tty)
+        let (file, initPID) = try prepareExec(ref, command: command, tty: tty)
         var parentEnds: [Int32] = []
         var childEnds: [Int32] = []
         func closeAll() { (parentEnds + childEnds).forEach { _ = close($0) } }
         do {
             if tty {
                 var master: Int32 = -1, slave: Int32 = -1
-                guard skiff_open_pty(&master, &slave) == 0 else { throw RuntimeError.posix(.spawn, "allocating a terminal") }
+                let ptmx = "/proc/\(initPID)/root/dev/pts/ptmx"
+                guard skiff_open_pty(ptmx, &master, &slave) == 0 else { throw RuntimeError.posix(.spawn, "allocating a terminal", path: ptmx) }
                 parentEnds = [master]
                 childEnds = [slave, slave, slave]
             } else {

@@ -24,8 +24,11 @@ public struct LogLine: Equatable, Sendable {
 
 extension ContainerRuntime {
     /// Sends every log line to `sink`; with `follow`, keeps reading until the container has
-    /// exited and the log is drained.
-    public func logs(_ ref: String, follow: Bool, sink: (LogLine) -> Void) throws {
+    /// exited and the log is drained, or `cancelled` says stop. `caughtUp` runs once, when the
+    /// lines written so far have been sent.
+    public func logs(_ ref: String, follow: Bool, cancelled: () -> Bool = { false }, caughtUp: () -> Void = {},
+                     sink: (LogLine) -> Void) throws {
+        var reachedEnd = false
         let record = try store.find(ref)
         let path = store.paths(record.id).log
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -55,7 +58,8 @@ extension ContainerRuntime {
                 continue
             }
             // EOF: done unless following a container that may still write.
-            guard follow else { return }
+            if !reachedEnd { reachedEnd = true; caughtUp() }
+            guard follow, !cancelled() else { return }
             if case .running = store.status(of: record.id) { usleep(50_000); continue }
             if case .created = store.status(of: record.id) { usleep(50_000); continue }
             // Exited: one more read catches what the monitor wrote before its exit record.

@@ -1,0 +1,190 @@
+// The node server (the kubelet's :10250): container logs, exec over the Kubernetes websocket
+// streaming protocol, /stats/summary and /metrics/cadvisor from cgroups, /metrics, /healthz,
+// /pods. The API server proxies pods/log and pods/exec here. Classic NIO handlers: the agent
+// is thread-based, so blocking work (following a log, exec I/O) runs on its own threads and
+// writes back through the channel, which is thread-safe.
+import API
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import Runtime
+
+/// A request's path and its query (repeated names kept: exec's `command` repeats).
+struct NodeRequest {
+    let method: HTTPMethod
+    let path: String
+    let query: [(String, String)]
+
+    init(_ head: HTTPRequestHead) {
+        method = head.method
+        let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+        var q: [(String, String)] = []
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                func decode(_ s: Substring) -> String { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
+                q.append((decode(kv[0]), kv.count > 1 ? decode(kv[1]) : ""))
+            }
+        }
+        query = q
+    }
+
+    func first(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
+    func all(_ name: String) -> [String] { query.filter { $0.0 == name }.map(\.1) }
+    func flag(_ name: String) -> Bool { ["1", "true", "True"].contains(first(name) ?? "") }
+
+    /// ["exec", ns, pod, container] for /exec/ns/pod/container (container optional).
+    var segments: [String] { path.split(separator: "/").map(String.init) }
+}
+
+public final class NodeServer: @unchecked Sendable {
+    let agent: NodeAgent
+    let stats: NodeStats
+    private var channel: Channel?
+
+    init(agent: NodeAgent) {
+        self.agent = agent
+        stats = NodeStats(agent: agent)
+    }
+
+    /// Binds and serves in the background; returns the bound port.
+    func start(host: String, port: Int) throws -> Int {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                let http = NodeHTTPHandler(server: self)
+                let upgrader = NIOWebSocketServerUpgrader(
+                    maxFrameSize: 1 << 20,
+                    shouldUpgrade: { [self] channel, head in
+                        channel.eventLoop.makeSucceededFuture(self.websocketHeaders(head))
+                    },
+                    upgradePipelineHandler: { [self] channel, head in
+                        channel.pipeline.addHandler(self.streamHandler(head))
+                    })
+                return channel.pipeline.configureHTTPServerPipeline(
+                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                        context.pipeline.removeHandler(http, promise: nil)
+                    })
+                ).flatMap { channel.pipeline.addHandler(http) }
+            }
+        let channel = try bootstrap.bind(host: host, port: port).wait()
+        self.channel = channel
+        return channel.localAddress?.port ?? port
+    }
+
+    // MARK: routing
+
+    /// A whole reply, or nil when the handler streams (logs -f) or the path is unknown.
+    func handle(_ request: NodeRequest, channel: Channel, head: HTTPRequestHead) {
+        let s = request.segments
+        func reply(_ status: HTTPResponseStatus, _ contentType: String, _ body: [UInt8]) {
+            NodeHTTPHandler.send(channel, status: status, contentType: contentType, body: body, keepAlive: head.isKeepAlive)
+        }
+        guard request.method == .GET else {
+            if s.first == "exec" || s.first == "attach" {
+                return reply(.badRequest, "text/plain", Array("exec and attach need a websocket upgrade (v4/v5.channel.k8s.io)\n".utf8))
+            }
+            return reply(.methodNotAllowed, "text/plain", Array("method not allowed\n".utf8))
+        }
+        switch s.first ?? "" {
+        case "healthz": reply(.ok, "text/plain", Array("ok".utf8))
+        case "pods":
+            let list: JSONValue = ["kind": "PodList", "apiVersion": "v1", "metadata": .object(JSONObject()), "items": .array(agent.pods.all)]
+            reply(.ok, "application/json", list.serialized())
+        case "containerLogs" where s.count >= 4:
+            NodeLogs(agent: agent).serve(namespace: s[1], pod: s[2], container: s[3], request: request, channel: channel, head: head)
+        case "stats" where s.count == 2 && s[1] == "summary":
+            reply(.ok, "application/json", stats.summary().serialized())
+        case "metrics" where s.count == 1:
+            reply(.ok, "text/plain; version=0.0.4", Array(stats.nodeMetrics().utf8))
+        case "metrics" where s.count == 2 && s[1] == "cadvisor":
+            reply(.ok, "text/plain; version=0.0.4", Array(stats.cadvisorMetrics().utf8))
+        case "exec", "attach":
+            reply(.badRequest, "text/plain", Array("exec and attach need a websocket upgrade (v4/v5.channel.k8s.io)\n".utf8))
+        default:
+            reply(.notFound, "text/plain", Array("404 page not found\n".utf8))
+        }
+    }
+
+    // MARK: websocket streams (exec, attach)
+
+    static let streamProtocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+
+    /// Upgrade only exec/attach of a running container, with a protocol we speak; else the
+    /// request goes on as plain HTTP (and gets its error there).
+    func websocketHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
+        let request = NodeRequest(head)
+        let s = request.segments
+        guard s.count >= 3, s[0] == "exec" || s[0] == "attach" else { return nil }
+        let offered = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let chosen = Self.streamProtocols.first(where: { offered.contains($0) }) else { return nil }
+        guard agent.findContainer(namespace: s[1], pod: s[2], container: s.count > 3 ? s[3] : nil, previous: false)?.running == true else { return nil }
+        return ["Sec-WebSocket-Protocol": chosen]
+    }
+
+    func streamHandler(_ head: HTTPRequestHead) -> ChannelHandler {
+        let request = NodeRequest(head)
+        let s = request.segments
+        let v5 = head.headers["Sec-WebSocket-Protocol"].contains { $0.contains("v5.channel.k8s.io") }
+        return ExecStreamHandler(agent: agent, kind: s[0], namespace: s[1], pod: s[2], container: s.count > 3 ? s[3] : nil,
+                                 command: request.all("command"), tty: request.flag("tty"),
+                                 stdin: request.flag("stdin") || request.flag("input"), v5: v5)
+    }
+}
+
+/// Plain HTTP requests: collect the head, route at the end.
+final class NodeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let server: NodeServer
+    private var head: HTTPRequestHead?
+
+    init(server: NodeServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h): head = h
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            server.handle(NodeRequest(head), channel: context.channel, head: head)
+        }
+    }
+
+    static func send(_ channel: Channel, status: HTTPResponseStatus, contentType: String, body: [UInt8], keepAlive: Bool) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.count))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+        let done = channel.writeAndFlush(HTTPServerResponsePart.end(nil))
+        if !keepAlive { done.whenComplete { _ in channel.close(promise: nil) } }
+    }
+}
+
+extension NodeAgent {
+    /// A pod's container on this node: the newest attempt (or the one before, for `previous`).
+    /// nil container: the pod's first container.
+    func findContainer(namespace: String, pod: String, container: String?, previous: Bool) -> (record: ContainerRecord, running: Bool)? {
+        var name = container
+        if name == nil {
+            let p = pods.all.first { $0["metadata"]?["namespace"]?.stringValue == namespace && $0["metadata"]?["name"]?.stringValue == pod }
+            name = p?["spec"]?["containers"]?.arrayValue?.first?["name"]?.stringValue
+        }
+        guard let name else { return nil }
+        let attempts = runtime.list().compactMap { r, s -> (ContainerName, ContainerRecord, ContainerStatus)? in
+            guard let n = ContainerName(parsing: r.name), n.namespace == namespace, n.pod == pod, n.container == name else { return nil }
+            return (n, r, s)
+        }.sorted { $0.0.attempt < $1.0.attempt }
+        guard let pick = previous ? (attempts.count > 1 ? attempts[attempts.count - 2] : nil) : attempts.last else { return nil }
+        if case .running = pick.2 { return (pick.1, true) }
+        return (pick.1, false)
+    }
+}
