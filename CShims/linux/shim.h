@@ -1,5 +1,12 @@
-/* Linux headers Swift's Glibc module leaves out (xattrs, device numbers). Header-only. */
+/* Linux headers Swift's Glibc module leaves out (xattrs, device numbers, setns). Header-only. */
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
 
 static inline unsigned long long skiff_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+
+/* setns(2) for the network namespace (glibc declares setns only with _GNU_SOURCE). Per thread:
+ * the node's probes enter a pod's namespace on their own thread to make a socket there. */
+#include <sched.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+static inline int skiff_setns_net(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000 /* CLONE_NEWNET */); }

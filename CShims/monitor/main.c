@@ -298,7 +298,8 @@ int main(int argc, char **argv) {
     timestamp(started, sizeof started);
     if (cfg.pid_file) {
         char text[64];
-        snprintf(text, sizeof text, "%d %llu\n", pid, start_time_of(pid));
+        /* The monitor's own identity too: a reader can tell "exit being recorded" from "monitor killed". */
+        snprintf(text, sizeof text, "%d %llu %d %llu\n", pid, start_time_of(pid), getpid(), start_time_of(getpid()));
         write_file_atomic(cfg.pid_file, text);
     }
     struct skiff_spawn_error ok = { 0, pid, { 0 } };

@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -315,6 +318,20 @@ static void exec_command(const struct skiff_config *c) {
     report(SKIFF_STAGE_EXEC, saw_eacces ? EACCES : ENOENT, file);
 }
 
+/* A new network namespace starts with lo down: bring it up, as the CNI loopback plugin and
+ * runc do, so 127.0.0.1 works inside (probes and sidecars rely on it). */
+static void loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) report(SKIFF_STAGE_SETNS, errno, "loopback socket");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) report(SKIFF_STAGE_SETNS, errno, "lo flags");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) report(SKIFF_STAGE_SETNS, errno, "lo up");
+    close(fd);
+}
+
 /* Index of the cgroup joined at clone time (CLONE_INTO_CGROUP), -1 if none. */
 static long joined_at_clone = -1;
 
@@ -348,6 +365,7 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
         if (fd < 0 || setns(fd, c->ns[i].type) < 0) report(SKIFF_STAGE_SETNS, errno, c->ns[i].path);
         close(fd);
     }
+    if (newflags & CLONE_NEWNET) loopback_up();
     if (c->hostname && (newflags & CLONE_NEWUTS))
         CHECK(sethostname(c->hostname, strlen(c->hostname)), SKIFF_STAGE_HOSTNAME, c->hostname);
 

@@ -39,6 +39,9 @@ public final class NodeAgent: @unchecked Sendable {
     let log: (String) -> Void
     /// The node server's bound port (reported in the Node's daemonEndpoints).
     private(set) var serverPort = 0
+    private(set) var events: EventRecorder!
+    private(set) var images: ImagePuller!
+    private(set) var probes: ProbeManager!
 
     public init(options: NodeOptions, log: @escaping (String) -> Void) throws {
         self.options = options
@@ -46,6 +49,10 @@ public final class NodeAgent: @unchecked Sendable {
         if let ip = options.nodeIP { NodeInfo.configuredIP = ip }
         runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
         try PodSandbox(rootDir: options.rootDir, cgroupRoot: options.cgroupRoot).prepareRootfs(monitorPath: runtime.options.monitorPath)
+        let server = options.server
+        events = EventRecorder(node: options.name) { try? APIClient(server: server) }
+        images = ImagePuller(agent: self)
+        probes = ProbeManager(agent: self)
     }
 
     /// The node's allocatable amount of a resource (cpu, memory, ephemeral-storage, pods).

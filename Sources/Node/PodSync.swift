@@ -38,8 +38,6 @@ final class PodSync {
     var reported: [String: JSONValue] = [:]
     /// When each terminating pod's containers got SIGTERM.
     var terminationStarted: [String: Date] = [:]
-    /// Image pull failures per image reference: (when, message), for back-off.
-    var pullFailures: [String: (Date, String)] = [:]
 
     /// One keep-alive connection for status writes (the sync loop is single-threaded).
     private var cachedClient: APIClient?
@@ -73,6 +71,9 @@ final class PodSync {
                 try? runtime.remove(i.record.id, force: true)
             }
         }
+        var runningIDs = Set<String>()
+        for list in byPod.values { for i in list { if case .running = i.status { runningIDs.insert(i.record.id) } } }
+        agent.probes.forget(except: runningIDs)
         for dir in FileIO.listDirectory(agent.options.rootDir + "/pods") where !live.contains(String(dir.prefix(8))) {
             cleanUpPod(uid: dir)
         }
@@ -155,6 +156,16 @@ final class PodSync {
                     if let w = start(c, attempt: 0, context: context) { waiting[cname] = w } else { started = true }
                     continue
                 }
+                if case .running = latest.status {
+                    // Re-adopted containers are probed too (no postStart: it ran at their start).
+                    agent.probes.track(containerID: latest.record.id, container: c, pod: pod, sandboxPID: context.sandboxPID,
+                                       startedAt: Timestamps.parse(latest.record.createdAt) ?? Date(), fresh: false)
+                    if let why = agent.probes.state(latest.record.id)?.unhealthy {
+                        agent.events.container(pod, c, reason: "Killing", message: "Container \(cname) failed \(why), will be restarted")
+                        try? runtime.kill(latest.record.id, signal: SIGKILL)
+                    }
+                    continue
+                }
                 guard case .exited(let exit) = latest.status else { continue }
                 let failed = exit.exitCode != 0 || exit.oomKilled
                 guard restartPolicy == "Always" || (restartPolicy == "OnFailure" && failed) else { continue }
@@ -164,6 +175,7 @@ final class PodSync {
                     pruneAttempts(of: cname, in: current)
                 case .wait(let reason):
                     waiting[cname] = reason
+                    agent.events.container(pod, c, type: "Warning", reason: "BackOff", message: "Back-off restarting failed container \(cname) in pod \(name)_\(namespace)(\(uid))")
                 }
             }
         }
@@ -250,7 +262,8 @@ final class PodSync {
     func start(_ c: JSONValue, attempt: Int, context: PodContext) -> (String, String)? {
         let meta = context.pod["metadata"] ?? .null
         let image = c["image"]?.stringValue ?? ""
-        if let w = ensureImage(image, policy: c["imagePullPolicy"]?.stringValue ?? PodRules.pullPolicyDefault(image: image)) { return w }
+        let policy = c["imagePullPolicy"]?.stringValue ?? PodRules.pullPolicyDefault(image: image)
+        if let w = agent.images.ensure(image, policy: policy, pod: context.pod, container: c) { return w }
         let name = ContainerName(container: c["name"]?.stringValue ?? "", pod: meta["name"]?.stringValue ?? "",
                                  namespace: meta["namespace"]?.stringValue ?? "default", uid: context.uid, attempt: attempt)
         let objects = APIObjectSource(client: api())
@@ -262,37 +275,22 @@ final class PodSync {
                 .build(c, name: name, sandboxPID: context.sandboxPID, cgroupParent: context.cgroupParent,
                        volumes: volumes, volumePaths: context.volumePaths ?? [:])
         } catch {
+            agent.events.container(context.pod, c, type: "Warning", reason: "Failed", message: "Error: \(error)")
             return ("CreateContainerConfigError", "\(error)")
         }
         do {
-            _ = try runtime.run(spec)
+            let record = try runtime.run(spec)
+            agent.events.container(context.pod, c, reason: "Created", message: "Created container \(name.container)")
+            agent.events.container(context.pod, c, reason: "Started", message: "Started container \(name.container)")
+            agent.probes.track(containerID: record.id, container: c, pod: context.pod, sandboxPID: context.sandboxPID,
+                               startedAt: Date(), fresh: true)
             return nil
         } catch {
             // A container that failed to start is removed: the next pass tries again.
             if let failed = runtime.list().first(where: { $0.record.name == name.text }) { try? runtime.remove(failed.record.id, force: true) }
+            agent.events.container(context.pod, c, type: "Warning", reason: "Failed", message: "Error: \(error)")
             return ("CreateContainerError", "\(error)")
         }
-    }
-
-    /// Pulls per imagePullPolicy; a waiting reason (ErrImagePull, ImagePullBackOff...) when the image isn't there.
-    func ensureImage(_ image: String, policy: String) -> (String, String)? {
-        if let (when, message) = pullFailures[image], Date().timeIntervalSince(when) < 10 {
-            return ("ImagePullBackOff", "Back-off pulling image \"\(image)\": \(message)")
-        }
-        let present = (try? runtime.imageStore.resolve(image)) != nil
-        if policy == "Never" && !present {
-            return ("ErrImageNeverPull", "Container image \"\(image)\" is not present with pull policy of Never")
-        }
-        if policy == "Always" || !present {
-            do {
-                _ = try Puller(store: runtime.imageStore, config: agent.options.registry).pull(image)
-                pullFailures[image] = nil
-            } catch {
-                pullFailures[image] = (Date(), "\(error)")
-                return ("ErrImagePull", "\(error)")
-            }
-        }
-        return nil
     }
 
     /// Graceful termination: SIGTERM to the app containers, SIGKILL after the grace period, then
@@ -308,7 +306,12 @@ final class PodSync {
             let started = terminationStarted[uid] ?? Date()
             if terminationStarted[uid] == nil {
                 terminationStarted[uid] = started
-                for i in running { try? runtime.kill(i.record.id, signal: SIGTERM) }
+                let containers = (pod["spec"]?["containers"]?.arrayValue ?? []) + (pod["spec"]?["initContainers"]?.arrayValue ?? [])
+                for i in running {
+                    let c = containers.first { $0["name"]?.stringValue == i.name.container }
+                    agent.events.container(pod, c, reason: "Killing", message: "Stopping container \(i.name.container)")
+                    stop(i, container: c, pod: pod, grace: Double(grace))
+                }
             } else if Date().timeIntervalSince(started) >= Double(grace) {
                 for i in running { try? runtime.kill(i.record.id, signal: SIGKILL) }
             }
@@ -326,6 +329,24 @@ final class PodSync {
            (200..<300).contains(r.code) || r.code == 404 || r.code == 409 {
             agent.pods.remove(pod)
             reported[uid] = nil
+        }
+    }
+
+    /// SIGTERM, after the preStop hook when there is one (on a thread: the hook may take up to the grace period).
+    func stop(_ i: Instance, container c: JSONValue?, pod: JSONValue, grace: Double) {
+        guard let hook = c?["lifecycle"]?["preStop"], let c, let action = ProbeAction(hook, container: c) else {
+            try? runtime.kill(i.record.id, signal: SIGTERM)
+            return
+        }
+        let runtime = self.runtime, agent = self.agent
+        var pid: Int32?
+        if let sandbox = runtimeInstances(pod["metadata"]?["uid"]?.stringValue ?? "").first(where: { $0.name.container == PodSandbox.containerName }),
+           case .running(let p) = sandbox.status { pid = p }
+        let sandboxPID = pid
+        Thread.detachNewThread {
+            let (ok, message) = action.run(runtime: runtime, containerID: i.record.id, sandboxPID: sandboxPID, timeout: max(1, grace))
+            if !ok { agent.events.container(pod, c, type: "Warning", reason: "FailedPreStopHook", message: message) }
+            try? runtime.kill(i.record.id, signal: SIGTERM)
         }
     }
 
@@ -369,7 +390,7 @@ final class PodSync {
         } else if initState == .failed {
             phase = "Failed"
         }
-        let ready = initState == .done && running == total && total > 0
+        let ready = initState == .done && counts.ready == total && total > 0
         func cond(_ type: String, _ ok: Bool, _ reason: String? = nil) -> JSONValue {
             var c: JSONValue = ["type": .string(type), "status": ok ? "True" : "False", "lastProbeTime": .null,
                                 "lastTransitionTime": .string(startTime)]
@@ -398,7 +419,7 @@ final class PodSync {
         }
     }
 
-    struct StateCounts { var running = 0, succeeded = 0, failed = 0, waiting = 0 }
+    struct StateCounts { var running = 0, ready = 0, succeeded = 0, failed = 0, waiting = 0 }
 
     /// One containerStatuses entry. Kept out of report()'s loop (and not inlined into it): the
     /// release optimizer spent minutes on loop-invariant code motion over the inlined literals.
@@ -421,9 +442,12 @@ final class PodSync {
             switch latest.status {
             case .running:
                 status["state"] = runningState(Timestamps.rfc3339(latest.record.createdAt))
-                status["ready"] = .bool(true)
-                status["started"] = .bool(true)
+                let probed = agent.probes.state(latest.record.id)
+                let ready = probed?.ready ?? true
+                status["ready"] = .bool(ready)
+                status["started"] = .bool(probed?.started ?? true)
                 counts.running += 1
+                if ready { counts.ready += 1 }
             case .exited(let e):
                 status["state"] = terminatedState(e)
                 if e.exitCode == 0 && !e.oomKilled { counts.succeeded += 1 } else { counts.failed += 1 }

@@ -103,8 +103,15 @@ public struct ContainerStore: Sendable {
            let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
             return .exited(exit)
         }
-        if let text = try? FileIO.readString(p.pidFile), let pid = PidRecord(parsing: text), pid.isAlive {
-            return .running(pid: pid.pid)
+        if let text = try? FileIO.readString(p.pidFile), let pid = PidRecord(parsing: text) {
+            if pid.isAlive { return .running(pid: pid.pid) }
+            // Exited, but its monitor is still draining output before the exit record: not final yet.
+            if pid.monitorIsAlive {
+                if let bytes = try? FileIO.read(p.exitFile), let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
+                    return .exited(exit)
+                }
+                return .running(pid: pid.pid)
+            }
         }
         // A pid file whose process is gone without an exit record: the monitor was killed.
         if FileIO.exists(p.pidFile) {

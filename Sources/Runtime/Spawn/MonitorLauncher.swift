@@ -123,17 +123,29 @@ public struct ExitRecord: Codable, Sendable, Equatable {
 public struct PidRecord: Sendable, Equatable {
     public var pid: Int32
     public var startTime: UInt64
+    /// The monitor's own pid and start time (older monitors did not record them).
+    public var monitorPID: Int32?
+    public var monitorStartTime: UInt64?
 
-    /// Parses "<pid> <starttime>\n".
+    /// Parses "<pid> <starttime>[ <monitor pid> <monitor starttime>]\n".
     public init?(parsing text: String) {
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard parts.count == 2, let p = Int32(parts[0]), p > 0, let t = UInt64(parts[1]) else { return nil }
+        guard parts.count == 2 || parts.count == 4, let p = Int32(parts[0]), p > 0, let t = UInt64(parts[1]) else { return nil }
         pid = p
         startTime = t
+        if parts.count == 4, let m = Int32(parts[2]), m > 0, let mt = UInt64(parts[3]) { monitorPID = m; monitorStartTime = mt }
+    }
+
+    /// The monitor is still there: after the container exits it drains output, then writes the exit record.
+    public var monitorIsAlive: Bool {
+        guard let monitorPID, let monitorStartTime else { return false }
+        return Self.alive(monitorPID, startTime: monitorStartTime)
     }
 
     /// True while that same process exists and is not a zombie.
-    public var isAlive: Bool {
+    public var isAlive: Bool { Self.alive(pid, startTime: startTime) }
+
+    static func alive(_ pid: Int32, startTime: UInt64) -> Bool {
         guard let stat = try? FileIO.readString("/proc/\(pid)/stat"),
               let close = stat.lastIndex(of: ")") else { return false }
         // Fields after the command: state is field 3, starttime field 22.

@@ -1,0 +1,63 @@
+// Events for what the node does to a pod (Pulling, Pulled, Created, Started, Killing,
+// BackOff, Unhealthy, Failed...), posted from a queue of their own so the sync loop never waits
+// on them. A repeat of the same event within ten minutes bumps its count instead of adding
+// another object, as the kubelet's recorder does; repeats are sent at most every 10 s.
+import API
+import Client
+import Foundation
+
+final class EventRecorder: @unchecked Sendable {
+    let node: String
+    let client: () -> APIClient?
+    private let queue = DispatchQueue(label: "skiff.events")
+    private var api: APIClient?
+    /// key → (event name, namespace, count, first time, last sent)
+    private var seen: [String: (name: String, namespace: String, count: Int, first: String, sent: Date)] = [:]
+
+    init(node: String, client: @escaping () -> APIClient?) {
+        self.node = node
+        self.client = client
+    }
+
+    /// An event about a pod (and one of its containers when given).
+    func container(_ pod: JSONValue, _ c: JSONValue?, type: String = "Normal", reason: String, message: String) {
+        let meta = pod["metadata"] ?? .null
+        guard let namespace = meta["namespace"]?.stringValue, let name = meta["name"]?.stringValue else { return }
+        var involved: JSONValue = ["kind": "Pod", "namespace": .string(namespace), "name": .string(name),
+                                   "uid": meta["uid"] ?? "", "apiVersion": "v1"]
+        if let cname = c?["name"]?.stringValue { involved["fieldPath"] = .string("spec.containers{\(cname)}") }
+        let object = involved
+        queue.async { [self] in post(namespace: namespace, involved: object, type: type, reason: reason, message: message) }
+    }
+
+    private func post(namespace: String, involved: JSONValue, type: String, reason: String, message: String) {
+        if api == nil { api = client() }
+        guard let api else { return }
+        let now = Timestamps.now()
+        let key = "\(involved.jsonString)|\(reason)|\(message)"
+        for (k, v) in seen where Date().timeIntervalSince(v.sent) > 600 { seen[k] = nil }
+        if var prior = seen[key] {
+            prior.count += 1
+            seen[key] = prior
+            guard Date().timeIntervalSince(prior.sent) >= 10 else { return }
+            let patch: JSONValue = ["count": .int(Int64(prior.count)), "lastTimestamp": .string(now)]
+            _ = try? api.request("PATCH", "/api/v1/namespaces/\(namespace)/events/\(prior.name)", body: patch.serialized(),
+                                 contentType: "application/merge-patch+json")
+            seen[key]?.sent = Date()
+            return
+        }
+        let name = "\(involved["name"]?.stringValue ?? "pod").\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let event: JSONValue = [
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": ["name": .string(name), "namespace": .string(namespace)],
+            "involvedObject": involved, "reason": .string(reason), "message": .string(message), "type": .string(type),
+            "source": ["component": "kubelet", "host": .string(node)], "reportingComponent": "kubelet", "reportingInstance": .string(node),
+            "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": 1,
+        ]
+        if let r = try? api.request("POST", "/api/v1/namespaces/\(namespace)/events", body: event.serialized()), r.code == 201 {
+            seen[key] = (name, namespace, 1, now, Date())
+        } else {
+            self.api = nil   // reconnect next time
+        }
+    }
+}
