@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "Client", dependencies: ["API", "YAML"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
         .target(name: "Node", dependencies: [
-            "API", "CLinux", "Client", "Cgroups", "Images", "Registry", "Runtime",
+            "API", "CLinux", "Client", "Cgroups", "Images", "Registry", "Runtime", "YAML",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -24,6 +24,8 @@ public struct NodeOptions: Sendable {
     /// The node server's address and port (0: any free port).
     public var address = "0.0.0.0"
     public var port = 10250
+    /// Static pod manifests (run without an API server; mirrored into it when there is one).
+    public var manifests: String?
     /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.
     public var nodeIP: String?
 
@@ -42,6 +44,7 @@ public final class NodeAgent: @unchecked Sendable {
     private(set) var events: EventRecorder!
     private(set) var images: ImagePuller!
     private(set) var probes: ProbeManager!
+    private(set) var staticPods: StaticPods?
 
     public init(options: NodeOptions, log: @escaping (String) -> Void) throws {
         self.options = options
@@ -53,6 +56,7 @@ public final class NodeAgent: @unchecked Sendable {
         events = EventRecorder(node: options.name) { try? APIClient(server: server) }
         images = ImagePuller(agent: self)
         probes = ProbeManager(agent: self)
+        if let dir = options.manifests { staticPods = StaticPods(dir: dir, node: options.name, log: log) }
     }
 
     /// The node's allocatable amount of a resource (cpu, memory, ephemeral-storage, pods).
@@ -69,8 +73,10 @@ public final class NodeAgent: @unchecked Sendable {
         log("node server on \(options.address):\(serverPort)")
         Thread.detachNewThread { self.heartbeatLoop() }
         Thread.detachNewThread { self.watchLoop() }
+        if staticPods != nil { Thread.detachNewThread { self.mirrorLoop() } }
         let sync = PodSync(agent: self)
         while true {
+            staticPods?.scan()
             sync.syncAll()
             // Wake at once when the API tells us something, else re-check on the interval
             // (container exits and back-off timers are noticed there).
@@ -164,6 +170,19 @@ public final class NodeAgent: @unchecked Sendable {
             guard created.code == 201 || created.code == 409 else { throw ClientError("creating lease: \(created.errorMessage)") }
         } else if !(200..<300).contains(r.code) {
             throw ClientError("renewing lease: \(r.errorMessage)")
+        }
+    }
+
+    /// Keeps mirror pods of the static pods in the API server (every 2 s; the master may come and go).
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
+    func mirrorLoop() {
+        var client: APIClient?
+        while true {
+            if let staticPods, pods.isSynced {
+                if client == nil { client = try? self.client() }
+                if let client { staticPods.syncMirrors(client, apiPods: pods.all) }
+            }
+            Thread.sleep(forTimeInterval: 2)
         }
     }
 

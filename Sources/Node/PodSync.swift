@@ -53,18 +53,24 @@ final class PodSync {
 
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func syncAll() {
-        guard agent.pods.isSynced else { return }
+        // Until the first list from the API server, only static pods are known: nothing else
+        // is started or cleaned up (containers of API pods are left alone while the master is away).
+        let apiSynced = agent.pods.isSynced
+        var pods = agent.staticPods?.all ?? []
+        if apiSynced { pods += agent.pods.all.filter { !StaticPods.isMirror($0) } }
+        if pods.isEmpty && !apiSynced { return }
         var byPod: [String: [Instance]] = [:]
         for (record, status) in runtime.list() {
             guard let n = ContainerName(parsing: record.name) else { continue }
             byPod[n.uid, default: []].append((n, record, status))
         }
         var live = Set<String>()
-        for pod in agent.pods.all {
+        for pod in pods {
             guard let uid = pod["metadata"]?["uid"]?.stringValue else { continue }
             live.insert(String(uid.prefix(8)))
             sync(pod, uid: uid, instances: byPod[String(uid.prefix(8))] ?? [])
         }
+        guard apiSynced else { return }
         // Pods no longer bound here (deleted with grace 0, or gone while we were down).
         for (uid, instances) in byPod where !live.contains(uid) {
             for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
@@ -322,6 +328,12 @@ final class PodSync {
         }
         cleanUpPod(uid: uid)
         terminationStarted[uid] = nil
+        if StaticPods.isStatic(pod) {
+            // Its file is gone: the mirror pod goes with the next mirror sync.
+            agent.staticPods?.finished(uid)
+            reported[uid] = nil
+            return
+        }
         // Confirm: the pod may now go (grace 0, only this incarnation).
         guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
         let body: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": ["uid": .string(uid)]]

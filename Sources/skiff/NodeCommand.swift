@@ -32,6 +32,9 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("port"), help: "Node server port (logs, exec, stats); 0 picks a free one.")
     var port: Int = 10250
 
+    @Option(name: .customLong("manifests"), help: "Directory of static pod manifests (run even with no master).")
+    var manifests: String?
+
     @Option(name: .customLong("node-ip"), help: "IP address the node reports (default: its first non-loopback IPv4).")
     var nodeIP: String?
 
@@ -46,6 +49,7 @@ struct NodeCommand: ParsableCommand {
         options.address = address
         options.port = port
         options.nodeIP = nodeIP
+        options.manifests = manifests
         let agent = try NodeAgent(options: options) { line in writeAll(2, "skiff node: " + line + "\n") }
         writeAll(2, "skiff node: \(nodeName) serving pods from \(server) (state in \(rootDir))\n")
         try agent.run()

@@ -17,8 +17,11 @@ final class Cluster: @unchecked Sendable {
     let cgroupRoot: String
     var port = 0
     var api: APIClient!
+    /// Extra `skiff node` flags (e.g. --manifests) and the API URL it is given (default: the master's).
+    var nodeArgs = ""
+    var nodeServer: String?
 
-    init() throws {
+    init(startNode: Bool = true) throws {
         dir = try TestEnv.makeTempDir("skiff-cluster")
         nodeName = TestEnv.uniqueName("node")
         cgroupRoot = TestEnv.uniqueName("skiffpods")
@@ -44,14 +47,14 @@ final class Cluster: @unchecked Sendable {
         guard imported.status == 0 else { throw ClientError("image import failed: \(imported.stderr)") }
         // A non-latest tag too: its default pull policy is IfNotPresent (no registry needed).
         _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:test"])
-        try startNode()
+        if startNode { try self.startNode() }
     }
 
     func startNode() throws {
         node = Process()
         node.executableURL = URL(fileURLWithPath: "/bin/sh")
         // exec: the process is the agent itself (kill -9 reaches it); its log appends to node.log.
-        node.arguments = ["-c", "exec \"$0\" node --server http://127.0.0.1:\(port) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 2>>\(dir)/node.log",
+        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 2>>\(dir)/node.log",
                           TestEnv.binDir + "/skiff"]
         try node.run()
     }
