@@ -48,6 +48,23 @@ struct stream {
 };
 
 static int log_fd = -1;
+/* Rotation (kubelet's containerLogMaxSize/MaxFiles): past log_max bytes the log is renamed to
+ * LOG.1 (LOG.1 to LOG.2, ...; the oldest beyond log_files-1 is dropped) and a new LOG begun. */
+static const char *log_path;
+static long long log_size, log_max;
+static int log_files;
+
+static void rotate_log(void) {
+    char from[4096], to[4096];
+    for (int i = log_files - 1; i >= 1; i--) {
+        if (i == 1) snprintf(from, sizeof from, "%s", log_path); else snprintf(from, sizeof from, "%s.%d", log_path, i - 1);
+        snprintf(to, sizeof to, "%s.%d", log_path, i);
+        rename(from, to);   /* over the oldest; a missing source is fine */
+    }
+    if (log_files <= 1) unlink(log_path);
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd >= 0) { close(log_fd); log_fd = fd; log_size = 0; }
+}
 
 static void timestamp(char *out, size_t cap) {
     struct timespec ts;
@@ -80,6 +97,8 @@ static void log_record(const struct stream *s, const char *text, size_t n, int p
     memcpy(buf + h, text, n);
     buf[h + n] = '\n';
     write_all(log_fd, buf, h + n + 1);
+    log_size += (long long)(h + n + 1);
+    if (log_max > 0 && log_size >= log_max) rotate_log();
 }
 
 /* Splits new bytes into lines; a line longer than the buffer goes out as P records. */
@@ -277,7 +296,14 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    if (cfg.log) log_fd = open(cfg.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (cfg.log) {
+        log_fd = open(cfg.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        struct stat st;
+        if (log_fd >= 0 && fstat(log_fd, &st) == 0) log_size = st.st_size;
+        log_path = cfg.log;
+        log_max = cfg.log_max_bytes;
+        log_files = cfg.log_max_files > 0 ? cfg.log_max_files : 5;
+    }
     int out[2], errp[2];
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || devnull < 0) {

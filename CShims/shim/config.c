@@ -204,6 +204,7 @@ int skiff_config_parse(const char *path, struct skiff_config *c, struct skiff_sp
         else if (!strcmp(key, "pid_file")) { NEED(1); c->pid_file = f[0]; }
         else if (!strcmp(key, "foreground")) { NEED(1); c->foreground = f[0][0] == '1'; }
         else if (!strcmp(key, "tty")) { NEED(1); c->tty = f[0][0] == '1'; }
+        else if (!strcmp(key, "log_max")) { NEED(2); c->log_max_bytes = atoll(f[0]); c->log_max_files = atoi(f[1]); }
         else if (!strcmp(key, "cleanup_umount")) { NEED(1); PUSH(c->cleanup_umount, c->ncleanup_umount, f[0]); }
         else if (!strcmp(key, "cleanup_rmdir")) { NEED(1); PUSH(c->cleanup_rmdir, c->ncleanup_rmdir, f[0]); }
         else if (!strcmp(key, "cleanup_rmtree")) { NEED(1); PUSH(c->cleanup_rmtree, c->ncleanup_rmtree, f[0]); }

@@ -24,6 +24,13 @@ public struct NodeOptions: Sendable {
     /// The node server's address and port (0: any free port).
     public var address = "0.0.0.0"
     public var port = 10250
+    /// Container log rotation (kubelet containerLogMaxSize / containerLogMaxFiles).
+    public var containerLogMaxBytes: Int64 = 10 << 20
+    public var containerLogMaxFiles = 5
+    /// Image GC: past highPercent of the image filesystem, unused images go until under lowPercent.
+    public var imageGCHighPercent = 85
+    public var imageGCLowPercent = 80
+    public var imageGCInterval: Double = 300
     /// Static pod manifests (run without an API server; mirrored into it when there is one).
     public var manifests: String?
     /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.
@@ -74,6 +81,7 @@ public final class NodeAgent: @unchecked Sendable {
         Thread.detachNewThread { self.heartbeatLoop() }
         Thread.detachNewThread { self.watchLoop() }
         if staticPods != nil { Thread.detachNewThread { self.mirrorLoop() } }
+        Thread.detachNewThread { self.imageGCLoop() }
         let sync = PodSync(agent: self)
         while true {
             staticPods?.scan()
@@ -170,6 +178,15 @@ public final class NodeAgent: @unchecked Sendable {
             guard created.code == 201 || created.code == 409 else { throw ClientError("creating lease: \(created.errorMessage)") }
         } else if !(200..<300).contains(r.code) {
             throw ClientError("renewing lease: \(r.errorMessage)")
+        }
+    }
+
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
+    func imageGCLoop() {
+        let gc = ImageGC(runtime: runtime, highPercent: options.imageGCHighPercent, lowPercent: options.imageGCLowPercent, log: log)
+        while true {
+            Thread.sleep(forTimeInterval: options.imageGCInterval)
+            gc.run()
         }
     }
 

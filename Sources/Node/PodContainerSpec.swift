@@ -9,6 +9,8 @@ struct PodContainerSpec {
     let pod: JSONValue
     let objects: ObjectSource
     let nodeAllocatable: (String) -> String?
+    var logMaxBytes: Int64 = 0
+    var logMaxFiles = 5
 
     func build(_ c: JSONValue, name: ContainerName, sandboxPID: Int32, cgroupParent: String,
                volumes: PodVolumes, volumePaths: [String: String]) throws -> ContainerSpec {
@@ -26,6 +28,8 @@ struct PodContainerSpec {
         spec.hostname = PodSandbox.hostname(pod)
         spec.mounts = try volumes.mounts(for: c, volumes: volumePaths, env: vars)
         spec.cgroupParent = cgroupParent
+        spec.logMaxBytes = logMaxBytes
+        spec.logMaxFiles = logMaxFiles
         try applyResources(c, to: &spec)
         try applySecurity(c, to: &spec)
         PodSandbox.join(&spec, pod: pod, sandboxPID: sandboxPID)

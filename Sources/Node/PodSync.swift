@@ -277,7 +277,8 @@ final class PodSync {
         let spec: ContainerSpec
         do {
             if context.volumePaths == nil { context.volumePaths = try volumes.setUp(nodeAllocatable: agent.allocatable) }
-            spec = try PodContainerSpec(pod: context.pod, objects: objects, nodeAllocatable: agent.allocatable)
+            spec = try PodContainerSpec(pod: context.pod, objects: objects, nodeAllocatable: agent.allocatable,
+                                        logMaxBytes: agent.options.containerLogMaxBytes, logMaxFiles: agent.options.containerLogMaxFiles)
                 .build(c, name: name, sandboxPID: context.sandboxPID, cgroupParent: context.cgroupParent,
                        volumes: volumes, volumePaths: context.volumePaths ?? [:])
         } catch {

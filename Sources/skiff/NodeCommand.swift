@@ -1,4 +1,5 @@
 // `skiff node`: the node agent.
+import API
 import ArgumentParser
 import Foundation
 import Node
@@ -35,6 +36,21 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("manifests"), help: "Directory of static pod manifests (run even with no master).")
     var manifests: String?
 
+    @Option(name: .customLong("container-log-max-size"), help: "Rotate a container's log past this size (e.g. 10Mi).")
+    var containerLogMaxSize: String = "10Mi"
+
+    @Option(name: .customLong("container-log-max-files"), help: "Log files kept per container, the current one included.")
+    var containerLogMaxFiles: Int = 5
+
+    @Option(name: .customLong("image-gc-high-threshold"), help: "Disk usage percent that starts image garbage collection.")
+    var imageGCHigh: Int = 85
+
+    @Option(name: .customLong("image-gc-low-threshold"), help: "Disk usage percent image garbage collection frees down to.")
+    var imageGCLow: Int = 80
+
+    @Option(name: .customLong("image-gc-interval"), help: "Seconds between image garbage collection checks.")
+    var imageGCInterval: Double = 300
+
     @Option(name: .customLong("node-ip"), help: "IP address the node reports (default: its first non-loopback IPv4).")
     var nodeIP: String?
 
@@ -50,6 +66,19 @@ struct NodeCommand: ParsableCommand {
         options.port = port
         options.nodeIP = nodeIP
         options.manifests = manifests
+        guard let logSize = try? Quantity(parsing: containerLogMaxSize), logSize.value >= 0 else {
+            throw ValidationError("--container-log-max-size: \"\(containerLogMaxSize)\" is not a size (e.g. 10Mi)")
+        }
+        guard containerLogMaxFiles >= 1 else { throw ValidationError("--container-log-max-files must be at least 1") }
+        guard (0...100).contains(imageGCHigh), (0...100).contains(imageGCLow), imageGCLow <= imageGCHigh else {
+            throw ValidationError("image GC thresholds must be percentages with low <= high (got \(imageGCLow) and \(imageGCHigh))")
+        }
+        guard imageGCInterval > 0 else { throw ValidationError("--image-gc-interval must be positive") }
+        options.containerLogMaxBytes = logSize.value
+        options.containerLogMaxFiles = containerLogMaxFiles
+        options.imageGCHighPercent = imageGCHigh
+        options.imageGCLowPercent = imageGCLow
+        options.imageGCInterval = imageGCInterval
         let agent = try NodeAgent(options: options) { line in writeAll(2, "skiff node: " + line + "\n") }
         writeAll(2, "skiff node: \(nodeName) serving pods from \(server) (state in \(rootDir))\n")
         try agent.run()

@@ -41,6 +41,8 @@
  *                                                             "oom_kill N" > 0 at exit → OOM recorded
  *   --- monitor only ---
  *   log              path                                     CRI log file (appended)
+ *   log_max          bytes, files                             rotate the log past `bytes` (0: never), keeping
+ *                                                             `files` files in all (LOG, LOG.1, ...)
  *   exit_file        path                                     exit record, written atomically at exit
  *   pid_file         path                                     "<pid> <starttime>\n" of the container init
  *   foreground       0|1                                      1: also copy output to own stdout/stderr,

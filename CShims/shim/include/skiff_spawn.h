@@ -44,6 +44,7 @@ struct skiff_config {
     const char *seccomp_path; void *seccomp_prog; size_t seccomp_len;   /* loaded by skiff_config_load_seccomp */
     const char **cgroups; size_t ncgroups;
     const char *oom_events, *log, *exit_file, *pid_file;
+    long long log_max_bytes; int log_max_files;
     int foreground;
     int tty;
     const char **cleanup_umount; size_t ncleanup_umount;

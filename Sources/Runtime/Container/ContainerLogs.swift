@@ -60,6 +60,15 @@ extension ContainerRuntime {
             // EOF: done unless following a container that may still write.
             if !reachedEnd { reachedEnd = true; caughtUp() }
             guard follow, !cancelled() else { return }
+            // Rotated (the monitor renamed the file and began a new one): go on in the new file.
+            if file >= 0 {
+                var now = stat(), open = stat()
+                if stat(path, &now) == 0, fstat(file, &open) == 0, now.st_ino != open.st_ino {
+                    close(file)
+                    file = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+                    continue
+                }
+            }
             if case .running = store.status(of: record.id) { usleep(50_000); continue }
             if case .created = store.status(of: record.id) { usleep(50_000); continue }
             // Exited: one more read catches what the monitor wrote before its exit record.

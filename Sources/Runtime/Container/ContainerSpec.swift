@@ -63,6 +63,9 @@ public struct ContainerSpec: Sendable, Equatable {
     public var requireNonRoot = false
     /// Cgroup parent for this container instead of the runtime's (a pod's cgroup).
     public var cgroupParent: String?
+    /// Log rotation (kubelet containerLogMaxSize/MaxFiles): 0 bytes never rotates.
+    public var logMaxBytes: Int64 = 0
+    public var logMaxFiles = 5
     /// CPU weight from the request (cpu.shares on v1).
     public var cpuShares: UInt64?
 

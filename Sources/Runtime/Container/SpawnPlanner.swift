@@ -58,6 +58,8 @@ public enum SpawnPlanner {
         c.noNewPrivileges = spec.noNewPrivileges
 
         c.logPath = paths.log
+        c.logMaxBytes = spec.logMaxBytes
+        c.logMaxFiles = spec.logMaxFiles
         c.exitFile = paths.exitFile
         c.pidFile = paths.pidFile
         c.foreground = !spec.detach

@@ -73,6 +73,9 @@ public struct SpawnConfig: Sendable, Equatable {
     public var cgroupProcs: [String] = []
     public var oomEvents: String?
     public var logPath: String?
+    /// Log rotation: past this many bytes (0: never), keeping `logMaxFiles` files.
+    public var logMaxBytes: Int64 = 0
+    public var logMaxFiles = 5
     public var exitFile: String?
     public var pidFile: String?
     public var foreground = false
@@ -126,6 +129,7 @@ public struct SpawnConfig: Sendable, Equatable {
         for p in cgroupProcs { try record("cgroup", p) }
         if let oomEvents { try record("oom_events", oomEvents) }
         if let logPath { try record("log", logPath) }
+        if logMaxBytes > 0 { try record("log_max", String(logMaxBytes), String(logMaxFiles)) }
         if let exitFile { try record("exit_file", exitFile) }
         if let pidFile { try record("pid_file", pidFile) }
         try record("foreground", foreground ? "1" : "0")
