@@ -104,6 +104,8 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Images", "API", "TestSupport"]),
         .testTarget(name: "ImagesRootTests", dependencies: ["Images", "CLinux", "TestSupport"]),
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
+        // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
+        .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
         // A real master and node agent running pods (root).
         .testTarget(name: "NodeRootTests", dependencies: ["API", "Client", "TestSupport"]),
         .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),
