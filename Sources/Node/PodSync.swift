@@ -216,10 +216,11 @@ final class PodSync {
         return .wait(("CrashLoopBackOff", "back-off \(Int(delay))s restarting failed container=\(container) pod=\(pod)_\(namespace)(\(uid))"))
     }
 
+    /// One pod's containers, fresh from the runtime (status read only for those).
     func runtimeInstances(_ uid: String) -> [Instance] {
-        runtime.list().compactMap { r, s in
+        runtime.store.all().compactMap { r in
             guard let n = ContainerName(parsing: r.name), n.uid == String(uid.prefix(8)) else { return nil }
-            return (n, r, s)
+            return (n, r, runtime.store.status(of: r.id))
         }
     }
 

@@ -9,7 +9,10 @@ public enum FileIO {
         guard fd >= 0 else { throw RuntimeError.posix(errno == ENOENT ? .notFound : .io, "open", path: path) }
         defer { close(fd) }
         var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
+        // Sized to the file (most are small records): no 64 KiB buffer to clear for every read.
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        var buf = [UInt8](repeating: 0, count: min(max(size + 1, 512), 65536))
         while true {
             let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {

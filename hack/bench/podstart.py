@@ -2,6 +2,7 @@
 
   podstart.py URL NODE single N     N pods one after another: p50/p99 create→Running
   podstart.py URL NODE burst N      N pods created at once: time until all are Running
+  podstart.py URL NODE clear 0      delete the benchmark's pods and wait until they are gone
 """
 import http.client
 import json
@@ -56,6 +57,18 @@ def watch(rv):
                     cond.notify_all()
 
 
+if mode == "clear":
+    _, body = request("GET", "/api/v1/namespaces/default/pods?labelSelector=bench%3Dpodstart")
+    for item in json.loads(body)["items"]:
+        request("DELETE", f"/api/v1/namespaces/default/pods/{item['metadata']['name']}", {"gracePeriodSeconds": 0})
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        _, body = request("GET", "/api/v1/namespaces/default/pods?labelSelector=bench%3Dpodstart")
+        if not json.loads(body)["items"]:
+            break
+        time.sleep(0.5)
+    sys.exit(0)
+
 _, body = request("GET", "/api/v1/namespaces/default/pods?limit=1")
 threading.Thread(target=watch, args=(json.loads(body)["metadata"]["resourceVersion"],), daemon=True).start()
 ready.wait()
@@ -82,7 +95,7 @@ else:
     for t in threads: t.start()
     for t in threads: t.join()
     with cond:
-        cond.wait_for(lambda: all(n in running_at for n in names), timeout=120)
+        cond.wait_for(lambda: all(n in running_at for n in names), timeout=300)
     done = sum(1 for n in names if n in running_at)
     last = max(running_at[n] for n in names if n in running_at)
     print(f"burst: {done}/{count} pods Running {last - start:.2f}s after the first create")

@@ -1,6 +1,7 @@
 // Container state on disk: <root>/containers/<id>/ holds everything of one container, so a new
 // `skiff` process (or a restarted agent) finds every container again.
 import FoundationEssentials
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,8 +54,43 @@ public struct ContainerPaths: Sendable {
     public var work: String { dir + "/work" }
 }
 
+/// Records and pid files of containers never change once complete: a long-lived reader (the
+/// node agent lists every container each sync pass) keeps them instead of re-decoding them.
+final class ContainerStoreCache: Sendable {
+    private struct Entries {
+        var records: [String: ContainerRecord] = [:]
+        var pids: [String: PidRecord] = [:]
+        var exits: [String: ExitRecord] = [:]
+    }
+    private let entries = Mutex(Entries())
+
+    func record(_ id: String) -> ContainerRecord? { entries.withLock { $0.records[id] } }
+    func pid(_ id: String) -> PidRecord? { entries.withLock { $0.pids[id] } }
+    func exit(_ id: String) -> ExitRecord? { entries.withLock { $0.exits[id] } }
+
+    func keep(_ r: ContainerRecord) {
+        // A name reservation (no cgroup yet) is completed later: only complete records are kept.
+        guard !r.cgroupPath.isEmpty else { return }
+        entries.withLock { $0.records[r.id] = r }
+    }
+
+    func keep(pid: PidRecord, for id: String) { entries.withLock { $0.pids[id] = pid } }
+    func keep(exit: ExitRecord, for id: String) { entries.withLock { $0.exits[id] = exit } }
+
+    /// Drops what belongs to containers no longer on disk.
+    func retain(_ ids: Set<String>) {
+        entries.withLock { e in
+            guard e.records.count > ids.count || e.pids.count > ids.count || e.exits.count > ids.count else { return }
+            e.records = e.records.filter { ids.contains($0.key) }
+            e.pids = e.pids.filter { ids.contains($0.key) }
+            e.exits = e.exits.filter { ids.contains($0.key) }
+        }
+    }
+}
+
 public struct ContainerStore: Sendable {
     public let root: String
+    let cache = ContainerStoreCache()
     public init(root: String) { self.root = root }
 
     var containersDir: String { root + "/containers" }
@@ -66,21 +102,26 @@ public struct ContainerStore: Sendable {
         enc.outputFormatting = [.sortedKeys]
         let data = try enc.encode(record)
         try FileIO.writeAtomic(paths(record.id).record, Array(data))
+        cache.keep(record)
     }
 
     public func load(id: String) throws -> ContainerRecord {
+        if let cached = cache.record(id) { return cached }
         let bytes = try FileIO.read(paths(id).record)
-        do { return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes)) } catch {
+        do {
+            let record = try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+            cache.keep(record)
+            return record
+        } catch {
             throw RuntimeError(.state, "container state \(paths(id).record) is unreadable", cause: error)
         }
     }
 
     /// Every container with a readable record, oldest first.
     public func all() -> [ContainerRecord] {
-        FileIO.listDirectory(containersDir)
-            .filter { $0.count == 64 }
-            .compactMap { try? load(id: $0) }
-            .sorted { $0.createdAt < $1.createdAt }
+        let ids = FileIO.listDirectory(containersDir).filter { $0.count == 64 }
+        cache.retain(Set(ids))
+        return ids.compactMap { try? load(id: $0) }.sorted { $0.createdAt < $1.createdAt }
     }
 
     /// Finds a container by exact name, full id, or unique id prefix.
@@ -98,12 +139,19 @@ public struct ContainerStore: Sendable {
     }
 
     public func status(of id: String) -> ContainerStatus {
+        if let exit = cache.exit(id) { return .exited(exit) }
         let p = paths(id)
         if let bytes = try? FileIO.read(p.exitFile),
            let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
+            cache.keep(exit: exit, for: id)
             return .exited(exit)
         }
-        if let text = try? FileIO.readString(p.pidFile), let pid = PidRecord(parsing: text) {
+        var pidRecord = cache.pid(id)
+        if pidRecord == nil, let text = try? FileIO.readString(p.pidFile), let parsed = PidRecord(parsing: text) {
+            cache.keep(pid: parsed, for: id)
+            pidRecord = parsed
+        }
+        if let pid = pidRecord {
             if pid.isAlive { return .running(pid: pid.pid) }
             // Exited, but its monitor is still draining output before the exit record: not final yet.
             if pid.monitorIsAlive {
