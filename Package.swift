@@ -86,7 +86,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,4 +1,4 @@
-/* Linux headers Swift's Glibc module leaves out (xattrs, device numbers, setns). Header-only. */
+/* Linux headers Swift's Glibc module leaves out (xattrs, device numbers, setns, mallopt). Header-only. */
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
 
@@ -10,3 +10,7 @@ static inline unsigned long long skiff_makedev(unsigned int major, unsigned int 
 #include <unistd.h>
 #include <sys/syscall.h>
 static inline int skiff_setns_net(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000 /* CLONE_NEWNET */); }
+
+/* mallopt(M_ARENA_MAX): malloc.h is not in Swift's Glibc module. */
+#include <malloc.h>
+static inline int skiff_malloc_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }

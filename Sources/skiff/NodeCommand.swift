@@ -1,6 +1,7 @@
 // `skiff node`: the node agent.
 import API
 import ArgumentParser
+import CLinux
 import Foundation
 import Node
 #if canImport(Glibc)
@@ -58,6 +59,11 @@ struct NodeCommand: ParsableCommand {
 
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
+        // Many small threads (probes, log streams, events) each get a malloc arena by default;
+        // two shared arenas keep the agent's footprint flat as pods and threads come and go.
+        _ = skiff_malloc_arena_max(2)
+        TextResidency.adviseRandom()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { TextResidency.release() }
         let nodeName = name ?? ProcessInfo.processInfo.hostName.lowercased()
         var options = NodeOptions(server: server, name: nodeName, rootDir: rootDir, cgroupRoot: cgroupRoot,
                                   registry: try registry.config())

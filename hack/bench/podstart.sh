@@ -41,7 +41,7 @@ python3 hack/bench/podstart.py "http://127.0.0.1:$port" $node single "$single"
 sleep 1
 python3 hack/bench/podstart.py "http://127.0.0.1:$port" $node burst "$burst"
 sleep 2
-echo "agent RSS with $burst running pods: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$agent/status)"
+echo "agent RSS with $burst running pods: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024} /RssAnon/ {printf " (anonymous %.1f MiB)", $2/1024}' /proc/$agent/status)"
 rss() { xargs -r -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | awk '{s+=$1; n++} END {if (n) printf "%d processes, %.0f kB average", n, s/n}'; }
 echo "monitors: $(pgrep -f "skiff-monitor $work" | rss)"
 echo "pod sandboxes (pause): $(pgrep -fx "/pause --pause" | rss)"
@@ -50,5 +50,6 @@ if [ "$max" -gt 0 ]; then
   python3 hack/bench/podstart.py "http://127.0.0.1:$port" $node burst "$max"
   sleep 2
   echo "agent RSS with $max running pods: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$agent/status)"
-  echo "containers running on the node: $("$bin/skiff" ps --root "$work/node" | grep -c Running) (pods + their sandboxes)"
+  echo "agent anonymous memory: $(awk '/RssAnon/ {printf "%.1f MiB", $2/1024}' /proc/$agent/status)"
+  echo "running: $("$bin/skiff" ps --root "$work/node" | grep Running | grep -c "k8s_c_burst-") pod containers, $("$bin/skiff" ps --root "$work/node" | grep Running | grep -c "k8s_POD_burst-") sandboxes"
 fi
