@@ -141,6 +141,16 @@ final class Cluster: @unchecked Sendable {
         return out
     }
 
+    /// Processes whose command line names this node's state (monitors, pause processes).
+    func podProcesses() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid -> String? in
+            guard Int32(pid) != nil, Int32(pid) != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let cmd = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return cmd.contains(dir + "/node/") && !cmd.hasPrefix(TestEnv.binDir + "/skiff node") ? cmd : nil
+        }
+    }
+
     /// App containers (not pod sandboxes) the node's runtime has.
     func appContainers() throws -> [String] { try containers().filter { !$0.contains("k8s_POD_") } }
 
@@ -194,14 +204,21 @@ struct NodeRootTests {
         try c.createPod(podYAML("once", node: c.nodeName, command: "exit 3", restartPolicy: "Never"))
         #expect(try c.eventually { try c.pod("once")?.value(at: "status.phase") == "Failed" })
         let failed = try c.pod("once")?["status"]?["containerStatuses"]?.arrayValue?.first
-        #expect(failed?.value(at: "state.terminated.exitCode") == 3)
+        #expect(failed?.value(at: "state.terminated.exitCode") == 3,
+                "\((try? c.api.get("/api/v1/namespaces/default/events").text) ?? "") \((try? c.containers()) ?? []) \(c.nodeLog)")
         #expect(failed?.value(at: "state.terminated.reason") == "Error")
         try c.createPod(podYAML("ok", node: c.nodeName, command: "true", restartPolicy: "OnFailure"))
         #expect(try c.eventually { try c.pod("ok")?.value(at: "status.phase") == "Succeeded" })
 
         // The agent killed with -9 and restarted re-adopts the running container: no restart, no duplicate.
+        // A container that exits while the agent is down is reported with its real exit code.
+        try c.createPod(podYAML("meanwhile", node: c.nodeName, command: "sleep 2; exit 7", restartPolicy: "Never"))
+        #expect(try c.eventually { try c.pod("meanwhile")?.value(at: "status.phase") == "Running" })
         c.killNode()
+        Thread.sleep(forTimeInterval: 3)
         try c.startNode()
+        #expect(try c.eventually { try c.pod("meanwhile")?.value(at: "status.phase") == "Failed" })
+        #expect(try c.status("meanwhile", "c")?.value(at: "state.terminated.exitCode") == 7)
         Thread.sleep(forTimeInterval: 2)
         let after = try c.pod("web")?["status"]?["containerStatuses"]?.arrayValue?.first
         #expect(after?["containerID"]?.stringValue == containerID)
@@ -212,8 +229,10 @@ struct NodeRootTests {
         _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/web")
         #expect(try c.pod("web")?["metadata"]?["deletionTimestamp"] != nil)
         #expect(try c.eventually(15) { try c.pod("web") == nil })
-        for name in ["once", "ok"] { _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/\(name)") }
+        for name in ["once", "ok", "meanwhile"] { _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/\(name)") }
         #expect(try c.eventually { try c.containers().isEmpty })
+        // No process of this node's pods is left (monitors, pause processes, containers).
+        #expect(c.podProcesses().isEmpty, "processes left: \(c.podProcesses())")
         // Nothing left behind: no overlay mounts under the node's state, no pod cgroups.
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(c.dir + "/node/containers"))

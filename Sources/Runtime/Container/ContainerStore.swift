@@ -154,12 +154,12 @@ public struct ContainerStore: Sendable {
         if let pid = pidRecord {
             if pid.isAlive { return .running(pid: pid.pid) }
             // Exited, but its monitor is still draining output before the exit record: not final yet.
-            if pid.monitorIsAlive {
-                if let bytes = try? FileIO.read(p.exitFile), let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
-                    return .exited(exit)
-                }
-                return .running(pid: pid.pid)
-            }
+            if pid.monitorIsAlive { return .running(pid: pid.pid) }
+        }
+        // The monitor may have written the record and gone since the first look.
+        if let bytes = try? FileIO.read(p.exitFile), let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
+            cache.keep(exit: exit, for: id)
+            return .exited(exit)
         }
         // A pid file whose process is gone without an exit record: the monitor was killed.
         if FileIO.exists(p.pidFile) {
