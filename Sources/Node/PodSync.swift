@@ -145,13 +145,7 @@ final class PodSync {
             if exit.exitCode == 0 && !exit.oomKilled { continue }
             if restartPolicy == "Never" { initState = .failed; break }
             initState = .running
-            switch restartDecision(latest, exit: exit, container: cname, pod: name, namespace: namespace, uid: uid) {
-            case .now:
-                if let w = start(c, attempt: latest.name.attempt + 1, context: context) { waiting[cname] = w } else { started = true }
-                pruneAttempts(of: cname, in: current)
-            case .wait(let reason):
-                waiting[cname] = reason
-            }
+            if restart(c, after: latest, exit: exit, context: context, instances: current, waiting: &waiting) { started = true }
             break
         }
 
@@ -175,14 +169,7 @@ final class PodSync {
                 guard case .exited(let exit) = latest.status else { continue }
                 let failed = exit.exitCode != 0 || exit.oomKilled
                 guard restartPolicy == "Always" || (restartPolicy == "OnFailure" && failed) else { continue }
-                switch restartDecision(latest, exit: exit, container: cname, pod: name, namespace: namespace, uid: uid) {
-                case .now:
-                    if let w = start(c, attempt: latest.name.attempt + 1, context: context) { waiting[cname] = w } else { started = true }
-                    pruneAttempts(of: cname, in: current)
-                case .wait(let reason):
-                    waiting[cname] = reason
-                    agent.events.container(pod, c, type: "Warning", reason: "BackOff", message: "Back-off restarting failed container \(cname) in pod \(name)_\(namespace)(\(uid))")
-                }
+                if restart(c, after: latest, exit: exit, context: context, instances: current, waiting: &waiting) { started = true }
             }
         }
         // Re-read the runtime only when this pass started something.
@@ -194,6 +181,26 @@ final class PodSync {
     }
 
     enum InitState { case running, done, failed }
+
+    /// Starts the next attempt of an exited container once its back-off allows (else records
+    /// CrashLoopBackOff); true when one was started.
+    func restart(_ c: JSONValue, after latest: Instance, exit: ExitRecord, context: PodContext, instances: [Instance],
+                 waiting: inout [String: (String, String)]) -> Bool {
+        let meta = context.pod["metadata"] ?? .null
+        let name = meta["name"]?.stringValue ?? "", namespace = meta["namespace"]?.stringValue ?? ""
+        let cname = latest.name.container
+        switch restartDecision(latest, exit: exit, container: cname, pod: name, namespace: namespace, uid: context.uid) {
+        case .now:
+            pruneAttempts(of: cname, in: instances)
+            if let w = start(c, attempt: latest.name.attempt + 1, context: context) { waiting[cname] = w; return false }
+            return true
+        case .wait(let reason):
+            waiting[cname] = reason
+            agent.events.container(context.pod, c, type: "Warning", reason: "BackOff",
+                                   message: "Back-off restarting failed container \(cname) in pod \(name)_\(namespace)(\(context.uid))")
+            return false
+        }
+    }
 
     func attempts(of container: String, in instances: [Instance]) -> [Instance] {
         instances.filter { $0.name.container == container }.sorted { $0.name.attempt < $1.name.attempt }

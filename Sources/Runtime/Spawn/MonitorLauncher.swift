@@ -34,28 +34,14 @@ public enum MonitorLauncher {
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         defer { close(fds[0]) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd in Int32(0)...2 {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        let spawned = spawn(monitor, arguments: [spawnFile, "3"], newSession: true) { actions in
+            for fd in Int32(0)...2 {
+                posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
         }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attr, &noSignals)
-        let setsid: Int32 = 0x80   // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | setsid))
-
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(monitor), strdup(spawnFile), strdup("3"), nil]
-        defer { argv.forEach { free($0) } }
-        let rc = posix_spawn(&pid, monitor, &actions, &attr, argv, environ)
         close(fds[1])
-        guard rc == 0 else { throw RuntimeError.posix(.spawn, "starting the monitor", path: monitor, errno: rc) }
+        let pid = try spawned.get()
 
         var record = skiff_spawn_error()
         let size = MemoryLayout<skiff_spawn_error>.size
@@ -78,23 +64,32 @@ public enum MonitorLauncher {
 
     /// Starts `skiff-monitor --exec` with the given fds as its stdio; returns its pid (reap it).
     static func startExec(monitor: String, spawnFile: String, stdio: [Int32]) throws -> pid_t {
+        try spawn(monitor, arguments: ["--exec", spawnFile], newSession: false) { actions in
+            for (i, fd) in stdio.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(i)) }
+        }.get()
+    }
+
+    /// posix_spawn of the monitor with a clean signal mask (C does the fork and exec).
+    private static func spawn(_ monitor: String, arguments: [String], newSession: Bool,
+                              fileActions: (inout posix_spawn_file_actions_t) -> Void) -> Result<pid_t, RuntimeError> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for (i, fd) in stdio.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(i)) }
+        fileActions(&actions)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
         posix_spawnattr_setsigmask(&attr, &noSignals)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+        let setsid: Int32 = 0x80   // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | (newSession ? setsid : 0)))
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(monitor), strdup("--exec"), strdup(spawnFile), nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = ([monitor] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let rc = posix_spawn(&pid, monitor, &actions, &attr, argv, environ)
-        guard rc == 0 else { throw RuntimeError.posix(.spawn, "starting the monitor", path: monitor, errno: rc) }
-        return pid
+        guard rc == 0 else { return .failure(RuntimeError.posix(.spawn, "starting the monitor", path: monitor, errno: rc)) }
+        return .success(pid)
     }
 
     /// Replaces this process with the monitor in foreground mode; returns only by throwing.
