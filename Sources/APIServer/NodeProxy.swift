@@ -219,11 +219,12 @@ final class StreamTunnelHandler: ChannelInboundHandler, RemovableChannelHandler,
         let resolve = self.resolve
         // Bytes for the client are written from this handler's context: the HTTP encoder after
         // it in the pipeline must never see them. The node connection shares the event loop.
-        let deliver: (ByteBuffer) -> Void = { context.writeAndFlush(NIOAny($0), promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let deliver: @Sendable (ByteBuffer) -> Void = { bound.value.writeAndFlush(NIOAny($0), promise: nil) }
         client.eventLoop.makeFutureWithTask { await resolve(method, uri) }.whenSuccess { [self] result in
             switch result {
             case .failure(let status):
-                Self.reject(context, status)
+                Self.reject(bound.value, status)
             case .success(let target):
                 let head = "\(method) \(target.path) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\n" + headerLines.joined(separator: "\r\n") + "\r\n\r\n"
                 ClientBootstrap(group: client.eventLoop)
@@ -234,7 +235,7 @@ final class StreamTunnelHandler: ChannelInboundHandler, RemovableChannelHandler,
                     .whenComplete { [self] connected in
                         switch connected {
                         case .failure(let error):
-                            Self.reject(context, Status(code: 502, reason: "BadGateway", message: "reaching the node server at \(target.host):\(target.port): \(error)"))
+                            Self.reject(bound.value, Status(code: 502, reason: "BadGateway", message: "reaching the node server at \(target.host):\(target.port): \(error)"))
                         case .success(let node):
                             node.write(ByteBuffer(string: head), promise: nil)
                             for b in pending { node.write(b, promise: nil) }
@@ -277,16 +278,17 @@ final class StreamTunnelHandler: ChannelInboundHandler, RemovableChannelHandler,
         let text = "HTTP/1.1 \(status.code) \(HTTPResponseStatus(statusCode: status.code).reasonPhrase)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         var buffer = ByteBuffer(string: text)
         buffer.writeBytes(body)
-        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in context.close(promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
     }
 }
 
 /// Node → client bytes of a tunnel; either side closing closes the other.
 final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
-    let deliver: (ByteBuffer) -> Void
-    let close: () -> Void
-    init(deliver: @escaping (ByteBuffer) -> Void, close: @escaping () -> Void) { self.deliver = deliver; self.close = close }
+    let deliver: @Sendable (ByteBuffer) -> Void
+    let close: @Sendable () -> Void
+    init(deliver: @escaping @Sendable (ByteBuffer) -> Void, close: @escaping @Sendable () -> Void) { self.deliver = deliver; self.close = close }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { deliver(unwrapInboundIn(data)) }
 

@@ -68,7 +68,7 @@ enum NodeInfo {
                (Int32(a.pointee.ifa_flags) & Int32(IFF_LOOPBACK)) == 0 {
                 var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
                 if getnameinfo(sa, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
-                    return String(cString: host)
+                    return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 }
             }
             p = a.pointee.ifa_next

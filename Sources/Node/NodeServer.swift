@@ -127,7 +127,7 @@ public final class NodeServer: @unchecked Sendable {
         return ["Sec-WebSocket-Protocol": chosen]
     }
 
-    func streamHandler(_ head: HTTPRequestHead) -> ChannelHandler {
+    func streamHandler(_ head: HTTPRequestHead) -> ExecStreamHandler {
         let request = NodeRequest(head)
         let s = request.segments
         let v5 = head.headers["Sec-WebSocket-Protocol"].contains { $0.contains("v5.channel.k8s.io") }
@@ -138,7 +138,7 @@ public final class NodeServer: @unchecked Sendable {
 }
 
 /// Plain HTTP requests: collect the head, route at the end.
-final class NodeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class NodeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {   // one channel's event loop
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     let server: NodeServer
