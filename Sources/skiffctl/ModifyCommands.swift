@@ -101,6 +101,8 @@ struct ExecCommand: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Option(name: [.customShort("c"), .customLong("container")], help: "Container name.")
     var container: String?
+    @Flag(name: [.customShort("i"), .customLong("stdin")], help: "Pass stdin to the command.")
+    var stdin = false
     @Argument(help: "POD -- COMMAND [ARGS...]")
     var args: [String] = []
 
@@ -108,11 +110,15 @@ struct ExecCommand: ParsableCommand {
         guard args.count >= 2 else { throw ClientError("you must specify at least one command for the container") }
         let s = try connection.session()
         let podType = try ResourceResolver.resolve("pods")
+        let name = args[0].hasPrefix("pod/") ? String(args[0].dropFirst(4)) : args[0]
         var q = args.dropFirst().map { "command=" + queryEscape($0) } + ["stdout=true", "stderr=true"]
+        if stdin { q.append("stdin=true") }
         if let container { q.append("container=" + queryEscape(container)) }
-        let r = try s.client.request("POST", ResourceResolver.path(podType, namespace: s.namespace, name: args[0], subresource: "exec") + "?" + q.joined(separator: "&"))
-        _ = try s.checked(r)
-        FileHandle.standardOutput.write(Data(r.body))
+        let path = ResourceResolver.path(podType, namespace: s.namespace, name: name, subresource: "exec") + "?" + q.joined(separator: "&")
+        let code = try s.client.remoteCommand(path, stdin: stdin ? 0 : nil,
+                                              stdout: { FileHandle.standardOutput.write(Data($0)) },
+                                              stderr: { FileHandle.standardError.write(Data($0)) })
+        if code != 0 { throw ExitCode(code) }
     }
 }
 

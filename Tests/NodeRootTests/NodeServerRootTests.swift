@@ -67,6 +67,15 @@ struct NodeServerRootTests {
         let noPod = try c.kubectl(["exec", "ghost", "--", "true"])
         #expect(noPod.status != 0 && noPod.err.contains("not found"), "\(noPod.err)")
 
+        // skiffctl speaks the same protocol.
+        let skiffctl = { (args: [String], stdin: String?) in
+            try TestEnv.capture([TestEnv.binDir + "/skiffctl", args[0], "--server", "http://127.0.0.1:\(c.port)"] + args.dropFirst(), stdin: stdin)
+        }
+        let ctlLogs = try skiffctl(["logs", "shell", "-c", "main", "--tail", "1"], nil)
+        #expect(ctlLogs.stdout == "oops\n", "\(ctlLogs)")
+        let ctlExec = try skiffctl(["exec", "-i", "shell", "-c", "side", "--", "sh", "-c", "cat; exit 4"], "from skiffctl\n")
+        #expect(ctlExec.status == 4 && ctlExec.stdout == "from skiffctl\n", "\(ctlExec)")
+
         // logs -f follows until the container exits.
         try c.createPod("""
         apiVersion: v1
