@@ -31,6 +31,8 @@ public struct NodeOptions: Sendable {
     public var imageGCHighPercent = 85
     public var imageGCLowPercent = 80
     public var imageGCInterval: Double = 300
+    /// How often running pods' ConfigMap, Secret and downward API volumes are refreshed (kubelet --sync-frequency).
+    public var syncFrequency: Double = 60
     /// Static pod manifests (run without an API server; mirrored into it when there is one).
     public var manifests: String?
     /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.

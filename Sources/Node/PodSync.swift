@@ -36,6 +36,8 @@ final class PodSync {
     var runtime: ContainerRuntime { agent.runtime }
     /// Last status written per pod uid: only changes are sent.
     var reported: [String: JSONValue] = [:]
+    /// When each running pod's volumes were last written (refreshed every syncFrequency).
+    var volumesWritten: [String: Date] = [:]
     /// When each terminating pod's containers got SIGTERM.
     var terminationStarted: [String: Date] = [:]
 
@@ -84,6 +86,7 @@ final class PodSync {
             cleanUpPod(uid: dir)
         }
         for uid in reported.keys where !live.contains(String(uid.prefix(8))) { reported[uid] = nil }
+        for uid in volumesWritten.keys where !live.contains(String(uid.prefix(8))) { volumesWritten[uid] = nil }
     }
 
     /// What one sync pass of a pod knows about its sandbox and volumes.
@@ -172,6 +175,7 @@ final class PodSync {
                 if restart(c, after: latest, exit: exit, context: context, instances: current, waiting: &waiting) { started = true }
             }
         }
+        refreshVolumes(context, wroteNow: context.volumePaths != nil)
         // Re-read the runtime only when this pass started something.
         report(pod, uid: uid, name: name, namespace: namespace, instances: started ? runtimeInstances(uid) : current,
                waiting: waiting, initState: initState)
@@ -181,6 +185,18 @@ final class PodSync {
     }
 
     enum InitState { case running, done, failed }
+
+    /// ConfigMap, Secret and downward API volumes follow their sources, like the kubelet's
+    /// periodic sync: rewritten (only when changed) every syncFrequency.
+    func refreshVolumes(_ context: PodContext, wroteNow: Bool) {
+        if wroteNow { volumesWritten[context.uid] = Date(); return }
+        let kinds = ["configMap", "secret", "downwardAPI", "projected"]
+        guard (context.pod["spec"]?["volumes"]?.arrayValue ?? []).contains(where: { v in kinds.contains { v[$0] != nil } }) else { return }
+        if let last = volumesWritten[context.uid], Date().timeIntervalSince(last) < agent.options.syncFrequency { return }
+        volumesWritten[context.uid] = Date()
+        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: APIObjectSource(client: api()))
+        do { _ = try volumes.setUp(nodeAllocatable: agent.allocatable) } catch { agent.log("refreshing volumes of pod \(context.uid): \(error)") }
+    }
 
     /// Starts the next attempt of an exited container once its back-off allows (else records
     /// CrashLoopBackOff); true when one was started.

@@ -279,6 +279,7 @@ struct PodVolumes {
 /// directory and swaps ..data in one rename, so readers never see a mix.
 enum AtomicWriter {
     static func write(_ dir: String, files: [(String, [UInt8], mode_t)], volume: String) throws {
+        if unchanged(dir, files: files) { return }
         var stamp = timespec()
         clock_gettime(CLOCK_REALTIME, &stamp)
         let versionName = "..\(stamp.tv_sec)_\(stamp.tv_nsec)"
@@ -310,6 +311,24 @@ enum AtomicWriter {
             if readLink(dir + "/" + name)?.hasPrefix("..data/") == true { unlink(dir + "/" + name) }
         }
         if let previous, previous != versionName, previous.hasPrefix("..") { try? FileIO.removeTree(dir + "/" + previous) }
+    }
+
+    /// The current version holds exactly these files, bytes and modes (a refresh then writes nothing).
+    static func unchanged(_ dir: String, files: [(String, [UInt8], mode_t)]) -> Bool {
+        guard readLink(dir + "/..data") != nil else { return false }
+        for (path, bytes, mode) in files {
+            var st = stat()
+            let full = dir + "/..data/" + path
+            guard stat(full, &st) == 0, st.st_mode & 0o7777 == mode, (try? FileIO.read(full)) == bytes else { return false }
+        }
+        func count(_ d: String) -> Int {
+            FileIO.listDirectory(d).reduce(0) { n, name in
+                var st = stat()
+                guard lstat(d + "/" + name, &st) == 0 else { return n }
+                return n + ((st.st_mode & S_IFMT) == S_IFDIR ? count(d + "/" + name) : 1)
+            }
+        }
+        return count(dir + "/..data") == files.count
     }
 
     static func readLink(_ path: String) -> String? {

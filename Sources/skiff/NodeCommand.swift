@@ -52,6 +52,9 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("image-gc-interval"), help: "Seconds between image garbage collection checks.")
     var imageGCInterval: Double = 300
 
+    @Option(name: .customLong("sync-frequency"), help: "Seconds between refreshes of running pods' ConfigMap/Secret/downward API volumes.")
+    var syncFrequency: Double = 60
+
     @Option(name: .customLong("node-ip"), help: "IP address the node reports (default: its first non-loopback IPv4).")
     var nodeIP: String?
 
@@ -79,6 +82,8 @@ struct NodeCommand: ParsableCommand {
         guard (0...100).contains(imageGCHigh), (0...100).contains(imageGCLow), imageGCLow <= imageGCHigh else {
             throw ValidationError("image GC thresholds must be percentages with low <= high (got \(imageGCLow) and \(imageGCHigh))")
         }
+        guard syncFrequency > 0 else { throw ValidationError("--sync-frequency must be positive") }
+        options.syncFrequency = syncFrequency
         guard imageGCInterval > 0 else { throw ValidationError("--image-gc-interval must be positive") }
         options.containerLogMaxBytes = logSize.value
         options.containerLogMaxFiles = containerLogMaxFiles

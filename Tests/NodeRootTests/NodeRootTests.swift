@@ -54,7 +54,7 @@ final class Cluster: @unchecked Sendable {
         node = Process()
         node.executableURL = URL(fileURLWithPath: "/bin/sh")
         // exec: the process is the agent itself (kill -9 reaches it); its log appends to node.log.
-        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 2>>\(dir)/node.log",
+        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency 1 2>>\(dir)/node.log",
                           TestEnv.binDir + "/skiff"]
         try node.run()
     }

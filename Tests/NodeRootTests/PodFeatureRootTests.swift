@@ -205,6 +205,12 @@ struct PodFeatureRootTests {
         #expect((try? String(contentsOfFile: hostDir + "/from-pod", encoding: .utf8)) == "written\n")
         #expect((try? String(contentsOfFile: hostDir + "/nested/dir/file", encoding: .utf8)) == "sub\n")
 
+        // A changed ConfigMap reaches the running pod's volume (the atomic writer swaps ..data).
+        let patch = try c.api.request("PATCH", "/api/v1/namespaces/default/configmaps/settings", body: Array(#"{"data":{"greeting":"bonjour"}}"#.utf8),
+                                      contentType: "application/merge-patch+json")
+        #expect(patch.code == 200)
+        #expect(try c.eventually(10) { try c.kubectl(["exec", "envvol", "--", "cat", "/etc/all/greeting"]).out == "bonjour" })
+
         // A missing ConfigMap key: the container can't be created, with the reason in its status.
         try c.createPod("""
         apiVersion: v1
