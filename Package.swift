@@ -74,6 +74,8 @@ let package = Package(
         // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
         .target(name: "Client", dependencies: ["API", "YAML"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
+        // Scheduler: filter/score plugins, queue with back-off, a cache with assumed pods, binding.
+        .target(name: "Scheduler", dependencies: ["API", "Client"]),
         .target(name: "Node", dependencies: [
             "API", "CLinux", "Client", "Cgroups", "Images", "Registry", "Runtime", "YAML",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -86,7 +88,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "CLinux",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "Scheduler", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -106,6 +108,7 @@ let package = Package(
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
         // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
         .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API"]),
         // A real master and node agent running pods (root).
         .testTarget(name: "NodeRootTests", dependencies: ["API", "Client", "TestSupport"]),
         .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),

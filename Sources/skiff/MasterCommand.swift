@@ -1,8 +1,9 @@
-// `skiff master`: the API server over the embedded SQLite store.
+// `skiff master`: the API server over the embedded SQLite store, with the scheduler in-process.
 import APIServer
 import ArgumentParser
 import Dispatch
 import Foundation
+import Scheduler
 import Store
 
 struct MasterCommand: ParsableCommand {
@@ -19,6 +20,9 @@ struct MasterCommand: ParsableCommand {
     @Option(name: .customLong("compaction-interval"),
             help: "How often to drop store history older than the previous interval (e.g. 5m, 30s).")
     var compactionInterval: String = "5m"
+
+    @Flag(inversion: .prefixedNo, help: "Run the scheduler in this process.")
+    var scheduler = true
 
     func run() throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -49,6 +53,12 @@ struct MasterCommand: ParsableCommand {
                     }
                 }
                 writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(dataDir))\n")
+                let local = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
+                if scheduler {
+                    Thread.detachNewThread {
+                        Scheduler(options: SchedulerOptions(server: local)) { writeAll(2, "skiff master: " + $0 + "\n") }.run()
+                    }
+                }
                 try await server.run()
             } catch {
                 failure.set("\(error)")
@@ -86,4 +96,22 @@ final class FailureBox: @unchecked Sendable {
     private var message: String?
     func set(_ m: String) { lock.lock(); message = m; lock.unlock() }
     func get() -> String? { lock.lock(); defer { lock.unlock() }; return message }
+}
+
+/// `skiff scheduler`: the scheduler on its own, against a master's API.
+struct SchedulerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Run the scheduler against an API server.")
+
+    @Option(name: .long, help: "The API server's URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @Option(name: .customLong("scheduler-name"), help: "Schedule pods whose spec.schedulerName is this.")
+    var schedulerName: String = "default-scheduler"
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        var options = SchedulerOptions(server: server)
+        options.schedulerName = schedulerName
+        Scheduler(options: options) { writeAll(2, "skiff scheduler: " + $0 + "\n") }.run()
+    }
 }
