@@ -76,6 +76,8 @@ let package = Package(
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
         // Scheduler: filter/score plugins, queue with back-off, a cache with assumed pods, binding.
         .target(name: "Scheduler", dependencies: ["API", "Client"]),
+        // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
+        .target(name: "Controllers", dependencies: ["API", "Client"]),
         .target(name: "Node", dependencies: [
             "API", "CLinux", "Client", "Cgroups", "Images", "Registry", "Runtime", "YAML",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -88,7 +90,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "Scheduler", "CLinux",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "Scheduler", "Controllers", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -109,6 +111,7 @@ let package = Package(
         // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
         .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API"]),
+        .testTarget(name: "ControllersTests", dependencies: ["Controllers", "API"]),
         // A real master and node agent running pods (root).
         .testTarget(name: "NodeRootTests", dependencies: ["API", "Client", "TestSupport"]),
         .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),

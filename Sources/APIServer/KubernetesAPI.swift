@@ -218,12 +218,18 @@ public final class KubernetesAPI: HTTPHandler {
     func deleteOptions(_ request: HTTPRequest) throws -> ResourceStorage.DeleteOptions {
         var options = ResourceStorage.DeleteOptions()
         if let g = request.query["gracePeriodSeconds"], let n = Int64(g) { options.gracePeriodSeconds = n }
+        options.propagationPolicy = request.query["propagationPolicy"]
         if !request.body.isEmpty {
             let body = try parseBody(request)
             if let g = body["gracePeriodSeconds"]?.intValue { options.gracePeriodSeconds = g }
             options.preconditionUID = body["preconditions"]?["uid"]?.stringValue
             options.preconditionResourceVersion = body["preconditions"]?["resourceVersion"]?.stringValue
             if body["dryRun"]?.arrayValue?.contains("All") == true { options.dryRun = true }
+            if let p = body["propagationPolicy"]?.stringValue { options.propagationPolicy = p }
+            if let o = body["orphanDependents"]?.boolValue { options.propagationPolicy = o ? "Orphan" : "Background" }
+        }
+        if let p = options.propagationPolicy, !["Orphan", "Foreground", "Background"].contains(p) {
+            throw APIError.badRequest("propagationPolicy \(p) is not one of Orphan, Foreground, Background")
         }
         return options
     }

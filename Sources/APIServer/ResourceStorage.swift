@@ -249,6 +249,9 @@ final class ResourceStorage: Sendable {
         var preconditionUID: String?
         var preconditionResourceVersion: String?
         var dryRun = false
+        /// Background (default), Orphan or Foreground: the latter two leave the object with the
+        /// garbage collector's finalizer ("orphan" / "foregroundDeletion") until it has acted.
+        var propagationPolicy: String?
     }
 
     /// Deletes now, or marks for deletion (finalizers pending, or a pod awaiting its node).
@@ -267,7 +270,12 @@ final class ResourceStorage: Sendable {
                 throw APIError(Status(code: 409, reason: "Conflict",
                                       message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(kv.modRevision)"))
             }
-            let finalizers = meta["finalizers"]?.arrayValue ?? []
+            var finalizers = meta["finalizers"]?.arrayValue ?? []
+            if meta["deletionTimestamp"] == nil, let gcFinalizer = ["Orphan": "orphan", "Foreground": "foregroundDeletion"][options.propagationPolicy ?? ""],
+               !finalizers.contains(.string(gcFinalizer)) {
+                finalizers.append(.string(gcFinalizer))
+                obj["metadata"]?["finalizers"] = .array(finalizers)
+            }
             let grace = gracePeriod(type, obj, options)
             let needsFinalizers = !finalizers.isEmpty || type.kind == "Namespace"
             if needsFinalizers || grace > 0 {

@@ -1,7 +1,9 @@
-// `skiff master`: the API server over the embedded SQLite store, with the scheduler in-process.
+// `skiff master`: the API server over the embedded SQLite store, with the scheduler and the
+// controllers in-process (each can be turned off, and run on its own).
 import APIServer
 import ArgumentParser
 import Dispatch
+import Controllers
 import Foundation
 import Scheduler
 import Store
@@ -23,6 +25,11 @@ struct MasterCommand: ParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Run the scheduler in this process.")
     var scheduler = true
+
+    @Flag(inversion: .prefixedNo, help: "Run the controllers (ReplicaSet, Deployment, Endpoints, node lifecycle, GC) in this process.")
+    var controllers = true
+
+    @OptionGroup var controllerOptions: ControllerFlags
 
     func run() throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -54,6 +61,10 @@ struct MasterCommand: ParsableCommand {
                 }
                 writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(dataDir))\n")
                 let local = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
+                if controllers {
+                    let options = try controllerOptions.options(server: local)
+                    Thread.detachNewThread { ControllerManager(options: options) { writeAll(2, "skiff master: " + $0 + "\n") }.start() }
+                }
                 if scheduler {
                     Thread.detachNewThread {
                         Scheduler(options: SchedulerOptions(server: local)) { writeAll(2, "skiff master: " + $0 + "\n") }.run()
@@ -113,5 +124,43 @@ struct SchedulerCommand: ParsableCommand {
         var options = SchedulerOptions(server: server)
         options.schedulerName = schedulerName
         Scheduler(options: options) { writeAll(2, "skiff scheduler: " + $0 + "\n") }.run()
+    }
+}
+
+/// The controller manager's tunables (shared by `skiff master` and `skiff controller-manager`).
+struct ControllerFlags: ParsableArguments {
+    @Option(name: .customLong("node-monitor-grace-period"), help: "A node whose lease is older than this is unreachable (e.g. 40s).")
+    var nodeMonitorGracePeriod: String = "40s"
+
+    @Option(name: .customLong("pod-eviction-timeout"), help: "Pods on an unreachable node are evicted after this (e.g. 5m).")
+    var podEvictionTimeout: String = "5m"
+
+    func options(server: String) throws -> ControllerOptions {
+        guard let grace = MasterCommand.seconds(nodeMonitorGracePeriod), grace > 0 else {
+            throw ValidationError("--node-monitor-grace-period must be a duration like 40s, got \(nodeMonitorGracePeriod)")
+        }
+        guard let eviction = MasterCommand.seconds(podEvictionTimeout), eviction >= 0 else {
+            throw ValidationError("--pod-eviction-timeout must be a duration like 5m, got \(podEvictionTimeout)")
+        }
+        var o = ControllerOptions(server: server)
+        o.nodeMonitorGracePeriod = grace
+        o.podEvictionTimeout = eviction
+        return o
+    }
+}
+
+/// `skiff controller-manager`: the controllers on their own, against a master's API.
+struct ControllerManagerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "controller-manager", abstract: "Run the controllers against an API server.")
+
+    @Option(name: .long, help: "The API server's URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @OptionGroup var flags: ControllerFlags
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        ControllerManager(options: try flags.options(server: server)) { writeAll(2, "skiff controller-manager: " + $0 + "\n") }.start()
+        while true { sleep(3600) }
     }
 }

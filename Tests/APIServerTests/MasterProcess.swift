@@ -19,8 +19,8 @@ final class MasterProcess: @unchecked Sendable {
     private func start() throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnv.binDir + "/skiff")
-        // The API alone: no scheduler writing to the pods these tests watch.
-        process.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--no-scheduler"] + extraArgs
+        // The API alone: no scheduler or controllers writing to the objects these tests watch.
+        process.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--no-scheduler", "--no-controllers"] + extraArgs
         let err = Pipe()
         process.standardError = err
         try process.run()

@@ -1,0 +1,159 @@
+// The controller manager: shared informers (one list+watch per resource for every controller)
+// and the controllers, each a work queue of object keys drained by its own worker thread with its
+// own API connection. Runs inside `skiff master` or as `skiff controller-manager`.
+import API
+import Client
+import Foundation
+
+public struct ControllerOptions: Sendable {
+    public var server: String
+    /// A node whose Lease is older than this is unreachable (kube-controller-manager: 40 s).
+    public var nodeMonitorGracePeriod: Double = 40
+    /// How long pods stay on an unreachable node before eviction (unless they tolerate it longer).
+    public var podEvictionTimeout: Double = 300
+    public init(server: String) { self.server = server }
+}
+
+/// The informers every controller reads from.
+final class SharedInformers: @unchecked Sendable {
+    let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
+
+    init(server: String) {
+        pods = Informer(server: server, path: "/api/v1/pods")
+        replicaSets = Informer(server: server, path: "/apis/apps/v1/replicasets")
+        replicationControllers = Informer(server: server, path: "/api/v1/replicationcontrollers")
+        deployments = Informer(server: server, path: "/apis/apps/v1/deployments")
+        services = Informer(server: server, path: "/api/v1/services")
+        nodes = Informer(server: server, path: "/api/v1/nodes")
+        leases = Informer(server: server, path: "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
+        endpointSlices = Informer(server: server, path: "/apis/discovery.k8s.io/v1/endpointslices")
+    }
+
+    var all: [Informer] { [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices] }
+
+    /// Objects of one namespace from an informer.
+    func inNamespace(_ informer: Informer, _ namespace: String) -> [JSONValue] {
+        informer.items.filter { $0["metadata"]?["namespace"]?.stringValue == namespace }
+    }
+}
+
+/// A reconcile loop: keys in, one sync at a time per key; errors retry with back-off.
+protocol Controller: AnyObject, Sendable {
+    var name: String { get }
+    var queue: WorkQueue { get }
+    /// Reconciles one object; throwing retries the key later.
+    func sync(_ key: String, client: APIClient) throws
+}
+
+public final class ControllerManager: @unchecked Sendable {
+    let options: ControllerOptions
+    let informers: SharedInformers
+    let log: (String) -> Void
+    private(set) var controllers: [any Controller] = []
+
+    public init(options: ControllerOptions, log: @escaping (String) -> Void) {
+        self.options = options
+        self.informers = SharedInformers(server: options.server)
+        self.log = log
+    }
+
+    /// Starts the informers and every controller, then returns.
+    public func start() {
+        let rs = ReplicaSetController(kind: .replicaSet, informers: informers)
+        let rc = ReplicaSetController(kind: .replicationController, informers: informers)
+        controllers = [rs, rc, DeploymentController(informers: informers), EndpointsController(informers: informers),
+                       NodeLifecycleController(informers: informers, options: options), GarbageCollector(informers: informers)]
+        for informer in informers.all { informer.start() }
+        for informer in informers.all { informer.waitForSync() }
+        for c in controllers {
+            for key in (c as? InitialKeys)?.initialKeys() ?? [] { c.queue.add(key) }
+            Thread.detachNewThread { [self] in work(c) }
+        }
+        log("controllers running: " + controllers.map(\.name).joined(separator: ", "))
+    }
+
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
+    private func work(_ c: any Controller) {
+        var client: APIClient?
+        while true {
+            let key = c.queue.get()
+            if client == nil { client = try? APIClient(server: options.server) }
+            guard let api = client else { c.queue.done(key); c.queue.addRateLimited(key); Thread.sleep(forTimeInterval: 0.5); continue }
+            do {
+                try c.sync(key, client: api)
+                c.queue.forget(key)
+            } catch {
+                log("\(c.name) \(key): \(error)")
+                client = nil
+                c.queue.addRateLimited(key)
+            }
+            c.queue.done(key)
+        }
+    }
+}
+
+/// Controllers that want every existing object reconciled once at start.
+protocol InitialKeys {
+    func initialKeys() -> [String]
+}
+
+// MARK: - helpers shared by the controllers
+
+/// The owner reference marked controller: true.
+func controllerRef(_ o: JSONValue) -> JSONValue? {
+    (o["metadata"]?["ownerReferences"]?.arrayValue ?? []).first { $0["controller"]?.boolValue == true }
+}
+
+func uid(_ o: JSONValue) -> String { o["metadata"]?["uid"]?.stringValue ?? "" }
+func namespaceOf(_ key: String) -> String { key.split(separator: "/", maxSplits: 1).first.map(String.init) ?? "" }
+func nameOf(_ key: String) -> String { key.split(separator: "/", maxSplits: 1).last.map(String.init) ?? key }
+
+/// Not finished and not being deleted: counts toward replicas.
+func isActive(_ pod: JSONValue) -> Bool {
+    let phase = pod["status"]?["phase"]?.stringValue
+    return phase != "Succeeded" && phase != "Failed" && pod["metadata"]?["deletionTimestamp"] == nil
+}
+
+func readyCondition(_ pod: JSONValue) -> JSONValue? {
+    (pod["status"]?["conditions"]?.arrayValue ?? []).first { $0["type"]?.stringValue == "Ready" }
+}
+
+func isReady(_ pod: JSONValue) -> Bool { readyCondition(pod)?["status"]?.stringValue == "True" }
+
+/// Ready for at least minReadySeconds.
+func isAvailable(_ pod: JSONValue, minReadySeconds: Int64, now: Date = Date()) -> Bool {
+    guard isReady(pod) else { return false }
+    if minReadySeconds <= 0 { return true }
+    guard let since = readyCondition(pod)?["lastTransitionTime"]?.stringValue.flatMap(parseTime) else { return false }
+    return now.timeIntervalSince(since) >= Double(minReadySeconds)
+}
+
+func parseTime(_ s: String) -> Date? {
+    let b = Array(s.utf8)
+    guard b.count >= 19 else { return nil }
+    func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
+    guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
+    var tmv = tm()
+    tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d; tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
+    return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)))
+}
+
+func timestamp(_ d: Date = Date()) -> String {
+    var t = time_t(d.timeIntervalSince1970)
+    var tmv = tm()
+    gmtime_r(&t, &tmv)
+    var buf = [CChar](repeating: 0, count: 32)
+    strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+extension APIClient {
+    /// Sends and requires a 2xx (404 too when `missingOK`); the Status message otherwise.
+    @discardableResult
+    func send(_ method: String, _ path: String, _ body: JSONValue? = nil, contentType: String = "application/json",
+              missingOK: Bool = false) throws -> APIResponse {
+        let r = try request(method, path, body: body?.serialized(), contentType: contentType)
+        if (200..<300).contains(r.code) || (missingOK && r.code == 404) { return r }
+        throw ClientError("\(method) \(path): \(r.errorMessage)")
+    }
+}
