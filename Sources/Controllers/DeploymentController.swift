@@ -34,12 +34,24 @@ final class DeploymentController: Controller, InitialKeys, @unchecked Sendable {
     func initialKeys() -> [String] { informers.deployments.items.map(objectKey) }
 
     /// kube's pod-template-hash: FNV-1a (32 bit) of the template, its decimal digits mapped to a
-    /// vowel-free alphabet.
+    /// vowel-free alphabet. Hashed in a canonical form (keys sorted, nulls dropped) so a template
+    /// that comes back through a patch in another key order (rollout undo) hashes the same.
     static func templateHash(_ template: JSONValue) -> String {
         var h: UInt32 = 2166136261
-        for b in template.serialized() { h ^= UInt32(b); h = h &* 16777619 }
+        for b in canonical(template).serialized() { h ^= UInt32(b); h = h &* 16777619 }
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
         return String(String(h).map { alphabet[Int($0.asciiValue ?? 0) % alphabet.count] })
+    }
+
+    /// Keys sorted, null members dropped (kubectl sends "creationTimestamp": null in templates).
+    static func canonical(_ v: JSONValue) -> JSONValue {
+        switch v {
+        case .object(let o):
+            let pairs = o.filter { !$0.value.isNull }.sorted { $0.key < $1.key }.map { ($0.key, canonical($0.value)) }
+            return .object(JSONObject(pairs))
+        case .array(let a): return .array(a.map(canonical))
+        default: return v
+        }
     }
 
     /// maxSurge/maxUnavailable: an int, or a percent of replicas (surge rounds up, unavailable down).
@@ -56,13 +68,15 @@ final class DeploymentController: Controller, InitialKeys, @unchecked Sendable {
     }
 
     static func replicas(_ rs: JSONValue) -> Int64 { rs["spec"]?["replicas"]?.intValue ?? 0 }
-    static func available(_ rs: JSONValue) -> Int64 { rs["status"]?["availableReplicas"]?.intValue ?? 0 }
+    /// Available pods, never more than the ReplicaSet is meant to have: its status lags a scale-down,
+    /// and counting pods being removed would let old ReplicaSets shrink twice.
+    static func available(_ rs: JSONValue) -> Int64 { min(rs["status"]?["availableReplicas"]?.intValue ?? 0, replicas(rs)) }
 
-    /// The template without the hash label (what a ReplicaSet's template is compared by).
+    /// The template without the hash label and nulls (what a ReplicaSet's template is compared by).
     static func comparable(_ template: JSONValue?) -> JSONValue {
         var t = template ?? .null
         t["metadata"]?["labels"]?[hashLabel] = nil
-        return t
+        return canonical(t)
     }
 
     func sync(_ key: String, client: APIClient) throws {

@@ -37,6 +37,8 @@ func json(_ text: String) -> JSONValue {
         var labelled = t1
         labelled["metadata"]?["labels"]?["pod-template-hash"] = .string(h1)
         #expect(DeploymentController.comparable(labelled) == t1)
+        let reordered = json(#"{"spec": {"containers": [{"image": "nginx:1.25", "name": "c"}]}, "metadata": {"creationTimestamp": null, "labels": {"app": "web"}}}"#)
+        #expect(DeploymentController.templateHash(reordered) == h1, "key order and nulls don't change the hash")
     }
 
     @Test func namedTargetPortsResolvePerPod() {

@@ -21,13 +21,13 @@ final class Cluster: @unchecked Sendable {
     var nodeArgs = ""
     var nodeServer: String?
 
-    init(startNode: Bool = true) throws {
+    init(startNode: Bool = true, masterArgs: [String] = []) throws {
         dir = try TestEnv.makeTempDir("skiff-cluster")
         nodeName = TestEnv.uniqueName("node")
         cgroupRoot = TestEnv.uniqueName("skiffpods")
         let skiff = TestEnv.binDir + "/skiff"
         master.executableURL = URL(fileURLWithPath: skiff)
-        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master"]
+        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master"] + masterArgs
         let err = Pipe()
         master.standardError = err
         try master.run()
