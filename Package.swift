@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
         .executable(name: "skiffctl", targets: ["skiffctl"]),
+        .executable(name: "scheduler-bench", targets: ["scheduler-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,7 +76,12 @@ let package = Package(
         .target(name: "Client", dependencies: ["API", "YAML"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
         // Scheduler: filter/score plugins, queue with back-off, a cache with assumed pods, binding.
-        .target(name: "Scheduler", dependencies: ["API", "Client"]),
+        .target(name: "Scheduler", dependencies: ["API", "Client"],
+                // The filter/score loops read node fields thousands of times per pod; all writes
+                // to the cache happen under its lock, so the runtime exclusivity checks only cost.
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        // hack/bench/scheduler.sh's in-process part.
+        .executableTarget(name: "scheduler-bench", dependencies: ["Scheduler"]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
         .target(name: "Controllers", dependencies: ["API", "Client"]),
         .target(name: "Node", dependencies: [

@@ -48,10 +48,52 @@ final class Framework: @unchecked Sendable {
     let filters: [any FilterPlugin]
     let scores: [any ScorePlugin]
     private var nextStart = 0
+    /// The default plugin set is called directly (no existential boxes in the inner loops).
+    private let defaultFilterSet: Bool
 
     init(filters: [any FilterPlugin] = Framework.defaultFilters, scores: [any ScorePlugin] = Framework.defaultScores) {
         self.filters = filters
         self.scores = scores
+        defaultFilterSet = filters.map(\.name) == Framework.defaultFilters.map(\.name)
+        defaultScoreSet = scores.map(\.name) == Framework.defaultScores.map(\.name)
+    }
+    private let defaultScoreSet: Bool
+
+    /// The default scores, statically dispatched: one pass over the nodes, then each plugin's
+    /// normalisation and weight (same results as the generic loop).
+    func defaultTotals(_ pod: PodInfo, _ feasible: [NodeInfo]) -> [Int64] {
+        let n = feasible.count
+        var least = [Int64](repeating: 0, count: n), balanced = least, affinity = least, taints = least, spread = least
+        let hasPreferences = !pod.preferredTerms.isEmpty, hasOwner = pod.ownerUID != nil
+        for i in 0..<n {
+            unowned(unsafe) let node = feasible[i]
+            least[i] = LeastAllocated().score(pod, node)
+            balanced[i] = BalancedAllocation().score(pod, node)
+            if hasPreferences { affinity[i] = NodeAffinityScore().score(pod, node) }
+            if !node.taints.isEmpty { taints[i] = TaintTolerationScore().score(pod, node) }
+            if hasOwner { spread[i] = OwnerSpread().score(pod, node) }
+        }
+        NodeAffinityScore().normalize(&affinity)
+        TaintTolerationScore().normalize(&taints)
+        OwnerSpread().normalize(&spread)
+        let w = (LeastAllocated().weight, BalancedAllocation().weight, NodeAffinityScore().weight, TaintTolerationScore().weight, OwnerSpread().weight)
+        var total = [Int64](repeating: 0, count: n)
+        for i in 0..<n {
+            total[i] = least[i] * w.0 + balanced[i] * w.1 + affinity[i] * w.2 + taints[i] * w.3 + spread[i] * w.4
+        }
+        return total
+    }
+
+    /// The default filters, statically dispatched (same order as defaultFilters).
+    @inline(__always)
+    static func runDefaultFilters(_ pod: PodInfo, _ node: NodeInfo) -> String? {
+        if let r = NodeUnschedulable().filter(pod, node) { return r }
+        if let r = NodeName().filter(pod, node) { return r }
+        if let r = NodeReady().filter(pod, node) { return r }
+        if let r = TaintToleration().filter(pod, node) { return r }
+        if let r = NodeAffinity().filter(pod, node) { return r }
+        if let r = NodePorts().filter(pod, node) { return r }
+        return NodeResourcesFit().filter(pod, node)
     }
 
     static let defaultFilters: [any FilterPlugin] = [
@@ -79,10 +121,14 @@ final class Framework: @unchecked Sendable {
         let start = nextStart % nodes.count
         var visited = 0
         for offset in 0..<nodes.count {
-            let node = nodes[(start + offset) % nodes.count]
+            unowned(unsafe) let node = nodes[(start + offset) % nodes.count]
             visited += 1
             var refused: String?
-            for f in filters { if let r = f.filter(pod, node) { refused = r; break } }
+            if defaultFilterSet {
+                refused = Self.runDefaultFilters(pod, node)
+            } else {
+                for f in filters { if let r = f.filter(pod, node) { refused = r; break } }
+            }
             if let refused { reasons[refused, default: 0] += 1 } else {
                 feasible.append(node)
                 if feasible.count >= wanted { break }
@@ -92,12 +138,17 @@ final class Framework: @unchecked Sendable {
         nextStart = (start + visited) % nodes.count
         if feasible.isEmpty { return .failure(FitError(nodes: nodes.count, reasons: reasons)) }
         if feasible.count == 1 || scores.isEmpty { return .success(feasible[0]) }
-        var total = [Int64](repeating: 0, count: feasible.count)
-        var raw = [Int64](repeating: 0, count: feasible.count)
-        for plugin in scores {
-            for i in feasible.indices { raw[i] = plugin.score(pod, feasible[i]) }
-            plugin.normalize(&raw)
-            for i in feasible.indices { total[i] += raw[i] * plugin.weight }
+        var total: [Int64]
+        if defaultScoreSet {
+            total = defaultTotals(pod, feasible)
+        } else {
+            total = [Int64](repeating: 0, count: feasible.count)
+            var raw = [Int64](repeating: 0, count: feasible.count)
+            for plugin in scores {
+                for i in feasible.indices { raw[i] = plugin.score(pod, feasible[i]) }
+                plugin.normalize(&raw)
+                for i in feasible.indices { total[i] += raw[i] * plugin.weight }
+            }
         }
         var best = 0
         for i in 1..<feasible.count where total[i] > total[best] { best = i }
