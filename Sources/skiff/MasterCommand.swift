@@ -3,6 +3,7 @@
 import APIServer
 import ArgumentParser
 import Dispatch
+import Client
 import Controllers
 import Foundation
 import Scheduler
@@ -30,6 +31,8 @@ struct MasterCommand: ParsableCommand {
     var controllers = true
 
     @OptionGroup var controllerOptions: ControllerFlags
+
+    @OptionGroup var election: LeaderElectionFlags
 
     func run() throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -61,13 +64,20 @@ struct MasterCommand: ParsableCommand {
                 }
                 writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(dataDir))\n")
                 let local = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
+                let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {
                     let options = try controllerOptions.options(server: local)
-                    Thread.detachNewThread { ControllerManager(options: options) { writeAll(2, "skiff master: " + $0 + "\n") }.start() }
+                    let elector = election.elector(server: local, lease: "kube-controller-manager")
+                    Thread.detachNewThread {
+                        elector?.acquire(log: log)
+                        ControllerManager(options: options, log: log).start()
+                    }
                 }
                 if scheduler {
+                    let elector = election.elector(server: local, lease: "kube-scheduler")
                     Thread.detachNewThread {
-                        Scheduler(options: SchedulerOptions(server: local)) { writeAll(2, "skiff master: " + $0 + "\n") }.run()
+                        elector?.acquire(log: log)
+                        Scheduler(options: SchedulerOptions(server: local), log: log).run()
                     }
                 }
                 try await server.run()
@@ -119,11 +129,15 @@ struct SchedulerCommand: ParsableCommand {
     @Option(name: .customLong("scheduler-name"), help: "Schedule pods whose spec.schedulerName is this.")
     var schedulerName: String = "default-scheduler"
 
+    @OptionGroup var election: LeaderElectionFlags
+
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
         var options = SchedulerOptions(server: server)
         options.schedulerName = schedulerName
-        Scheduler(options: options) { writeAll(2, "skiff scheduler: " + $0 + "\n") }.run()
+        let log: @Sendable (String) -> Void = { writeAll(2, "skiff scheduler: " + $0 + "\n") }
+        election.elector(server: server, lease: schedulerName == "default-scheduler" ? "kube-scheduler" : schedulerName)?.acquire(log: log)
+        Scheduler(options: options, log: log).run()
     }
 }
 
@@ -158,9 +172,41 @@ struct ControllerManagerCommand: ParsableCommand {
 
     @OptionGroup var flags: ControllerFlags
 
+    @OptionGroup var election: LeaderElectionFlags
+
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
-        ControllerManager(options: try flags.options(server: server)) { writeAll(2, "skiff controller-manager: " + $0 + "\n") }.start()
+        let log: @Sendable (String) -> Void = { writeAll(2, "skiff controller-manager: " + $0 + "\n") }
+        let options = try flags.options(server: server)
+        election.elector(server: server, lease: "kube-controller-manager")?.acquire(log: log)
+        ControllerManager(options: options, log: log).start()
         while true { sleep(3600) }
+    }
+}
+
+/// Leader election of the scheduler and the controllers (a Lease in kube-system each), so two
+/// masters never both schedule or reconcile.
+struct LeaderElectionFlags: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Elect a leader through a Lease before scheduling or reconciling.")
+    var leaderElect = true
+
+    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease holds without renewal (e.g. 15s).")
+    var leaseDuration: String = "15s"
+
+    func elector(server: String, lease: String) -> LeaderElector? {
+        guard leaderElect else { return nil }
+        let duration = MasterCommand.seconds(leaseDuration) ?? 15
+        let identity = ProcessInfo.processInfo.hostName + "_" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return LeaderElector(server: server, name: lease, identity: identity, leaseDuration: duration,
+                             renewDeadline: duration * 2 / 3, retryPeriod: max(0.5, duration / 7.5))
+    }
+}
+
+extension LeaderElector {
+    /// Waits for the lease; a lost lease ends the process (another instance has taken over).
+    func acquire(log: @escaping @Sendable (String) -> Void) {
+        log("waiting to lead \(name) as \(identity)")
+        acquire { log("lost the \(self.name) lease: exiting so another instance leads"); exit(1) }
+        log("leading \(name)")
     }
 }

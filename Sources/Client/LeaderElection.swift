@@ -1,0 +1,104 @@
+// Leader election through a coordination.k8s.io Lease, as client-go's leaderelection does: the
+// holder renews spec.renewTime every retry period; anyone may take the lease once it has not
+// been renewed for leaseDurationSeconds. Writes carry the resourceVersion they read, so two
+// candidates never both win. A leader that cannot renew before the deadline steps down.
+import API
+import Foundation
+
+public final class LeaderElector: @unchecked Sendable {
+    let server: String
+    let namespace: String
+    public let name: String
+    public let identity: String
+    let leaseDuration: Double
+    let renewDeadline: Double
+    let retryPeriod: Double
+
+    public init(server: String, namespace: String = "kube-system", name: String, identity: String,
+                leaseDuration: Double = 15, renewDeadline: Double = 10, retryPeriod: Double = 2) {
+        self.server = server; self.namespace = namespace; self.name = name; self.identity = identity
+        self.leaseDuration = leaseDuration; self.renewDeadline = min(renewDeadline, leaseDuration); self.retryPeriod = retryPeriod
+    }
+
+    var path: String { "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases/\(name)" }
+
+    /// Blocks until this process holds the lease; then renews it on a thread of its own and calls
+    /// `onLost` if it could not for renewDeadline.
+    public func acquire(onLost: @escaping @Sendable () -> Void) {
+        var client: APIClient?
+        while true {
+            if client == nil { client = try? APIClient(server: server) }
+            if let c = client, (try? tryAcquireOrRenew(c)) == true { break }
+            if (try? client?.get("/healthz")) == nil { client = nil }
+            Thread.sleep(forTimeInterval: retryPeriod)
+        }
+        Thread.detachNewThread { [self] in
+            var client = try? APIClient(server: server)
+            var lastRenew = Date()
+            while true {
+                Thread.sleep(forTimeInterval: retryPeriod)
+                if client == nil { client = try? APIClient(server: server) }
+                if let c = client, (try? tryAcquireOrRenew(c)) == true {
+                    lastRenew = Date()
+                } else {
+                    client = nil
+                    if Date().timeIntervalSince(lastRenew) > renewDeadline { onLost(); return }
+                }
+            }
+        }
+    }
+
+    /// One attempt: true when we hold the lease afterwards.
+    func tryAcquireOrRenew(_ c: APIClient) throws -> Bool {
+        let now = Self.microTime(Date())
+        let r = try c.get(path)
+        if r.code == 404 {
+            let lease: JSONValue = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                    "metadata": ["name": .string(name), "namespace": .string(namespace)],
+                                    "spec": ["holderIdentity": .string(identity), "leaseDurationSeconds": .int(Int64(leaseDuration)),
+                                             "acquireTime": .string(now), "renewTime": .string(now), "leaseTransitions": 0]]
+            return try c.request("POST", "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", body: lease.serialized()).code == 201
+        }
+        guard r.code == 200 else { return false }
+        var lease = try r.json()
+        let spec = lease["spec"] ?? .null
+        let holder = spec["holderIdentity"]?.stringValue ?? ""
+        let duration = Double(spec["leaseDurationSeconds"]?.intValue ?? Int64(leaseDuration))
+        let renewed = spec["renewTime"]?.stringValue.flatMap(Self.parse) ?? .distantPast
+        if holder != identity && !holder.isEmpty && Date().timeIntervalSince(renewed) < duration { return false }
+        if holder != identity {
+            lease["spec"]?["acquireTime"] = .string(now)
+            lease["spec"]?["leaseTransitions"] = .int((spec["leaseTransitions"]?.intValue ?? 0) + 1)
+        }
+        lease["spec"]?["holderIdentity"] = .string(identity)
+        lease["spec"]?["leaseDurationSeconds"] = .int(Int64(leaseDuration))
+        lease["spec"]?["renewTime"] = .string(now)
+        // resourceVersion stays: a concurrent writer makes this a 409, and we lost the race.
+        return try c.request("PUT", path, body: lease.serialized()).code == 200
+    }
+
+    static func microTime(_ d: Date) -> String {
+        var t = time_t(d.timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 32)
+        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tmv)
+        let us = Int(d.timeIntervalSince1970 * 1_000_000) % 1_000_000
+        let micros = String(us + 1_000_000).dropFirst()
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + micros + "Z"
+    }
+
+    static func parse(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard b.count >= 19 else { return nil }
+        func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
+        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
+        var tmv = tm()
+        tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d; tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
+        var fraction = 0.0
+        if b.count > 20, b[19] == UInt8(ascii: "."), let digits = Double("0." + String(decoding: b[20...].prefix { $0 >= 48 && $0 <= 57 }, as: UTF8.self)) {
+            fraction = digits
+        }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)) + fraction)
+    }
+}
