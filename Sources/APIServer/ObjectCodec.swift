@@ -64,25 +64,10 @@ enum ObjectCodec {
 
     // MARK: - server-set values
 
-    static func timestamp(_ date: Date = Date()) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
-                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
-    }
+    static func timestamp(_ date: Date = Date()) -> String { KubeTime.format(date) }
 
-    /// RFC 3339 in UTC as Kubernetes writes it ("2026-11-25T11:25:00Z"; fractions ignored).
-    static func parseTimestamp(_ s: String) -> Date? {
-        let b = Array(s.utf8)
-        guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58 else { return nil }
-        func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
-        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
-        var tmv = tm()
-        tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d
-        tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)))
-    }
+    /// RFC 3339 in UTC as Kubernetes writes it ("2026-11-25T11:25:00Z").
+    static func parseTimestamp(_ s: String) -> Date? { KubeTime.parse(s) }
 
     static func uid() -> String { UUID().uuidString.lowercased() }
 

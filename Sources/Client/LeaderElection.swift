@@ -50,7 +50,7 @@ public final class LeaderElector: @unchecked Sendable {
 
     /// One attempt: true when we hold the lease afterwards.
     func tryAcquireOrRenew(_ c: APIClient) throws -> Bool {
-        let now = Self.microTime(Date())
+        let now = KubeTime.format(Date(), fractionDigits: 6)
         let r = try c.get(path)
         if r.code == 404 {
             let lease: JSONValue = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -64,7 +64,7 @@ public final class LeaderElector: @unchecked Sendable {
         let spec = lease["spec"] ?? .null
         let holder = spec["holderIdentity"]?.stringValue ?? ""
         let duration = Double(spec["leaseDurationSeconds"]?.intValue ?? Int64(leaseDuration))
-        let renewed = spec["renewTime"]?.stringValue.flatMap(Self.parse) ?? .distantPast
+        let renewed = spec["renewTime"]?.stringValue.flatMap(KubeTime.parse) ?? .distantPast
         if holder != identity && !holder.isEmpty && Date().timeIntervalSince(renewed) < duration { return false }
         if holder != identity {
             lease["spec"]?["acquireTime"] = .string(now)
@@ -75,30 +75,5 @@ public final class LeaderElector: @unchecked Sendable {
         lease["spec"]?["renewTime"] = .string(now)
         // resourceVersion stays: a concurrent writer makes this a 409, and we lost the race.
         return try c.request("PUT", path, body: lease.serialized()).code == 200
-    }
-
-    static func microTime(_ d: Date) -> String {
-        var t = time_t(d.timeIntervalSince1970)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        var buf = [CChar](repeating: 0, count: 32)
-        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tmv)
-        let us = Int(d.timeIntervalSince1970 * 1_000_000) % 1_000_000
-        let micros = String(us + 1_000_000).dropFirst()
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + micros + "Z"
-    }
-
-    static func parse(_ s: String) -> Date? {
-        let b = Array(s.utf8)
-        guard b.count >= 19 else { return nil }
-        func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
-        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
-        var tmv = tm()
-        tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d; tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
-        var fraction = 0.0
-        if b.count > 20, b[19] == UInt8(ascii: "."), let digits = Double("0." + String(decoding: b[20...].prefix { $0 >= 48 && $0 <= 57 }, as: UTF8.self)) {
-            fraction = digits
-        }
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)) + fraction)
     }
 }

@@ -128,24 +128,9 @@ func isAvailable(_ pod: JSONValue, minReadySeconds: Int64, now: Date = Date()) -
     return now.timeIntervalSince(since) >= Double(minReadySeconds)
 }
 
-func parseTime(_ s: String) -> Date? {
-    let b = Array(s.utf8)
-    guard b.count >= 19 else { return nil }
-    func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
-    guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
-    var tmv = tm()
-    tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d; tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
-    return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)))
-}
+func parseTime(_ s: String) -> Date? { KubeTime.parse(s) }
 
-func timestamp(_ d: Date = Date()) -> String {
-    var t = time_t(d.timeIntervalSince1970)
-    var tmv = tm()
-    gmtime_r(&t, &tmv)
-    var buf = [CChar](repeating: 0, count: 32)
-    strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
-    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+func timestamp(_ d: Date = Date()) -> String { KubeTime.format(d) }
 
 extension APIClient {
     /// Sends and requires a 2xx (404 too when `missingOK`); the Status message otherwise.

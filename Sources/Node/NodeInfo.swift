@@ -1,4 +1,5 @@
 // Facts about this host for the Node object, and the timestamp formats the API uses.
+import API
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -78,39 +79,12 @@ enum NodeInfo {
 }
 
 enum Timestamps {
-    static func now() -> String { format(Date(), micro: false) }
+    static func now() -> String { KubeTime.format() }
     /// MicroTime (Lease renewTime): "2026-11-25T12:00:00.000000Z".
-    static func nowMicro() -> String { format(Date(), micro: true) }
-
-    static func format(_ d: Date, micro: Bool) -> String {
-        var t = time_t(d.timeIntervalSince1970)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        var s = "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))"
-        if micro {
-            let us = Int(d.timeIntervalSince1970 * 1_000_000) % 1_000_000
-            s += "." + String(format: "%06d", us)
-        }
-        return s + "Z"
-    }
-
+    static func nowMicro() -> String { KubeTime.format(fractionDigits: 6) }
     /// Nanosecond RFC 3339, as the monitor writes CRI log timestamps (so they compare as strings).
-    static func rfc3339Nano(_ d: Date) -> String {
-        let ns = Int((d.timeIntervalSince1970 * 1_000_000_000).truncatingRemainder(dividingBy: 1_000_000_000))
-        return String(format(d, micro: false).dropLast()) + "." + String(format: "%09d", max(0, ns)) + "Z"
-    }
-
+    static func rfc3339Nano(_ d: Date) -> String { KubeTime.format(d, fractionDigits: 9) }
     /// Second-precision RFC 3339 from the runtime's timestamps (which carry nanoseconds).
     static func rfc3339(_ s: String) -> String { s.count >= 19 ? String(s.prefix(19)) + "Z" : s }
-
-    static func parse(_ s: String) -> Date? {
-        let b = Array(s.utf8)
-        guard b.count >= 19 else { return nil }
-        func num(_ from: Int, _ n: Int) -> Int32? { Int32(String(decoding: b[from..<(from + n)], as: UTF8.self)) }
-        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let sec = num(17, 2) else { return nil }
-        var tmv = tm()
-        tmv.tm_year = y - 1900; tmv.tm_mon = mo - 1; tmv.tm_mday = d; tmv.tm_hour = h; tmv.tm_min = mi; tmv.tm_sec = sec
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&tmv)))
-    }
+    static func parse(_ s: String) -> Date? { KubeTime.parse(s) }
 }

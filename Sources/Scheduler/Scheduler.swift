@@ -306,14 +306,7 @@ public final class Scheduler: @unchecked Sendable {
         _ = try? client.request("POST", "/api/v1/namespaces/\(pod.namespace)/events", body: event.serialized())
     }
 
-    static func now() -> String {
-        var t = time(nil)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        var buf = [CChar](repeating: 0, count: 32)
-        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func now() -> String { KubeTime.format() }
 }
 
 /// A fixed set of threads, each with its own API connection, running submitted jobs in order.

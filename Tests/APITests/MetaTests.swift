@@ -70,3 +70,16 @@ import Testing
         }
     }
 }
+
+@Suite struct KubeTimeTests {
+    @Test func formatsAndParsesKubernetesTimes() {
+        let d = Date(timeIntervalSince1970: 1_764_000_000.123456)
+        #expect(KubeTime.format(d) == "2025-11-24T16:00:00Z")
+        #expect(KubeTime.format(d, fractionDigits: 6).hasPrefix("2025-11-24T16:00:00.12345"))
+        #expect(KubeTime.format(d, fractionDigits: 9).count == "2025-11-24T16:00:00.123456000Z".count)
+        #expect(KubeTime.parse("2025-11-24T16:00:00Z") == Date(timeIntervalSince1970: 1_764_000_000))
+        let micro = KubeTime.parse("2025-11-24T16:00:00.500000Z")?.timeIntervalSince1970 ?? 0
+        #expect(abs(micro - 1_764_000_000.5) < 0.0001)
+        #expect(KubeTime.parse("nope") == nil)
+    }
+}
