@@ -87,7 +87,9 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
             } else if finalizers.contains("foregroundDeletion") {
                 let live = children.filter { $0.0["metadata"]?["deletionTimestamp"] == nil }
                 for (_, childPath) in live {
-                    try client.send("DELETE", childPath + "?propagationPolicy=Foreground", missingOK: true)
+                    // Dependents that own nothing themselves (pods, slices) need no finalizer of their own.
+                    let ownsOthers = childPath.contains("/replicasets/")
+                    try client.send("DELETE", childPath + (ownsOthers ? "?propagationPolicy=Foreground" : ""), missingOK: true)
                 }
                 if children.isEmpty { try removeFinalizer("foregroundDeletion", from: owner, client: client) }
             }

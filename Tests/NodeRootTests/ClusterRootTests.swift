@@ -152,4 +152,59 @@ struct ClusterRootTests {
         #expect(deleted.status == 0)
         #expect(try c.eventually(30) { try webPods().isEmpty }, "pods of a deleted ReplicaSet are collected")
     }
+
+    @Test func recreatePauseAndForegroundDeletion() throws {
+        let c = try Cluster()
+        defer { c.stop() }
+        _ = try TestEnv.capture([TestEnv.binDir + "/skiff", "image", "import", "--root", c.dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:v2"])
+        let applied = try c.kubectl(["apply", "-f", "-"], stdin: """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: batch}
+        spec:
+          replicas: 2
+          selector: {matchLabels: {app: batch}}
+          strategy: {type: Recreate}
+          template:
+            metadata: {labels: {app: batch}}
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers: [{name: c, image: "busybox:test", command: [sleep, "100000"]}]
+        """)
+        #expect(applied.status == 0, "\(applied.err)")
+        #expect(try c.kubectl(["rollout", "status", "deployment/batch", "--timeout=60s"]).status == 0)
+        func images() throws -> [String] {
+            (try c.api.get("/api/v1/namespaces/default/pods?labelSelector=app%3Dbatch").json()["items"]?.arrayValue ?? [])
+                .filter { $0.value(at: "status.phase") == "Running" && $0["metadata"]?["deletionTimestamp"] == nil }
+                .compactMap { $0.value(at: "spec.containers")?.arrayValue?.first?["image"]?.stringValue }
+        }
+        // Paused: a template change rolls nothing out until resumed.
+        #expect(try c.kubectl(["rollout", "pause", "deployment/batch"]).status == 0)
+        #expect(try c.kubectl(["set", "image", "deployment/batch", "c=busybox:v2"]).status == 0)
+        Thread.sleep(forTimeInterval: 2)
+        #expect(try images() == ["busybox:test", "busybox:test"])
+        #expect((try c.api.get("/apis/apps/v1/namespaces/default/replicasets").json()["items"]?.arrayValue ?? []).count == 1)
+        // Recreate: old and new pods never run side by side.
+        #expect(try c.kubectl(["rollout", "resume", "deployment/batch"]).status == 0)
+        var mixed = false
+        let done = try c.eventually(60) {
+            let running = try images()
+            if Set(running).count > 1 { mixed = true }
+            return running == ["busybox:v2", "busybox:v2"]
+        }
+        #expect(done && !mixed, "recreate finished without overlap")
+        // Foreground: the deployment stays (with its finalizer) until its ReplicaSets and pods are gone.
+        let deleted = try c.kubectl(["delete", "deployment", "batch", "--cascade=foreground", "--wait=false"])
+        #expect(deleted.status == 0, "\(deleted.err)")
+        let during = try c.api.get("/apis/apps/v1/namespaces/default/deployments/batch")
+        if during.code == 200 {
+            let finalizers = try during.json()["metadata"]?["finalizers"]?.arrayValue ?? []
+            #expect(finalizers.contains("foregroundDeletion"))
+        }
+        #expect(try c.eventually(40) {
+            try c.api.get("/apis/apps/v1/namespaces/default/deployments/batch").code == 404
+                && (c.api.get("/apis/apps/v1/namespaces/default/replicasets").json()["items"]?.arrayValue ?? []).isEmpty
+        }, "\((try? c.kubectl(["get", "deploy,rs,pods"]).out) ?? "")")
+        #expect(try c.eventually(20) { try c.appContainers().isEmpty })
+    }
 }
