@@ -82,10 +82,12 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // hack/bench/scheduler.sh's in-process part.
         .executableTarget(name: "scheduler-bench", dependencies: ["Scheduler"]),
+        // Pod networks through CNI plugins (spec 1.0).
+        .target(name: "Network", dependencies: ["API"]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
         .target(name: "Controllers", dependencies: ["API", "Client"]),
         .target(name: "Node", dependencies: [
-            "API", "CLinux", "Client", "Cgroups", "Images", "Registry", "Runtime", "YAML",
+            "API", "CLinux", "Client", "Cgroups", "Images", "Network", "Registry", "Runtime", "YAML",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -11,6 +11,8 @@ packages=(
   crun runc umoci skopeo hyperfine wrk
   # image pulls: libcurl for the registry client; a real registry and htpasswd for its tests
   libcurl4-openssl-dev docker-registry apache2-utils zstd openssl
+  # pod networking: CNI plugins (bridge, host-local, loopback, portmap) and iptables
+  containernetworking-plugins iptables
 )
 missing=()
 for p in "${packages[@]}"; do

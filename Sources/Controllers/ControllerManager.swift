@@ -11,6 +11,8 @@ public struct ControllerOptions: Sendable {
     public var nodeMonitorGracePeriod: Double = 40
     /// How long pods stay on an unreachable node before eviction (unless they tolerate it longer).
     public var podEvictionTimeout: Double = 300
+    /// Pod CIDRs for nodes come from here (a /24 each).
+    public var clusterCIDR = IPv4CIDR("10.244.0.0/16")!
     public init(server: String) { self.server = server }
 }
 
@@ -62,7 +64,8 @@ public final class ControllerManager: @unchecked Sendable {
         let rs = ReplicaSetController(kind: .replicaSet, informers: informers)
         let rc = ReplicaSetController(kind: .replicationController, informers: informers)
         controllers = [rs, rc, DeploymentController(informers: informers), EndpointsController(informers: informers),
-                       NodeLifecycleController(informers: informers, options: options), GarbageCollector(informers: informers)]
+                       NodeLifecycleController(informers: informers, options: options), GarbageCollector(informers: informers),
+                       NodeIPAMController(informers: informers, clusterCIDR: options.clusterCIDR)]
         for informer in informers.all { informer.start() }
         for informer in informers.all { informer.waitForSync() }
         for c in controllers {

@@ -33,6 +33,9 @@ public struct NodeOptions: Sendable {
     public var imageGCInterval: Double = 300
     /// How often running pods' ConfigMap, Secret and downward API volumes are refreshed (kubelet --sync-frequency).
     public var syncFrequency: Double = 60
+    /// CNI plugins and configuration (a default bridge network is written there when empty).
+    public var cniBinDirs = ["/usr/lib/cni", "/opt/cni/bin"]
+    public var cniConfDir = "/etc/cni/net.d"
     /// Static pod manifests (run without an API server; mirrored into it when there is one).
     public var manifests: String?
     /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.
@@ -54,6 +57,11 @@ public final class NodeAgent: @unchecked Sendable {
     private(set) var images: ImagePuller!
     private(set) var probes: ProbeManager!
     private(set) var staticPods: StaticPods?
+    private(set) var network: PodNetworking!
+    private let podCIDRLock = NSLock()
+    private var podCIDRValue: String?
+    /// The node's spec.podCIDR once the master assigned one.
+    var podCIDR: String? { podCIDRLock.lock(); defer { podCIDRLock.unlock() }; return podCIDRValue }
 
     public init(options: NodeOptions, log: @escaping (String) -> Void) throws {
         self.options = options
@@ -65,6 +73,8 @@ public final class NodeAgent: @unchecked Sendable {
         events = EventRecorder(node: options.name) { try? APIClient(server: server) }
         images = ImagePuller(agent: self)
         probes = ProbeManager(agent: self)
+        network = PodNetworking(agent: self)
+        PodNetwork.networking = network
         if let dir = options.manifests { staticPods = StaticPods(dir: dir, node: options.name, log: log) }
     }
 
@@ -106,8 +116,10 @@ public final class NodeAgent: @unchecked Sendable {
                 if !registered { try register(c); registered = true; log("registered node \(options.name) with \(options.server)") }
                 try renewLease(c)
                 try updateNodeStatus(c)
+                learnPodCIDR(c)
                 backoff = 1.0
-                Thread.sleep(forTimeInterval: 10)
+                // Until the master has given this node a pod CIDR, look again soon.
+                Thread.sleep(forTimeInterval: podCIDR == nil ? 1 : 10)
             } catch {
                 // The master may be down or restarting: keep the pods running and retry.
                 log("heartbeat: \(error) (retrying in \(Int(backoff))s)")
@@ -148,6 +160,15 @@ public final class NodeAgent: @unchecked Sendable {
                 c("DiskPressure", "False", "KubeletHasNoDiskPressure", "skiff node has no disk pressure"),
                 c("PIDPressure", "False", "KubeletHasSufficientPID", "skiff node has sufficient PID available"),
                 c("Ready", "True", "KubeletReady", "skiff node is posting ready status")]
+    }
+
+    /// spec.podCIDR, assigned by the master's node IPAM (looked at until it is there).
+    func learnPodCIDR(_ c: APIClient) {
+        guard podCIDR == nil, let r = try? c.get("/api/v1/nodes/\(options.name)"), r.code == 200,
+              let cidr = (try? r.json())?["spec"]?["podCIDR"]?.stringValue else { return }
+        podCIDRLock.lock(); podCIDRValue = cidr; podCIDRLock.unlock()
+        log("pod CIDR \(cidr)")
+        pods.changed.signal()
     }
 
     func register(_ c: APIClient) throws {

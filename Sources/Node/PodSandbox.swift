@@ -11,9 +11,13 @@ import Glibc
 #endif
 
 enum PodNetwork {
-    /// The pod's IP: the host's with hostNetwork; pod networks come with CNI (not yet).
+    /// Set once at agent start: where pod IPs are looked up.
+    nonisolated(unsafe) static var networking: PodNetworking?
+
+    /// The pod's IP: the host's with hostNetwork, else what CNI gave its sandbox (if any).
     static func podIP(_ pod: JSONValue) -> String? {
-        pod["spec"]?["hostNetwork"]?.boolValue == true ? NodeInfo.hostIP() : nil
+        if pod["spec"]?["hostNetwork"]?.boolValue == true { return NodeInfo.hostIP() }
+        return networking?.podIP(pod)
     }
 }
 

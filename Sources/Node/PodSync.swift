@@ -73,7 +73,11 @@ final class PodSync {
             sync(pod, uid: uid, instances: byPod[String(uid.prefix(8))] ?? [])
         }
         guard apiSynced else { return }
-        // Pods no longer bound here (deleted with grace 0, or gone while we were down).
+        // Pods no longer bound here (deleted with grace 0, or gone while we were down): their
+        // network first, while the sandbox's namespace still exists.
+        for dir in FileIO.listDirectory(agent.options.rootDir + "/pods") where !live.contains(String(dir.prefix(8))) {
+            agent.network.tearDown(dir)
+        }
         for (uid, instances) in byPod where !live.contains(uid) {
             for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
                 try? runtime.remove(i.record.id, force: true)
@@ -280,6 +284,14 @@ final class PodSync {
             guard case .running(let pid) = runtime.store.status(of: record.id) else {
                 return .failed("ContainerCreating", "pod sandbox exited at once")
             }
+            do {
+                _ = try agent.network.setUp(context.pod, uid: context.uid, sandboxPID: pid)
+            } catch {
+                // No network, no pod: the sandbox goes and the next pass tries again.
+                try? runtime.remove(record.id, force: true)
+                agent.events.container(context.pod, nil, type: "Warning", reason: "FailedCreatePodSandBox", message: "\(error)")
+                return .failed("ContainerCreating", "Failed to create pod sandbox: \(error)")
+            }
             context.sandboxPID = pid
             return .ready(restarted: true)
         } catch {
@@ -348,6 +360,8 @@ final class PodSync {
             }
             return
         }
+        // CNI DEL while the sandbox's namespace still exists (plugins find their addresses there).
+        agent.network.tearDown(uid)
         for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
             try? runtime.remove(i.record.id, force: true)
         }
@@ -389,6 +403,7 @@ final class PodSync {
 
     /// Volumes (tmpfs unmounted), the pod directory and the pod cgroup go.
     func cleanUpPod(uid: String) {
+        agent.network.tearDown(uid)
         let podDir = agent.options.rootDir + "/pods/" + uid
         do { try PodVolumes.tearDown(podDir: podDir) } catch { agent.log("cleaning up pod \(uid): \(error)") }
         PodSandbox(rootDir: agent.options.rootDir, cgroupRoot: agent.options.cgroupRoot).removeCgroup(uid: uid)

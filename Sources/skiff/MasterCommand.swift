@@ -1,5 +1,6 @@
 // `skiff master`: the API server over the embedded SQLite store, with the scheduler and the
 // controllers in-process (each can be turned off, and run on its own).
+import API
 import APIServer
 import ArgumentParser
 import Dispatch
@@ -149,6 +150,9 @@ struct ControllerFlags: ParsableArguments {
     @Option(name: .customLong("pod-eviction-timeout"), help: "Pods on an unreachable node are evicted after this (e.g. 5m).")
     var podEvictionTimeout: String = "5m"
 
+    @Option(name: .customLong("cluster-cidr"), help: "Pod addresses: each node gets a /24 of this range.")
+    var clusterCIDR: String = "10.244.0.0/16"
+
     func options(server: String) throws -> ControllerOptions {
         guard let grace = MasterCommand.seconds(nodeMonitorGracePeriod), grace > 0 else {
             throw ValidationError("--node-monitor-grace-period must be a duration like 40s, got \(nodeMonitorGracePeriod)")
@@ -156,7 +160,11 @@ struct ControllerFlags: ParsableArguments {
         guard let eviction = MasterCommand.seconds(podEvictionTimeout), eviction >= 0 else {
             throw ValidationError("--pod-eviction-timeout must be a duration like 5m, got \(podEvictionTimeout)")
         }
+        guard let cidr = IPv4CIDR(clusterCIDR), cidr.prefix <= 24 else {
+            throw ValidationError("--cluster-cidr must be an IPv4 CIDR of /24 or larger, got \(clusterCIDR)")
+        }
         var o = ControllerOptions(server: server)
+        o.clusterCIDR = cidr
         o.nodeMonitorGracePeriod = grace
         o.podEvictionTimeout = eviction
         return o

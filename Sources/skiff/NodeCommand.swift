@@ -55,6 +55,12 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("sync-frequency"), help: "Seconds between refreshes of running pods' ConfigMap/Secret/downward API volumes.")
     var syncFrequency: Double = 60
 
+    @Option(name: .customLong("cni-bin-dir"), help: "Directories of CNI plugins (colon-separated).")
+    var cniBinDir: String = "/usr/lib/cni:/opt/cni/bin"
+
+    @Option(name: .customLong("cni-conf-dir"), help: "CNI network configuration (a default bridge network is written when it is empty).")
+    var cniConfDir: String = "/etc/cni/net.d"
+
     @Option(name: .customLong("node-ip"), help: "IP address the node reports (default: its first non-loopback IPv4).")
     var nodeIP: String?
 
@@ -75,6 +81,8 @@ struct NodeCommand: ParsableCommand {
         options.port = port
         options.nodeIP = nodeIP
         options.manifests = manifests
+        options.cniBinDirs = cniBinDir.split(separator: ":").map(String.init)
+        options.cniConfDir = cniConfDir
         guard let logSize = try? Quantity(parsing: containerLogMaxSize), logSize.value >= 0 else {
             throw ValidationError("--container-log-max-size: \"\(containerLogMaxSize)\" is not a size (e.g. 10Mi)")
         }

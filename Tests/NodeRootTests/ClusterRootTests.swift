@@ -26,7 +26,7 @@ final class ExtraNode {
             _ = try TestEnv.capture([skiff, "image", "import", "--root", dir, try TestEnv.busyboxImageLayout(), "--tag", tag])
         }
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "exec \"$0\" node --server http://127.0.0.1:\(c.port) --name \(name) --root-dir \(dir) --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 2>>\(dir).log", skiff]
+        process.arguments = ["-c", "exec \"$0\" node --server http://127.0.0.1:\(c.port) --name \(name) --root-dir \(dir) --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/cni-conf 2>>\(dir).log", skiff]
         try process.run()
     }
 
@@ -34,6 +34,7 @@ final class ExtraNode {
 
     func stop() {
         kill9()
+        Cluster.removePodNetworks(rootDir: dir)
         let list = (try? TestEnv.capture([TestEnv.binDir + "/skiff", "ps", "-q", "--root", dir]).stdout) ?? ""
         for id in list.split(separator: "\n") { _ = try? TestEnv.capture([TestEnv.binDir + "/skiff", "rm", "-f", "--root", dir, String(id)]) }
         for controller in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }

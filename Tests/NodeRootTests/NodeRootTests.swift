@@ -27,7 +27,8 @@ final class Cluster: @unchecked Sendable {
         cgroupRoot = TestEnv.uniqueName("skiffpods")
         let skiff = TestEnv.binDir + "/skiff"
         master.executableURL = URL(fileURLWithPath: skiff)
-        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master"] + masterArgs
+        // Clusters of one test run share the host: each gets its own pod address range.
+        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master", "--cluster-cidr", Cluster.nextClusterCIDR()] + masterArgs
         let err = Pipe()
         master.standardError = err
         try master.run()
@@ -54,7 +55,7 @@ final class Cluster: @unchecked Sendable {
         node = Process()
         node.executableURL = URL(fileURLWithPath: "/bin/sh")
         // exec: the process is the agent itself (kill -9 reaches it); its log appends to node.log.
-        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency 1 2>>\(dir)/node.log",
+        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency 1 --cni-conf-dir \(dir)/node/cni-conf 2>>\(dir)/node.log",
                           TestEnv.binDir + "/skiff"]
         try node.run()
     }
@@ -102,6 +103,7 @@ final class Cluster: @unchecked Sendable {
                 }
             }
         }
+        Cluster.removePodNetworks(rootDir: dir + "/node")
         if master.isRunning { master.terminate(); master.waitUntilExit() }
         for controller in ["memory", "cpu", "pids", "unified"] { Self.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }
         // tmpfs volumes of pods the node did not get to clean up.
@@ -114,6 +116,35 @@ final class Cluster: @unchecked Sendable {
     }
 
     deinit { stop() }
+
+    private static let cidrLock = NSLock()
+    nonisolated(unsafe) private static var cidrCounter = Int(getpid() % 50)
+    static func nextClusterCIDR() -> String {
+        cidrLock.lock(); defer { cidrLock.unlock() }
+        cidrCounter += 1
+        return "10.\(150 + cidrCounter % 100).0.0/16"
+    }
+
+    /// What CNI left for pods whose DEL never ran (the test killed the agent): the bridge plugin's
+    /// nat rules (tagged with the pod's id) and the node's bridge.
+    static func removePodNetworks(rootDir: String) {
+        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: rootDir + "/pods")) ?? [])
+        let saved = (try? TestEnv.capture(["/usr/sbin/iptables-save", "-t", "nat"]).stdout) ?? ""
+        var payload = "*nat\n", chains = Set<String>()
+        for line in saved.split(separator: "\n") where line.hasPrefix("-A POSTROUTING ") && ids.contains(where: { line.contains("id: \\\"\($0)\\\"") }) {
+            payload += "-D" + line.dropFirst(2) + "\n"
+            let parts = line.split(separator: " ")
+            if let j = parts.firstIndex(of: "-j"), j + 1 < parts.count { chains.insert(String(parts[j + 1])) }
+        }
+        for c in chains where c.hasPrefix("CNI-") { payload += "-F \(c)\n-X \(c)\n" }
+        if payload.count > 6 { _ = try? TestEnv.capture(["/usr/sbin/iptables-restore", "--noflush"], stdin: payload + "COMMIT\n") }
+        for conf in ((try? FileManager.default.contentsOfDirectory(atPath: rootDir + "/cni-conf")) ?? []) {
+            guard let data = FileManager.default.contents(atPath: rootDir + "/cni-conf/" + conf),
+                  let list = try? JSONValue.parse(Array(data)),
+                  let bridge = list["plugins"]?.arrayValue?.first?["bridge"]?.stringValue else { continue }
+            _ = try? TestEnv.capture(["/usr/sbin/ip", "link", "del", bridge])
+        }
+    }
 
     /// rmdir bottom-up (cgroup directories can't be removed with their children).
     static func removeCgroupTree(_ path: String) {
