@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
         .executable(name: "skiffctl", targets: ["skiffctl"]),
         .executable(name: "scheduler-bench", targets: ["scheduler-bench"]),
+        .executable(name: "proxy-bench", targets: ["proxy-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -82,6 +83,10 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // hack/bench/scheduler.sh's in-process part.
         .executableTarget(name: "scheduler-bench", dependencies: ["Scheduler"]),
+        // hack/bench/proxy.sh's syncs.
+        .executableTarget(name: "proxy-bench", dependencies: ["Proxy"]),
+        // Services through iptables, as kube-proxy's iptables mode.
+        .target(name: "Proxy", dependencies: ["API", "Client"]),
         // Pod networks through CNI plugins (spec 1.0).
         .target(name: "Network", dependencies: ["API"]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
@@ -98,7 +103,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "Scheduler", "Controllers", "CLinux",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "Scheduler", "Controllers", "Proxy", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -120,6 +125,7 @@ let package = Package(
         .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "API"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "API", "TestSupport"]),
         // A real master and node agent running pods (root).
         .testTarget(name: "NodeRootTests", dependencies: ["API", "Client", "TestSupport"]),
         .testTarget(name: "RuntimeRootTests", dependencies: ["Runtime", "Images", "Cgroups", "TestSupport"]),

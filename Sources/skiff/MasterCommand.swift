@@ -6,6 +6,7 @@ import ArgumentParser
 import Dispatch
 import Client
 import Controllers
+import Proxy
 import Foundation
 import Scheduler
 import Store
@@ -216,5 +217,28 @@ extension LeaderElector {
         log("waiting to lead \(name) as \(identity)")
         acquire { log("lost the \(self.name) lease: exiting so another instance leads"); exit(1) }
         log("leading \(name)")
+    }
+}
+
+/// `skiff proxy`: Service IPs and node ports to endpoints, through iptables.
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "proxy", abstract: "Program iptables so Service IPs reach their endpoints.")
+
+    @Option(name: .long, help: "The API server's URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @Option(name: .customLong("cluster-cidr"), help: "Pod addresses; traffic to services from outside them is masqueraded.")
+    var clusterCIDR: String = "10.244.0.0/16"
+
+    @Flag(name: .long, help: "Remove every rule and chain the proxy made, then exit.")
+    var cleanup = false
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        if cleanup { IPTables.cleanup(); return }
+        guard IPv4CIDR(clusterCIDR) != nil else { throw ValidationError("--cluster-cidr must be an IPv4 CIDR, got \(clusterCIDR)") }
+        var options = ProxyOptions(server: server)
+        options.clusterCIDR = clusterCIDR
+        Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run()
     }
 }
