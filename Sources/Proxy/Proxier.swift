@@ -19,9 +19,15 @@ public enum IPTables {
     /// A named network namespace (`ip netns`) to work in instead of our own: tests and the benchmark.
     nonisolated(unsafe) public static var namespace: String?
 
+    /// The iptables variant: "" (the system's choice), "-legacy" or "-nft".
+    nonisolated(unsafe) public static var variant = ""
+
     public static func run(_ args: [String], input: String? = nil) -> (status: Int32, output: String) {
         let p = Process()
-        let tool = args[0].hasPrefix("/") ? args[0] : "/usr/sbin/" + args[0]
+        var name = args[0]
+        if !variant.isEmpty, let dash = name.firstIndex(of: "-") { name = String(name[..<dash]) + variant + String(name[dash...]) }
+        else if !variant.isEmpty { name += variant }
+        let tool = name.hasPrefix("/") ? name : "/usr/sbin/" + name
         if let ns = namespace {
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             p.arguments = ["netns", "exec", ns, tool] + args.dropFirst()

@@ -6,6 +6,7 @@ import Proxy
 let args = CommandLine.arguments
 guard args.count > 1 else { print("usage: proxy-bench NAMESPACE [SERVICES] [ENDPOINTS]"); exit(2) }
 IPTables.namespace = args[1]
+if let v = ProcessInfo.processInfo.environment["SKIFF_IPTABLES"] { IPTables.variant = "-" + v }
 let count = args.count > 2 ? Int(args[2]) ?? 10000 : 10000
 let perService = args.count > 3 ? Int(args[3]) ?? 3 : 3
 
