@@ -46,6 +46,17 @@ final class PodNetworking: @unchecked Sendable {
         return list
     }
 
+    let started = Date()
+
+    /// Whether pods must wait for the network: the node talks to a master that has not given it
+    /// a pod CIDR yet (and no CNI config was provided). A node without a master — static pods —
+    /// or one whose master never assigns CIDRs runs pods with loopback only after a minute.
+    func mustWait(_ pod: JSONValue) -> Bool {
+        guard pod["spec"]?["hostNetwork"]?.boolValue != true, agent.podCIDR == nil, agent.pods.isSynced else { return false }
+        guard (try? DefaultNetwork.load(agent.options.cniConfDir)) == nil else { return false }
+        return Date().timeIntervalSince(started) < 60
+    }
+
     /// ADD for a new sandbox; returns the pod IP (nil: no pod network configured yet).
     func setUp(_ pod: JSONValue, uid: String, sandboxPID: Int32) throws -> String? {
         guard pod["spec"]?["hostNetwork"]?.boolValue != true else { return nil }

@@ -273,6 +273,9 @@ final class PodSync {
             for old in sandboxes { try? runtime.remove(old.record.id, force: true) }
         }
         let meta = context.pod["metadata"] ?? .null
+        if agent.network.mustWait(context.pod) {
+            return .failed("ContainerCreating", "network is not ready: the node has no pod CIDR yet")
+        }
         do {
             _ = try sandbox.createCgroup(context.pod, uid: context.uid)
             let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: nil)

@@ -36,7 +36,11 @@ struct MasterCommand: ParsableCommand {
 
     @OptionGroup var election: LeaderElectionFlags
 
-    func run() throws {
+    func run() throws { try serve(onReady: nil) }
+
+    /// Serves until stopped; `onReady` gets the local API URL once the API answers (skiff up
+    /// starts the node and the proxy there).
+    func serve(onReady: (@Sendable (String) -> Void)?) throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be HOST:PORT, got \(listen)")
         }
@@ -82,6 +86,7 @@ struct MasterCommand: ParsableCommand {
                         Scheduler(options: SchedulerOptions(server: local), log: log).run()
                     }
                 }
+                onReady?(local)
                 try await server.run()
             } catch {
                 failure.set("\(error)")

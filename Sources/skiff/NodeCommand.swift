@@ -68,6 +68,11 @@ struct NodeCommand: ParsableCommand {
 
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
+        try agent(server: server).run()
+    }
+
+    /// The agent these flags describe, talking to `server`.
+    func agent(server: String) throws -> NodeAgent {
         // Many small threads (probes, log streams, events) each get a malloc arena by default;
         // two shared arenas keep the agent's footprint flat as pods and threads come and go.
         _ = skiff_malloc_arena_max(2)
@@ -100,6 +105,6 @@ struct NodeCommand: ParsableCommand {
         options.imageGCInterval = imageGCInterval
         let agent = try NodeAgent(options: options) { line in writeAll(2, "skiff node: " + line + "\n") }
         writeAll(2, "skiff node: \(nodeName) serving pods from \(server) (state in \(rootDir))\n")
-        try agent.run()
+        return agent
     }
 }

@@ -129,9 +129,18 @@ final class Cluster: @unchecked Sendable {
     /// nat rules (tagged with the pod's id) and the node's bridge.
     static func removePodNetworks(rootDir: String) {
         let ids = ((try? FileManager.default.contentsOfDirectory(atPath: rootDir + "/pods")) ?? [])
+        // Also any rule for an address of this node's pod range (a pod whose directory is gone).
+        var prefixes: [String] = []
+        for conf in ((try? FileManager.default.contentsOfDirectory(atPath: rootDir + "/cni-conf")) ?? []) {
+            if let data = FileManager.default.contents(atPath: rootDir + "/cni-conf/" + conf), let list = try? JSONValue.parse(Array(data)),
+               let subnet = list["plugins"]?.arrayValue?.first?["ipam"]?["ranges"]?.arrayValue?.first?.arrayValue?.first?["subnet"]?.stringValue {
+                prefixes.append("-s " + subnet.split(separator: ".").prefix(3).joined(separator: ".") + ".")
+            }
+        }
         let saved = (try? TestEnv.capture(["/usr/sbin/iptables-save", "-t", "nat"]).stdout) ?? ""
         var payload = "*nat\n", chains = Set<String>()
-        for line in saved.split(separator: "\n") where line.hasPrefix("-A POSTROUTING ") && ids.contains(where: { line.contains("id: \\\"\($0)\\\"") }) {
+        for line in saved.split(separator: "\n") where line.hasPrefix("-A POSTROUTING ") && line.contains("name: \\\"skiff\\\"")
+            && (ids.contains(where: { line.contains("id: \\\"\($0)\\\"") }) || prefixes.contains(where: { line.contains($0) })) {
             payload += "-D" + line.dropFirst(2) + "\n"
             let parts = line.split(separator: " ")
             if let j = parts.firstIndex(of: "-j"), j + 1 < parts.count { chains.insert(String(parts[j + 1])) }

@@ -43,12 +43,19 @@ final class SkiffFixture {
     }
 
     /// Mounts under this fixture's root still present.
+    /// Our mounts. mountinfo is not read atomically: while other tests mount and unmount, a read
+    /// can skip entries, so the most found in three reads counts.
     var mounts: [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: " ")
-            return f.count > 4 && f[4].hasPrefix(root) ? String(f[4]) : nil
+        var best: [String] = []
+        for _ in 0..<3 {
+            let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+            let found = text.split(separator: "\n").compactMap { line -> String? in
+                let f = line.split(separator: " ")
+                return f.count > 4 && f[4].hasPrefix(root) ? String(f[4]) : nil
+            }
+            if found.count > best.count { best = found }
         }
+        return best
     }
 
     /// Cgroup directories left under our parent in any hierarchy.

@@ -1,0 +1,68 @@
+// `skiff up`: the whole cluster on this host in one process — the master (API server over the
+// embedded store, scheduler, controllers), a node agent and the proxy — with a kubeconfig for
+// skiffctl and kubectl written where the flags say.
+import ArgumentParser
+import Foundation
+import Proxy
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct UpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run master, node and proxy on this host in one process (state under /var/lib/skiff).")
+
+    @OptionGroup(title: "Master") var master: MasterCommand
+    @OptionGroup(title: "Node") var node: NodeCommand
+
+    @Option(name: .customLong("kubeconfig"), help: "Where to write a kubeconfig for skiffctl and kubectl.")
+    var kubeconfigPath: String = "/etc/skiff/kubeconfig"
+
+    @Flag(inversion: .prefixedNo, help: "Run the proxy (Service IPs through iptables).")
+    var proxy = true
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        let node = self.node, kubeconfigPath = self.kubeconfigPath, proxy = self.proxy
+        let clusterCIDR = master.controllerOptions.clusterCIDR
+        try master.serve { server in
+            do {
+                try Self.writeKubeconfig(server: server, to: kubeconfigPath)
+                writeAll(2, "skiff up: kubeconfig in \(kubeconfigPath) (skiffctl get nodes, or kubectl --kubeconfig \(kubeconfigPath) get nodes)\n")
+                let agent = try node.agent(server: server)
+                Thread.detachNewThread { do { try agent.run() } catch { writeAll(2, "skiff up: node stopped: \(error)\n"); Glibc.exit(1) } }
+            } catch {
+                writeAll(2, "skiff up: \(error)\n")
+                Glibc.exit(1)
+            }
+            if proxy {
+                var settings = ProxyOptions(server: server)
+                settings.clusterCIDR = clusterCIDR
+                let options = settings
+                Thread.detachNewThread { Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run() }
+            }
+        }
+    }
+
+    static func writeKubeconfig(server: String, to path: String) throws {
+        let text = """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: skiff
+          cluster: {server: "\(server)"}
+        users:
+        - name: skiff
+          user: {}
+        contexts:
+        - name: skiff
+          context: {cluster: skiff, user: skiff, namespace: default}
+        current-context: skiff
+
+        """
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
