@@ -58,6 +58,7 @@ public final class NodeAgent: @unchecked Sendable {
     private(set) var probes: ProbeManager!
     private(set) var staticPods: StaticPods?
     private(set) var network: PodNetworking!
+    private(set) var routes: NodeRoutes!
     private let podCIDRLock = NSLock()
     private var podCIDRValue: String?
     /// The node's spec.podCIDR once the master assigned one.
@@ -74,6 +75,7 @@ public final class NodeAgent: @unchecked Sendable {
         images = ImagePuller(agent: self)
         probes = ProbeManager(agent: self)
         network = PodNetworking(agent: self)
+        routes = NodeRoutes(agent: self)
         PodNetwork.networking = network
         if let dir = options.manifests { staticPods = StaticPods(dir: dir, node: options.name, log: log) }
     }
@@ -117,6 +119,7 @@ public final class NodeAgent: @unchecked Sendable {
                 try renewLease(c)
                 try updateNodeStatus(c)
                 learnPodCIDR(c)
+                routes.sync(c)
                 backoff = 1.0
                 // Until the master has given this node a pod CIDR, look again soon.
                 Thread.sleep(forTimeInterval: podCIDR == nil ? 1 : 10)
