@@ -1,0 +1,132 @@
+// The cluster components on their own — `skiff scheduler`, `skiff controller-manager`,
+// `skiff proxy` — and the flags they share with `skiff master` (controller tunables, leader
+// election).
+import API
+import ArgumentParser
+import Client
+import Controllers
+import Foundation
+import Proxy
+import Scheduler
+
+/// `skiff scheduler`: the scheduler on its own, against a master's API.
+struct SchedulerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Run the scheduler against an API server.")
+
+    @Option(name: .long, help: "The API server's URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @Option(name: .customLong("scheduler-name"), help: "Schedule pods whose spec.schedulerName is this.")
+    var schedulerName: String = "default-scheduler"
+
+    @OptionGroup var election: LeaderElectionFlags
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        var options = SchedulerOptions(server: server)
+        options.schedulerName = schedulerName
+        let log: @Sendable (String) -> Void = { writeAll(2, "skiff scheduler: " + $0 + "\n") }
+        election.elector(server: server, lease: schedulerName == "default-scheduler" ? "kube-scheduler" : schedulerName)?.acquire(log: log)
+        Scheduler(options: options, log: log).run()
+    }
+}
+
+/// The controller manager's tunables (shared by `skiff master` and `skiff controller-manager`).
+struct ControllerFlags: ParsableArguments {
+    @Option(name: .customLong("node-monitor-grace-period"), help: "A node whose lease is older than this is unreachable (e.g. 40s).")
+    var nodeMonitorGracePeriod: String = "40s"
+
+    @Option(name: .customLong("pod-eviction-timeout"), help: "Pods on an unreachable node are evicted after this (e.g. 5m).")
+    var podEvictionTimeout: String = "5m"
+
+    @Option(name: .customLong("cluster-cidr"), help: "Pod addresses: each node gets a /24 of this range.")
+    var clusterCIDR: String = "10.244.0.0/16"
+
+    func options(server: String) throws -> ControllerOptions {
+        guard let grace = MasterCommand.seconds(nodeMonitorGracePeriod), grace > 0 else {
+            throw ValidationError("--node-monitor-grace-period must be a duration like 40s, got \(nodeMonitorGracePeriod)")
+        }
+        guard let eviction = MasterCommand.seconds(podEvictionTimeout), eviction >= 0 else {
+            throw ValidationError("--pod-eviction-timeout must be a duration like 5m, got \(podEvictionTimeout)")
+        }
+        guard let cidr = IPv4CIDR(clusterCIDR), cidr.prefix <= 24 else {
+            throw ValidationError("--cluster-cidr must be an IPv4 CIDR of /24 or larger, got \(clusterCIDR)")
+        }
+        var o = ControllerOptions(server: server)
+        o.clusterCIDR = cidr
+        o.nodeMonitorGracePeriod = grace
+        o.podEvictionTimeout = eviction
+        return o
+    }
+}
+
+/// `skiff controller-manager`: the controllers on their own, against a master's API.
+struct ControllerManagerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "controller-manager", abstract: "Run the controllers against an API server.")
+
+    @Option(name: .long, help: "The API server's URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @OptionGroup var flags: ControllerFlags
+
+    @OptionGroup var election: LeaderElectionFlags
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        let log: @Sendable (String) -> Void = { writeAll(2, "skiff controller-manager: " + $0 + "\n") }
+        let options = try flags.options(server: server)
+        election.elector(server: server, lease: "kube-controller-manager")?.acquire(log: log)
+        ControllerManager(options: options, log: log).start()
+        while true { sleep(3600) }
+    }
+}
+
+/// Leader election of the scheduler and the controllers (a Lease in kube-system each), so two
+/// masters never both schedule or reconcile.
+struct LeaderElectionFlags: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Elect a leader through a Lease before scheduling or reconciling.")
+    var leaderElect = true
+
+    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease holds without renewal (e.g. 15s).")
+    var leaseDuration: String = "15s"
+
+    func elector(server: String, lease: String) -> LeaderElector? {
+        guard leaderElect else { return nil }
+        let duration = MasterCommand.seconds(leaseDuration) ?? 15
+        let identity = ProcessInfo.processInfo.hostName + "_" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return LeaderElector(server: server, name: lease, identity: identity, leaseDuration: duration,
+                             renewDeadline: duration * 2 / 3, retryPeriod: max(0.5, duration / 7.5))
+    }
+}
+
+extension LeaderElector {
+    /// Waits for the lease; a lost lease ends the process (another instance has taken over).
+    func acquire(log: @escaping @Sendable (String) -> Void) {
+        log("waiting to lead \(name) as \(identity)")
+        acquire { log("lost the \(self.name) lease: exiting so another instance leads"); exit(1) }
+        log("leading \(name)")
+    }
+}
+
+/// `skiff proxy`: Service IPs and node ports to endpoints, through iptables.
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "proxy", abstract: "Program iptables so Service IPs reach their endpoints.")
+
+    @Option(name: .long, help: "The API server's URL.")
+    var server: String = "http://127.0.0.1:6443"
+
+    @Option(name: .customLong("cluster-cidr"), help: "Pod addresses; traffic to services from outside them is masqueraded.")
+    var clusterCIDR: String = "10.244.0.0/16"
+
+    @Flag(name: .long, help: "Remove every rule and chain the proxy made, then exit.")
+    var cleanup = false
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        if cleanup { IPTables.cleanup(); return }
+        guard IPv4CIDR(clusterCIDR) != nil else { throw ValidationError("--cluster-cidr must be an IPv4 CIDR, got \(clusterCIDR)") }
+        var options = ProxyOptions(server: server)
+        options.clusterCIDR = clusterCIDR
+        Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run()
+    }
+}
