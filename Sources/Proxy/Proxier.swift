@@ -87,6 +87,9 @@ public final class Proxier: @unchecked Sendable {
     let options: ProxyOptions
     let log: (String) -> Void
     private var applied: RuleSet?
+    private var lastCanaryCheck = Date()
+    /// How often a sync checks that nobody flushed our chains.
+    public var canaryInterval: Double = 10
     private let changed = DispatchSemaphore(value: 0)
     /// Last sync duration and payload size (for /metrics and the benchmark).
     public private(set) var lastSync: (seconds: Double, bytes: Int) = (0, 0)
@@ -100,7 +103,12 @@ public final class Proxier: @unchecked Sendable {
     @discardableResult
     public func apply(_ rules: RuleSet) -> Bool {
         let start = Date()
-        let full = applied == nil || IPTables.run(["iptables", "-w", "-t", "nat", "-S", IPTables.canary]).status != 0
+        // The canary is looked at every 10 s (as kube-proxy's is), not on every sync: each look is a process.
+        var full = applied == nil
+        if !full && Date().timeIntervalSince(lastCanaryCheck) >= canaryInterval {
+            lastCanaryCheck = Date()
+            full = IPTables.run(["iptables", "-w", "-t", "nat", "-S", IPTables.canary]).status != 0
+        }
         if full { applied = nil }
         var withCanary = rules
         withCanary.nat[IPTables.canary] = []
