@@ -44,7 +44,7 @@ image=$(hack/build-test-image.sh)
 ip link add "$bridge" type bridge
 ip addr add "$base.1/24" dev "$bridge"
 ip link set "$bridge" up
-"$bin/skiff" master --listen "$base.1:6443" --data-dir "$dir/master" --node-monitor-grace-period 10s --pod-eviction-timeout 5s >/dev/null 2>"$dir/master.log" &
+"$bin/skiff" master --listen "$base.1:6443" --data-dir "$dir/master" --node-monitor-grace-period 25s --pod-eviction-timeout 5s >/dev/null 2>"$dir/master.log" &
 echo $! >> "$dir/pids"
 for i in "${!nodes[@]}"; do
   n=${nodes[$i]}; ns=skf$net-$n; ip=$base.$((i + 2))

@@ -44,7 +44,8 @@ final class ExtraNode {
 @Suite(.serialized, .enabled(if: TestEnv.isRoot, "runs containers"))
 struct ClusterRootTests {
     @Test func deploymentsScheduleScaleRollAndSurviveANodeLoss() throws {
-        let c = try Cluster(masterArgs: ["--node-monitor-grace-period", "5s", "--pod-eviction-timeout", "1s"])
+        // The grace period must outlast the agents' 10 s lease renewals, or busy nodes flap to Unknown.
+        let c = try Cluster(masterArgs: ["--node-monitor-grace-period", "15s", "--pod-eviction-timeout", "1s"])
         defer { c.stop() }
         _ = try TestEnv.capture([TestEnv.binDir + "/skiff", "image", "import", "--root", c.dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:v2"])
         let second = try ExtraNode(cluster: c)

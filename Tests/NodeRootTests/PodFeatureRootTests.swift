@@ -109,8 +109,11 @@ struct PodFeatureRootTests {
         """)
         let h = fields(try c.waitForLog("hostnet", "c", "net="))
         #expect(h["net"] == hostNet, "\(h)")
-        let hp = try c.pod("hostnet")
-        #expect(hp?.value(at: "status.podIP") != nil && hp?.value(at: "status.podIP") == hp?.value(at: "status.hostIP"))
+        // The status that carries it may land just after the container's first output.
+        #expect(try c.eventually(10) {
+            let hp = try c.pod("hostnet")
+            return hp?.value(at: "status.podIP") != nil && hp?.value(at: "status.podIP") == hp?.value(at: "status.hostIP")
+        })
 
         for name in ["shared", "badinit", "hostnet"] { _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/\(name)") }
         #expect(try c.eventually(20) { try c.containers().isEmpty }, "\((try? c.containers()) ?? [])")
