@@ -13,6 +13,9 @@ struct ImageGC {
     let runtime: ContainerRuntime
     let highPercent: Int
     let lowPercent: Int
+    /// Image references the node's pods ask for: kept even before a container uses them (a pod
+    /// may wait for its network or its turn).
+    var wanted: () -> [String] = { [] }
     let log: (String) -> Void
 
     /// Percent of the image filesystem in use.
@@ -28,7 +31,8 @@ struct ImageGC {
     func run() -> [String] {
         guard let store = try? runtime.imageStore else { return [] }
         guard Self.usagePercent(store.root) >= highPercent else { return [] }
-        let inUse = Set(runtime.list().compactMap { $0.record.imageDigest })
+        var inUse = Set(runtime.list().compactMap { $0.record.imageDigest })
+        for ref in wanted() { if let image = try? store.resolve(ref) { inUse.insert(image.manifestDigest.description) } }
         let images = ((try? store.list()) ?? []).filter { !inUse.contains($0.manifestDigest.description) }
             .sorted { ($0.created ?? "") < ($1.created ?? "") }
         var removed: [String] = []

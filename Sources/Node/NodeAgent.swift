@@ -209,7 +209,12 @@ public final class NodeAgent: @unchecked Sendable {
 
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func imageGCLoop() {
-        let gc = ImageGC(runtime: runtime, highPercent: options.imageGCHighPercent, lowPercent: options.imageGCLowPercent, log: log)
+        var gc = ImageGC(runtime: runtime, highPercent: options.imageGCHighPercent, lowPercent: options.imageGCLowPercent, log: log)
+        gc.wanted = { [self] in
+            (pods.all + (staticPods?.all ?? [])).flatMap { pod in
+                ((pod["spec"]?["containers"]?.arrayValue ?? []) + (pod["spec"]?["initContainers"]?.arrayValue ?? [])).compactMap { $0["image"]?.stringValue }
+            }
+        }
         while true {
             Thread.sleep(forTimeInterval: options.imageGCInterval)
             gc.run()
