@@ -86,7 +86,7 @@ let package = Package(
         // hack/bench/proxy.sh's syncs.
         .executableTarget(name: "proxy-bench", dependencies: ["Proxy"]),
         // Services through iptables, as kube-proxy's iptables mode.
-        .target(name: "Proxy", dependencies: ["API", "Client"]),
+        .target(name: "Proxy", dependencies: ["API", "Client", "Network"]),
         // Pod networks through CNI plugins (spec 1.0).
         .target(name: "Network", dependencies: ["API"]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.

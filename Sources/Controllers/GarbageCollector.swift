@@ -28,11 +28,15 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
 
     func initialKeys() -> [String] { [Self.scan] }
 
-    /// Dependent informers and the API path of each.
-    var dependents: [(Informer, (JSONValue) -> String)] {
-        [(informers.pods, { "/api/v1/namespaces/\($0["metadata"]?["namespace"]?.stringValue ?? "")/pods/\($0["metadata"]?["name"]?.stringValue ?? "")" }),
-         (informers.replicaSets, { "/apis/apps/v1/namespaces/\($0["metadata"]?["namespace"]?.stringValue ?? "")/replicasets/\($0["metadata"]?["name"]?.stringValue ?? "")" }),
-         (informers.endpointSlices, { "/apis/discovery.k8s.io/v1/namespaces/\($0["metadata"]?["namespace"]?.stringValue ?? "")/endpointslices/\($0["metadata"]?["name"]?.stringValue ?? "")" })]
+    /// Dependent informers, the API path of each object, and whether such objects own others
+    /// (a foreground deletion cascades through those).
+    var dependents: [(informer: Informer, path: (JSONValue) -> String, ownsOthers: Bool)] {
+        func path(_ collection: String) -> (JSONValue) -> String {
+            { "\(collection.replacingOccurrences(of: "NS", with: $0["metadata"]?["namespace"]?.stringValue ?? ""))/\($0["metadata"]?["name"]?.stringValue ?? "")" }
+        }
+        return [(informers.pods, path("/api/v1/namespaces/NS/pods"), false),
+                (informers.replicaSets, path("/apis/apps/v1/namespaces/NS/replicasets"), true),
+                (informers.endpointSlices, path("/apis/discovery.k8s.io/v1/namespaces/NS/endpointslices"), false)]
     }
 
     /// The API path of an owner reference in a namespace (nil for kinds we don't collect for).
@@ -53,7 +57,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         var owners: [String: JSONValue] = [:]
         for inf in ownerInformers { for o in inf.items { owners[uid(o)] = o } }
         // Background: dependents of owners that are gone.
-        for (informer, path) in dependents {
+        for (informer, path, _) in dependents {
             for dep in informer.items where dep["metadata"]?["deletionTimestamp"] == nil {
                 let refs = dep["metadata"]?["ownerReferences"]?.arrayValue ?? []
                 guard !refs.isEmpty else { continue }
@@ -75,21 +79,20 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         for owner in owners.values where owner["metadata"]?["deletionTimestamp"] != nil {
             let finalizers = (owner["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
             let ownerUID = uid(owner)
-            let children = dependents.flatMap { inf, path in
-                inf.items.filter { ($0["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == ownerUID } }.map { ($0, path($0)) }
+            let children = dependents.flatMap { inf, path, ownsOthers in
+                inf.items.filter { ($0["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == ownerUID } }
+                    .map { (object: $0, path: path($0), ownsOthers: ownsOthers) }
             }
             if finalizers.contains("orphan") {
-                for (child, childPath) in children {
+                for (child, childPath, _) in children {
                     let kept = (child["metadata"]?["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != ownerUID }
                     try client.send("PATCH", childPath, ["metadata": ["ownerReferences": .array(kept)]], contentType: "application/merge-patch+json", missingOK: true)
                 }
                 try removeFinalizer("orphan", from: owner, client: client)
             } else if finalizers.contains("foregroundDeletion") {
-                let live = children.filter { $0.0["metadata"]?["deletionTimestamp"] == nil }
-                for (_, childPath) in live {
+                for child in children where child.object["metadata"]?["deletionTimestamp"] == nil {
                     // Dependents that own nothing themselves (pods, slices) need no finalizer of their own.
-                    let ownsOthers = childPath.contains("/replicasets/")
-                    try client.send("DELETE", childPath + (ownsOthers ? "?propagationPolicy=Foreground" : ""), missingOK: true)
+                    try client.send("DELETE", child.path + (child.ownsOthers ? "?propagationPolicy=Foreground" : ""), missingOK: true)
                 }
                 if children.isEmpty { try removeFinalizer("foregroundDeletion", from: owner, client: client) }
             }

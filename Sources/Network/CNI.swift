@@ -68,22 +68,13 @@ public struct CNIRuntime: Sendable {
         guard let binary = binDirs.map({ $0 + "/" + type }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw CNIError("CNI plugin \"\(type)\" not found in \(binDirs.joined(separator: ":"))")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.environment = ["CNI_COMMAND": command, "CNI_CONTAINERID": containerID, "CNI_NETNS": netns, "CNI_IFNAME": ifName,
-                         "CNI_PATH": binDirs.joined(separator: ":"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        input.fileHandleForWriting.write(Data(config.serialized()))
-        try? input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let parsed = out.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(Array(out))) ?? .null)
-        if p.terminationStatus != 0 {
-            let msg = parsed["msg"]?.stringValue ?? String(decoding: out, as: UTF8.self)
+        let env = ["CNI_COMMAND": command, "CNI_CONTAINERID": containerID, "CNI_NETNS": netns, "CNI_IFNAME": ifName,
+                   "CNI_PATH": binDirs.joined(separator: ":"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        let r = HostCommand.run(binary, input: config.serialized(), environment: env)
+        let out = Array(r.stdout.utf8)
+        let parsed = out.isEmpty ? JSONValue.object(JSONObject()) : ((try? JSONValue.parse(out)) ?? .null)
+        if r.status != 0 {
+            let msg = parsed["msg"]?.stringValue ?? (r.stdout.isEmpty ? r.stderr : r.stdout)
             let details = parsed["details"]?.stringValue.map { " (\($0))" } ?? ""
             throw CNIError("CNI \(type) \(command) failed: \(msg)\(details)")
         }

@@ -71,7 +71,7 @@ public final class NodeAgent: @unchecked Sendable {
         runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
         try PodSandbox(rootDir: options.rootDir, cgroupRoot: options.cgroupRoot).prepareRootfs(monitorPath: runtime.options.monitorPath)
         let server = options.server
-        events = EventRecorder(node: options.name) { try? APIClient(server: server) }
+        events = EventRecorder(component: "kubelet", host: options.name) { try? APIClient(server: server) }
         images = ImagePuller(agent: self)
         probes = ProbeManager(agent: self)
         network = PodNetworking(agent: self)

@@ -4,6 +4,7 @@
 import API
 import Client
 import Foundation
+import Network
 
 final class NodeRoutes: @unchecked Sendable {
     let agent: NodeAgent
@@ -31,14 +32,5 @@ final class NodeRoutes: @unchecked Sendable {
         }
     }
 
-    private func run(_ args: [String]) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = args
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        do { try p.run() } catch { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }
+    private func run(_ args: [String]) -> Bool { HostCommand.run("/usr/sbin/ip", args).status == 0 }
 }

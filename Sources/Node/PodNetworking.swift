@@ -94,7 +94,7 @@ final class PodNetworking: @unchecked Sendable {
     /// The bridge plugin's per-pod nat rules and chain, found by the comment it tags them with
     /// and removed in one iptables-restore (which parses the saved rules' quoting itself).
     static func removeMasqueradeRules(containerID: String, network: String) {
-        guard let saved = try? run(["/usr/sbin/iptables-save", "-t", "nat"], input: nil) else { return }
+        let saved = HostCommand.run("/usr/sbin/iptables-save", ["-t", "nat"]).stdout
         let tag = "id: \\\"\(containerID)\\\""
         var payload = "*nat\n"
         var chains = Set<String>()
@@ -106,23 +106,7 @@ final class PodNetworking: @unchecked Sendable {
         guard !chains.isEmpty else { return }
         for chain in chains.sorted() { payload += "-F \(chain)\n-X \(chain)\n" }
         payload += "COMMIT\n"
-        _ = try? run(["/usr/sbin/iptables-restore", "--noflush"], input: payload)
-    }
-
-    static func run(_ argv: [String], input: String?) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        let out = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardInput = inp
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inp.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        _ = HostCommand.run("/usr/sbin/iptables-restore", ["--noflush"], input: Array(payload.utf8))
     }
 
     /// hostPort mappings for the portmap plugin.

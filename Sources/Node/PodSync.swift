@@ -75,9 +75,8 @@ final class PodSync {
         guard apiSynced else { return }
         // Pods no longer bound here (deleted with grace 0, or gone while we were down): their
         // network first, while the sandbox's namespace still exists.
-        for dir in FileIO.listDirectory(agent.options.rootDir + "/pods") where !live.contains(String(dir.prefix(8))) {
-            agent.network.tearDown(dir)
-        }
+        let orphanDirs = FileIO.listDirectory(agent.options.rootDir + "/pods").filter { !live.contains(String($0.prefix(8))) }
+        for dir in orphanDirs { agent.network.tearDown(dir) }
         for (uid, instances) in byPod where !live.contains(uid) {
             for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
                 try? runtime.remove(i.record.id, force: true)
@@ -86,9 +85,7 @@ final class PodSync {
         var runningIDs = Set<String>()
         for list in byPod.values { for i in list { if case .running = i.status { runningIDs.insert(i.record.id) } } }
         agent.probes.forget(except: runningIDs)
-        for dir in FileIO.listDirectory(agent.options.rootDir + "/pods") where !live.contains(String(dir.prefix(8))) {
-            cleanUpPod(uid: dir)
-        }
+        for dir in orphanDirs { cleanUpPod(uid: dir) }
         for uid in reported.keys where !live.contains(String(uid.prefix(8))) { reported[uid] = nil }
         for uid in volumesWritten.keys where !live.contains(String(uid.prefix(8))) { volumesWritten[uid] = nil }
     }
@@ -485,7 +482,7 @@ final class PodSync {
         var status = JSONValue.object(JSONObject())
         status["name"] = .string(cname)
         status["image"] = .string(c["image"]?.stringValue ?? "")
-        status["imageID"] = .string("")
+        status["imageID"] = .string(attempts.last.map { Self.imageID($0.record) } ?? "")
         status["restartCount"] = .int(Int64(attempts.last?.name.attempt ?? 0))
         status["ready"] = .bool(false)
         status["started"] = .bool(false)
@@ -520,6 +517,16 @@ final class PodSync {
             status["lastState"] = .object(JSONObject())
         }
         return status
+    }
+
+    /// "docker.io/library/busybox@sha256:..." — the repository and the manifest digest it ran.
+    static func imageID(_ record: ContainerRecord) -> String {
+        guard let digest = record.imageDigest else { return "" }
+        let repository = record.image.split(separator: "@").first.map { name -> String in
+            guard let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") else { return String(name) }
+            return String(name[..<colon])
+        } ?? record.image
+        return repository + "@" + digest
     }
 
     func waitingState(_ reason: String, _ message: String?) -> JSONValue {

@@ -5,6 +5,7 @@
 import API
 import Client
 import Foundation
+import Network
 
 public struct ProxyOptions: Sendable {
     public var server: String
@@ -23,29 +24,14 @@ public enum IPTables {
     nonisolated(unsafe) public static var variant = ""
 
     public static func run(_ args: [String], input: String? = nil) -> (status: Int32, output: String) {
-        let p = Process()
         var name = args[0]
         if !variant.isEmpty, let dash = name.firstIndex(of: "-") { name = String(name[..<dash]) + variant + String(name[dash...]) }
         else if !variant.isEmpty { name += variant }
         let tool = name.hasPrefix("/") ? name : "/usr/sbin/" + name
-        if let ns = namespace {
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            p.arguments = ["netns", "exec", ns, tool] + args.dropFirst()
-        } else {
-            p.executableURL = URL(fileURLWithPath: tool)
-            p.arguments = Array(args.dropFirst())
-        }
-        let out = Pipe(), inp = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        do { try p.run() } catch { return (127, "\(error)") }
-        if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inp.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data + errData, as: UTF8.self))
+        let bytes = input.map { Array($0.utf8) }
+        let r = namespace.map { HostCommand.run("/usr/sbin/ip", ["netns", "exec", $0, tool] + args.dropFirst(), input: bytes) }
+            ?? HostCommand.run(tool, Array(args.dropFirst()), input: bytes)
+        return (r.status, r.stdout + r.stderr)
     }
 
     /// The jumps into our chains from the built-in ones (kube-proxy's).

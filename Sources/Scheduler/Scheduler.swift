@@ -181,10 +181,13 @@ public final class Scheduler: @unchecked Sendable {
     let queue = SchedulingQueue()
     let framework = Framework()
     private let jobs = WorkPool()
+    let events: EventRecorder
 
     public init(options: SchedulerOptions, log: @escaping (String) -> Void) {
         self.options = options
         self.log = log
+        let server = options.server
+        events = EventRecorder(component: options.schedulerName) { try? APIClient(server: server) }
     }
 
     /// Starts the informers and the binders, then schedules on this thread forever.
@@ -259,54 +262,20 @@ public final class Scheduler: @unchecked Sendable {
                 return
             }
             if options.scheduledEvents {
-                postEvent(client, pod: pod, type: "Normal", reason: "Scheduled", message: "Successfully assigned \(pod.key) to \(node)")
+                events.container(pod.object, nil, reason: "Scheduled", message: "Successfully assigned \(pod.key) to \(node)")
             }
         }
     }
 
     func recordUnschedulable(_ pod: PodInfo, message: String, client: APIClient) {
         let condition: JSONValue = ["type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(message),
-                                    "lastProbeTime": .null, "lastTransitionTime": .string(Self.now())]
+                                    "lastProbeTime": .null, "lastTransitionTime": .string(KubeTime.format())]
         let patch: JSONValue = ["status": ["conditions": [condition]]]
         _ = try? client.request("PATCH", "/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)/status", body: patch.serialized(),
                                 contentType: "application/merge-patch+json")
-        postEvent(client, pod: pod, type: "Warning", reason: "FailedScheduling", message: message)
+        events.container(pod.object, nil, type: "Warning", reason: "FailedScheduling", message: message)
     }
 
-    /// pod key + message → (event name, count) of FailedScheduling events, so repeats bump a count.
-    private let eventLock = NSLock()
-    private var failureEvents: [String: (String, Int)] = [:]
-
-    func postEvent(_ client: APIClient, pod: PodInfo, type: String, reason: String, message: String) {
-        let now = Self.now()
-        let repeatKey = pod.uid + "|" + message
-        if type == "Warning" {
-            eventLock.lock()
-            let prior = failureEvents[repeatKey]
-            if let prior { failureEvents[repeatKey] = (prior.0, prior.1 + 1) }
-            if failureEvents.count > 10_000 { failureEvents.removeAll() }
-            eventLock.unlock()
-            if let prior {
-                let patch: JSONValue = ["count": .int(Int64(prior.1 + 1)), "lastTimestamp": .string(now)]
-                _ = try? client.request("PATCH", "/api/v1/namespaces/\(pod.namespace)/events/\(prior.0)", body: patch.serialized(),
-                                        contentType: "application/merge-patch+json")
-                return
-            }
-        }
-        let eventName = "\(pod.name).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        if type == "Warning" { eventLock.lock(); failureEvents[repeatKey] = (eventName, 1); eventLock.unlock() }
-        let event: JSONValue = [
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": ["name": .string(eventName), "namespace": .string(pod.namespace)],
-            "involvedObject": ["kind": "Pod", "namespace": .string(pod.namespace), "name": .string(pod.name), "uid": .string(pod.uid), "apiVersion": "v1"],
-            "reason": .string(reason), "message": .string(message), "type": .string(type),
-            "source": ["component": .string(options.schedulerName)], "reportingComponent": .string(options.schedulerName),
-            "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": 1,
-        ]
-        _ = try? client.request("POST", "/api/v1/namespaces/\(pod.namespace)/events", body: event.serialized())
-    }
-
-    static func now() -> String { KubeTime.format() }
 }
 
 /// A fixed set of threads, each with its own API connection, running submitted jobs in order.

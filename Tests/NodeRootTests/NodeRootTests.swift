@@ -236,6 +236,7 @@ struct NodeRootTests {
         #expect(try c.eventually { try c.pod("web")?.value(at: "status.phase") == "Running" })
         let running = try c.pod("web")
         #expect(running?["status"]?["containerStatuses"]?.arrayValue?.first?["ready"] == true)
+        #expect(running?["status"]?["containerStatuses"]?.arrayValue?.first?["imageID"]?.stringValue?.hasPrefix("docker.io/library/busybox@sha256:") == true)
         #expect(try c.appContainers().count == 1)
         #expect(try c.containers().filter { $0.contains("k8s_POD_web_") }.count == 1)
         let containerID = running?["status"]?["containerStatuses"]?.arrayValue?.first?["containerID"]?.stringValue

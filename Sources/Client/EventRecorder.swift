@@ -1,26 +1,30 @@
-// Events for what the node does to a pod (Pulling, Pulled, Created, Started, Killing,
-// BackOff, Unhealthy, Failed...), posted from a queue of their own so the sync loop never waits
-// on them. A repeat of the same event within ten minutes bumps its count instead of adding
-// another object, as the kubelet's recorder does; repeats are sent at most every 10 s.
+// Events about pods (the node's Pulling, Started, Killing..., the scheduler's Scheduled and
+// FailedScheduling), posted from a queue of their own so no control loop waits on them. A repeat
+// of the same event within ten minutes bumps its count instead of adding another object, as
+// client-go's recorder does; repeats are sent at most every 10 s.
 import API
-import Client
 import Foundation
 
-final class EventRecorder: @unchecked Sendable {
-    let node: String
-    let client: () -> APIClient?
+public final class EventRecorder: @unchecked Sendable {
+    /// source.component and reportingComponent ("kubelet", "default-scheduler").
+    let component: String
+    /// source.host and reportingInstance (the node's name), if any.
+    let host: String?
+    let client: @Sendable () -> APIClient?
     private let queue = DispatchQueue(label: "skiff.events")
     private var api: APIClient?
     /// key → (event name, namespace, count, first time, last sent)
     private var seen: [String: (name: String, namespace: String, count: Int, first: String, sent: Date)] = [:]
+    private var pruned = Date()
 
-    init(node: String, client: @escaping () -> APIClient?) {
-        self.node = node
+    public init(component: String, host: String? = nil, client: @escaping @Sendable () -> APIClient?) {
+        self.component = component
+        self.host = host
         self.client = client
     }
 
     /// An event about a pod (and one of its containers when given).
-    func container(_ pod: JSONValue, _ c: JSONValue?, type: String = "Normal", reason: String, message: String) {
+    public func container(_ pod: JSONValue, _ c: JSONValue?, type: String = "Normal", reason: String, message: String) {
         let meta = pod["metadata"] ?? .null
         guard let namespace = meta["namespace"]?.stringValue, let name = meta["name"]?.stringValue else { return }
         var involved: JSONValue = ["kind": "Pod", "namespace": .string(namespace), "name": .string(name),
@@ -33,9 +37,13 @@ final class EventRecorder: @unchecked Sendable {
     private func post(namespace: String, involved: JSONValue, type: String, reason: String, message: String) {
         if api == nil { api = client() }
         guard let api else { return }
-        let now = Timestamps.now()
+        let now = KubeTime.format()
         let key = "\(involved.jsonString)|\(reason)|\(message)"
-        for (k, v) in seen where Date().timeIntervalSince(v.sent) > 600 { seen[k] = nil }
+        // Forget old repeats once a minute (not on every post: thousands of distinct events pass by).
+        if Date().timeIntervalSince(pruned) > 60 {
+            pruned = Date()
+            for (k, v) in seen where Date().timeIntervalSince(v.sent) > 600 { seen[k] = nil }
+        }
         if var prior = seen[key] {
             prior.count += 1
             seen[key] = prior
@@ -51,7 +59,8 @@ final class EventRecorder: @unchecked Sendable {
             "apiVersion": "v1", "kind": "Event",
             "metadata": ["name": .string(name), "namespace": .string(namespace)],
             "involvedObject": involved, "reason": .string(reason), "message": .string(message), "type": .string(type),
-            "source": ["component": "kubelet", "host": .string(node)], "reportingComponent": "kubelet", "reportingInstance": .string(node),
+            "source": host.map { ["component": .string(component), "host": .string($0)] } ?? ["component": .string(component)],
+            "reportingComponent": .string(component), "reportingInstance": .string(host ?? component),
             "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": 1,
         ]
         if let r = try? api.request("POST", "/api/v1/namespaces/\(namespace)/events", body: event.serialized()), r.code == 201 {
