@@ -48,6 +48,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "CShims/zstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCrypto", path: "CShims/crypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinux", path: "CShims/linux"),
+        // libnftables through dlopen (the proxy's nftables mode only).
+        .systemLibrary(name: "CNFTables", path: "CShims/nftables"),
         // C: one libcurl GET (curl_easy_setopt is variadic; Swift can't call it).
         .target(name: "CCurl", path: "CShims/curl", linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(name: "CSQLite", path: "CShims/sqlite", providers: [.apt(["libsqlite3-dev"])]),
@@ -86,7 +88,7 @@ let package = Package(
         // hack/bench/proxy.sh's syncs.
         .executableTarget(name: "proxy-bench", dependencies: ["Proxy"]),
         // Services through iptables, as kube-proxy's iptables mode.
-        .target(name: "Proxy", dependencies: ["API", "Client", "Network"]),
+        .target(name: "Proxy", dependencies: ["API", "Client", "Network", "CNFTables", "CLinux"]),
         // Pod networks through CNI plugins (spec 1.0).
         .target(name: "Network", dependencies: ["API"]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.

@@ -11,8 +11,9 @@ packages=(
   crun runc umoci skopeo hyperfine wrk
   # image pulls: libcurl for the registry client; a real registry and htpasswd for its tests
   libcurl4-openssl-dev docker-registry apache2-utils zstd openssl
-  # pod networking: CNI plugins (bridge, host-local, loopback, portmap) and iptables
-  containernetworking-plugins iptables
+  # pod networking: CNI plugins (bridge, host-local, loopback, portmap), iptables, and nftables
+  # (nft and libnftables for the proxy's nftables mode)
+  containernetworking-plugins iptables nftables libnftables1
 )
 missing=()
 for p in "${packages[@]}"; do

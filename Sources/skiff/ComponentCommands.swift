@@ -118,15 +118,30 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("cluster-cidr"), help: "Pod addresses; traffic to services from outside them is masqueraded.")
     var clusterCIDR: String = "10.244.0.0/16"
 
-    @Flag(name: .long, help: "Remove every rule and chain the proxy made, then exit.")
+    @Option(name: .customLong("proxy-mode"), help: "iptables (kube-proxy's iptables mode) or nftables (maps; fast syncs for many services).")
+    var mode: ProxyMode = .iptables
+
+    @Flag(name: .long, help: "Remove every rule, chain and table the proxy made (both modes), then exit.")
     var cleanup = false
 
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
-        if cleanup { IPTables.cleanup(); return }
+        if cleanup { IPTables.cleanup(); NFTables.cleanup(); return }
         guard IPv4CIDR(clusterCIDR) != nil else { throw ValidationError("--cluster-cidr must be an IPv4 CIDR, got \(clusterCIDR)") }
         var options = ProxyOptions(server: server)
         options.clusterCIDR = clusterCIDR
-        Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run()
+        options.mode = mode
+        mode.removeOtherModesRules()
+        try Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run()
+    }
+}
+
+extension ProxyMode: ExpressibleByArgument {
+    /// The other mode's leftovers go when a proxy starts, so switching modes leaves no stale rules.
+    func removeOtherModesRules() {
+        switch self {
+        case .iptables: NFTables.cleanup()
+        case .nftables: IPTables.cleanup()
+        }
     }
 }

@@ -19,12 +19,15 @@ struct UpCommand: ParsableCommand {
     @Option(name: .customLong("kubeconfig"), help: "Where to write a kubeconfig for skiffctl and kubectl.")
     var kubeconfigPath: String = "/etc/skiff/kubeconfig"
 
-    @Flag(inversion: .prefixedNo, help: "Run the proxy (Service IPs through iptables).")
+    @Flag(inversion: .prefixedNo, help: "Run the proxy (Service IPs through iptables or nftables).")
     var proxy = true
+
+    @Option(name: .customLong("proxy-mode"), help: "The proxy's mode: iptables or nftables.")
+    var proxyMode: ProxyMode = .iptables
 
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
-        let node = self.node, kubeconfigPath = self.kubeconfigPath, proxy = self.proxy
+        let node = self.node, kubeconfigPath = self.kubeconfigPath, proxy = self.proxy, proxyMode = self.proxyMode
         let clusterCIDR = master.controllerOptions.clusterCIDR
         try master.serve { server in
             do {
@@ -39,8 +42,13 @@ struct UpCommand: ParsableCommand {
             if proxy {
                 var settings = ProxyOptions(server: server)
                 settings.clusterCIDR = clusterCIDR
+                settings.mode = proxyMode
+                proxyMode.removeOtherModesRules()
                 let options = settings
-                Thread.detachNewThread { Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run() }
+                Thread.detachNewThread {
+                    do { try Proxier(options: options) { writeAll(2, "skiff proxy: " + $0 + "\n") }.run() }
+                    catch { writeAll(2, "skiff up: proxy: \(error)\n"); Glibc.exit(1) }
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
-// `skiff proxy` on a real cluster: a Service's ClusterIP reaches its pods (both of them), a
-// NodePort answers on the node's address, a service without endpoints rejects, and a deleted
-// pod leaves the rules within a second. The proxy works in the host's tables; its chains are
-// removed with `skiff proxy --cleanup` at the end.
+// `skiff proxy` on a real cluster, in both modes: a Service's ClusterIP reaches its pods (both
+// of them), a NodePort answers on the node's address, a service without endpoints rejects, and a
+// deleted pod leaves the rules within a second. The proxy works in the host's tables; its chains
+// (or table) are removed with `skiff proxy --cleanup` at the end.
 import API
 import Client
 import Foundation
@@ -13,12 +13,13 @@ import Glibc
 
 @Suite(.serialized, .enabled(if: TestEnv.isRoot, "programs iptables"))
 struct ProxyRootTests {
-    @Test func servicesReachTheirPodsThroughTheProxy() throws {
+    @Test(arguments: ["iptables", "nftables"])
+    func servicesReachTheirPodsThroughTheProxy(mode: String) throws {
         let c = try Cluster()
         defer { c.stop() }
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: "/bin/sh")
-        proxy.arguments = ["-c", "exec \"$0\" proxy --server http://127.0.0.1:\(c.port) --cluster-cidr 10.0.0.0/8 2>>\(c.dir)/proxy.log", TestEnv.binDir + "/skiff"]
+        proxy.arguments = ["-c", "exec \"$0\" proxy --proxy-mode \(mode) --server http://127.0.0.1:\(c.port) --cluster-cidr 10.0.0.0/8 2>>\(c.dir)/proxy.log", TestEnv.binDir + "/skiff"]
         try proxy.run()
         defer {
             kill(proxy.processIdentifier, SIGKILL); proxy.waitUntilExit()
@@ -78,8 +79,10 @@ struct ProxyRootTests {
             return !(ep.jsonString.contains(twoIP))
         })
         let endpointGone = Date()
+        let rules = mode == "iptables" ? ["/usr/sbin/iptables-save", "-t", "nat"] : ["/usr/sbin/nft", "list", "map", "ip", "skiff-proxy", "endpoints"]
         #expect(try c.eventually(5) {
-            !((try? TestEnv.capture(["/usr/sbin/iptables-save", "-t", "nat"]).stdout) ?? "").contains("--to-destination \(twoIP):8080")
+            let now = (try? TestEnv.capture(rules))?.stdout ?? ""
+            return now.contains(mode == "iptables" ? "KUBE-SERVICES" : "endpoints") && !now.contains(mode == "iptables" ? "--to-destination \(twoIP):8080" : "\(twoIP) . 8080")
         })
         #expect(Date().timeIntervalSince(endpointGone) < 1.5, "rules followed the endpoints within a second")
         for _ in 0..<10 { #expect(fetch("http://\(clusterIP):80/") == "one") }

@@ -89,7 +89,7 @@ struct ProxyApplyRootTests {
         #expect(try TestEnv.run(["/usr/sbin/ip", "netns", "add", ns]) == 0)
         defer { _ = try? TestEnv.run(["/usr/sbin/ip", "netns", "del", ns]); IPTables.namespace = nil }
         IPTables.namespace = ns
-        let proxier = Proxier(options: ProxyOptions(server: "http://127.0.0.1:1")) { _ in }
+        let proxier = IPTablesBackend(clusterCIDR: "10.244.0.0/16") { _ in }
         proxier.canaryInterval = 0   // look every time here
         #expect(proxier.apply(ProxyRules.render([web, empty], clusterCIDR: "10.244.0.0/16")))
         let svc = ProxyRules.chainName("KUBE-SVC-", "default/web:httpTCP")

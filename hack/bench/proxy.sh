@@ -1,5 +1,5 @@
 #!/bin/bash
-# hack/bench/proxy.sh [SERVICES] [ENDPOINTS] — the proxy's iptables syncs (release build), in a
+# hack/bench/proxy.sh [SERVICES] [ENDPOINTS] [MODES] — the proxy's syncs in both modes (release build), in a
 # network namespace made for it: a full sync (render + iptables-restore) of SERVICES services with
 # ENDPOINTS endpoints each, then one service's endpoints changed (partial sync). Root.
 set -euo pipefail
@@ -11,4 +11,4 @@ bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 ns=skiff-proxybench-$$
 ip netns add "$ns"
 trap 'ip netns del "$ns"' EXIT
-"$bin/proxy-bench" "$ns" "${1:-10000}" "${2:-3}"
+for mode in ${3:-nftables iptables}; do "$bin/proxy-bench" "$ns" "${1:-10000}" "${2:-3}" "$mode"; done
