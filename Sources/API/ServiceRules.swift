@@ -47,10 +47,9 @@ public enum ServiceRules {
                     if !names.insert(name).inserted { errs.append(FieldError(.duplicate, field: path + ".name", value: name, detail: "")) }
                 }
                 if let np = p["nodePort"], !np.isNull, np.intValue != 0 {   // 0 means unset, as in Kubernetes
+                    // (Its range is the server's --service-node-port-range: the allocator checks it.)
                     if type != "NodePort" && type != "LoadBalancer" {
                         errs.append(FieldError(.forbidden, field: path + ".nodePort", detail: "may not be used when `type` is '\(type)'"))
-                    } else if let n = np.intValue, !(30000...32767).contains(n) {
-                        errs.append(FieldError(.invalid, field: path + ".nodePort", value: String(n), detail: "provided port is not in the valid range. The range of valid ports is 30000-32767"))
                     }
                 }
                 if let t = p["targetPort"] {

@@ -43,7 +43,7 @@ struct APIError: Error {
 enum JSONReply {
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]   // as Go writes JSON
         return e
     }()
 

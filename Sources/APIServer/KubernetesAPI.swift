@@ -15,8 +15,9 @@ public final class KubernetesAPI: HTTPHandler {
     var serverAddress: String { advertised.withLock { $0 } }
     let namespaces: NamespaceController
 
-    public init(store: any KeyValueStore) {
-        storage = ResourceStorage(store: store)
+    /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
+    public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767) {
+        storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
         namespaces = NamespaceController(storage: storage)
     }
 

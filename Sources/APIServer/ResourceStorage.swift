@@ -14,9 +14,9 @@ final class ResourceStorage: Sendable {
     let store: any KeyValueStore
     let services: ServiceAllocator
 
-    init(store: any KeyValueStore) {
+    init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767) {
         self.store = store
-        self.services = ServiceAllocator(store: store)
+        self.services = ServiceAllocator(store: store, cidr: serviceCIDR, nodePorts: nodePorts)
     }
 
     // MARK: keys
@@ -177,8 +177,11 @@ final class ResourceStorage: Sendable {
             new = prepareUpdate(new, old: old, strategy: strategy, target: target)
             // A write that changes nothing is not a write: same object, same resourceVersion.
             new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
+            // Services: cluster IP and node ports carried over, added or refused (given back below if the write fails).
+            let reserved = type.kind == "Service" && target == .main ? try await services.reallocate(&new, old: old) : []
             if new == old { return StoredObject(object: old, revision: kv.modRevision) }
             let errs = validateMeta(new, type, strategy) + strategy.validate(new) + strategy.validateUpdate(new, old)
+            if !errs.isEmpty || dryRun { await services.release(ports: reserved) }
             if !errs.isEmpty { throw APIError.invalid(type, name, errs) }
             if dryRun { return StoredObject(object: new, revision: kv.modRevision) }
             // Finalizers all gone on an object being deleted: the update completes the deletion.
@@ -187,20 +190,24 @@ final class ResourceStorage: Sendable {
                 do {
                     let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
                     new["metadata"]?["resourceVersion"] = .string(String(rev))
-                    if type.kind == "Service" { await services.release(new) }
+                    if type.kind == "Service" { await services.release(new); await services.releaseDropped(old: old, new: new) }
                     return StoredObject(object: new, revision: rev)
                 } catch let e as StoreError where isConflict(e) {
+                    await services.release(ports: reserved)
                     continue
                 }
             }
             do {
                 let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(new), expectedModRevision: kv.modRevision)
                 new["metadata"]?["resourceVersion"] = .string(String(rev))
+                if type.kind == "Service" { await services.releaseDropped(old: old, new: new) }
                 return StoredObject(object: new, revision: rev)
             } catch let e as StoreError where isConflict(e) {
+                await services.release(ports: reserved)
                 if !pinned.isEmpty { throw APIError(.conflict(group: type.group, resource: type.plural, name: name)) }
                 continue
             } catch {
+                await services.release(ports: reserved)
                 throw APIError.from(error, type: type, name: name)
             }
         }

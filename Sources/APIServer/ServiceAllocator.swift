@@ -1,6 +1,7 @@
-// Cluster IPs (from the service CIDR, default 10.96.0.0/12) and node ports (30000-32767) for
-// Services. The used sets are loaded from the store on first use and kept in this actor, so
-// concurrent creates never hand out the same address.
+// Cluster IPs (from the service CIDR, default 10.96.0.0/12) and node ports (default
+// 30000-32767) for Services. The used sets are loaded from the store on first use and kept in
+// this actor, so concurrent creates never hand out the same address; an update keeps what the
+// service had, allocates what it adds and gives back what it drops.
 import API
 import Store
 
@@ -13,10 +14,13 @@ actor ServiceAllocator {
     var usedPorts: Set<Int64> = []
     var loaded = false
     var nextIP: UInt32 = 2
-    var nextPort: Int64 = 30000
+    let portRange: ClosedRange<Int64>
+    var nextPort: Int64
 
-    init(store: any KeyValueStore, cidr: String = "10.96.0.0/12") {
+    init(store: any KeyValueStore, cidr: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767) {
         self.store = store
+        portRange = nodePorts
+        nextPort = nodePorts.lowerBound
         let parts = cidr.split(separator: "/")
         let bits = UInt32(parts.count == 2 ? Int(parts[1]) ?? 12 : 12)
         network = ServiceAllocator.parseIPv4(String(parts[0])) ?? 0x0A60_0000
@@ -50,6 +54,7 @@ actor ServiceAllocator {
         try await load()
         let type = svc["spec"]?["type"]?.stringValue ?? "ClusterIP"
         let name = svc["metadata"]?["name"]?.stringValue ?? ""
+        var taken: UInt32?
         if type != "ExternalName" {
             let requested = svc["spec"]?["clusterIP"]?.stringValue ?? ""
             if requested == "None" {
@@ -72,25 +77,90 @@ actor ServiceAllocator {
                     ip = free
                 }
                 usedIPs.insert(ip)
+                taken = ip
                 svc["spec"]?["clusterIP"] = .string(ServiceAllocator.format(ip))
                 svc["spec"]?["clusterIPs"] = [.string(ServiceAllocator.format(ip))]
             }
         }
-        if type == "NodePort" || type == "LoadBalancer", case .array(var ports)? = svc["spec"]?["ports"] {
-            for i in ports.indices {
-                if let n = ports[i]["nodePort"]?.intValue, n != 0 {
-                    guard !usedPorts.contains(n) else {
-                        throw APIError(.invalid(group: "", kind: "Service", name: name, errors: [
-                            FieldError(.invalid, field: "spec.ports[\(i)].nodePort", value: String(n), detail: "provided port is already allocated")]))
-                    }
-                    usedPorts.insert(n)
-                } else if let p = nextFreePort() {
-                    usedPorts.insert(p)
-                    ports[i]["nodePort"] = .int(p)
-                }
-            }
-            svc["spec"]?["ports"] = .array(ports)
+        do { _ = try allocateNodePorts(&svc, keeping: []) }
+        catch { if let taken { usedIPs.remove(taken) }; throw error }
+    }
+
+    /// Node ports for a NodePort/LoadBalancer service: a requested one must be in range and free
+    /// (or in `keeping`, the ones this service already holds); the others are drawn. Returns the
+    /// ports newly taken.
+    private func allocateNodePorts(_ svc: inout JSONValue, keeping: Set<Int64>) throws -> [Int64] {
+        let type = svc["spec"]?["type"]?.stringValue ?? "ClusterIP"
+        let name = svc["metadata"]?["name"]?.stringValue ?? ""
+        guard type == "NodePort" || type == "LoadBalancer", case .array(var ports)? = svc["spec"]?["ports"] else { return [] }
+        var taken: [Int64] = []
+        func refuse(_ i: Int, _ n: Int64, _ detail: String) -> APIError {
+            for p in taken { usedPorts.remove(p) }
+            return APIError(.invalid(group: "", kind: "Service", name: name, errors: [
+                FieldError(.invalid, field: "spec.ports[\(i)].nodePort", value: String(n), detail: detail)]))
         }
+        for i in ports.indices {
+            if let n = ports[i]["nodePort"]?.intValue, n != 0 {
+                if keeping.contains(n) { continue }
+                guard portRange.contains(n) else {
+                    throw refuse(i, n, "provided port is not in the valid range. The range of valid ports is \(portRange.lowerBound)-\(portRange.upperBound)")
+                }
+                guard !usedPorts.contains(n) else { throw refuse(i, n, "provided port is already allocated") }
+                usedPorts.insert(n)
+                taken.append(n)
+            } else {
+                guard let p = nextFreePort() else {
+                    for p in taken { usedPorts.remove(p) }
+                    throw APIError.internalError("failed to allocate a nodePort for service \(name): range \(portRange.lowerBound)-\(portRange.upperBound) is full")
+                }
+                usedPorts.insert(p)
+                taken.append(p)
+                ports[i]["nodePort"] = .int(p)
+            }
+        }
+        svc["spec"]?["ports"] = .array(ports)
+        return taken
+    }
+
+    /// An update: what the client left out is carried over from `old` (the cluster IPs; each
+    /// port's node port, matched by port number and protocol), node ports the update adds are
+    /// allocated, and a type without node ports drops them. Returns the ports newly taken (give
+    /// them back with `release(ports:)` if the write fails).
+    func reallocate(_ new: inout JSONValue, old: JSONValue) async throws -> [Int64] {
+        try await load()
+        let type = new["spec"]?["type"]?.stringValue ?? "ClusterIP"
+        if type != "ExternalName", (new["spec"]?["clusterIP"]?.stringValue ?? "").isEmpty, let ip = old["spec"]?["clusterIP"] {
+            new["spec"]?["clusterIP"] = ip
+            if let ips = old["spec"]?["clusterIPs"] { new["spec"]?["clusterIPs"] = ips }
+        }
+        let held = Self.nodePorts(old)
+        guard type == "NodePort" || type == "LoadBalancer" else {
+            if case .array(var ports)? = new["spec"]?["ports"] {
+                for i in ports.indices { ports[i]["nodePort"] = nil }
+                new["spec"]?["ports"] = .array(ports)
+            }
+            return []
+        }
+        if case .array(var ports)? = new["spec"]?["ports"] {
+            let oldPorts = old["spec"]?["ports"]?.arrayValue ?? []
+            for i in ports.indices where (ports[i]["nodePort"]?.intValue ?? 0) == 0 {
+                let same = oldPorts.first { $0["port"] == ports[i]["port"] && ($0["protocol"]?.stringValue ?? "TCP") == (ports[i]["protocol"]?.stringValue ?? "TCP") }
+                if let n = same?["nodePort"], (n.intValue ?? 0) != 0 { ports[i]["nodePort"] = n }
+            }
+            new["spec"]?["ports"] = .array(ports)
+        }
+        return try allocateNodePorts(&new, keeping: held)
+    }
+
+    /// After a stored update: the node ports `old` held and `new` no longer does.
+    func releaseDropped(old: JSONValue, new: JSONValue) {
+        for p in Self.nodePorts(old).subtracting(Self.nodePorts(new)) { usedPorts.remove(p) }
+    }
+
+    func release(ports: [Int64]) { for p in ports { usedPorts.remove(p) } }
+
+    static func nodePorts(_ svc: JSONValue) -> Set<Int64> {
+        Set((svc["spec"]?["ports"]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.filter { $0 != 0 })
     }
 
     func release(_ svc: JSONValue) {
@@ -114,9 +184,9 @@ actor ServiceAllocator {
     }
 
     private func nextFreePort() -> Int64? {
-        for _ in 0..<2768 {
+        for _ in 0..<portRange.count {
             let candidate = nextPort
-            nextPort = nextPort >= 32767 ? 30000 : nextPort + 1
+            nextPort = nextPort >= portRange.upperBound ? portRange.lowerBound : nextPort + 1
             if !usedPorts.contains(candidate) { return candidate }
         }
         return nil

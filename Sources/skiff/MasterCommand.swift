@@ -25,6 +25,12 @@ struct MasterCommand: ParsableCommand {
             help: "How often to drop store history older than the previous interval (e.g. 5m, 30s).")
     var compactionInterval: String = "5m"
 
+    @Option(name: .customLong("service-cidr"), help: "The range Services' cluster IPs come from (its first address is the kubernetes service's).")
+    var serviceCIDR: String = "10.96.0.0/12"
+
+    @Option(name: .customLong("service-node-port-range"), help: "The range node ports come from, FIRST-LAST.")
+    var nodePortRange: String = "30000-32767"
+
     @Flag(inversion: .prefixedNo, help: "Run the scheduler in this process.")
     var scheduler = true
 
@@ -47,6 +53,14 @@ struct MasterCommand: ParsableCommand {
         guard let interval = Self.seconds(compactionInterval), interval > 0 else {
             throw ValidationError("--compaction-interval must be a duration like 30s, 5m or 1h, got \(compactionInterval)")
         }
+        guard let cidr = IPv4CIDR(serviceCIDR), cidr.prefix <= 30 else {
+            throw ValidationError("--service-cidr must be an IPv4 CIDR of at least 4 addresses (e.g. 10.96.0.0/12), got \(serviceCIDR)")
+        }
+        let bounds = nodePortRange.split(separator: "-").compactMap { Int64($0) }
+        guard bounds.count == 2, bounds[0] >= 1, bounds[0] <= bounds[1], bounds[1] <= 65535 else {
+            throw ValidationError("--service-node-port-range must be FIRST-LAST within 1-65535 (e.g. 30000-32767), got \(nodePortRange)")
+        }
+        let nodePorts = bounds[0]...bounds[1]
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: dataDir + "/state.db")
         Self.exitOnTerminationSignals()
@@ -54,7 +68,7 @@ struct MasterCommand: ParsableCommand {
         let failure = FailureBox()
         Task {
             do {
-                let api = KubernetesAPI(store: store)
+                let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
                 let server = try await HTTPServer(host: host, port: port, handler: api)
                 try await api.bootstrap(serverAddress: "\(host):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so

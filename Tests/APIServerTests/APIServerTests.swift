@@ -301,6 +301,61 @@ func pod(_ name: String, labels: String = #"{"app":"web"}"#) -> String {
         #expect(try c.post("/api/v1/namespaces/default/services", #"{"metadata":{"name":"Bad"},"spec":{"ports":[{"port":80}]}}"#).code == 422)
     }
 
+    /// The allocator over updates, exhaustion and a restart, with small ranges from the flags.
+    @Test func serviceAllocationAcrossUpdatesAndRestarts() throws {
+        let m = try MasterProcess(extraArgs: ["--service-cidr", "10.100.0.0/29", "--service-node-port-range", "31000-31002"])
+        defer { m.stop() }
+        var c = m.client
+        let svcs = "/api/v1/namespaces/default/services"
+        func spec(_ s: HTTPResponse) -> (ip: String, port: Int64) {
+            (s.json.value(at: "spec.clusterIP")?.stringValue ?? "", s.json["spec"]?["ports"]?.arrayValue?.first?["nodePort"]?.intValue ?? 0)
+        }
+        #expect(try c.get(svcs + "/kubernetes").json.value(at: "spec.clusterIP") == "10.100.0.1")
+        let a = try c.post(svcs, #"{"metadata":{"name":"a"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#)
+        #expect(a.code == 201 && (31000...31002).contains(spec(a).port))
+        // A requested port outside the range, or an address outside the CIDR: refused, saying which range.
+        let outside = try c.post(svcs, #"{"metadata":{"name":"x"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}}"#)
+        #expect(outside.code == 422 && outside.text.contains("spec.ports[0].nodePort") && outside.text.contains("31000-31002"), "\(outside.text)")
+        let farIP = try c.post(svcs, #"{"metadata":{"name":"x"},"spec":{"clusterIP":"10.96.0.50","ports":[{"port":80}]}}"#)
+        #expect(farIP.code == 422 && farIP.text.contains("10.100.0.0/29"), "\(farIP.text)")
+        // ClusterIP → NodePort by patch: a port is allocated (not a's).
+        #expect(try c.post(svcs, #"{"metadata":{"name":"b"},"spec":{"ports":[{"port":80}]}}"#).code == 201)
+        let b = try c.patch(svcs + "/b", #"{"spec":{"type":"NodePort"}}"#)
+        #expect(b.code == 200 && (31000...31002).contains(spec(b).port) && spec(b).port != spec(a).port, "\(b.text)")
+        // A replace that leaves out the allocated fields (kubectl replace of a manifest) keeps them.
+        let replaced = try c.put(svcs + "/a", #"{"metadata":{"name":"a"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#)
+        #expect(replaced.code == 200 && spec(replaced) == spec(a), "\(replaced.text)")
+        // Taking b's port is refused.
+        let steal = try c.patch(svcs + "/a", #"{"spec":{"ports":[{"port":80,"nodePort":\#(spec(b).port)}]}}"#)
+        #expect(steal.code == 422 && steal.text.contains("provided port is already allocated"), "\(steal.text)")
+        // The last port, then a full range: a clear error, and nothing stored or held.
+        #expect(try c.post(svcs, #"{"metadata":{"name":"c"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#).code == 201)
+        let full = try c.post(svcs, #"{"metadata":{"name":"d"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#)
+        #expect(full.code == 500 && full.text.contains("range 31000-31002 is full"), "\(full.text)")
+        #expect(try c.get(svcs + "/d").code == 404)
+        // NodePort → ClusterIP gives b's port back; d takes it.
+        let back = try c.patch(svcs + "/b", #"{"spec":{"type":"ClusterIP"}}"#)
+        #expect(back.code == 200 && spec(back).port == 0, "\(back.text)")
+        let d = try c.post(svcs, #"{"metadata":{"name":"d"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#)
+        #expect(d.code == 201 && spec(d).port == spec(b).port)
+
+        // After a kill -9 and restart the used sets come back from the store: no duplicates.
+        try m.killAndRestart()
+        c = m.client
+        #expect(try c.post(svcs, #"{"metadata":{"name":"e"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#).code == 500)
+        var ips = Set(try ["kubernetes", "a", "b", "c", "d"].map { try c.get(svcs + "/" + $0).json.value(at: "spec.clusterIP")?.stringValue ?? "" })
+        #expect(ips.count == 5)
+        let f = try c.post(svcs, #"{"metadata":{"name":"f"},"spec":{"ports":[{"port":80}]}}"#)
+        #expect(f.code == 201 && !ips.contains(spec(f).ip), "\(f.text)")
+        ips.insert(spec(f).ip)
+        let none = try c.post(svcs, #"{"metadata":{"name":"g"},"spec":{"ports":[{"port":80}]}}"#)
+        #expect(none.code == 500 && none.text.contains("range is full"), "\(none.text)")   // .2-.6 and .1: six addresses
+        // Deleting gives both back.
+        #expect(try c.delete(svcs + "/a").code == 200)
+        let g = try c.post(svcs, #"{"metadata":{"name":"g"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#)
+        #expect(g.code == 201 && spec(g).ip == spec(a).ip && spec(g).port == spec(a).port, "\(g.text)")
+    }
+
     @Test func discoveryOpenAPIAndMetrics() throws {
         let m = try MasterProcess()
         defer { m.stop() }
