@@ -4,7 +4,8 @@
 # cgroup parent; pods route between the nodes over the underlay (host-gw). Root.
 #   up:   prints the kubeconfig path; state, logs and pids under DIR (default /tmp/skiff-local)
 #   down: stops everything and removes what `up` made (namespaces, bridge, cgroups, state)
-# SKIFF_LOCAL_NET=N picks the underlay 172.30.N.0/24 (default 0), so several can coexist.
+# SKIFF_LOCAL_NET=N picks the underlay 172.30.N.0/24 (default 0), so several can coexist;
+# SKIFF_PROXY_MODE=iptables|nftables the proxies' mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The daemons started below must not keep a caller's pipes open: close every inherited fd past stdio.
@@ -61,7 +62,7 @@ for i in "${!nodes[@]}"; do
   nsenter --net="/var/run/netns/$ns" "$bin/skiff" node --server "http://$base.1:6443" --name "$n" --root-dir "$dir/$n" --cgroup-root "skf$net-$n" \
     --node-ip "$ip" --cni-conf-dir "$dir/$n/cni-conf" --sync-frequency 5 >/dev/null 2>"$dir/$n.log" &
   echo $! >> "$dir/pids"
-  nsenter --net="/var/run/netns/$ns" "$bin/skiff" proxy --server "http://$base.1:6443" >/dev/null 2>"$dir/$n-proxy.log" &
+  nsenter --net="/var/run/netns/$ns" "$bin/skiff" proxy --proxy-mode "${SKIFF_PROXY_MODE:-iptables}" --server "http://$base.1:6443" >/dev/null 2>"$dir/$n-proxy.log" &
   echo $! >> "$dir/pids"
 done
 cat > "$dir/kubeconfig" <<EOF2

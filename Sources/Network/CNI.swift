@@ -83,12 +83,14 @@ public struct CNIRuntime: Sendable {
 }
 
 /// The network a node writes when its CNI config dir has none: a bridge per node with
-/// host-local addresses from the node's podCIDR, portmap for hostPorts.
+/// host-local addresses from the node's podCIDR, portmap for hostPorts. No ipMasq: the bridge
+/// plugin would masquerade everything outside this node's /24, other nodes' pods included; the
+/// node agent masquerades only what leaves the cluster CIDR.
 public enum DefaultNetwork {
     public static func conflist(bridge: String, podCIDR: String, ipamDir: String) -> JSONValue {
         ["cniVersion": "1.0.0", "name": "skiff",
          "plugins": [
-            ["type": "bridge", "bridge": .string(bridge), "isGateway": true, "ipMasq": true, "hairpinMode": true,
+            ["type": "bridge", "bridge": .string(bridge), "isGateway": true, "ipMasq": false, "hairpinMode": true,
              "ipam": ["type": "host-local", "ranges": [[["subnet": .string(podCIDR)]]], "routes": [["dst": "0.0.0.0/0"]],
                       "dataDir": .string(ipamDir)]],
             ["type": "portmap", "capabilities": ["portMappings": true], "snat": true],

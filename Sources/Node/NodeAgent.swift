@@ -36,6 +36,9 @@ public struct NodeOptions: Sendable {
     /// CNI plugins and configuration (a default bridge network is written there when empty).
     public var cniBinDirs = ["/usr/lib/cni", "/opt/cni/bin"]
     public var cniConfDir = "/etc/cni/net.d"
+    /// All pods' addresses (the master's --cluster-cidr): pod traffic leaving it is masqueraded,
+    /// traffic to other pods keeps its source address.
+    public var clusterCIDR = "10.244.0.0/16"
     /// Static pod manifests (run without an API server; mirrored into it when there is one).
     public var manifests: String?
     /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.

@@ -37,10 +37,12 @@ final class PodNetworking: @unchecked Sendable {
     /// while the node has no podCIDR yet: pods then get loopback only).
     func networkList() throws -> JSONValue? {
         let dir = agent.options.cniConfDir
-        if let list = try DefaultNetwork.load(dir) { return list }
-        guard let podCIDR = agent.podCIDR else { return nil }
-        let hash = Digest6.of(agent.options.name)
-        let list = DefaultNetwork.conflist(bridge: "skiff" + hash, podCIDR: podCIDR, ipamDir: agent.options.rootDir + "/cni/ipam")
+        let ours = agent.podCIDR.map {
+            DefaultNetwork.conflist(bridge: "skiff" + Digest6.of(agent.options.name), podCIDR: $0, ipamDir: agent.options.rootDir + "/cni/ipam")
+        }
+        // A list of someone else's is used as it is; ours is rewritten when an older skiff wrote it differently.
+        if let list = try DefaultNetwork.load(dir), !(list["name"] == "skiff" && ours != nil && list != ours) { return list }
+        guard let list = ours else { return nil }
         try FileIO.mkdirAll(dir, mode: 0o755)
         try FileIO.writeAtomic(dir + "/10-skiff.conflist", list.serialized(), mode: 0o644)
         return list

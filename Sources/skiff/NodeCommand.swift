@@ -13,6 +13,20 @@ struct NodeCommand: ParsableCommand {
         commandName: "node",
         abstract: "Run the node agent: register with the master and run the pods bound to this node.")
 
+    @OptionGroup var flags: NodeFlags
+
+    // (Not in NodeFlags: `skiff up` takes the master's --cluster-cidr for both.)
+    @Option(name: .customLong("cluster-cidr"), help: "All pods' addresses (the master's --cluster-cidr): pod traffic leaving it is masqueraded.")
+    var clusterCIDR: String = "10.244.0.0/16"
+
+    func run() throws {
+        MasterCommand.exitOnTerminationSignals()
+        try flags.agent(server: flags.server, clusterCIDR: clusterCIDR).run()
+    }
+}
+
+/// The node agent's flags (shared by `skiff node` and `skiff up`).
+struct NodeFlags: ParsableArguments {
     @Option(name: .customLong("server"), help: "The master's API URL.")
     var server: String = "http://127.0.0.1:6443"
 
@@ -66,13 +80,8 @@ struct NodeCommand: ParsableCommand {
 
     @OptionGroup var registry: RegistryOptions
 
-    func run() throws {
-        MasterCommand.exitOnTerminationSignals()
-        try agent(server: server).run()
-    }
-
     /// The agent these flags describe, talking to `server`.
-    func agent(server: String) throws -> NodeAgent {
+    func agent(server: String, clusterCIDR: String) throws -> NodeAgent {
         // Many small threads (probes, log streams, events) each get a malloc arena by default;
         // two shared arenas keep the agent's footprint flat as pods and threads come and go.
         _ = skiff_malloc_arena_max(2)
@@ -88,6 +97,8 @@ struct NodeCommand: ParsableCommand {
         options.manifests = manifests
         options.cniBinDirs = cniBinDir.split(separator: ":").map(String.init)
         options.cniConfDir = cniConfDir
+        guard IPv4CIDR(clusterCIDR) != nil else { throw ValidationError("--cluster-cidr must be an IPv4 CIDR, got \(clusterCIDR)") }
+        options.clusterCIDR = clusterCIDR
         guard let logSize = try? Quantity(parsing: containerLogMaxSize), logSize.value >= 0 else {
             throw ValidationError("--container-log-max-size: \"\(containerLogMaxSize)\" is not a size (e.g. 10Mi)")
         }

@@ -14,7 +14,7 @@ struct UpCommand: ParsableCommand {
         abstract: "Run master, node and proxy on this host in one process (state under /var/lib/skiff).")
 
     @OptionGroup(title: "Master") var master: MasterCommand
-    @OptionGroup(title: "Node") var node: NodeCommand
+    @OptionGroup(title: "Node") var node: NodeFlags
 
     @Option(name: .customLong("kubeconfig"), help: "Where to write a kubeconfig for skiffctl and kubectl.")
     var kubeconfigPath: String = "/etc/skiff/kubeconfig"
@@ -33,7 +33,7 @@ struct UpCommand: ParsableCommand {
             do {
                 try Self.writeKubeconfig(server: server, to: kubeconfigPath)
                 writeAll(2, "skiff up: kubeconfig in \(kubeconfigPath) (skiffctl get nodes, or kubectl --kubeconfig \(kubeconfigPath) get nodes)\n")
-                let agent = try node.agent(server: server)
+                let agent = try node.agent(server: server, clusterCIDR: clusterCIDR)
                 Thread.detachNewThread { do { try agent.run() } catch { writeAll(2, "skiff up: node stopped: \(error)\n"); Glibc.exit(1) } }
             } catch {
                 writeAll(2, "skiff up: \(error)\n")

@@ -26,7 +26,7 @@ final class ExtraNode {
             _ = try TestEnv.capture([skiff, "image", "import", "--root", dir, try TestEnv.busyboxImageLayout(), "--tag", tag])
         }
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "exec \"$0\" node --server http://127.0.0.1:\(c.port) --name \(name) --root-dir \(dir) --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/cni-conf 2>>\(dir).log", skiff]
+        process.arguments = ["-c", "exec \"$0\" node --server http://127.0.0.1:\(c.port) --name \(name) --root-dir \(dir) --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/cni-conf --cluster-cidr \(c.clusterCIDR) 2>>\(dir).log", skiff]
         try process.run()
     }
 

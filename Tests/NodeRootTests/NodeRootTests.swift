@@ -20,6 +20,8 @@ final class Cluster: @unchecked Sendable {
     /// Extra `skiff node` flags (e.g. --manifests) and the API URL it is given (default: the master's).
     var nodeArgs = ""
     var nodeServer: String?
+    /// This cluster's pod address range (the master's and every node's --cluster-cidr).
+    let clusterCIDR = Cluster.nextClusterCIDR()
 
     init(startNode: Bool = true, masterArgs: [String] = []) throws {
         dir = try TestEnv.makeTempDir("skiff-cluster")
@@ -28,7 +30,7 @@ final class Cluster: @unchecked Sendable {
         let skiff = TestEnv.binDir + "/skiff"
         master.executableURL = URL(fileURLWithPath: skiff)
         // Clusters of one test run share the host: each gets its own pod address range.
-        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master", "--cluster-cidr", Cluster.nextClusterCIDR()] + masterArgs
+        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master", "--cluster-cidr", clusterCIDR] + masterArgs
         let err = Pipe()
         master.standardError = err
         try master.run()
@@ -55,7 +57,7 @@ final class Cluster: @unchecked Sendable {
         node = Process()
         node.executableURL = URL(fileURLWithPath: "/bin/sh")
         // exec: the process is the agent itself (kill -9 reaches it); its log appends to node.log.
-        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency 1 --cni-conf-dir \(dir)/node/cni-conf 2>>\(dir)/node.log",
+        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency 1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr \(clusterCIDR) 2>>\(dir)/node.log",
                           TestEnv.binDir + "/skiff"]
         try node.run()
     }
@@ -126,7 +128,7 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// What CNI left for pods whose DEL never ran (the test killed the agent): the bridge plugin's
-    /// nat rules (tagged with the pod's id) and the node's bridge.
+    /// nat rules (tagged with the pod's id), the agent's masquerade rule and the node's bridge.
     static func removePodNetworks(rootDir: String) {
         let ids = ((try? FileManager.default.contentsOfDirectory(atPath: rootDir + "/pods")) ?? [])
         // Also any rule for an address of this node's pod range (a pod whose directory is gone).
@@ -139,8 +141,9 @@ final class Cluster: @unchecked Sendable {
         }
         let saved = (try? TestEnv.capture(["/usr/sbin/iptables-save", "-t", "nat"]).stdout) ?? ""
         var payload = "*nat\n", chains = Set<String>()
-        for line in saved.split(separator: "\n") where line.hasPrefix("-A POSTROUTING ") && line.contains("name: \\\"skiff\\\"")
-            && (ids.contains(where: { line.contains("id: \\\"\($0)\\\"") }) || prefixes.contains(where: { line.contains($0) })) {
+        for line in saved.split(separator: "\n") where line.hasPrefix("-A POSTROUTING ") && (line.contains("name: \\\"skiff\\\"")
+            && (ids.contains(where: { line.contains("id: \\\"\($0)\\\"") }) || prefixes.contains(where: { line.contains($0) }))
+            || line.contains("skiff: masquerade pod traffic") && prefixes.contains(where: { line.contains($0) })) {   // the agent's own
             payload += "-D" + line.dropFirst(2) + "\n"
             let parts = line.split(separator: " ")
             if let j = parts.firstIndex(of: "-j"), j + 1 < parts.count { chains.insert(String(parts[j + 1])) }
