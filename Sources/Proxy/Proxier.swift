@@ -18,7 +18,8 @@ public enum ProxyMode: String, Sendable, CaseIterable {
 public struct ProxyOptions: Sendable {
     public var server: String
     public var clusterCIDR: String? = "10.244.0.0/16"
-    /// How long a change waits for others before a sync (batches bursts).
+    /// The least time between two syncs' starts (kube-proxy's minSyncPeriod): a change after a
+    /// quiet spell syncs at once, a burst is batched into syncs this far apart.
     public var minSyncInterval: Double = 0.05
     public var mode: ProxyMode = .iptables
     public init(server: String) { self.server = server }
@@ -283,6 +284,7 @@ public final class Proxier: @unchecked Sendable {
         var timer = Date()
         var first = true
         while true {
+            let started = Date()
             lock.lock()
             let work = dirty
             dirty = []
@@ -305,9 +307,10 @@ public final class Proxier: @unchecked Sendable {
                 // Everything is looked at again on the next pass.
                 first = true
             }
-            // Wake on a change (or every 10 s: the canary check), then let a burst settle.
+            // Wake on a change (or every 10 s: the canary check), no sooner than minSyncInterval after this sync began.
             _ = changed.wait(timeout: .now() + 10)
-            Thread.sleep(forTimeInterval: options.minSyncInterval)
+            let wait = options.minSyncInterval - Date().timeIntervalSince(started)
+            if wait > 0 { Thread.sleep(forTimeInterval: wait) }
             while changed.wait(timeout: .now()) == .success {}
         }
     }
