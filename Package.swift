@@ -57,7 +57,9 @@ let package = Package(
         // Images: OCI content store, digests, tar layers, safe unpacking, OCI layout import.
         .target(name: "Images", dependencies: ["CZlib", "CZstd", "CCrypto", "CLinux"]),
         // Registry: pulling images from OCI/Docker registries (auth, mirrors, verification) into Images.
-        .target(name: "Registry", dependencies: ["Images", "API", "YAML", "CCurl"]),
+        .target(name: "Registry", dependencies: ["Images", "API", "YAML", "HTTPTransfer"]),
+        // HTTPTransfer: blocking HTTP requests through libcurl (TLS, client certificates, streaming, keep-alive).
+        .target(name: "HTTPTransfer", dependencies: ["CCurl"]),
         // Cgroups: v1 and v2 behind one protocol.
         .target(name: "Cgroups"),
         // Runtime: containers — spawn plans, seccomp/capabilities, rootfs, state, monitor control.
@@ -65,7 +67,7 @@ let package = Package(
         // API: Kubernetes resource types, ObjectMeta, Quantity, selectors, defaulting, validation. No I/O.
         .target(name: "API"),
         // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
-        .target(name: "Store", dependencies: ["CSQLite"]),
+        .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
             "API", "Store", "YAML",

@@ -14,6 +14,8 @@ packages=(
   # pod networking: CNI plugins (bridge, host-local, loopback, portmap), iptables, and nftables
   # (nft and libnftables for the proxy's nftables mode)
   containernetworking-plugins iptables nftables libnftables1
+  # the etcd store backend: a real etcd for its tests, etcdctl for the benchmark, curl for health checks
+  etcd-server etcd-client curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -33,9 +33,39 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     return b->fn(ptr, size * nmemb, status, b->ctx);
 }
 
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+    volatile int *cancel = clientp;
+    return (cancel && *cancel) ? 1 : 0;
+}
+
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u) {
+    (void)h; (void)access; (void)u;
+    pthread_mutex_lock(&share_locks[data]);
+}
+static void share_unlock(CURL *h, curl_lock_data data, void *u) {
+    (void)h; (void)u;
+    pthread_mutex_unlock(&share_locks[data]);
+}
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&share_locks[i], NULL);
+}
 void skiff_curl_global_init(void) { pthread_once(&once, init_once); }
+
+void *skiff_curl_share_new(void) {
+    skiff_curl_global_init();
+    CURLSH *sh = curl_share_init();
+    if (!sh) return NULL;
+    curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    return sh;
+}
 
 int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_data, void *ctx,
                    struct skiff_curl_response *resp) {
@@ -64,9 +94,27 @@ int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     if (req->connect_timeout_seconds > 0) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req->connect_timeout_seconds);
     if (req->timeout_seconds > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout_seconds);
-    // Abort transfers that stall (under 1 KiB/s for 30 s) instead of hanging forever.
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+    // Abort transfers that stall (under 1 KiB/s for 30 s) instead of hanging forever; a
+    // long-lived stream instead has TCP keepalives to notice a dead peer.
+    if (req->long_lived) {
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+    }
+    if (req->cancel) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req->cancel);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
+    if (req->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->method) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->share) curl_easy_setopt(c, CURLOPT_SHARE, (CURLSH *)req->share);
     if (req->insecure) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

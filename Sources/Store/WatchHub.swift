@@ -62,6 +62,12 @@ final class WatchHub: Sendable {
         }
     }
 
+    /// Ends every watch with `error` (e.g. its history was compacted away: clients relist).
+    func failAll(_ error: Error) {
+        let all = watchers.withLock { w in defer { w.removeAll() }; return w }
+        for (_, w) in all { w.continuation.finish(throwing: error) }
+    }
+
     func closeAll() {
         let all = watchers.withLock { w in defer { w.removeAll() }; return w }
         for (_, w) in all { w.continuation.finish() }

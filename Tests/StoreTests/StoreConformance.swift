@@ -5,16 +5,21 @@ import TestSupport
 @testable import Store
 
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, etcd
     var testDescription: String { rawValue }
 
-    /// A fresh, empty store and the directory to remove afterwards.
+    /// A fresh, empty store and the directory to remove afterwards. etcd: a real one-member
+    /// cluster of its own (revisions are global, so stores can't share one); removing the
+    /// directory stops it.
     func make() throws -> (store: any KeyValueStore, dir: String?) {
         switch self {
         case .memory: return (MemoryStore(), nil)
         case .sqlite:
             let dir = try TestEnv.makeTempDir("store")
             return (try SQLiteStore(path: dir + "/state.db"), dir)
+        case .etcd:
+            let etcd = try EtcdCluster(size: 1)
+            return (try EtcdStore(options: .init(endpoints: etcd.endpoints)), etcd.dir)
         }
     }
 }

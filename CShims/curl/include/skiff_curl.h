@@ -1,6 +1,6 @@
-// One HTTP GET through libcurl for the registry client (Swift can't call curl_easy_setopt:
-// it is variadic). Body bytes go to `on_data` as they arrive; response headers of the final
-// response are returned as one malloc'd "Name: value\n..." string the caller frees.
+// One HTTP request through libcurl (Swift can't call curl_easy_setopt: it is variadic), for the
+// registry client and the etcd store. Body bytes go to `on_data` as they arrive; response headers
+// of the final response are returned as one malloc'd "Name: value\n..." string the caller frees.
 #ifndef SKIFF_CURL_H
 #define SKIFF_CURL_H
 #include <stddef.h>
@@ -20,6 +20,12 @@ struct skiff_curl_request {
     long timeout_seconds;         // whole transfer; 0 = none
     long connect_timeout_seconds;
     long long resume_from;        // Range: bytes=N- when > 0
+    const char *method;           // NULL: GET (POST when there is a body)
+    const void *body;             // request body, or NULL
+    size_t body_len;
+    int long_lived;               // a stream that may idle (watches): no stall abort
+    volatile int *cancel;         // when it points to non-zero the transfer stops (checked ~1/s)
+    void *share;                  // a connection cache from skiff_curl_share_new, or NULL
 };
 
 struct skiff_curl_response {
@@ -34,5 +40,7 @@ int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_
 void skiff_curl_free(void *p);
 /// Once per process, before threads use curl.
 void skiff_curl_global_init(void);
+/// A connection cache requests can share across threads (keep-alive to the same hosts).
+void *skiff_curl_share_new(void);
 
 #endif

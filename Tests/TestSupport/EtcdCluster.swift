@@ -1,0 +1,115 @@
+// Real etcd (Debian's etcd-server) for tests: one member or a cluster, on free loopback ports,
+// data under a temporary directory. Members can be killed and restarted. A watchdog per member
+// stops it when the directory is removed or the test process exits, so a test that only removes
+// its directory still leaves no etcd behind.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+public final class EtcdCluster: @unchecked Sendable {
+    public struct Member {
+        public let name: String
+        public let clientPort: Int
+        public let peerPort: Int
+        public var pid: Int32 = 0
+        public var endpoint: String { "http://127.0.0.1:\(clientPort)" }
+    }
+
+    public let dir: String
+    public private(set) var members: [Member] = []
+    public var endpoints: [String] { members.map(\.endpoint) }
+    let token: String
+
+    /// Starts `size` members (waits until each reports healthy). `dir`: where data and logs go
+    /// (a new temporary directory when nil).
+    public init(size: Int = 1, dir: String? = nil) throws {
+        self.dir = try dir ?? TestEnv.makeTempDir("skiff-etcd")
+        token = TestEnv.uniqueName("etcd")
+        for i in 0..<size {
+            members.append(Member(name: "m\(i)", clientPort: try Self.freePort(), peerPort: try Self.freePort()))
+        }
+        for i in members.indices { try launch(i) }
+        for i in members.indices { try waitHealthy(i) }
+    }
+
+    var initialCluster: String { members.map { "\($0.name)=http://127.0.0.1:\($0.peerPort)" }.joined(separator: ",") }
+
+    private func launch(_ i: Int) throws {
+        let m = members[i]
+        let data = dir + "/" + m.name
+        let args = ["--name", m.name, "--data-dir", data,
+                    "--listen-client-urls", m.endpoint, "--advertise-client-urls", m.endpoint,
+                    "--listen-peer-urls", "http://127.0.0.1:\(m.peerPort)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(m.peerPort)",
+                    "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", token,
+                    "--heartbeat-interval", "50", "--election-timeout", "500"]
+        // The watchdog: etcd in the background, stopped once the directory or the test process is gone.
+        let script = """
+        /usr/bin/etcd "$@" >>"\(dir)/\(m.name).log" 2>&1 &
+        pid=$!
+        echo $pid > "\(dir)/\(m.name).pid"
+        while [ -d "\(dir)" ] && kill -0 \(getpid()) 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done
+        kill -9 $pid 2>/dev/null
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script, "etcd-watchdog"] + args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let pidFile = dir + "/\(m.name).pid"
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                members[i].pid = pid
+                return
+            }
+            usleep(20_000)
+        }
+        throw TestSupportError("etcd \(m.name) did not start (see \(dir)/\(m.name).log)")
+    }
+
+    private func waitHealthy(_ i: Int, seconds: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let r = try? TestEnv.capture(["/usr/bin/curl", "-s", "-m", "1", members[i].endpoint + "/health"])
+            if r?.stdout.contains("\"health\":\"true\"") == true { return }
+            usleep(100_000)
+        }
+        let log = (try? String(contentsOfFile: dir + "/\(members[i].name).log", encoding: .utf8)) ?? ""
+        throw TestSupportError("etcd \(members[i].name) not healthy after \(Int(seconds))s: \(log.suffix(2000))")
+    }
+
+    /// SIGKILLs member `i` (its data stays).
+    public func kill(_ i: Int) {
+        if members[i].pid > 0 { Glibc.kill(members[i].pid, SIGKILL) }
+        members[i].pid = 0
+    }
+
+    /// Starts a killed member again on its data and ports.
+    public func restart(_ i: Int) throws {
+        try launch(i)
+        try waitHealthy(i)
+    }
+
+    /// Stops every member and removes the directory.
+    public func stop() {
+        for i in members.indices { kill(i) }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw TestSupportError("no free port") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
