@@ -107,7 +107,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "Node", "Scheduler", "Controllers", "Proxy", "CLinux",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler", "Controllers", "Proxy", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

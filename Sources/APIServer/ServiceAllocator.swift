@@ -1,8 +1,10 @@
 // Cluster IPs (from the service CIDR, default 10.96.0.0/12) and node ports (default
-// 30000-32767) for Services. The used sets are loaded from the store on first use and kept in
-// this actor, so concurrent creates never hand out the same address; an update keeps what the
-// service had, allocates what it adds and gives back what it drops.
+// 30000-32767) for Services. Each address or port in use is claimed by creating a key in the
+// store (/_allocations/...), so masters sharing one store (etcd) never hand out the same one:
+// the create is the arbiter. The used sets are loaded on first use and kept in this actor; an
+// update keeps what the service had, allocates what it adds and gives back what it drops.
 import API
+import Foundation
 import Store
 
 actor ServiceAllocator {
@@ -13,18 +15,22 @@ actor ServiceAllocator {
     var usedIPs: Set<UInt32> = []
     var usedPorts: Set<Int64> = []
     var loaded = false
-    var nextIP: UInt32 = 2
+    var nextIP: UInt32
     let portRange: ClosedRange<Int64>
     var nextPort: Int64
+    static let ipKeys = "/_allocations/serviceips/"
+    static let portKeys = "/_allocations/servicenodeports/"
 
     init(store: any KeyValueStore, cidr: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767) {
         self.store = store
         portRange = nodePorts
-        nextPort = nodePorts.lowerBound
+        // Random starting points: masters starting together don't contend for the same addresses.
+        nextPort = Int64.random(in: nodePorts)
         let parts = cidr.split(separator: "/")
         let bits = UInt32(parts.count == 2 ? Int(parts[1]) ?? 12 : 12)
         network = ServiceAllocator.parseIPv4(String(parts[0])) ?? 0x0A60_0000
         size = bits >= 32 ? 1 : (UInt32(1) << (32 - bits))
+        nextIP = size > 4 ? UInt32.random(in: 2..<(size - 1)) : 2
     }
 
     static func parseIPv4(_ s: String) -> UInt32? {
@@ -37,16 +43,77 @@ actor ServiceAllocator {
 
     var firstIP: String { ServiceAllocator.format(network + 1) }
 
+    /// The used sets: every service's addresses and ports, and every claim key. A service from
+    /// before claims existed gets its keys; a claim no service holds (its master died between
+    /// claiming and storing the service) is given back after a minute.
     func load() async throws {
         guard !loaded else { return }
         let type = ResourceRegistry.lookup(groupVersion: "v1", plural: "services")!
         let list = try await store.list(prefix: ResourceStorage.prefix(type), limit: nil, continueAfter: nil, revision: nil)
+        var held: [String: String] = [:]   // claim key → "ns/name"
         for kv in list.items {
             guard let svc = try? JSONValue.parse(kv.value) else { continue }
-            if let ip = svc["spec"]?["clusterIP"]?.stringValue.flatMap(ServiceAllocator.parseIPv4) { usedIPs.insert(ip) }
-            for p in svc["spec"]?["ports"]?.arrayValue ?? [] { if let n = p["nodePort"]?.intValue, n != 0 { usedPorts.insert(n) } }
+            let owner = Self.owner(svc)
+            if let ip = svc["spec"]?["clusterIP"]?.stringValue.flatMap(ServiceAllocator.parseIPv4) { usedIPs.insert(ip); held[Self.ipKeys + Self.format(ip)] = owner }
+            for n in Self.nodePorts(svc) { usedPorts.insert(n); held[Self.portKeys + String(n)] = owner }
+        }
+        let now = Int(Date().timeIntervalSince1970)
+        var claimed: Set<String> = []
+        for prefix in [Self.ipKeys, Self.portKeys] {
+            for kv in try await store.list(prefix: prefix, limit: nil, continueAfter: nil, revision: nil).items {
+                claimed.insert(kv.key)
+                let since = Int(String(decoding: kv.value, as: UTF8.self).split(separator: " ").first ?? "") ?? 0
+                if held[kv.key] == nil && now - since > 60 {
+                    _ = try? await store.delete(kv.key, expectedModRevision: kv.modRevision)
+                    continue
+                }
+                let name = String(kv.key.dropFirst(prefix.count))
+                if prefix == Self.ipKeys, let ip = Self.parseIPv4(name) { usedIPs.insert(ip) }
+                if prefix == Self.portKeys, let n = Int64(name) { usedPorts.insert(n) }
+            }
+        }
+        for (key, owner) in held where !claimed.contains(key) {
+            _ = try? await store.create(key, value: Array("\(now) \(owner)".utf8))
         }
         loaded = true
+    }
+
+    static func owner(_ svc: JSONValue) -> String {
+        (svc["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (svc["metadata"]?["name"]?.stringValue ?? "")
+    }
+
+    /// Claims `key` in the store for `svc`: false when another master (or service) has it.
+    private func claim(_ key: String, for svc: JSONValue) async throws -> Bool {
+        do {
+            _ = try await store.create(key, value: Array("\(Int(Date().timeIntervalSince1970)) \(Self.owner(svc))".utf8))
+            return true
+        } catch let e as StoreError where e.code == .alreadyExists {
+            return false
+        }
+    }
+
+    private func claimIP(_ ip: UInt32, for svc: JSONValue) async throws -> Bool {
+        usedIPs.insert(ip)
+        do {
+            return try await claim(Self.ipKeys + Self.format(ip), for: svc)
+        } catch { usedIPs.remove(ip); throw error }
+    }
+
+    private func claimPort(_ port: Int64, for svc: JSONValue) async throws -> Bool {
+        usedPorts.insert(port)
+        do {
+            return try await claim(Self.portKeys + String(port), for: svc)
+        } catch { usedPorts.remove(port); throw error }
+    }
+
+    private func freeIP(_ ip: UInt32) async {
+        usedIPs.remove(ip)
+        _ = try? await store.delete(Self.ipKeys + Self.format(ip), expectedModRevision: nil)
+    }
+
+    private func freePort(_ port: Int64) async {
+        usedPorts.remove(port)
+        _ = try? await store.delete(Self.portKeys + String(port), expectedModRevision: nil)
     }
 
     /// Sets spec.clusterIP(s) and node ports; an address the client chose must be free and in range.
@@ -67,56 +134,67 @@ actor ServiceAllocator {
                             FieldError(.invalid, field: "spec.clusterIPs", value: requested,
                                        detail: "provided IP is not in the valid range. The range of valid IPs is \(ServiceAllocator.format(network))/\(32 - size.trailingZeroBitCount)")]))
                     }
-                    guard !usedIPs.contains(r) else {
+                    guard !usedIPs.contains(r), try await claimIP(r, for: svc) else {
                         throw APIError(.invalid(group: "", kind: "Service", name: name, errors: [
                             FieldError(.invalid, field: "spec.clusterIPs", value: requested, detail: "provided IP is already allocated")]))
                     }
                     ip = r
                 } else {
-                    guard let free = nextFreeIP() else { throw APIError.internalError("failed to allocate a serviceIP: range is full") }
-                    ip = free
+                    var found: UInt32?
+                    while found == nil, let free = nextFreeIP() {
+                        if try await claimIP(free, for: svc) { found = free }
+                    }
+                    guard let found else { throw APIError.internalError("failed to allocate a serviceIP: range is full") }
+                    ip = found
                 }
-                usedIPs.insert(ip)
                 taken = ip
                 svc["spec"]?["clusterIP"] = .string(ServiceAllocator.format(ip))
                 svc["spec"]?["clusterIPs"] = [.string(ServiceAllocator.format(ip))]
             }
         }
-        do { _ = try allocateNodePorts(&svc, keeping: []) }
-        catch { if let taken { usedIPs.remove(taken) }; throw error }
+        do { _ = try await allocateNodePorts(&svc, keeping: []) }
+        catch { if let taken { await freeIP(taken) }; throw error }
     }
 
     /// Node ports for a NodePort/LoadBalancer service: a requested one must be in range and free
     /// (or in `keeping`, the ones this service already holds); the others are drawn. Returns the
     /// ports newly taken.
-    private func allocateNodePorts(_ svc: inout JSONValue, keeping: Set<Int64>) throws -> [Int64] {
+    private func allocateNodePorts(_ svc: inout JSONValue, keeping: Set<Int64>) async throws -> [Int64] {
         let type = svc["spec"]?["type"]?.stringValue ?? "ClusterIP"
         let name = svc["metadata"]?["name"]?.stringValue ?? ""
         guard type == "NodePort" || type == "LoadBalancer", case .array(var ports)? = svc["spec"]?["ports"] else { return [] }
         var taken: [Int64] = []
-        func refuse(_ i: Int, _ n: Int64, _ detail: String) -> APIError {
-            for p in taken { usedPorts.remove(p) }
+        func refuse(_ i: Int, _ n: Int64, _ detail: String) async -> APIError {
+            for p in taken { await freePort(p) }
             return APIError(.invalid(group: "", kind: "Service", name: name, errors: [
                 FieldError(.invalid, field: "spec.ports[\(i)].nodePort", value: String(n), detail: detail)]))
         }
-        for i in ports.indices {
-            if let n = ports[i]["nodePort"]?.intValue, n != 0 {
-                if keeping.contains(n) { continue }
-                guard portRange.contains(n) else {
-                    throw refuse(i, n, "provided port is not in the valid range. The range of valid ports is \(portRange.lowerBound)-\(portRange.upperBound)")
+        do {
+            for i in ports.indices {
+                if let n = ports[i]["nodePort"]?.intValue, n != 0 {
+                    if keeping.contains(n) { continue }
+                    guard portRange.contains(n) else {
+                        throw await refuse(i, n, "provided port is not in the valid range. The range of valid ports is \(portRange.lowerBound)-\(portRange.upperBound)")
+                    }
+                    guard !usedPorts.contains(n), try await claimPort(n, for: svc) else { throw await refuse(i, n, "provided port is already allocated") }
+                    taken.append(n)
+                } else {
+                    var found: Int64?
+                    while found == nil, let p = nextFreePort() {
+                        if try await claimPort(p, for: svc) { found = p }
+                    }
+                    guard let found else {
+                        throw APIError.internalError("failed to allocate a nodePort for service \(name): range \(portRange.lowerBound)-\(portRange.upperBound) is full")
+                    }
+                    taken.append(found)
+                    ports[i]["nodePort"] = .int(found)
                 }
-                guard !usedPorts.contains(n) else { throw refuse(i, n, "provided port is already allocated") }
-                usedPorts.insert(n)
-                taken.append(n)
-            } else {
-                guard let p = nextFreePort() else {
-                    for p in taken { usedPorts.remove(p) }
-                    throw APIError.internalError("failed to allocate a nodePort for service \(name): range \(portRange.lowerBound)-\(portRange.upperBound) is full")
-                }
-                usedPorts.insert(p)
-                taken.append(p)
-                ports[i]["nodePort"] = .int(p)
             }
+        } catch let e as APIError where e.status.code == 422 {
+            throw e   // (refuse gave the ports back)
+        } catch {
+            for p in taken { await freePort(p) }
+            throw error
         }
         svc["spec"]?["ports"] = .array(ports)
         return taken
@@ -149,29 +227,23 @@ actor ServiceAllocator {
             }
             new["spec"]?["ports"] = .array(ports)
         }
-        return try allocateNodePorts(&new, keeping: held)
+        return try await allocateNodePorts(&new, keeping: held)
     }
 
     /// After a stored update: the node ports `old` held and `new` no longer does.
-    func releaseDropped(old: JSONValue, new: JSONValue) {
-        for p in Self.nodePorts(old).subtracting(Self.nodePorts(new)) { usedPorts.remove(p) }
+    func releaseDropped(old: JSONValue, new: JSONValue) async {
+        for p in Self.nodePorts(old).subtracting(Self.nodePorts(new)) { await freePort(p) }
     }
 
-    func release(ports: [Int64]) { for p in ports { usedPorts.remove(p) } }
+    func release(ports: [Int64]) async { for p in ports { await freePort(p) } }
 
     static func nodePorts(_ svc: JSONValue) -> Set<Int64> {
         Set((svc["spec"]?["ports"]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.filter { $0 != 0 })
     }
 
-    func release(_ svc: JSONValue) {
-        if let ip = svc["spec"]?["clusterIP"]?.stringValue.flatMap(ServiceAllocator.parseIPv4) { usedIPs.remove(ip) }
-        for p in svc["spec"]?["ports"]?.arrayValue ?? [] { if let n = p["nodePort"]?.intValue { usedPorts.remove(n) } }
-    }
-
-    /// Marks an address as used (the `kubernetes` service at startup).
-    func reserve(_ ip: String) async throws {
-        try await load()
-        if let v = ServiceAllocator.parseIPv4(ip) { usedIPs.insert(v) }
+    func release(_ svc: JSONValue) async {
+        if let ip = svc["spec"]?["clusterIP"]?.stringValue.flatMap(ServiceAllocator.parseIPv4) { await freeIP(ip) }
+        for n in Self.nodePorts(svc) { await freePort(n) }
     }
 
     private func nextFreeIP() -> UInt32? {

@@ -8,6 +8,7 @@ import Client
 import Controllers
 import Foundation
 import Scheduler
+import HTTPTransfer
 import Store
 
 struct MasterCommand: ParsableCommand {
@@ -20,6 +21,8 @@ struct MasterCommand: ParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Directory for the store (state.db).")
     var dataDir: String = "/var/lib/skiff/master"
+
+    @OptionGroup(title: "Store") var storeFlags: StoreFlags
 
     @Option(name: .customLong("compaction-interval"),
             help: "How often to drop store history older than the previous interval (e.g. 5m, 30s).")
@@ -61,8 +64,7 @@ struct MasterCommand: ParsableCommand {
             throw ValidationError("--service-node-port-range must be FIRST-LAST within 1-65535 (e.g. 30000-32767), got \(nodePortRange)")
         }
         let nodePorts = bounds[0]...bounds[1]
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: dataDir + "/state.db")
+        let store = try storeFlags.open(dataDir: dataDir)
         Self.exitOnTerminationSignals()
         let finished = DispatchSemaphore(value: 0)
         let failure = FailureBox()
@@ -78,10 +80,10 @@ struct MasterCommand: ParsableCommand {
                     while true {
                         try? await Task.sleep(for: .seconds(interval))
                         if previous > 0 { try? await store.compact(upTo: previous) }
-                        previous = await store.currentRevision()
+                        previous = (try? await store.currentRevision()) ?? previous
                     }
                 }
-                writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(dataDir))\n")
+                writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(storeFlags.describe(dataDir: dataDir)))\n")
                 let local = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
                 let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {
@@ -129,6 +131,51 @@ struct MasterCommand: ParsableCommand {
         signal(SIGTERM, SIG_DFL)
         signal(SIGINT, SIG_DFL)
     }
+}
+
+/// Where the master keeps its state: the embedded SQLite store, or an etcd cluster.
+struct StoreFlags: ParsableArguments {
+    enum Kind: String, ExpressibleByArgument { case sqlite, etcd }
+
+    @Option(name: .customLong("store"), help: "sqlite (embedded, in --data-dir) or etcd (--etcd-endpoints).")
+    var kind: Kind = .sqlite
+
+    @Option(name: .customLong("etcd-endpoints"), help: "etcd client URLs, comma-separated (http:// or https://).")
+    var etcdEndpoints: String = "http://127.0.0.1:2379"
+
+    @Option(name: .customLong("etcd-prefix"), help: "Prefix of the master's keys in etcd.")
+    var etcdPrefix: String = "/skiff"
+
+    @Option(name: .customLong("etcd-cafile"), help: "CA bundle that signed the etcd members' certificates.")
+    var etcdCAFile: String?
+
+    @Option(name: .customLong("etcd-certfile"), help: "Client certificate for etcd.")
+    var etcdCertFile: String?
+
+    @Option(name: .customLong("etcd-keyfile"), help: "Client key for etcd.")
+    var etcdKeyFile: String?
+
+    func open(dataDir: String) throws -> any KeyValueStore {
+        switch kind {
+        case .sqlite:
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            return try SQLiteStore(path: dataDir + "/state.db")
+        case .etcd:
+            var options = EtcdStore.Options(endpoints: etcdEndpoints.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            options.keyPrefix = etcdPrefix
+            options.tls = TLSOptions(caFile: etcdCAFile, certFile: etcdCertFile, keyFile: etcdKeyFile)
+            guard (etcdCertFile == nil) == (etcdKeyFile == nil) else { throw ValidationError("--etcd-certfile and --etcd-keyfile go together") }
+            do {
+                let store = try EtcdStore(options: options)
+                store.log = { writeAll(2, "skiff master: " + $0 + "\n") }
+                return store
+            } catch {
+                throw ValidationError("cannot use etcd at \(etcdEndpoints): \(error)")
+            }
+        }
+    }
+
+    func describe(dataDir: String) -> String { kind == .sqlite ? dataDir : "etcd \(etcdEndpoints)" }
 }
 
 /// The error that stopped the server task, handed to the blocked main thread.
