@@ -20,13 +20,26 @@ import Glibc
         let seen = Seen()
         let watcher = Task { for try await e in stream { seen.add(e) } }
         defer { watcher.cancel() }
-        var acknowledged: [String: Int64] = [:]
-        var failed = 0
-        for i in 0..<300 {
-            if i == 100 { etcd.kill(0) }   // the first endpoint: the one the store uses
-            do { acknowledged["/k/\(i)"] = try await store.create("/k/\(i)", value: Array("v\(i)".utf8)) }
-            catch { failed += 1 }
+        // Four writers; the member goes while writes are in flight.
+        let results = try await withThrowingTaskGroup(of: [(String, Int64?)].self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    var out: [(String, Int64?)] = []
+                    for i in stride(from: w, to: 300, by: 4) {
+                        if i == 150 { etcd.kill(0) }   // the first endpoint: the one the store uses
+                        let key = "/k/\(i)"
+                        out.append((key, try? await store.create(key, value: Array("v\(i)".utf8))))
+                    }
+                    return out
+                }
+            }
+            var all: [(String, Int64?)] = []
+            for try await part in group { all += part }
+            return all
         }
+        var acknowledged: [String: Int64] = [:]
+        for case let (key, rev?) in results { acknowledged[key] = rev }
+        let failed = results.count - acknowledged.count
         // Every acknowledged write is there (one whose outcome was unknown may be too).
         let listed = try await store.list(prefix: "/k/", limit: nil, continueAfter: nil, revision: nil)
         let present = Dictionary(uniqueKeysWithValues: listed.items.map { ($0.key, $0.modRevision) })
