@@ -140,20 +140,7 @@ struct StoreFlags: ParsableArguments {
     @Option(name: .customLong("store"), help: "sqlite (embedded, in --data-dir) or etcd (--etcd-endpoints).")
     var kind: Kind = .sqlite
 
-    @Option(name: .customLong("etcd-endpoints"), help: "etcd client URLs, comma-separated (http:// or https://).")
-    var etcdEndpoints: String = "http://127.0.0.1:2379"
-
-    @Option(name: .customLong("etcd-prefix"), help: "Prefix of the master's keys in etcd.")
-    var etcdPrefix: String = "/skiff"
-
-    @Option(name: .customLong("etcd-cafile"), help: "CA bundle that signed the etcd members' certificates.")
-    var etcdCAFile: String?
-
-    @Option(name: .customLong("etcd-certfile"), help: "Client certificate for etcd.")
-    var etcdCertFile: String?
-
-    @Option(name: .customLong("etcd-keyfile"), help: "Client key for etcd.")
-    var etcdKeyFile: String?
+    @OptionGroup var etcd: EtcdFlags
 
     func open(dataDir: String) throws -> any KeyValueStore {
         switch kind {
@@ -161,21 +148,43 @@ struct StoreFlags: ParsableArguments {
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
             return try SQLiteStore(path: dataDir + "/state.db")
         case .etcd:
-            var options = EtcdStore.Options(endpoints: etcdEndpoints.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-            options.keyPrefix = etcdPrefix
-            options.tls = TLSOptions(caFile: etcdCAFile, certFile: etcdCertFile, keyFile: etcdKeyFile)
-            guard (etcdCertFile == nil) == (etcdKeyFile == nil) else { throw ValidationError("--etcd-certfile and --etcd-keyfile go together") }
-            do {
-                let store = try EtcdStore(options: options)
-                store.log = { writeAll(2, "skiff master: " + $0 + "\n") }
-                return store
-            } catch {
-                throw ValidationError("cannot use etcd at \(etcdEndpoints): \(error)")
-            }
+            return try etcd.open()
         }
     }
 
-    func describe(dataDir: String) -> String { kind == .sqlite ? dataDir : "etcd \(etcdEndpoints)" }
+    func describe(dataDir: String) -> String { kind == .sqlite ? dataDir : "etcd \(etcd.endpoints)" }
+}
+
+/// An etcd cluster to keep the state in.
+struct EtcdFlags: ParsableArguments {
+    @Option(name: .customLong("etcd-endpoints"), help: "etcd client URLs, comma-separated (http:// or https://).")
+    var endpoints: String = "http://127.0.0.1:2379"
+
+    @Option(name: .customLong("etcd-prefix"), help: "Prefix of the master's keys in etcd.")
+    var prefix: String = "/skiff"
+
+    @Option(name: .customLong("etcd-cafile"), help: "CA bundle that signed the etcd members' certificates.")
+    var caFile: String?
+
+    @Option(name: .customLong("etcd-certfile"), help: "Client certificate for etcd.")
+    var certFile: String?
+
+    @Option(name: .customLong("etcd-keyfile"), help: "Client key for etcd.")
+    var keyFile: String?
+
+    func open() throws -> EtcdStore {
+        guard (certFile == nil) == (keyFile == nil) else { throw ValidationError("--etcd-certfile and --etcd-keyfile go together") }
+        var options = EtcdStore.Options(endpoints: endpoints.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        options.keyPrefix = prefix
+        options.tls = TLSOptions(caFile: caFile, certFile: certFile, keyFile: keyFile)
+        do {
+            let store = try EtcdStore(options: options)
+            store.log = { writeAll(2, "skiff: " + $0 + "\n") }
+            return store
+        } catch {
+            throw ValidationError("cannot use etcd at \(endpoints): \(error)")
+        }
+    }
 }
 
 /// The error that stopped the server task, handed to the blocked main thread.

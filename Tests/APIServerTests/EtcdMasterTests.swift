@@ -51,6 +51,38 @@ import Glibc
     }
 }
 
+extension EtcdMasterTests {
+    /// `skiff etcd-migrate`: a SQLite master's objects (and its service IP/port claims) continue on etcd.
+    @Test func sqliteStateMovesToEtcd() throws {
+        let etcd = try EtcdCluster(size: 1)
+        defer { etcd.stop() }
+        let old = try MasterProcess()
+        defer { old.stop() }
+        #expect(try old.client.post("/api/v1/namespaces", #"{"metadata":{"name":"moved"}}"#).code == 201)
+        #expect(try old.client.post("/api/v1/namespaces/moved/configmaps", #"{"metadata":{"name":"cfg"},"data":{"k":"v"}}"#).code == 201)
+        let svc = try old.client.post("/api/v1/namespaces/moved/services", #"{"metadata":{"name":"web"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#).json
+        let uid = svc.value(at: "metadata.uid")?.stringValue
+        old.process.terminate(); old.process.waitUntilExit()
+
+        let prefix = "/" + TestEnv.uniqueName("mig")
+        let migrate = [TestEnv.binDir + "/skiff", "etcd-migrate", "--data-dir", old.dataDir, "--etcd-endpoints", etcd.endpoints[0], "--etcd-prefix", prefix]
+        let r = try TestEnv.capture(migrate)
+        #expect(r.status == 0 && r.stdout.contains("copied"), "\(r)")
+        // Twice into the same prefix: refused, nothing touched.
+        let again = try TestEnv.capture(migrate)
+        #expect(again.status != 0 && again.stderr.contains("already holds keys"), "\(again)")
+
+        let m = try MasterProcess(extraArgs: ["--store", "etcd", "--etcd-endpoints", etcd.endpoints[0], "--etcd-prefix", prefix])
+        defer { m.stop() }
+        #expect(try m.client.get("/api/v1/namespaces/moved/configmaps/cfg").json.value(at: "data.k") == "v")
+        let moved = try m.client.get("/api/v1/namespaces/moved/services/web").json
+        #expect(moved.value(at: "metadata.uid")?.stringValue == uid && moved.value(at: "spec.clusterIP") == svc.value(at: "spec.clusterIP"))
+        // The claims came along: a new service gets other addresses.
+        let fresh = try m.client.post("/api/v1/namespaces/moved/services", #"{"metadata":{"name":"other"},"spec":{"type":"NodePort","clusterIP":"\#(svc.value(at: "spec.clusterIP")?.stringValue ?? "")","ports":[{"port":80}]}}"#)
+        #expect(fresh.code == 422 && fresh.text.contains("already allocated"), "\(fresh.text)")
+    }
+}
+
 final class ConcurrentResults: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [(Int, JSONValue)] = []
