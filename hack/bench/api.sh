@@ -1,5 +1,6 @@
 #!/bin/bash
-# hack/bench/api.sh — the API server under load (release build, SQLite store on this disk).
+# hack/bench/api.sh [sqlite|etcd] — the API server under load (release build), on the SQLite store
+# on this disk or on a local one-member etcd (then etcd's own `etcdctl check perf` follows).
 #   creates: 50 connections POSTing pods for 10 s (wrk, closed loop): peak creates/s and latency;
 #            then an open-loop 2000 creates/s for 10 s: latency percentiles at the target rate
 #   gets / lists: 50 connections reading one pod / a 100-pod namespace
@@ -15,11 +16,29 @@ SKIFF=$(swift build -c release --show-bin-path)/skiff
 DURATION=${DURATION:-10s}
 ulimit -n "$(ulimit -Hn)"
 
+STORE=${1:-sqlite}
 data=$(mktemp -d /tmp/skiff-apibench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
-"$SKIFF" master --listen 127.0.0.1:$port --data-dir "$data" 2>/dev/null &
+store_args=()
+etcd_pid=
+if [ "$STORE" = etcd ]; then
+  command -v etcd >/dev/null || hack/install-deps.sh
+  eport=$((port + 1)); epeer=$((port + 2))
+  start_etcd() {
+    rm -rf "$data/etcd"
+    etcd --data-dir "$data/etcd" --listen-client-urls http://127.0.0.1:$eport --advertise-client-urls http://127.0.0.1:$eport \
+      --listen-peer-urls http://127.0.0.1:$epeer --initial-advertise-peer-urls http://127.0.0.1:$epeer \
+      --initial-cluster default=http://127.0.0.1:$epeer --quota-backend-bytes 8589934592 >"$data/etcd.log" 2>&1 &
+    etcd_pid=$!
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:$eport/health >/dev/null && break; sleep 0.1; done
+  }
+  start_etcd
+  store_args=(--store etcd --etcd-endpoints http://127.0.0.1:$eport)
+fi
+echo "store: $STORE"
+"$SKIFF" master --listen 127.0.0.1:$port --data-dir "$data" "${store_args[@]}" 2>/dev/null &
 master=$!
-trap 'kill $master 2>/dev/null; wait $master 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $master 2>/dev/null; wait $master 2>/dev/null; [ -n "$etcd_pid" ] && kill $etcd_pid 2>/dev/null; rm -rf "$data"' EXIT
 url=http://127.0.0.1:$port
 for _ in $(seq 50); do curl -sf $url/healthz >/dev/null && break; sleep 0.1; done
 
@@ -50,11 +69,16 @@ python3 hack/bench/api_load.py watchers $url watch 1000 20
 
 kill $master; wait $master 2>/dev/null || true
 echo "== memory with 10,000 pods (fresh master)"
-rm -rf "$data"; mkdir -p "$data"
-"$SKIFF" master --listen 127.0.0.1:$port --data-dir "$data" 2>/dev/null &
+if [ "$STORE" = etcd ]; then kill $etcd_pid; wait $etcd_pid 2>/dev/null || true; start_etcd; else rm -rf "$data"; mkdir -p "$data"; fi
+"$SKIFF" master --listen 127.0.0.1:$port --data-dir "$data" "${store_args[@]}" 2>/dev/null &
 master=$!
 for _ in $(seq 50); do curl -sf $url/healthz >/dev/null && break; sleep 0.1; done
 echo "rss at start: $(rss_mib) MiB"
 python3 hack/bench/api_load.py fill $url default 10000
 echo "pods stored: $(curl -sf "$url/api/v1/namespaces/default/pods" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')"
 echo "rss with 10000 pods (after one full list): $(rss_mib) MiB"
+if [ "$STORE" = etcd ]; then
+  echo "== etcd's own figures on this machine (etcdctl check perf --load=s: 60 s of puts)"
+  kill $master; wait $master 2>/dev/null || true; master=
+  ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:$eport check perf --load=s 2>&1 | grep -vE "^ *[0-9]+ / [0-9]+" | tail -6
+fi
