@@ -82,6 +82,25 @@ struct LocalClusterRootTests {
         let out = try k(["exec", a[0], "--", "wget", "-qO-", "http://172.30.\(net).1:6443/version"])
         #expect(out.stdout.contains("gitVersion"), "\(out)")
 
+        // A deleted pod leaves node1's rules within a second of leaving the EndpointSlice.
+        let doomed = b[2]
+        #expect(try k(["delete", "pod", b[0], "--wait=false"]).status == 0)
+        let sliceDeadline = Date().addingTimeInterval(30)
+        while Date() < sliceDeadline, try k(["get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "jsonpath={.items[*].endpoints[*].addresses[*]}"]).stdout.contains(doomed) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let leftSlice = Date()
+        let rules = proxyMode == "iptables" ? ["/usr/sbin/iptables-save", "-t", "nat"] : ["/usr/sbin/nft", "list", "map", "ip", "skiff-proxy", "endpoints"]
+        var gone = false
+        while !gone && Date().timeIntervalSince(leftSlice) < 5 {
+            let now = (try? TestEnv.capture(["/usr/bin/nsenter", "--net=/var/run/netns/skf\(net)-node1"] + rules).stdout) ?? ""
+            gone = !now.contains(proxyMode == "iptables" ? "\(doomed):8080" : "\(doomed) . 8080")
+            if !gone { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        #expect(gone && Date().timeIntervalSince(leftSlice) < 1, "node1's rules dropped \(doomed) \(Date().timeIntervalSince(leftSlice))s after its endpoint went")
+        // (Its replacement comes up before the agent goes.)
+        #expect(try k(["rollout", "status", "deployment/web", "--timeout=60s"]).status == 0)
+
         // node2's agent stops (its containers keep running): after the grace period its pods are
         // evicted and replaced on node1, and the Service answers throughout.
         let pids = try String(contentsOfFile: dir + "/c/pids", encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }

@@ -55,6 +55,32 @@ import Glibc
     }
 }
 
+extension EtcdFailoverTests {
+    /// etcd with TLS and client certificates: the store connects with the CA and its certificate,
+    /// and without a certificate it is refused with a clear error.
+    @Test func tlsWithClientCertificates() async throws {
+        let etcd = try EtcdCluster(size: 1, tls: true)
+        defer { etcd.stop() }
+        let files = etcd.tls!
+        var options = EtcdStore.Options(endpoints: etcd.endpoints)
+        options.tls = .init(caFile: files.ca, certFile: files.cert, keyFile: files.key)
+        let store = try EtcdStore(options: options)
+        defer { store.close() }
+        let rev = try await store.create("/tls/a", value: Array("x".utf8))
+        let stream = try await store.watch(prefix: "/tls/", fromRevision: rev - 1)
+        var it = stream.makeAsyncIterator()
+        #expect(try await it.next()?.key == "/tls/a")
+        var noCert = EtcdStore.Options(endpoints: etcd.endpoints)
+        noCert.tls = .init(caFile: files.ca)
+        do {
+            _ = try EtcdStore(options: noCert)
+            Issue.record("a client without a certificate must be refused")
+        } catch {
+            #expect("\(error)".contains(etcd.endpoints[0]) || "\(error)".contains("etcd"), "\(error)")
+        }
+    }
+}
+
 final class Seen: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [WatchEvent] = []

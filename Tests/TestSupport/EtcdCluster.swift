@@ -16,16 +16,23 @@ public final class EtcdCluster: @unchecked Sendable {
         public var endpoint: String { "http://127.0.0.1:\(clientPort)" }
     }
 
+    /// With TLS: the CA, and a client certificate and key it signed (clients must present one).
+    public struct TLSFiles: Sendable {
+        public let ca: String, cert: String, key: String
+    }
+
     public let dir: String
     public private(set) var members: [Member] = []
-    public var endpoints: [String] { members.map(\.endpoint) }
+    public var endpoints: [String] { members.map { tls == nil ? $0.endpoint : $0.endpoint.replacingOccurrences(of: "http://", with: "https://") } }
+    public private(set) var tls: TLSFiles?
     let token: String
 
     /// Starts `size` members (waits until each reports healthy). `dir`: where data and logs go
-    /// (a new temporary directory when nil).
-    public init(size: Int = 1, dir: String? = nil) throws {
+    /// (a new temporary directory when nil). `tls`: members serve HTTPS and require client certificates.
+    public init(size: Int = 1, dir: String? = nil, tls: Bool = false) throws {
         self.dir = try dir ?? TestEnv.makeTempDir("skiff-etcd")
         token = TestEnv.uniqueName("etcd")
+        if tls { self.tls = try Self.makeCertificates(in: self.dir) }
         for i in 0..<size {
             members.append(Member(name: "m\(i)", clientPort: try Self.freePort(), peerPort: try Self.freePort()))
         }
@@ -38,11 +45,13 @@ public final class EtcdCluster: @unchecked Sendable {
     private func launch(_ i: Int) throws {
         let m = members[i]
         let data = dir + "/" + m.name
+        let client = endpoints[i]
         let args = ["--name", m.name, "--data-dir", data,
-                    "--listen-client-urls", m.endpoint, "--advertise-client-urls", m.endpoint,
+                    "--listen-client-urls", client, "--advertise-client-urls", client,
                     "--listen-peer-urls", "http://127.0.0.1:\(m.peerPort)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(m.peerPort)",
                     "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", token,
                     "--heartbeat-interval", "50", "--election-timeout", "500"]
+            + (tls.map { ["--cert-file", dir + "/server.pem", "--key-file", dir + "/server-key.pem", "--trusted-ca-file", $0.ca, "--client-cert-auth"] } ?? [])
         // The watchdog: etcd in the background, stopped once the directory or the test process is gone.
         let script = """
         /usr/bin/etcd "$@" >>"\(dir)/\(m.name).log" 2>&1 &
@@ -72,7 +81,8 @@ public final class EtcdCluster: @unchecked Sendable {
     private func waitHealthy(_ i: Int, seconds: Double = 20) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            let r = try? TestEnv.capture(["/usr/bin/curl", "-s", "-m", "1", members[i].endpoint + "/health"])
+            let auth = tls.map { ["--cacert", $0.ca, "--cert", $0.cert, "--key", $0.key] } ?? []
+            let r = try? TestEnv.capture(["/usr/bin/curl", "-s", "-m", "1"] + auth + [endpoints[i] + "/health"])
             if r?.stdout.contains("\"health\":\"true\"") == true { return }
             usleep(100_000)
         }
@@ -96,6 +106,24 @@ public final class EtcdCluster: @unchecked Sendable {
     public func stop() {
         for i in members.indices { kill(i) }
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate, with openssl.
+    static func makeCertificates(in dir: String) throws -> TLSFiles {
+        let script = """
+        set -e
+        cd "\(dir)"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=etcd-test-ca -keyout ca-key.pem -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server-key.pem -out server.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile server.ext -out server.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=skiff -keyout client-key.pem -out client.csr 2>/dev/null
+        printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile client.ext -out client.pem 2>/dev/null
+        """
+        let r = try TestEnv.capture(["/bin/sh", "-c", script])
+        guard r.status == 0 else { throw TestSupportError("openssl: \(r.stderr)") }
+        return TLSFiles(ca: dir + "/ca.pem", cert: dir + "/client.pem", key: dir + "/client-key.pem")
     }
 
     static func freePort() throws -> Int {
