@@ -114,7 +114,12 @@ int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
     if (req->method) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-    if (req->share) curl_easy_setopt(c, CURLOPT_SHARE, (CURLSH *)req->share);
+    if (req->share) {
+        curl_easy_setopt(c, CURLOPT_SHARE, (CURLSH *)req->share);
+        // The shared cache keeps this many idle connections (the default, 5, would close most
+        // of a busy pool's after each request).
+        curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 256L);
+    }
     if (req->insecure) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

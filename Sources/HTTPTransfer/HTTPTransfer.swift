@@ -143,3 +143,42 @@ public enum Transfer {
         return s.withCString { body($0) }
     }
 }
+
+/// Threads for blocking requests, so async callers can wait on many at once: GCD's global queue
+/// on Linux adds threads slowly when work blocks, which throttles a burst to a few in flight.
+public final class BlockingPool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var work: [() -> Void] = []
+    private var head = 0
+
+    public init(threads: Int, name: String) {
+        for i in 0..<threads {
+            let t = Thread { [self] in loop() }
+            t.name = "\(name)-\(i)"
+            t.stackSize = 256 << 10
+            t.start()
+        }
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while head == work.count { condition.wait() }
+            let job = work[head]
+            head += 1
+            if head == work.count { work.removeAll(keepingCapacity: true); head = 0 }
+            condition.unlock()
+            job()
+        }
+    }
+
+    /// Runs `body` on one of the pool's threads and waits for it without blocking the caller's thread.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            condition.lock()
+            work.append { do { c.resume(returning: try body()) } catch { c.resume(throwing: error) } }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+}

@@ -24,6 +24,9 @@ public final class EtcdStore: KeyValueStore, @unchecked Sendable {
 
     let options: Options
     let pool = ConnectionPool()
+    /// Threads the blocking requests of every etcd store run on (as many as may usefully be in flight).
+    static let workers = BlockingPool(threads: 64, name: "etcd")
+    var workers: BlockingPool { Self.workers }
     private let lock = NSLock()
     private var preferred = 0
     // The watch cache: every event with a revision above historyFloor, up to lastSeen, is in history.
@@ -47,7 +50,10 @@ public final class EtcdStore: KeyValueStore, @unchecked Sendable {
         let start = try revisionNow()
         historyFloor = start
         lastSeen = start
-        Thread.detachNewThread { [self] in runCacheWatch() }
+        // Weakly held between rounds: a store nobody uses any more goes, and its watch with it.
+        Thread.detachNewThread { [weak self] in
+            while let store = self, store.cacheWatchRound() {}
+        }
     }
 
     deinit { close() }
@@ -102,11 +108,7 @@ public final class EtcdStore: KeyValueStore, @unchecked Sendable {
 
     /// `call` off the caller's task (libcurl blocks).
     func request(_ path: String, _ body: JSONValue, idempotent: Bool) async throws -> JSONValue {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<JSONValue, Error>) in
-            DispatchQueue.global().async { [self] in
-                do { c.resume(returning: try call(path, body, idempotent: idempotent)) } catch { c.resume(throwing: error) }
-            }
-        }
+        try await workers.run { [self] in try call(path, body, idempotent: idempotent) }
     }
 
     func etcdKey(_ key: String) -> JSONValue { .string(Data((options.keyPrefix + key).utf8).base64EncodedString()) }
@@ -223,11 +225,7 @@ public final class EtcdStore: KeyValueStore, @unchecked Sendable {
     }
 
     public func currentRevision() async throws -> Int64 {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int64, Error>) in
-            DispatchQueue.global().async { [self] in
-                do { c.resume(returning: try revisionNow()) } catch { c.resume(throwing: error) }
-            }
-        }
+        try await workers.run { [self] in try revisionNow() }
     }
 
     public func compact(upTo revision: Int64) async throws {
@@ -260,7 +258,7 @@ public final class EtcdStore: KeyValueStore, @unchecked Sendable {
         // the other backends do, rather than in the stream.
         do { _ = try await request("/v3/kv/range", ["key": etcdKey(prefix), "revision": .int(fromRevision), "count_only": true], idempotent: true) }
         catch let e as EtcdFailure where e.message.contains("compacted") {
-            let at = await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: self.compactRevision()) } }
+            let at = try await workers.run { [self] in compactRevision() }
             throw StoreError(.compacted(compactRevision: at), "watch from revision \(fromRevision): compacted (to \(at))")
         } catch { throw translate(error, "watch \(prefix)") }
         // Older than the cache: an etcd watch of its own (etcd says 410 if it was compacted).
@@ -362,40 +360,39 @@ public final class EtcdStore: KeyValueStore, @unchecked Sendable {
         return .put(kv, previous: previous)
     }
 
-    /// The cache's etcd watch over every key, resumed after the last revision it saw whenever the
-    /// stream breaks (on another member if need be). Losing history to compaction while away
-    /// closes every watcher with 410, as an etcd watch would.
-    private func runCacheWatch() {
-        while true {
-            lock.lock(); let from = lastSeen + 1, done = closed; lock.unlock()
-            if done { return }
-            do {
-                try etcdWatch(prefix: "", from: from, cancel: cacheCancel) { [self] events, progress in
-                    lock.lock()
-                    for e in events { record(e) }
-                    if let progress, progress > lastSeen { lastSeen = progress }
-                    if !events.isEmpty { hub.publish(events) }
-                    lock.unlock()
-                }
-            } catch let e as StoreError where e.code != .io {
-                if case .compacted = e.code {
-                    log("etcd: the watch cache missed events compacted away; watchers must relist")
-                    let now = (try? revisionNow()) ?? from
-                    lock.lock()
-                    history = []; historyHead = 0
-                    historyFloor = now; lastSeen = now
-                    hub.failAll(e)
-                    lock.unlock()
-                }
-            } catch {
-                if !cacheCancel.isCancelled { log("etcd: watch cache: \(error); resuming from revision \(from)") }
+    /// One stretch of the cache's etcd watch over every key: it resumes after the last revision
+    /// seen whenever the stream breaks (on another member if need be); losing history to
+    /// compaction while away closes every watcher with 410, as an etcd watch would. False once
+    /// the store is closed.
+    private func cacheWatchRound() -> Bool {
+        lock.lock(); let from = lastSeen + 1, done = closed; lock.unlock()
+        if done { return false }
+        do {
+            try etcdWatch(prefix: "", from: from, cancel: cacheCancel) { [self] events, progress in
                 lock.lock()
-                let n = options.endpoints.count
-                preferred = (preferred + 1) % n
+                for e in events { record(e) }
+                if let progress, progress > lastSeen { lastSeen = progress }
+                if !events.isEmpty { hub.publish(events) }
                 lock.unlock()
-                Thread.sleep(forTimeInterval: 0.1)
             }
+        } catch let e as StoreError where e.code != .io {
+            if case .compacted = e.code {
+                log("etcd: the watch cache missed events compacted away; watchers must relist")
+                let now = (try? revisionNow()) ?? from
+                lock.lock()
+                history = []; historyHead = 0
+                historyFloor = now; lastSeen = now
+                hub.failAll(e)
+                lock.unlock()
+            }
+        } catch {
+            if !cacheCancel.isCancelled { log("etcd: watch cache: \(error); resuming from revision \(from)") }
+            lock.lock()
+            preferred = (preferred + 1) % options.endpoints.count
+            lock.unlock()
+            Thread.sleep(forTimeInterval: 0.1)
         }
+        return true
     }
 
     /// Adds one event to the ring (under lock).
