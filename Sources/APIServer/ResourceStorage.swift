@@ -54,13 +54,14 @@ final class ResourceStorage: Sendable {
         let strategy = ResourceStrategy.forKind(type.kind)
         var obj = try checkTypeMeta(body, type)
         var meta = obj["metadata"]?.objectValue ?? JSONObject()
+        var namespaceObject: JSONValue?
         if type.namespaced {
             let ns = namespace ?? meta["namespace"]?.stringValue ?? "default"
             if let given = meta["namespace"]?.stringValue, !given.isEmpty, given != ns {
                 throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             meta["namespace"] = .string(ns)
-            try await requireActiveNamespace(ns)
+            namespaceObject = try await requireActiveNamespace(ns)
         } else {
             meta["namespace"] = nil
         }
@@ -76,6 +77,13 @@ final class ResourceStorage: Sendable {
         if strategy.tracksGeneration { meta["generation"] = 1 } else { meta["generation"] = nil }
         obj["metadata"] = .object(meta)
         strategy.applyDefaults(&obj)
+        // Pod Security admission: the namespace's enforce level refuses what breaks it.
+        if type.kind == "Pod", let level = PodSecurity.level(namespaceObject), level != .privileged {
+            let violations = PodSecurity.violations(obj, level: level)
+            if !violations.isEmpty {
+                throw APIError.forbidden(PodSecurity.message(pod: givenName.isEmpty ? generateName : givenName, level: level, violations: violations))
+            }
+        }
         if type.kind == "Service" && !dryRun { try await services.allocate(&obj) }
 
         for attempt in 0..<8 {
@@ -144,12 +152,16 @@ final class ResourceStorage: Sendable {
         return errs
     }
 
-    func requireActiveNamespace(_ ns: String) async throws {
+    /// The namespace, which must exist and not be terminating.
+    @discardableResult
+    func requireActiveNamespace(_ ns: String) async throws -> JSONValue? {
         let nsType = ResourceRegistry.lookup(groupVersion: "v1", plural: "namespaces")!
         guard let kv = try await store.get(Self.key(nsType, namespace: nil, name: ns)) else { throw APIError.notFound(nsType, ns) }
-        if let v = try? JSONValue.parse(kv.value), v["metadata"]?["deletionTimestamp"] != nil {
+        let v = try? JSONValue.parse(kv.value)
+        if v?["metadata"]?["deletionTimestamp"] != nil {
             throw APIError.forbidden("unable to create new content in namespace \(ns) because it is being terminated")
         }
+        return v
     }
 
     // MARK: update

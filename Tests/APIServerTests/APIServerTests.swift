@@ -301,6 +301,21 @@ func pod(_ name: String, labels: String = #"{"app":"web"}"#) -> String {
         #expect(try c.post("/api/v1/namespaces/default/services", #"{"metadata":{"name":"Bad"},"spec":{"ports":[{"port":80}]}}"#).code == 422)
     }
 
+    /// Pod Security admission: a namespace labelled baseline refuses host access with Kubernetes' message.
+    @Test func podSecurityAdmission() throws {
+        let m = try MasterProcess()
+        defer { m.stop() }
+        let c = m.client
+        #expect(try c.post("/api/v1/namespaces", #"{"metadata":{"name":"locked","labels":{"pod-security.kubernetes.io/enforce":"baseline"}}}"#).code == 201)
+        let bad = try c.post("/api/v1/namespaces/locked/pods", #"{"metadata":{"name":"escape"},"spec":{"volumes":[{"name":"root","hostPath":{"path":"/"}}],"containers":[{"name":"c","image":"busybox","securityContext":{"privileged":true}}]}}"#)
+        #expect(bad.code == 403, "\(bad.text)")
+        #expect(bad.json["message"] == #"pods "escape" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true), hostPath volumes (volume "root")"#)
+        #expect(try c.get("/api/v1/namespaces/locked/pods/escape").code == 404)
+        #expect(try c.post("/api/v1/namespaces/locked/pods", #"{"metadata":{"name":"fine"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#).code == 201)
+        // Unlabelled namespaces are privileged.
+        #expect(try c.post("/api/v1/namespaces/default/pods", #"{"metadata":{"name":"escape"},"spec":{"hostNetwork":true,"containers":[{"name":"c","image":"busybox"}]}}"#).code == 201)
+    }
+
     /// The allocator over updates, exhaustion and a restart, with small ranges from the flags.
     @Test func serviceAllocationAcrossUpdatesAndRestarts() throws {
         let m = try MasterProcess(extraArgs: ["--service-cidr", "10.100.0.0/29", "--service-node-port-range", "31000-31002"])
