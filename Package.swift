@@ -67,7 +67,7 @@ let package = Package(
         // API: Kubernetes resource types, ObjectMeta, Quantity, selectors, defaulting, validation. No I/O.
         .target(name: "API"),
         // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
-        .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer"]),
+        .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer", "CCrypto"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
             "API", "Store", "YAML",

@@ -142,14 +142,22 @@ struct StoreFlags: ParsableArguments {
 
     @OptionGroup var etcd: EtcdFlags
 
+    @Option(name: [.customLong("encryption-key-file"), .customLong("encryption-provider-config")],
+            help: "Encrypt Secrets at rest: a file with a base64 AES key (head -c 32 /dev/urandom | base64), or a Kubernetes EncryptionConfiguration (aesgcm, identity).")
+    var encryptionConfig: String?
+
     func open(dataDir: String) throws -> any KeyValueStore {
+        let store: any KeyValueStore
         switch kind {
         case .sqlite:
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-            return try SQLiteStore(path: dataDir + "/state.db")
+            store = try SQLiteStore(path: dataDir + "/state.db")
         case .etcd:
-            return try etcd.open()
+            store = try etcd.open()
         }
+        guard let encryptionConfig else { return store }
+        do { return try EncryptionConfig.wrap(store, configFile: encryptionConfig) }
+        catch { throw ValidationError("\(error)") }
     }
 
     func describe(dataDir: String) -> String { kind == .sqlite ? dataDir : "etcd \(etcd.endpoints)" }
