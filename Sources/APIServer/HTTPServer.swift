@@ -15,6 +15,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// Set when the body exceeded the size limit (the body is then empty).
     public var bodyTooLarge = false
+    /// The client's IP address (audit log).
+    public var remoteIP = ""
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.method = method
@@ -106,6 +108,7 @@ public final class HTTPServer: Sendable {
 
     static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, handler: any HTTPHandler) async {
         let closeFuture = connection.channel.closeFuture
+        let remoteIP = connection.channel.remoteAddress?.ipAddress ?? ""
         try? await connection.executeThenClose { inbound, outbound in
             var parts = inbound.makeAsyncIterator()
             while let part = try await parts.next() {
@@ -123,6 +126,7 @@ public final class HTTPServer: Sendable {
                 }
                 var request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
                 request.bodyTooLarge = tooLarge
+                request.remoteIP = remoteIP
                 let reply = await handler.handle(request)
                 let keepAlive = head.isKeepAlive
                 switch reply {

@@ -14,9 +14,13 @@ public final class KubernetesAPI: HTTPHandler {
     let advertised = Mutex("127.0.0.1:6443")
     var serverAddress: String { advertised.withLock { $0 } }
     let namespaces: NamespaceController
+    /// Mutating requests are recorded here when set (`--audit-log-path`).
+    let audit: AuditLog?
 
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
-    public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767) {
+    public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
+                audit: AuditLog? = nil) {
+        self.audit = audit
         storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
         namespaces = NamespaceController(storage: storage)
     }
@@ -61,8 +65,10 @@ public final class KubernetesAPI: HTTPHandler {
 
     public func handle(_ request: HTTPRequest) async -> HTTPReply {
         let start = DispatchTime.now().uptimeNanoseconds
+        let received = Date()
         var verb = request.method.rawValue
         var resource = ""
+        var routed: ResourceRequest?
         let reply: HTTPReply
         do {
             if request.bodyTooLarge {
@@ -73,6 +79,7 @@ public final class KubernetesAPI: HTTPHandler {
             case .resource(let rr):
                 resource = rr.type.plural + (rr.subresource.map { "/" + $0 } ?? "")
                 verb = Self.verb(request, rr)
+                routed = rr
                 reply = try await handleResource(request, rr)
             default:
                 reply = try await handleNonResource(request)
@@ -87,6 +94,10 @@ public final class KubernetesAPI: HTTPHandler {
         if case .full(let status, _, _) = reply, !resource.isEmpty {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             metrics.record(verb: verb, resource: resource, code: Int(status.code), seconds: seconds)
+            if let audit, let routed {
+                // (No authentication yet: every caller is anonymous.)
+                audit.record(request, routed, verb: verb, user: ("system:anonymous", ["system:unauthenticated"]), code: Int(status.code), received: received)
+            }
         }
         return reply
     }

@@ -34,6 +34,9 @@ struct MasterCommand: ParsableCommand {
     @Option(name: .customLong("service-node-port-range"), help: "The range node ports come from, FIRST-LAST.")
     var nodePortRange: String = "30000-32767"
 
+    @Option(name: .customLong("audit-log-path"), help: "Record every mutating API request (who, what, when, result) as JSON lines in this file.")
+    var auditLogPath: String?
+
     @Flag(inversion: .prefixedNo, help: "Run the scheduler in this process.")
     var scheduler = true
 
@@ -70,7 +73,8 @@ struct MasterCommand: ParsableCommand {
         let failure = FailureBox()
         Task {
             do {
-                let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
+                let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
+                                        audit: try auditLogPath.map { try AuditLog(path: $0) })
                 let server = try await HTTPServer(host: host, port: port, handler: api)
                 try await api.bootstrap(serverAddress: "\(host):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so

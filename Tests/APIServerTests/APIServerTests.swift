@@ -341,6 +341,30 @@ func pod(_ name: String, labels: String = #"{"app":"web"}"#) -> String {
         #expect(bad.status != 0 && bad.stderr.contains(keyDir + "/bad"), "\(bad.stderr)")
     }
 
+    /// --audit-log-path: mutating requests, refused ones included, as audit.k8s.io/v1 Events; reads and bodies stay out.
+    @Test func auditLogRecordsWrites() throws {
+        let dir = try TestEnv.makeTempDir("skiff-audit")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let m = try MasterProcess(extraArgs: ["--audit-log-path", dir + "/audit/audit.log"])
+        defer { m.stop() }
+        let c = m.client
+        #expect(try c.post("/api/v1/namespaces/default/secrets", #"{"metadata":{"name":"s"},"stringData":{"password":"do-not-log-me"}}"#).code == 201)
+        #expect(try c.post("/api/v1/namespaces/default/secrets", #"{"metadata":{"name":"s"}}"#).code == 409)
+        #expect(try c.patch("/api/v1/namespaces/default/secrets/s", #"{"metadata":{"labels":{"a":"b"}}}"#).code == 200)
+        #expect(try c.get("/api/v1/namespaces/default/secrets/s").code == 200)
+        #expect(try c.delete("/api/v1/namespaces/default/secrets/s").code == 200)
+        let text = try String(contentsOfFile: dir + "/audit/audit.log", encoding: .utf8)
+        let events = text.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+            .filter { $0.value(at: "objectRef.resource") == "secrets" }
+        #expect(events.map { $0["verb"]?.stringValue ?? "" } == ["create", "create", "patch", "delete"], "\(text)")
+        #expect(events.map { $0.value(at: "responseStatus.code")?.intValue ?? 0 } == [201, 409, 200, 200])
+        #expect(events.allSatisfy { $0["kind"] == "Event" && $0["apiVersion"] == "audit.k8s.io/v1" && $0["sourceIPs"] == ["127.0.0.1"] })
+        #expect(events.last?.value(at: "objectRef.name") == "s" && events.last?.value(at: "objectRef.namespace") == "default")
+        #expect(!text.contains("do-not-log-me"))
+        let mode = (try FileManager.default.attributesOfItem(atPath: dir + "/audit/audit.log")[.posixPermissions] as? Int) ?? 0
+        #expect(mode == 0o600)
+    }
+
     /// The allocator over updates, exhaustion and a restart, with small ranges from the flags.
     @Test func serviceAllocationAcrossUpdatesAndRestarts() throws {
         let m = try MasterProcess(extraArgs: ["--service-cidr", "10.100.0.0/29", "--service-node-port-range", "31000-31002"])
