@@ -34,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // YAML manifests and kubeconfig for skiffctl (libyaml underneath).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // TLS for the API and node servers; the cluster CA and its certificates; token signatures.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // C: container child setup (namespaces, mounts, caps, seccomp load, exec) and its config parser.
@@ -70,15 +75,24 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer", "CCrypto"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
-            "API", "Store", "YAML",
+            "API", "Store", "YAML", "Security",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Security: the cluster CA and the certificates it issues, authentication (certificates,
+        // tokens) and authorization (RBAC, the Node authorizer). Pure policy plus key material.
+        .target(name: "Security", dependencies: [
+            "API",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         // YAML: YAML documents to JSONValue and back (libyaml via Yams).
         .target(name: "YAML", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
         // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
-        .target(name: "Client", dependencies: ["API", "YAML"]),
+        .target(name: "Client", dependencies: ["API", "YAML", "HTTPTransfer"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
         // Scheduler: filter/score plugins, queue with back-off, a cache with assumed pods, binding.
         .target(name: "Scheduler", dependencies: ["API", "Client"],
@@ -108,6 +122,7 @@ let package = Package(
         ]),
         .executableTarget(name: "skiff", dependencies: [
             "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler", "Controllers", "Proxy", "CLinux",
+            "Security", .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -127,6 +127,20 @@ int skiff_curl_get(const struct skiff_curl_request *req, skiff_curl_write_fn on_
     if (req->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
     if (req->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, req->cert_file);
     if (req->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, req->key_file);
+    if (req->ca_pem) {
+        struct curl_blob b = { (void *)req->ca_pem, req->ca_pem_len, CURL_BLOB_COPY };
+        curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (req->cert_pem) {
+        struct curl_blob b = { (void *)req->cert_pem, req->cert_pem_len, CURL_BLOB_COPY };
+        curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &b);
+        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (req->key_pem) {
+        struct curl_blob b = { (void *)req->key_pem, req->key_pem_len, CURL_BLOB_COPY };
+        curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &b);
+        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     if (req->resume_from > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)req->resume_from);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -50,6 +50,14 @@ public enum NameValidation {
     static func isAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
     static func isLowerAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 97 && b <= 122) }
 
+    /// Any name that is a valid URL path segment (RBAC objects: "system:discovery").
+    public static func pathSegment(_ s: String, field: String) -> [FieldError] {
+        if s == "." || s == ".." { return [FieldError(.invalid, field: field, value: s, detail: "may not be '\(s)'")] }
+        if s.contains("/") { return [FieldError(.invalid, field: field, value: s, detail: "may not contain '/'")] }
+        if s.contains("%") { return [FieldError(.invalid, field: field, value: s, detail: "may not contain '%'")] }
+        return []
+    }
+
     /// [a-z]([-a-z0-9]*[a-z0-9])?, at most 63 characters (Service names: they become DNS labels and env names).
     public static func dns1035Label(_ s: String, field: String) -> [FieldError] {
         let b = Array(s.utf8)

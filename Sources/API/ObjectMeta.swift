@@ -110,6 +110,12 @@ public struct Status: Codable, Sendable, Equatable, Error {
                details: Details(name: name, group: group.isEmpty ? nil : group, kind: resource))
     }
 
+    /// 403 for an authorization refusal (details name the resource, as kube-apiserver's do).
+    public static func forbidden(group: String, resource: String, name: String?, message: String) -> Status {
+        Status(code: 403, reason: "Forbidden", message: message,
+               details: Details(name: name, group: group.isEmpty ? nil : group, kind: resource))
+    }
+
     /// 409: `pods "web" already exists`.
     public static func alreadyExists(group: String, resource: String, name: String) -> Status {
         Status(code: 409, reason: "AlreadyExists", message: "\(qualified(resource, group)) \"\(name)\" already exists",

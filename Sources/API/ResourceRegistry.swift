@@ -58,6 +58,14 @@ public enum ResourceRegistry {
               shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
               kind: "EndpointSlice", namespaced: true, shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true,
+              shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding",
+              namespaced: true, shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole",
+              namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
+              kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
     ]
 
     /// The resource serving `plural` in `groupVersion` ("v1", "apps/v1", ...).

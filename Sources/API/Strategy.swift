@@ -49,6 +49,10 @@ extension ResourceStrategy {
         case "ReplicaSet": return WorkloadRules.replicaSet
         case "ReplicationController": return WorkloadRules.replicationController
         case "Deployment": return WorkloadRules.deployment
+        case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
+            var rbac = ResourceStrategy()
+            rbac.nameRule = NameValidation.pathSegment
+            return rbac
         default: return ResourceStrategy()
         }
     }

@@ -4,6 +4,7 @@
 import API
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import NIOPosix
 
 public struct HTTPRequest: Sendable {
@@ -17,6 +18,8 @@ public struct HTTPRequest: Sendable {
     public var bodyTooLarge = false
     /// The client's IP address (audit log).
     public var remoteIP = ""
+    /// The client certificate the TLS layer verified against the cluster CA (DER), if one was presented.
+    public var clientCertificate: [UInt8]?
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.method = method
@@ -61,11 +64,11 @@ public enum HTTPReply: Sendable {
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPReply
     /// Where an upgraded stream (pods/exec, attach) is tunnelled; nil: this handler has none.
-    var tunnel: (@Sendable (String, String) async -> Result<NodeTarget, Status>)? { get }
+    var tunnel: (@Sendable (TunnelRequest) async -> Result<NodeTarget, Status>)? { get }
 }
 
 extension HTTPHandler {
-    public var tunnel: (@Sendable (String, String) async -> Result<NodeTarget, Status>)? { nil }
+    public var tunnel: (@Sendable (TunnelRequest) async -> Result<NodeTarget, Status>)? { nil }
 }
 
 public final class HTTPServer: Sendable {
@@ -77,8 +80,9 @@ public final class HTTPServer: Sendable {
     /// The bound port (useful with port 0).
     public let port: Int
 
-    /// Binds `host:port`; call `run()` to serve.
-    public init(host: String, port: Int, handler: any HTTPHandler) async throws {
+    /// Binds `host:port`; call `run()` to serve. `tls`: HTTPS with this context (client
+    /// certificates are verified if presented).
+    public init(host: String, port: Int, handler: any HTTPHandler, tls: NIOSSLContext? = nil) async throws {
         self.handler = handler
         let tunnel = handler.tunnel
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -87,6 +91,7 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
+                    if let tls { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     if let tunnel { try child.pipeline.syncOperations.addHandler(StreamTunnelHandler(resolve: tunnel)) }
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
@@ -109,6 +114,7 @@ public final class HTTPServer: Sendable {
     static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, handler: any HTTPHandler) async {
         let closeFuture = connection.channel.closeFuture
         let remoteIP = connection.channel.remoteAddress?.ipAddress ?? ""
+        var peer: [UInt8]?? = .none   // looked up once, after the handshake
         try? await connection.executeThenClose { inbound, outbound in
             var parts = inbound.makeAsyncIterator()
             while let part = try await parts.next() {
@@ -127,6 +133,11 @@ public final class HTTPServer: Sendable {
                 var request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
                 request.bodyTooLarge = tooLarge
                 request.remoteIP = remoteIP
+                if peer == nil {
+                    let cert = try? await connection.channel.nioSSL_peerCertificate().get()
+                    peer = .some(cert.flatMap { try? $0.toDERBytes() })
+                }
+                request.clientCertificate = peer ?? nil
                 let reply = await handler.handle(request)
                 let keepAlive = head.isKeepAlive
                 switch reply {

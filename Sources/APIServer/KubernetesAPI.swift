@@ -3,6 +3,7 @@
 import API
 import Foundation
 import NIOHTTP1
+import Security
 import Store
 import Synchronization
 import YAML
@@ -16,19 +17,23 @@ public final class KubernetesAPI: HTTPHandler {
     let namespaces: NamespaceController
     /// Mutating requests are recorded here when set (`--audit-log-path`).
     let audit: AuditLog?
+    /// Authentication and authorization (nil: the plain-HTTP loopback mode, where every caller is admin).
+    let access: AccessControl?
 
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
     public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
-                audit: AuditLog? = nil) {
+                audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil) {
         self.audit = audit
-        storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
+        let storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
+        self.storage = storage
+        access = tokens.map { AccessControl(tokens: $0, storage: storage) }
         namespaces = NamespaceController(storage: storage)
     }
 
     var store: any KeyValueStore { storage.store }
 
-    public var tunnel: (@Sendable (String, String) async -> Result<NodeTarget, Status>)? {
-        { [self] method, uri in await tunnelTarget(method: method, uri: uri) }
+    public var tunnel: (@Sendable (TunnelRequest) async -> Result<NodeTarget, Status>)? {
+        { [self] request in await tunnelTarget(request) }
     }
 
     /// Creates the built-in namespaces and the `kubernetes` service; resumes namespace cleanups.
@@ -53,6 +58,15 @@ public final class KubernetesAPI: HTTPHandler {
                 "subsets": [["addresses": [["ip": .string(host)]], "ports": [["name": "https", "port": .int(Int64(port)), "protocol": "TCP"]]]],
             ])
         } catch let e as APIError where e.status.code == 409 || e.status.code == 422 {}
+        // The default roles and bindings (cluster-admin for system:masters, admin/edit/view, discovery).
+        if access != nil {
+            for (plural, objects) in [("clusterroles", BootstrapPolicy.clusterRoles), ("clusterrolebindings", BootstrapPolicy.clusterRoleBindings)] {
+                let type = ResourceRegistry.lookup(groupVersion: "rbac.authorization.k8s.io/v1", plural: plural)!
+                for o in objects {
+                    do { _ = try await storage.create(type, namespace: nil, body: o) } catch let e as APIError where e.status.code == 409 {}
+                }
+            }
+        }
         await namespaces.resume()
     }
 
@@ -69,19 +83,27 @@ public final class KubernetesAPI: HTTPHandler {
         var verb = request.method.rawValue
         var resource = ""
         var routed: ResourceRequest?
+        var user = UserInfo(name: "system:admin", groups: ["system:masters", "system:authenticated"])
         let reply: HTTPReply
         do {
+            let route = RequestInfo.route(request.path)
+            if case .resource(let rr) = route {
+                resource = rr.type.plural + (rr.subresource.map { "/" + $0 } ?? "")
+                verb = Self.verb(request, rr)
+                routed = rr
+            }
+            if let access {
+                user = try access.authenticate(authorization: request.headers.first(name: "Authorization"), clientCertificate: request.clientCertificate)
+                try await access.authorize(AccessControl.attributes(request, user: user, route: routed, verb: verb))
+                if routed?.type.group == "rbac.authorization.k8s.io" && request.method != .GET { access.invalidate() }
+            }
             if request.bodyTooLarge {
                 throw APIError(Status(code: 413, reason: "RequestEntityTooLarge",
                                       message: "Request entity too large: limit is \(HTTPServer.maxBodyBytes)"))
             }
-            switch RequestInfo.route(request.path) {
-            case .resource(let rr):
-                resource = rr.type.plural + (rr.subresource.map { "/" + $0 } ?? "")
-                verb = Self.verb(request, rr)
-                routed = rr
+            if let rr = routed {
                 reply = try await handleResource(request, rr)
-            default:
+            } else {
                 reply = try await handleNonResource(request)
             }
         } catch let e as APIError {
@@ -95,8 +117,7 @@ public final class KubernetesAPI: HTTPHandler {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             metrics.record(verb: verb, resource: resource, code: Int(status.code), seconds: seconds)
             if let audit, let routed {
-                // (No authentication yet: every caller is anonymous.)
-                audit.record(request, routed, verb: verb, user: ("system:anonymous", ["system:unauthenticated"]), code: Int(status.code), received: received)
+                audit.record(request, routed, verb: verb, user: (user.name, user.groups), code: Int(status.code), received: received)
             }
         }
         return reply

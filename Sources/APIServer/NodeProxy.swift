@@ -5,6 +5,8 @@
 import API
 import Foundation
 import NIOCore
+import NIOSSL
+import Security
 import NIOHTTP1
 import NIOPosix
 
@@ -76,14 +78,28 @@ extension KubernetesAPI {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~:"))) ?? s
     }
 
-    /// exec/attach/portforward upgrade of pods: the node server's path for it.
-    public func tunnelTarget(method: String, uri: String) async -> Result<NodeTarget, Status> {
+    /// exec/attach/portforward upgrade of pods: the node server's path for it, once the caller
+    /// may (an upgrade never reaches `handle`, so it is checked here).
+    public func tunnelTarget(_ request: TunnelRequest) async -> Result<NodeTarget, Status> {
+        let method = request.method, uri = request.uri
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = String(parts[0]).split(separator: "/").map(String.init)
         let rawQuery = parts.count > 1 ? String(parts[1]) : ""
         // api v1 namespaces NS pods NAME SUB
         guard path.count == 7, path[0] == "api", path[1] == "v1", path[2] == "namespaces", path[4] == "pods" else {
             return .failure(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+        }
+        if let access {
+            do {
+                let user = try access.authenticate(authorization: request.authorization, clientCertificate: request.clientCertificate)
+                var a = RequestAttributes(user: user, verb: method == "POST" ? "create" : "get", isResourceRequest: true)
+                a.resource = "pods"; a.subresource = path[6]; a.namespace = path[3]; a.name = path[5]
+                try await access.authorize(a)
+            } catch let e as APIError {
+                return .failure(e.status)
+            } catch {
+                return .failure(Status(code: 500, reason: "InternalError", message: "\(error)"))
+            }
         }
         let container = HTTPRequest(method: .GET, uri: uri).query["container"]
         do {
@@ -144,6 +160,16 @@ struct NodeResponse {
     }
 }
 
+/// An upgrade request as the tunnel sees it: enough to authenticate and route it.
+public struct TunnelRequest: Sendable {
+    public var method: String
+    public var uri: String
+    /// The Authorization header's value, if any.
+    public var authorization: String?
+    /// The verified client certificate (DER), if any.
+    public var clientCertificate: [UInt8]?
+}
+
 /// A one-shot result the first resolve() settles.
 final class HeadSignal: @unchecked Sendable {
     private let lock = NSLock()
@@ -179,13 +205,13 @@ final class StreamTunnelHandler: ChannelInboundHandler, RemovableChannelHandler,
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let resolve: @Sendable (String, String) async -> Result<NodeTarget, Status>
+    let resolve: @Sendable (TunnelRequest) async -> Result<NodeTarget, Status>
     private var buffer: ByteBuffer?
     private var tunnelling = false
     private var peer: Channel?
     private var pending: [ByteBuffer] = []
 
-    init(resolve: @escaping @Sendable (String, String) async -> Result<NodeTarget, Status>) { self.resolve = resolve }
+    init(resolve: @escaping @Sendable (TunnelRequest) async -> Result<NodeTarget, Status>) { self.resolve = resolve }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
@@ -213,15 +239,20 @@ final class StreamTunnelHandler: ChannelInboundHandler, RemovableChannelHandler,
         if !rest.isEmpty { pending.append(ByteBuffer(bytes: rest)) }
         buffer = nil
         let method = String(fields[0]), uri = String(fields[1])
-        let headerLines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).dropFirst()
-            .filter { !$0.lowercased().hasPrefix("host:") && !$0.lowercased().hasPrefix("authorization:") }
+        let allLines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).dropFirst()
+        let headerLines = allLines.filter { !$0.lowercased().hasPrefix("host:") && !$0.lowercased().hasPrefix("authorization:") }
+        // Who is asking: the caller's credentials go to the API's checks, never to the node.
+        let authorization = allLines.first { $0.lowercased().hasPrefix("authorization:") }
+            .map { String($0.dropFirst("authorization:".count)).trimmingCharacters(in: .whitespaces) }
+        let certificate = (try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap { try? $0.toDERBytes() }
+        let tunnelRequest = TunnelRequest(method: method, uri: uri, authorization: authorization, clientCertificate: certificate)
         let client = context.channel
         let resolve = self.resolve
         // Bytes for the client are written from this handler's context: the HTTP encoder after
         // it in the pipeline must never see them. The node connection shares the event loop.
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let deliver: @Sendable (ByteBuffer) -> Void = { bound.value.writeAndFlush(NIOAny($0), promise: nil) }
-        client.eventLoop.makeFutureWithTask { await resolve(method, uri) }.whenSuccess { [self] result in
+        client.eventLoop.makeFutureWithTask { await resolve(tunnelRequest) }.whenSuccess { [self] result in
             switch result {
             case .failure(let status):
                 Self.reject(bound.value, status)

@@ -1,8 +1,11 @@
 // A small blocking HTTP/1.1 client for the Kubernetes API: one keep-alive connection, whole
-// responses (Content-Length or chunked), and watch streams read event by event. Plain HTTP
-// only for now (the master serves loopback HTTP until the TLS issue lands).
+// responses (Content-Length or chunked), and watch streams read event by event. Plain HTTP over
+// its own socket; HTTPS (the master off loopback) through libcurl with the CA, a client
+// certificate or a bearer token from ClientCredentials.
 import API
 import Foundation
+import HTTPTransfer
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,31 +30,77 @@ public struct APIResponse: Sendable {
     }
 }
 
+/// How to reach and prove ourselves to a server: the CA to trust, a client certificate, a token.
+public struct ClientCredentials: Sendable {
+    public var tls = TLSOptions()
+    public var token: String?
+
+    public init(caFile: String? = nil, token: String? = nil) {
+        tls.caFile = caFile
+        self.token = token
+    }
+
+    public init(tls: TLSOptions, token: String?) { self.tls = tls; self.token = token }
+
+    private static let registry = Mutex<[String: ClientCredentials]>([:])
+
+    /// Every APIClient for `server` (a base URL) uses these from now on.
+    public static func register(server: String, _ credentials: ClientCredentials) {
+        registry.withLock { $0[normalized(server)] = credentials }
+    }
+
+    public static func lookup(_ server: String) -> ClientCredentials? { registry.withLock { $0[normalized(server)] } }
+
+    static func normalized(_ server: String) -> String { server.hasSuffix("/") ? String(server.dropLast()) : server }
+}
+
 public final class APIClient: @unchecked Sendable {
     public let host: String
     public let port: Int
     public let baseURL: String
     private var connection: Connection?
+    let credentials: ClientCredentials?
+    let https: Bool
+    private let pool: ConnectionPool?
 
-    /// `server` is "http://host:port".
+    /// `server` is "http://host:port" or "https://host:port" (credentials from ClientCredentials).
     public init(server: String) throws {
-        guard let url = URL(string: server), let host = url.host else { throw ClientError("invalid server URL \(server)") }
-        guard url.scheme == "http" else {
-            throw ClientError("\(server): only http:// servers are supported until Skiff serves TLS")
+        guard let url = URL(string: server), let host = url.host, url.scheme == "http" || url.scheme == "https" else {
+            throw ClientError("invalid server URL \(server) (want http:// or https://host:port)")
         }
         self.host = host
-        port = url.port ?? 80
-        baseURL = server
+        https = url.scheme == "https"
+        port = url.port ?? (https ? 443 : 80)
+        baseURL = ClientCredentials.normalized(server)
+        credentials = ClientCredentials.lookup(server)
+        pool = https ? ConnectionPool() : nil
+    }
+
+    var extraHeaders: [String] { credentials?.token.map { ["Authorization: Bearer \($0)"] } ?? [] }
+
+    /// A request over HTTPS (libcurl); `onBytes` streams a 2xx body instead of keeping it.
+    func tlsRequest(_ method: String, _ path: String, body: [UInt8]?, contentType: String, accept: String, longLived: Bool = false,
+                    cancel: TransferCancel? = nil, onBytes: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws -> APIResponse {
+        var headers = ["Accept: \(accept)", "User-Agent: skiffctl", "Expect:"] + extraHeaders
+        if body != nil { headers.append("Content-Type: \(contentType)") }
+        do {
+            let r = try Transfer.perform(method, baseURL + path, headers: headers, body: body, tls: credentials?.tls ?? TLSOptions(),
+                                         limit: 256 << 20, longLived: longLived, connectTimeout: 10, pool: pool, cancel: cancel, onBytes: onBytes)
+            return APIResponse(code: r.status, headers: r.headers, body: r.body)
+        } catch let e as HTTPTransferError {
+            throw ClientError(e.description)
+        }
     }
 
     public func request(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
                         accept: String = "application/json") throws -> APIResponse {
+        if https { return try tlsRequest(method, path, body: body, contentType: contentType, accept: accept) }
         // One retry on a fresh connection: the server may have closed an idle keep-alive.
         for attempt in 0..<2 {
             let conn = try connection ?? Connection(host: host, port: port)
             connection = conn
             do {
-                try conn.send(method: method, path: path, host: host, body: body, contentType: contentType, accept: accept)
+                try conn.send(method: method, path: path, host: host, body: body, contentType: contentType, accept: accept, extra: extraHeaders)
                 let response = try conn.readResponse()
                 if response.headers["connection"]?.lowercased() == "close" { connection = nil }
                 return response
@@ -67,20 +116,59 @@ public final class APIClient: @unchecked Sendable {
 
     /// Opens a watch on its own connection; call `next()` for events.
     public func watch(_ path: String, accept: String = "application/json") throws -> WatchReader {
+        if https { return try tlsWatch(path, accept: accept) }
         let conn = try Connection(host: host, port: port)
-        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: accept)
+        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: accept, extra: extraHeaders)
         let (code, headers) = try conn.readHead()
         guard code == 200 else {
             let body = try conn.readBody(headers)
             throw ClientError(APIResponse(code: code, headers: headers, body: body).errorMessage)
         }
-        return WatchReader(connection: conn, chunked: headers["transfer-encoding"]?.lowercased() == "chunked")
+        let chunked = headers["transfer-encoding"]?.lowercased() == "chunked"
+        return WatchReader(next: {
+            if chunked { return try conn.nextChunk() }
+            guard conn.fill() else { return nil }
+            defer { conn.buffer.removeAll() }
+            return conn.buffer
+        }, close: { conn.close() })
+    }
+
+    /// A watch over HTTPS: a thread runs the transfer and hands its bytes to the reader.
+    func tlsWatch(_ path: String, accept: String) throws -> WatchReader {
+        let queue = ByteQueue()
+        let cancel = TransferCancel()
+        let opened = DispatchSemaphore(value: 0)
+        let failure = Mutex<ClientError?>(nil)
+        Thread.detachNewThread { [self] in
+            var signalled = false
+            do {
+                let r = try tlsRequest("GET", path, body: nil, contentType: "", accept: accept, longLived: true, cancel: cancel) { bytes in
+                    if !signalled { signalled = true; opened.signal() }
+                    queue.push(Array(bytes))
+                }
+                if r.code != 200 { failure.withLock { $0 = ClientError(r.errorMessage) } }
+            } catch let e as ClientError {
+                if !cancel.isCancelled { failure.withLock { $0 = e } }
+            } catch {
+                failure.withLock { $0 = ClientError("\(error)") }
+            }
+            if !signalled { opened.signal() }
+            queue.finish()
+        }
+        opened.wait()
+        if let e = failure.withLock({ $0 }) { throw e }
+        return WatchReader(next: { queue.pop() }, close: { cancel.cancel() })
     }
 
     /// Streams a body (pods/log with follow) to `sink` as it arrives.
-    public func stream(_ path: String, to sink: ([UInt8]) -> Void) throws {
+    public func stream(_ path: String, to sink: @escaping ([UInt8]) -> Void) throws {
+        if https {
+            let r = try tlsRequest("GET", path, body: nil, contentType: "", accept: "*/*", longLived: true) { sink(Array($0)) }
+            if r.code != 200 { throw ClientError(r.errorMessage) }
+            return
+        }
         let conn = try Connection(host: host, port: port)
-        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: "*/*")
+        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: "*/*", extra: extraHeaders)
         let (code, headers) = try conn.readHead()
         guard code == 200 else {
             throw ClientError(APIResponse(code: code, headers: headers, body: try conn.readBody(headers)).errorMessage)
@@ -93,13 +181,28 @@ public final class APIClient: @unchecked Sendable {
     }
 }
 
+/// Bytes handed from a transfer thread to a reader.
+final class ByteQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var chunks: [[UInt8]] = []
+    private var done = false
+
+    func push(_ b: [UInt8]) { condition.lock(); chunks.append(b); condition.signal(); condition.unlock() }
+    func finish() { condition.lock(); done = true; condition.broadcast(); condition.unlock() }
+    func pop() -> [UInt8]? {
+        condition.lock(); defer { condition.unlock() }
+        while chunks.isEmpty && !done { condition.wait() }
+        return chunks.isEmpty ? nil : chunks.removeFirst()
+    }
+}
+
 /// Events of one watch, in order.
 public final class WatchReader: @unchecked Sendable {
-    let connection: Connection
-    let chunked: Bool
+    let nextBytes: () throws -> [UInt8]?
+    let closeSource: () -> Void
     var pending: [UInt8] = []
 
-    init(connection: Connection, chunked: Bool) { self.connection = connection; self.chunked = chunked }
+    init(next: @escaping () throws -> [UInt8]?, close: @escaping () -> Void) { nextBytes = next; closeSource = close }
 
     /// The next event ({"type": ..., "object": ...}); nil when the server ends the watch.
     public func next() throws -> JSONValue? {
@@ -110,18 +213,12 @@ public final class WatchReader: @unchecked Sendable {
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x0d }) { continue }
                 do { return try JSONValue.parse(line) } catch { throw ClientError("bad watch event: \(error)") }
             }
-            if chunked {
-                guard let chunk = try connection.nextChunk() else { return nil }
-                pending += chunk
-            } else {
-                guard connection.fill() else { return nil }
-                pending += connection.buffer
-                connection.buffer.removeAll()
-            }
+            guard let chunk = try nextBytes() else { return nil }
+            pending += chunk
         }
     }
 
-    public func close() { connection.close() }
+    public func close() { closeSource() }
 }
 
 final class Connection {
@@ -164,8 +261,9 @@ final class Connection {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
-    func send(method: String, path: String, host: String, body: [UInt8]?, contentType: String, accept: String) throws {
+    func send(method: String, path: String, host: String, body: [UInt8]?, contentType: String, accept: String, extra: [String] = []) throws {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: \(accept)\r\nUser-Agent: skiffctl\r\n"
+        for h in extra { head += h + "\r\n" }
         if let body { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"
         try write(Array(head.utf8) + (body ?? []))

@@ -17,8 +17,14 @@ public struct TLSOptions: Sendable, Equatable {
     public var caFile: String?
     public var certFile: String?
     public var keyFile: String?
-    public init(insecure: Bool = false, caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
+    /// In-memory PEM instead of files (a kubeconfig's certificate-authority-data and the like).
+    public var caPEM: [UInt8]?
+    public var certPEM: [UInt8]?
+    public var keyPEM: [UInt8]?
+    public init(insecure: Bool = false, caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil,
+                caPEM: [UInt8]? = nil, certPEM: [UInt8]? = nil, keyPEM: [UInt8]? = nil) {
         self.insecure = insecure; self.caFile = caFile; self.certFile = certFile; self.keyFile = keyFile
+        self.caPEM = caPEM; self.certPEM = certPEM; self.keyPEM = keyPEM
     }
 }
 
@@ -89,9 +95,15 @@ public enum Transfer {
                             return withOptionalCString(tls.caFile) { ca in
                                 withOptionalCString(tls.certFile) { cert in
                                     withOptionalCString(tls.keyFile) { key in
+                                      withOptionalBytes(tls.caPEM) { caPEM in
+                                       withOptionalBytes(tls.certPEM) { certPEM in
+                                        withOptionalBytes(tls.keyPEM) { keyPEM in
                                         req.ca_file = ca
                                         req.cert_file = cert
                                         req.key_file = key
+                                        if let caPEM { req.ca_pem = caPEM.baseAddress; req.ca_pem_len = caPEM.count }
+                                        if let certPEM { req.cert_pem = certPEM.baseAddress; req.cert_pem_len = certPEM.count }
+                                        if let keyPEM { req.key_pem = keyPEM.baseAddress; req.key_pem_len = keyPEM.count }
                                         return skiff_curl_get(&req, { data, len, status, ctx in
                                             let sink = Unmanaged<BodySink>.fromOpaque(ctx!).takeUnretainedValue()
                                             let bytes = UnsafeRawBufferPointer(start: data, count: len)
@@ -112,6 +124,9 @@ public enum Transfer {
                                                 return 0
                                             }
                                         }, ctx.toOpaque(), &response)
+                                        }
+                                       }
+                                      }
                                     }
                                 }
                             }
@@ -136,6 +151,11 @@ public enum Transfer {
             if let existing = parsed[name] { parsed[name] = existing + ", " + value } else { parsed[name] = value }
         }
         return FetchResponse(status: Int(response.status), headers: parsed, body: sink.body)
+    }
+
+    private static func withOptionalBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        guard let b else { return body(nil) }
+        return b.withUnsafeBytes { body($0) }
     }
 
     private static func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {

@@ -24,6 +24,8 @@ struct MasterCommand: ParsableCommand {
 
     @OptionGroup(title: "Store") var storeFlags: StoreFlags
 
+    @OptionGroup(title: "Security") var security: SecurityFlags
+
     @Option(name: .customLong("compaction-interval"),
             help: "How often to drop store history older than the previous interval (e.g. 5m, 30s).")
     var compactionInterval: String = "5m"
@@ -68,14 +70,16 @@ struct MasterCommand: ParsableCommand {
         }
         let nodePorts = bounds[0]...bounds[1]
         let store = try storeFlags.open(dataDir: dataDir)
+        // Off loopback (or with --tls) the API is HTTPS only, with authentication and RBAC.
+        let secured = security.secure(host: host) ? try MasterSecurity.prepare(flags: security, dataDir: dataDir, host: host, serviceCIDR: cidr) : nil
         Self.exitOnTerminationSignals()
         let finished = DispatchSemaphore(value: 0)
         let failure = FailureBox()
         Task {
             do {
                 let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
-                                        audit: try auditLogPath.map { try AuditLog(path: $0) })
-                let server = try await HTTPServer(host: host, port: port, handler: api)
+                                        audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens)
+                let server = try await HTTPServer(host: host, port: port, handler: api, tls: secured?.context)
                 try await api.bootstrap(serverAddress: "\(host):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so
                 // watchers always have at least one interval of history to resume from.
@@ -87,8 +91,14 @@ struct MasterCommand: ParsableCommand {
                         previous = (try? await store.currentRevision()) ?? previous
                     }
                 }
-                writeAll(2, "skiff master: serving the Kubernetes API on http://\(host):\(server.port) (data in \(storeFlags.describe(dataDir: dataDir)))\n")
-                let local = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
+                let scheme = secured == nil ? "http" : "https"
+                writeAll(2, "skiff master: serving the Kubernetes API on \(scheme)://\(host):\(server.port) (data in \(storeFlags.describe(dataDir: dataDir)))\n")
+                let local = "\(scheme)://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
+                if let secured {
+                    secured.registerLoopback(server: local)
+                    let path = try secured.writeAdminKubeconfig(server: local, to: dataDir + "/admin.kubeconfig")
+                    writeAll(2, "skiff master: admin kubeconfig in \(path) (kubectl --kubeconfig \(path) get nodes)\n")
+                }
                 let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {
                     let options = try controllerOptions.options(server: local)

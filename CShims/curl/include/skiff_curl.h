@@ -26,6 +26,9 @@ struct skiff_curl_request {
     int long_lived;               // a stream that may idle (watches): no stall abort
     volatile int *cancel;         // when it points to non-zero the transfer stops (checked ~1/s)
     void *share;                  // a connection cache from skiff_curl_share_new, or NULL
+    const void *ca_pem; size_t ca_pem_len;       // in-memory PEM (a kubeconfig's *-data), or NULL
+    const void *cert_pem; size_t cert_pem_len;
+    const void *key_pem; size_t key_pem_len;
 };
 
 struct skiff_curl_response {

@@ -1,0 +1,128 @@
+// Authentication and authorization in front of every request when the master serves TLS:
+// who is calling (verified client certificate, bearer token, else anonymous), then whether they
+// may (the Node authorizer for kubelets, then RBAC over the stored roles and bindings; members
+// of system:masters may do anything). Unknown credentials are 401; a refusal is 403 in
+// Kubernetes' wording.
+import API
+import Foundation
+import Security
+import Synchronization
+
+final class AccessControl: Sendable {
+    let tokens: TokenAuthenticator
+    let storage: ResourceStorage
+    private let rbac = Mutex<(authorizer: RBACAuthorizer, loaded: Date)?>(nil)
+    let nodes = NodeAuthorizer()
+
+    init(tokens: TokenAuthenticator, storage: ResourceStorage) {
+        self.tokens = tokens
+        self.storage = storage
+    }
+
+    /// The caller, or a 401 for credentials that don't check out.
+    func authenticate(authorization: String?, clientCertificate: [UInt8]?) throws -> UserInfo {
+        if let der = clientCertificate, let user = CertificateIdentity.user(der: der) { return user }
+        if let auth = authorization {
+            guard auth.hasPrefix("Bearer "), let user = tokens.user(for: String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+                throw APIError(Status(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+            }
+            return user
+        }
+        return .anonymous
+    }
+
+    /// The request's attributes (resource or path) for the authorizers.
+    static func attributes(_ request: HTTPRequest, user: UserInfo, route: ResourceRequest?, verb: String) -> RequestAttributes {
+        guard let rr = route else {
+            var a = RequestAttributes(user: user, verb: request.method.rawValue.lowercased(), isResourceRequest: false)
+            a.path = request.path
+            return a
+        }
+        let verbs = ["GET": "get", "LIST": "list", "WATCH": "watch", "POST": "create", "PUT": "update", "PATCH": "patch",
+                     "DELETE": "delete", "DELETECOLLECTION": "deletecollection"]
+        var a = RequestAttributes(user: user, verb: verbs[verb] ?? verb.lowercased(), isResourceRequest: true)
+        a.apiGroup = rr.type.group
+        a.resource = rr.type.plural
+        a.subresource = rr.subresource ?? ""
+        a.namespace = rr.namespace ?? ""
+        a.name = rr.name ?? ""
+        return a
+    }
+
+    /// Throws 403 unless the caller may.
+    func authorize(_ a: RequestAttributes) async throws {
+        if a.user.groups.contains("system:masters") { return }
+        switch nodes.decide(a, podNode: { _, _ in nil }, referenced: { _, _, _ in false }) {
+        case .allow: return
+        case .deny:
+            // The pod-graph checks need the store: decide again with it.
+            if try await nodeDecision(a) { return }
+        case .noOpinion: break
+        }
+        if try await rbacAuthorizer().allows(a) { return }
+        throw Self.forbidden(a)
+    }
+
+    /// The Node authorizer with the pods bound to nodes looked up in the store.
+    func nodeDecision(_ a: RequestAttributes) async throws -> Bool {
+        guard let node = NodeAuthorizer.nodeName(a.user) else { return false }
+        let podType = ResourceRegistry.lookup(groupVersion: "v1", plural: "pods")!
+        var podNode: String?
+        if a.resource == "pods", !a.name.isEmpty, let pod = try? await storage.get(podType, namespace: a.namespace, name: a.name) {
+            podNode = pod.object.value(at: "spec.nodeName")?.stringValue ?? ""
+        }
+        var referenced = false
+        if a.resource == "secrets" || a.resource == "configmaps" {
+            let pods = try await storage.store.list(prefix: ResourceStorage.listPrefix(podType, namespace: a.namespace), limit: nil, continueAfter: nil, revision: nil)
+            referenced = pods.items.contains { kv in
+                guard let pod = try? JSONValue.parse(kv.value), pod.value(at: "spec.nodeName")?.stringValue == node else { return false }
+                return Self.references(pod, kind: a.resource, name: a.name)
+            }
+        }
+        let decision = nodes.decide(a, podNode: { _, _ in podNode }, referenced: { _, _, _ in referenced })
+        return decision == .allow
+    }
+
+    /// Whether a pod uses secret/configmap `name` (volumes, projected sources, env, envFrom, image pull secrets).
+    static func references(_ pod: JSONValue, kind: String, name: String) -> Bool {
+        let key = kind == "secrets" ? "secret" : "configMap"
+        let nameField = kind == "secrets" ? "secretName" : "name"
+        let spec = pod["spec"] ?? .null
+        for v in spec["volumes"]?.arrayValue ?? [] {
+            if v[key]?[nameField]?.stringValue == name { return true }
+            for source in v["projected"]?["sources"]?.arrayValue ?? [] where source[key]?["name"]?.stringValue == name { return true }
+        }
+        if kind == "secrets", (spec["imagePullSecrets"]?.arrayValue ?? []).contains(where: { $0["name"]?.stringValue == name }) { return true }
+        let refKey = kind == "secrets" ? "secretKeyRef" : "configMapKeyRef"
+        let fromKey = kind == "secrets" ? "secretRef" : "configMapRef"
+        for c in (spec["containers"]?.arrayValue ?? []) + (spec["initContainers"]?.arrayValue ?? []) {
+            for e in c["env"]?.arrayValue ?? [] where e["valueFrom"]?[refKey]?["name"]?.stringValue == name { return true }
+            for e in c["envFrom"]?.arrayValue ?? [] where e[fromKey]?["name"]?.stringValue == name { return true }
+        }
+        return false
+    }
+
+    /// RBAC over the stored roles and bindings, reloaded at most once a second (and after changes through this server).
+    func rbacAuthorizer() async throws -> RBACAuthorizer {
+        if let cached = rbac.withLock({ $0 }), Date().timeIntervalSince(cached.loaded) < 1 { return cached.authorizer }
+        func all(_ plural: String) async throws -> [JSONValue] {
+            let type = ResourceRegistry.lookup(groupVersion: "rbac.authorization.k8s.io/v1", plural: plural)!
+            return try await storage.store.list(prefix: ResourceStorage.prefix(type), limit: nil, continueAfter: nil, revision: nil)
+                .items.compactMap { try? JSONValue.parse($0.value) }
+        }
+        let authorizer = RBACAuthorizer(roles: try await all("roles"), clusterRoles: try await all("clusterroles"),
+                                        roleBindings: try await all("rolebindings"), clusterRoleBindings: try await all("clusterrolebindings"))
+        rbac.withLock { $0 = (authorizer, Date()) }
+        return authorizer
+    }
+
+    func invalidate() { rbac.withLock { $0 = nil } }
+
+    /// Kubernetes' 403: `pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`.
+    static func forbidden(_ a: RequestAttributes) -> APIError {
+        let what = a.isResourceRequest ? (a.subresource.isEmpty ? a.resource : "\(a.resource)/\(a.subresource)") + (a.name.isEmpty ? "" : " \"\(a.name)\"") : ""
+        let message = (a.isResourceRequest ? "\(what) is forbidden: " : "forbidden: ") + "User \"\(a.user.name)\" cannot \(a.describe)"
+        guard a.isResourceRequest else { return APIError(Status(code: 403, reason: "Forbidden", message: message)) }
+        return APIError(Status.forbidden(group: a.apiGroup, resource: a.resource, name: a.name.isEmpty ? nil : a.name, message: message))
+    }
+}

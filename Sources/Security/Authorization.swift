@@ -1,0 +1,216 @@
+// Who may do what: RBAC (Role, ClusterRole, RoleBinding, ClusterRoleBinding — rules on apiGroups,
+// resources, subresources, verbs, resourceNames, nonResourceURLs) and the Node authorizer
+// (system:node:<name> may read what its pods need and write only its own Node, Lease, pod
+// statuses and events), both as pure functions over a snapshot, as kube-apiserver has them.
+import API
+
+/// An authenticated caller.
+public struct UserInfo: Sendable, Equatable {
+    public var name: String
+    public var groups: [String]
+    public init(name: String, groups: [String]) { self.name = name; self.groups = groups }
+
+    public static let anonymous = UserInfo(name: "system:anonymous", groups: ["system:unauthenticated"])
+}
+
+/// One request, as the authorizers see it (k8s authorizer.Attributes).
+public struct RequestAttributes: Sendable {
+    public var user: UserInfo
+    /// get, list, watch, create, update, patch, delete, deletecollection (or the HTTP verb, lower-cased, for paths).
+    public var verb: String
+    public var isResourceRequest: Bool
+    public var apiGroup = ""
+    public var resource = ""
+    public var subresource = ""
+    public var namespace = ""
+    public var name = ""
+    /// The URL path of a non-resource request (/healthz, /apis, ...).
+    public var path = ""
+
+    public init(user: UserInfo, verb: String, isResourceRequest: Bool) {
+        self.user = user; self.verb = verb; self.isResourceRequest = isResourceRequest
+    }
+
+    /// "get pods/log in namespace default" — for denial messages.
+    public var describe: String {
+        guard isResourceRequest else { return "\(verb) path \"\(path)\"" }
+        let what = resource + (subresource.isEmpty ? "" : "/" + subresource)
+        var text = "\(verb) resource \"\(what)\" in API group \"\(apiGroup)\""
+        text += namespace.isEmpty ? " at the cluster scope" : " in the namespace \"\(namespace)\""
+        return text
+    }
+}
+
+/// RBAC over a snapshot of roles and bindings.
+public struct RBACAuthorizer: Sendable {
+    let roles: [String: [JSONValue]]          // "ns/name" → rules
+    let clusterRoles: [String: [JSONValue]]   // name → rules
+    let roleBindings: [JSONValue]
+    let clusterRoleBindings: [JSONValue]
+
+    public init(roles: [JSONValue], clusterRoles: [JSONValue], roleBindings: [JSONValue], clusterRoleBindings: [JSONValue]) {
+        var r: [String: [JSONValue]] = [:], c: [String: [JSONValue]] = [:]
+        for role in roles {
+            r[(role["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (role["metadata"]?["name"]?.stringValue ?? "")] = role["rules"]?.arrayValue ?? []
+        }
+        for role in clusterRoles { c[role["metadata"]?["name"]?.stringValue ?? ""] = role["rules"]?.arrayValue ?? [] }
+        self.roles = r; self.clusterRoles = c
+        self.roleBindings = roleBindings; self.clusterRoleBindings = clusterRoleBindings
+    }
+
+    public func allows(_ a: RequestAttributes) -> Bool {
+        for b in clusterRoleBindings where Self.binds(b, a.user) {
+            if Self.anyRule(clusterRoles[b["roleRef"]?["name"]?.stringValue ?? ""] ?? [], a) { return true }
+        }
+        guard a.isResourceRequest, !a.namespace.isEmpty else { return false }
+        for b in roleBindings where b["metadata"]?["namespace"]?.stringValue == a.namespace && Self.binds(b, a.user) {
+            let ref = b["roleRef"]?["name"]?.stringValue ?? ""
+            let rules = b["roleRef"]?["kind"]?.stringValue == "ClusterRole" ? clusterRoles[ref] : roles[a.namespace + "/" + ref]
+            if Self.anyRule(rules ?? [], a) { return true }
+        }
+        return false
+    }
+
+    /// Whether binding `b` names the user, one of its groups, or (as system:serviceaccount:ns:name) its service account.
+    static func binds(_ b: JSONValue, _ user: UserInfo) -> Bool {
+        for s in b["subjects"]?.arrayValue ?? [] {
+            let name = s["name"]?.stringValue ?? ""
+            switch s["kind"]?.stringValue {
+            case "User": if name == user.name { return true }
+            case "Group": if user.groups.contains(name) { return true }
+            case "ServiceAccount":
+                let ns = s["namespace"]?.stringValue ?? (b["metadata"]?["namespace"]?.stringValue ?? "")
+                if user.name == "system:serviceaccount:\(ns):\(name)" { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
+    static func anyRule(_ rules: [JSONValue], _ a: RequestAttributes) -> Bool { rules.contains { matches($0, a) } }
+
+    static func strings(_ v: JSONValue?) -> [String] { (v?.arrayValue ?? []).compactMap(\.stringValue) }
+
+    /// One PolicyRule against one request (k8s rbac.RuleAllows).
+    public static func matches(_ rule: JSONValue, _ a: RequestAttributes) -> Bool {
+        let verbs = strings(rule["verbs"])
+        guard verbs.contains("*") || verbs.contains(a.verb) else { return false }
+        if !a.isResourceRequest {
+            return strings(rule["nonResourceURLs"]).contains { u in
+                u == "*" || u == a.path || (u.hasSuffix("*") && a.path.hasPrefix(String(u.dropLast())))
+            }
+        }
+        let groups = strings(rule["apiGroups"])
+        guard groups.contains("*") || groups.contains(a.apiGroup) else { return false }
+        let combined = a.subresource.isEmpty ? a.resource : a.resource + "/" + a.subresource
+        let resources = strings(rule["resources"])
+        guard resources.contains(where: { $0 == "*" || $0 == combined || (!a.subresource.isEmpty && $0 == "*/" + a.subresource) }) else { return false }
+        let names = strings(rule["resourceNames"])
+        return names.isEmpty || names.contains(a.name)
+    }
+}
+
+/// The cluster roles and bindings every cluster starts with (Kubernetes' bootstrap policy, trimmed
+/// to the resources Skiff serves).
+public enum BootstrapPolicy {
+    static let readVerbs: JSONValue = ["get", "list", "watch"]
+    static let writeVerbs: JSONValue = ["create", "delete", "deletecollection", "patch", "update"]
+    static let workloads: JSONValue = ["pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale",
+                                       "replicationcontrollers/status", "services", "services/status", "endpoints", "configmaps",
+                                       "events", "deployments", "deployments/scale", "deployments/status", "replicasets",
+                                       "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
+
+    static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
+        ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": ["name": .string(name), "labels": labels, "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
+         "rules": .array(rules)]
+    }
+
+    static func binding(_ name: String, role: String, group: String) -> JSONValue {
+        ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": ["name": .string(name), "labels": ["kubernetes.io/bootstrapping": "rbac-defaults"],
+                      "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
+         "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": .string(role)],
+         "subjects": [["apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": .string(group)]]]
+    }
+
+    public static let clusterRoles: [JSONValue] = [
+        role("cluster-admin", [["apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]], ["nonResourceURLs": ["*"], "verbs": ["*"]]]),
+        role("admin", [
+            ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": [""], "resources": ["secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts", "serviceaccounts/token"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+        ]),
+        role("edit", [
+            ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": [""], "resources": ["secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+        ]),
+        role("view", [
+            ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": readVerbs],
+            ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
+        ]),
+        role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
+        role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]]]),
+        role("system:basic-user", [["apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]]]),
+    ]
+
+    public static let clusterRoleBindings: [JSONValue] = [
+        binding("cluster-admin", role: "cluster-admin", group: "system:masters"),
+        binding("system:discovery", role: "system:discovery", group: "system:authenticated"),
+        binding("system:basic-user", role: "system:basic-user", group: "system:authenticated"),
+        binding("system:public-info-viewer", role: "system:public-info-viewer", group: "system:unauthenticated"),
+        binding("system:public-info-viewer-authenticated", role: "system:public-info-viewer", group: "system:authenticated"),
+    ]
+}
+
+/// The Node authorizer: a kubelet (system:node:<name>, group system:nodes) may read what its
+/// pods need and write only its own objects. `podNode` tells which node a pod is bound to;
+/// `nodePods` lists the pods bound to a node (for the secrets/configmaps they reference).
+public struct NodeAuthorizer: Sendable {
+    public init() {}
+
+    public static func nodeName(_ user: UserInfo) -> String? {
+        guard user.groups.contains("system:nodes"), user.name.hasPrefix("system:node:") else { return nil }
+        return String(user.name.dropFirst("system:node:".count))
+    }
+
+    public enum Decision: Equatable { case allow, deny(String), noOpinion }
+
+    /// `podNode(ns, name)`: the node a pod is bound to (nil: no such pod). `referenced(ns, kind, name)`:
+    /// whether a pod bound to this node uses that secret/configmap.
+    public func decide(_ a: RequestAttributes, podNode: (String, String) -> String?, referenced: (String, String, String) -> Bool) -> Decision {
+        guard let node = Self.nodeName(a.user) else { return .noOpinion }
+        guard a.isResourceRequest else { return .noOpinion }
+        let read = ["get", "list", "watch"].contains(a.verb)
+        switch (a.apiGroup, a.resource) {
+        case ("", "nodes"):
+            if read { return .allow }
+            if a.verb == "create" || a.name == node { return a.verb == "delete" ? .deny("a node may not delete Node objects") : .allow }
+            return .deny("node \"\(node)\" may only modify its own Node, not \"\(a.name)\"")
+        case ("coordination.k8s.io", "leases"):
+            guard a.namespace == "kube-node-lease" else { return .deny("node leases live in kube-node-lease") }
+            if a.verb == "create" || a.name == node || (read && a.name.isEmpty) { return .allow }
+            return .deny("node \"\(node)\" may only use its own Lease, not \"\(a.name)\"")
+        case ("", "pods"):
+            if read && a.subresource.isEmpty { return .allow }
+            // Mirror pods of static pods are created by their node.
+            if a.verb == "create" && a.subresource.isEmpty { return .allow }
+            guard !a.name.isEmpty, let bound = podNode(a.namespace, a.name) else { return .deny("no such pod \(a.namespace)/\(a.name)") }
+            guard bound == node else { return .deny("pod \(a.namespace)/\(a.name) is bound to \"\(bound)\", not \"\(node)\"") }
+            if a.subresource == "status" || (a.subresource.isEmpty && ["delete", "patch", "update"].contains(a.verb)) { return .allow }
+            return .deny("a node may not \(a.verb) pods/\(a.subresource)")
+        case ("", "events"):
+            return ["create", "patch", "update"].contains(a.verb) ? .allow : .noOpinion
+        case ("", "secrets"), ("", "configmaps"):
+            guard a.verb == "get", !a.name.isEmpty else { return .deny("a node may only get the \(a.resource) its pods use, one by name") }
+            return referenced(a.namespace, a.resource, a.name) ? .allow
+                : .deny("no pod on node \"\(node)\" uses \(a.resource) \(a.namespace)/\(a.name)")
+        case ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "namespaces"):
+            return read ? .allow : .noOpinion
+        default:
+            return .noOpinion
+        }
+    }
+}
