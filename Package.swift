@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
-        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport"]),
+        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport", "Security"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),

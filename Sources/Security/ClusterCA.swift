@@ -126,6 +126,9 @@ public final class ClusterCA: @unchecked Sendable {
         return (user, groups)
     }
 
+    /// CN and O of a PEM certificate.
+    public static func identity(pem: String) throws -> (user: String, groups: [String]) { identity(try Certificate(pemEncoded: pem)) }
+
     /// The DNS names and IPv4 addresses a certificate is valid for.
     static func names(_ cert: Certificate) -> [String] {
         guard let sans = try? cert.extensions.subjectAlternativeNames else { return [] }

@@ -13,8 +13,7 @@ import Scheduler
 struct SchedulerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Run the scheduler against an API server.")
 
-    @Option(name: .long, help: "The API server's URL.")
-    var server: String = "http://127.0.0.1:6443"
+    @OptionGroup var api: APIAccessFlags
 
     @Option(name: .customLong("scheduler-name"), help: "Schedule pods whose spec.schedulerName is this.")
     var schedulerName: String = "default-scheduler"
@@ -23,6 +22,7 @@ struct SchedulerCommand: ParsableCommand {
 
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
+        let server = try api.resolvedServer()
         var options = SchedulerOptions(server: server)
         options.schedulerName = schedulerName
         let log: @Sendable (String) -> Void = { writeAll(2, "skiff scheduler: " + $0 + "\n") }
@@ -64,8 +64,7 @@ struct ControllerFlags: ParsableArguments {
 struct ControllerManagerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "controller-manager", abstract: "Run the controllers against an API server.")
 
-    @Option(name: .long, help: "The API server's URL.")
-    var server: String = "http://127.0.0.1:6443"
+    @OptionGroup var api: APIAccessFlags
 
     @OptionGroup var flags: ControllerFlags
 
@@ -74,6 +73,7 @@ struct ControllerManagerCommand: ParsableCommand {
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
         let log: @Sendable (String) -> Void = { writeAll(2, "skiff controller-manager: " + $0 + "\n") }
+        let server = try api.resolvedServer()
         let options = try flags.options(server: server)
         election.elector(server: server, lease: "kube-controller-manager")?.acquire(log: log)
         ControllerManager(options: options, log: log).start()
@@ -99,6 +99,24 @@ struct LeaderElectionFlags: ParsableArguments {
     }
 }
 
+/// Which API server a component talks to, and with what credentials: --server, and/or a
+/// kubeconfig whose user and cluster CA are then used for it.
+struct APIAccessFlags: ParsableArguments {
+    @Option(name: .long, help: "The API server's URL (default: the kubeconfig's, else http://127.0.0.1:6443).")
+    var server: String?
+
+    @Option(name: .long, help: "A kubeconfig with the server, its CA and this component's credentials.")
+    var kubeconfig: String?
+
+    func resolvedServer() throws -> String { try Self.resolve(server: server, kubeconfig: kubeconfig) }
+
+    static func resolve(server: String?, kubeconfig: String?) throws -> String {
+        guard let kubeconfig else { return server ?? ClusterTarget.defaultServer }
+        do { return try ClusterTarget.resolve(server: server, kubeconfig: kubeconfig, namespace: nil).server }
+        catch { throw ValidationError("\(error)") }
+    }
+}
+
 extension LeaderElector {
     /// Waits for the lease; a lost lease ends the process (another instance has taken over).
     func acquire(log: @escaping @Sendable (String) -> Void) {
@@ -112,8 +130,7 @@ extension LeaderElector {
 struct ProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "proxy", abstract: "Program iptables so Service IPs reach their endpoints.")
 
-    @Option(name: .long, help: "The API server's URL.")
-    var server: String = "http://127.0.0.1:6443"
+    @OptionGroup var api: APIAccessFlags
 
     @Option(name: .customLong("cluster-cidr"), help: "Pod addresses; traffic to services from outside them is masqueraded.")
     var clusterCIDR: String = "10.244.0.0/16"
@@ -128,7 +145,7 @@ struct ProxyCommand: ParsableCommand {
         MasterCommand.exitOnTerminationSignals()
         if cleanup { IPTables.cleanup(); NFTables.cleanup(); return }
         guard IPv4CIDR(clusterCIDR) != nil else { throw ValidationError("--cluster-cidr must be an IPv4 CIDR, got \(clusterCIDR)") }
-        var options = ProxyOptions(server: server)
+        var options = ProxyOptions(server: try api.resolvedServer())
         options.clusterCIDR = clusterCIDR
         options.mode = mode
         mode.removeOtherModesRules()

@@ -92,12 +92,13 @@ struct MasterCommand: ParsableCommand {
                     }
                 }
                 let scheme = secured == nil ? "http" : "https"
-                writeAll(2, "skiff master: serving the Kubernetes API on \(scheme)://\(host):\(server.port) (data in \(storeFlags.describe(dataDir: dataDir)))\n")
                 let local = "\(scheme)://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
-                if let secured {
+                // (The kubeconfig exists before the first line says where the API is.)
+                let kubeconfig = try secured.map { try $0.writeAdminKubeconfig(server: local, to: dataDir + "/admin.kubeconfig") }
+                writeAll(2, "skiff master: serving the Kubernetes API on \(scheme)://\(host):\(server.port) (data in \(storeFlags.describe(dataDir: dataDir)))\n")
+                if let secured, let kubeconfig {
                     secured.registerLoopback(server: local)
-                    let path = try secured.writeAdminKubeconfig(server: local, to: dataDir + "/admin.kubeconfig")
-                    writeAll(2, "skiff master: admin kubeconfig in \(path) (kubectl --kubeconfig \(path) get nodes)\n")
+                    writeAll(2, "skiff master: admin kubeconfig in \(kubeconfig) (kubectl --kubeconfig \(kubeconfig) get nodes)\n")
                 }
                 let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {

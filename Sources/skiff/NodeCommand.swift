@@ -19,16 +19,20 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("cluster-cidr"), help: "All pods' addresses (the master's --cluster-cidr): pod traffic leaving it is masqueraded.")
     var clusterCIDR: String = "10.244.0.0/16"
 
+    // (Not in NodeFlags either: `skiff up` has its own --kubeconfig, the one it writes.)
+    @Option(name: .long, help: "A kubeconfig with the master's URL, its CA and this node's credentials.")
+    var kubeconfig: String?
+
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
-        try flags.agent(server: flags.server, clusterCIDR: clusterCIDR).run()
+        try flags.agent(server: try APIAccessFlags.resolve(server: flags.server, kubeconfig: kubeconfig), clusterCIDR: clusterCIDR).run()
     }
 }
 
 /// The node agent's flags (shared by `skiff node` and `skiff up`).
 struct NodeFlags: ParsableArguments {
-    @Option(name: .customLong("server"), help: "The master's API URL.")
-    var server: String = "http://127.0.0.1:6443"
+    @Option(name: .customLong("server"), help: "The master's API URL (default: the kubeconfig's, else http://127.0.0.1:6443).")
+    var server: String?
 
     @Option(name: .customLong("name"), help: "Node name (default: the hostname).")
     var name: String?

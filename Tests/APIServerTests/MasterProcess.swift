@@ -24,7 +24,7 @@ final class MasterProcess: @unchecked Sendable {
         let err = Pipe()
         process.standardError = err
         try process.run()
-        // The first stderr line names the bound port: "... on http://127.0.0.1:PORT (data in ...)".
+        // The first stderr line names the bound port: "... on http(s)://127.0.0.1:PORT (data in ...)".
         var line: [UInt8] = []
         let handle = err.fileHandleForReading
         while true {
@@ -33,7 +33,7 @@ final class MasterProcess: @unchecked Sendable {
             line.append(byte.first!)
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard let r = text.range(of: "http://127.0.0.1:"),
+        guard let r = text.range(of: "://127.0.0.1:"),
               let p = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
             process.terminate()
             throw TestHTTPError("skiff master did not start: \(text)")
