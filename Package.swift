@@ -115,6 +115,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
+            "Security", .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // skiffctl: the kubectl-style CLI.
         .executableTarget(name: "skiffctl", dependencies: [

@@ -1,7 +1,8 @@
 #!/bin/bash
 # hack/local-cluster.sh up|down [DIR] — a master on this host and two node "hosts", each in its own
 # network namespace (a veth to a shared underlay bridge) with its own agent, proxy, root dir and
-# cgroup parent; pods route between the nodes over the underlay (host-gw). Root.
+# cgroup parent; pods route between the nodes over the underlay (host-gw). The master is off
+# loopback, so it serves HTTPS: nodes join with its token, DIR/kubeconfig is its admin one. Root.
 #   up:   prints the kubeconfig path; state, logs and pids under DIR (default /tmp/skiff-local)
 #   down: stops everything and removes what `up` made (namespaces, bridge, cgroups, state)
 # SKIFF_LOCAL_NET=N picks the underlay 172.30.N.0/24 (default 0), so several can coexist;
@@ -45,8 +46,12 @@ image=$(hack/build-test-image.sh)
 ip link add "$bridge" type bridge
 ip addr add "$base.1/24" dev "$bridge"
 ip link set "$bridge" up
+# Off loopback the master serves HTTPS only: nodes join with its token, the rest use its admin kubeconfig.
 "$bin/skiff" master --listen "$base.1:6443" --data-dir "$dir/master" --node-monitor-grace-period 25s --pod-eviction-timeout 5s >/dev/null 2>"$dir/master.log" &
 echo $! >> "$dir/pids"
+for _ in $(seq 100); do [ -s "$dir/master/node-token" ] && [ -s "$dir/master/admin.kubeconfig" ] && break; sleep 0.1; done
+cp "$dir/master/admin.kubeconfig" "$dir/kubeconfig"
+token=$(cat "$dir/master/node-token")
 for i in "${!nodes[@]}"; do
   n=${nodes[$i]}; ns=skf$net-$n; ip=$base.$((i + 2))
   ip netns add "$ns"
@@ -59,20 +64,12 @@ for i in "${!nodes[@]}"; do
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
   "$bin/skiff" image import --root "$dir/$n" "$image" --tag busybox:latest >/dev/null
   # nsenter, not ip netns exec: that remounts /sys, hiding the cgroup hierarchies the agent needs.
-  nsenter --net="/var/run/netns/$ns" "$bin/skiff" node --server "http://$base.1:6443" --name "$n" --root-dir "$dir/$n" --cgroup-root "skf$net-$n" \
+  nsenter --net="/var/run/netns/$ns" "$bin/skiff" node --server "https://$base.1:6443" --token "$token" --name "$n" --root-dir "$dir/$n" --cgroup-root "skf$net-$n" \
     --node-ip "$ip" --cni-conf-dir "$dir/$n/cni-conf" --sync-frequency 5 >/dev/null 2>"$dir/$n.log" &
   echo $! >> "$dir/pids"
-  nsenter --net="/var/run/netns/$ns" "$bin/skiff" proxy --proxy-mode "${SKIFF_PROXY_MODE:-iptables}" --server "http://$base.1:6443" >/dev/null 2>"$dir/$n-proxy.log" &
+  nsenter --net="/var/run/netns/$ns" "$bin/skiff" proxy --proxy-mode "${SKIFF_PROXY_MODE:-iptables}" --kubeconfig "$dir/kubeconfig" >/dev/null 2>"$dir/$n-proxy.log" &
   echo $! >> "$dir/pids"
 done
-cat > "$dir/kubeconfig" <<EOF2
-apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: "http://$base.1:6443"}}]
-users: [{name: local, user: {}}]
-contexts: [{name: local, context: {cluster: local, user: local, namespace: default}}]
-current-context: local
-EOF2
 for _ in $(seq 100); do
   ready=$(KUBECONFIG="$dir/kubeconfig" "$bin/skiffctl" get nodes 2>/dev/null | grep -c " Ready" || true)
   [ "$ready" = 2 ] && break

@@ -19,11 +19,17 @@ public final class KubernetesAPI: HTTPHandler {
     let audit: AuditLog?
     /// Authentication and authorization (nil: the plain-HTTP loopback mode, where every caller is admin).
     let access: AccessControl?
+    /// The cluster CA (secure mode): it signs joining nodes' credentials.
+    let ca: ClusterCA?
+    /// TLS to node servers (secure mode): the cluster CA and the API server's kubelet-client certificate.
+    let nodeTLS: NodeClientTLS?
 
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
     public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
-                audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil) {
+                audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil, ca: ClusterCA? = nil, nodeTLS: NodeClientTLS? = nil) {
         self.audit = audit
+        self.ca = ca
+        self.nodeTLS = nodeTLS
         let storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
         self.storage = storage
         access = tokens.map { AccessControl(tokens: $0, storage: storage) }
@@ -135,6 +141,21 @@ public final class KubernetesAPI: HTTPHandler {
     }
 
     func handleNonResource(_ request: HTTPRequest) async throws -> HTTPReply {
+        if let ca, request.path == NodeJoin.caPath, request.method == .GET {
+            return .full(status: .ok, contentType: "application/x-pem-file", body: Array(ca.certificatePEM.utf8))
+        }
+        if let ca, request.path == NodeJoin.credentialsPath, request.method == .POST {
+            // (Authorization already required system:bootstrappers: the join token.)
+            let body = try JSONValue.parse(request.body)
+            let name = body["nodeName"]?.stringValue ?? ""
+            let addresses = (body["addresses"]?.arrayValue ?? []).compactMap(\.stringValue)
+            do {
+                let issued = try NodeJoin.credentials(ca: ca, nodeName: name, addresses: addresses)
+                return JSONReply.bytes(JSONValue.object(JSONObject(issued.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })).serialized())
+            } catch {
+                throw APIError.badRequest("\(error)")
+            }
+        }
         guard request.method == .GET || request.method == .HEAD else {
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
         }

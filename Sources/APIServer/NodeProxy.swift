@@ -10,11 +10,27 @@ import Security
 import NIOHTTP1
 import NIOPosix
 
-/// A node server address and the path to ask it for.
+/// A node server address and the path to ask it for (over TLS when `tls` is set).
 public struct NodeTarget: Sendable {
     public var host: String
     public var port: Int
     public var path: String
+    public var tls: NIOSSLContext? = nil
+}
+
+/// How the API server reaches node servers in secure mode: TLS trusting the cluster CA, with its
+/// kubelet-client certificate (CN kube-apiserver-kubelet-client, group system:masters).
+public struct NodeClientTLS: Sendable {
+    public let context: NIOSSLContext
+    public init(certificate: String, key: String, ca: String) throws {
+        var config = TLSConfiguration.makeClientConfiguration()
+        config.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+        config.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+        // Node serving certificates name the node and its IP; the chain to the cluster CA is what counts here.
+        config.certificateVerification = .noHostnameVerification
+        context = try NIOSSLContext(configuration: config)
+    }
 }
 
 extension KubernetesAPI {
@@ -62,7 +78,7 @@ extension KubernetesAPI {
         }
         let path = "/containerLogs/\(namespace)/\(pod)/\(target.container)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         let response: NodeResponse
-        do { response = try await NodeResponse.get(host: target.host, port: target.port, path: path) } catch {
+        do { response = try await NodeResponse.get(host: target.host, port: target.port, path: path, tls: nodeTLS?.context) } catch {
             throw APIError(Status(code: 502, reason: "BadGateway", message: "reaching the node server at \(target.host):\(target.port): \(error)"))
         }
         guard response.status == 200 else {
@@ -105,7 +121,8 @@ extension KubernetesAPI {
         do {
             let t = try await nodeTarget(namespace: path[3], pod: path[5], container: container)
             let sub = path[6] == "portforward" ? "portForward" : path[6]
-            return .success(NodeTarget(host: t.host, port: t.port, path: "/\(sub)/\(path[3])/\(path[5])/\(t.container)" + (rawQuery.isEmpty ? "" : "?" + rawQuery)))
+            return .success(NodeTarget(host: t.host, port: t.port, path: "/\(sub)/\(path[3])/\(path[5])/\(t.container)" + (rawQuery.isEmpty ? "" : "?" + rawQuery),
+                                       tls: nodeTLS?.context))
         } catch let e as APIError {
             return .failure(e.status)
         } catch {
@@ -120,12 +137,13 @@ struct NodeResponse {
     var status: Int
     var body: AsyncStream<[UInt8]>
 
-    static func get(host: String, port: Int, path: String) async throws -> NodeResponse {
+    static func get(host: String, port: Int, path: String, tls: NIOSSLContext? = nil) async throws -> NodeResponse {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .connect(host: host, port: port) { ch in
                 ch.eventLoop.makeCompletedFuture {
+                    if let tls { try ch.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
                     try ch.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: ch)
                 }
@@ -261,7 +279,12 @@ final class StreamTunnelHandler: ChannelInboundHandler, RemovableChannelHandler,
                 ClientBootstrap(group: client.eventLoop)
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .connectTimeout(.seconds(5))
-                    .channelInitializer { ch in ch.pipeline.addHandler(RelayHandler(deliver: deliver, close: { client.close(promise: nil) })) }
+                    .channelInitializer { ch in
+                        ch.eventLoop.makeCompletedFuture {
+                            if let tls = target.tls { try ch.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
+                            try ch.pipeline.syncOperations.addHandler(RelayHandler(deliver: deliver, close: { client.close(promise: nil) }))
+                        }
+                    }
                     .connect(host: target.host, port: target.port)
                     .whenComplete { [self] connected in
                         switch connected {

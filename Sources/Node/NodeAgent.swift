@@ -43,10 +43,18 @@ public struct NodeOptions: Sendable {
     public var manifests: String?
     /// The address reported for this node (InternalIP, pods' hostIP); nil: the first non-loopback IPv4.
     public var nodeIP: String?
+    /// The node server's TLS (a joined node): it then requires a client certificate from the
+    /// cluster CA in group system:masters (the API server's), so logs and exec are never anonymous.
+    public var serverTLS: NodeServerTLS?
 
     public init(server: String, name: String, rootDir: String, cgroupRoot: String, registry: RegistryConfig) {
         self.server = server; self.name = name; self.rootDir = rootDir; self.cgroupRoot = cgroupRoot; self.registry = registry
     }
+}
+
+public struct NodeServerTLS: Sendable {
+    public var certificate: String, key: String, ca: String
+    public init(certificate: String, key: String, ca: String) { self.certificate = certificate; self.key = key; self.ca = ca }
 }
 
 public final class NodeAgent: @unchecked Sendable {

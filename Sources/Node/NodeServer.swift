@@ -8,6 +8,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import Security
 import NIOWebSocket
 import Runtime
 
@@ -40,6 +42,27 @@ struct NodeRequest {
     var segments: [String] { path.split(separator: "/").map(String.init) }
 }
 
+/// On a TLS node server: the caller's verified certificate must be in group system:masters (the
+/// API server's kubelet client); anyone else gets 403 and the connection closes.
+final class NodeCallerCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let cert = (try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap { try? $0.toDERBytes() }
+        if let der = cert, let user = CertificateIdentity.user(der: der), user.groups.contains("system:masters") {
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+            return
+        }
+        let who = cert.flatMap { CertificateIdentity.user(der: $0)?.name } ?? "unknown"
+        let body = "Forbidden (user=\(who)): only the API server may use the node server\n"
+        let response = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
 public final class NodeServer: @unchecked Sendable {
     let agent: NodeAgent
     let stats: NodeStats
@@ -52,11 +75,26 @@ public final class NodeServer: @unchecked Sendable {
 
     /// Binds and serves in the background; returns the bound port.
     func start(host: String, port: Int) throws -> Int {
+        let tls = try agent.options.serverTLS.map { t -> NIOSSLContext in
+            var config = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(t.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: t.key, format: .pem)))
+            config.certificateVerification = .noHostnameVerification   // a client certificate is required
+            config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(t.ca))
+            config.minimumTLSVersion = .tlsv12
+            return try NIOSSLContext(configuration: config)
+        }
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
+                if let tls {
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        try channel.pipeline.syncOperations.addHandler(NodeCallerCheck())
+                    } catch { return channel.eventLoop.makeFailedFuture(error) }
+                }
                 let http = NodeHTTPHandler(server: self)
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: 1 << 20,

@@ -152,7 +152,8 @@ public enum BootstrapPolicy {
             ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
         ]),
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
-        role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]]]),
+        role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"], "verbs": ["get"]]]),
+        role("system:node-bootstrapper", [["nonResourceURLs": ["/skiff/v1/node-credentials"], "verbs": ["post"]]]),
         role("system:basic-user", [["apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]]]),
     ]
 
@@ -162,6 +163,7 @@ public enum BootstrapPolicy {
         binding("system:basic-user", role: "system:basic-user", group: "system:authenticated"),
         binding("system:public-info-viewer", role: "system:public-info-viewer", group: "system:unauthenticated"),
         binding("system:public-info-viewer-authenticated", role: "system:public-info-viewer", group: "system:authenticated"),
+        binding("system:node-bootstrapper", role: "system:node-bootstrapper", group: "system:bootstrappers"),
     ]
 }
 

@@ -126,6 +126,9 @@ public final class ClusterCA: @unchecked Sendable {
         return (user, groups)
     }
 
+    /// When a PEM certificate stops being valid.
+    public static func expiry(pem: String) throws -> Date { try Certificate(pemEncoded: pem).notValidAfter }
+
     /// CN and O of a PEM certificate.
     public static func identity(pem: String) throws -> (user: String, groups: [String]) { identity(try Certificate(pemEncoded: pem)) }
 

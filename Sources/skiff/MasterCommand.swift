@@ -78,7 +78,8 @@ struct MasterCommand: ParsableCommand {
         Task {
             do {
                 let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
-                                        audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens)
+                                        audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens,
+                                        ca: secured?.ca, nodeTLS: secured?.nodeTLS)
                 let server = try await HTTPServer(host: host, port: port, handler: api, tls: secured?.context)
                 try await api.bootstrap(serverAddress: "\(host):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so
@@ -99,6 +100,7 @@ struct MasterCommand: ParsableCommand {
                 if let secured, let kubeconfig {
                     secured.registerLoopback(server: local)
                     writeAll(2, "skiff master: admin kubeconfig in \(kubeconfig) (kubectl --kubeconfig \(kubeconfig) get nodes)\n")
+                    writeAll(2, "skiff master: nodes join with: skiff node --server \(local) --token $(cat \(secured.nodeToken))\n")
                 }
                 let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {

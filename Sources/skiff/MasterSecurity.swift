@@ -31,6 +31,8 @@ struct MasterSecurity {
     let loopbackToken: String
     let admin: (certPath: String, keyPath: String)
     let dataDir: String
+    let nodeTLS: NodeClientTLS
+    let nodeToken: String
 
     /// Loads or makes what serving `host` securely needs; errors say what could not be done.
     static func prepare(flags: SecurityFlags, dataDir: String, host: String, serviceCIDR: IPv4CIDR) throws -> MasterSecurity {
@@ -42,11 +44,17 @@ struct MasterSecurity {
                        ProcessInfo.processInfo.hostName] + flags.extraNames.filter { IPv4CIDR($0 + "/32") == nil }
             let serving = try ca.ensure("apiserver", commonName: "kube-apiserver", dnsNames: Array(Set(dns)).sorted(), ipAddresses: ips.sorted())
             let admin = try ca.ensure("admin", commonName: "system:admin", organizations: ["system:masters"])
+            let kubeletClient = try ca.ensure("apiserver-kubelet-client", commonName: "kube-apiserver-kubelet-client", organizations: ["system:masters"])
             let tokens = try flags.tokenFile.map { try TokenAuthenticator(file: $0) } ?? TokenAuthenticator()
             let loopback = TokenAuthenticator.randomToken()
             tokens.add(token: loopback, user: UserInfo(name: "system:apiserver", groups: ["system:masters"]))
+            // Nodes join with <data-dir>/node-token: its secret may only fetch node credentials.
+            let join = try NodeJoin.ensureToken(dataDir: dataDir, ca: ca)
+            tokens.add(token: join.secret, user: UserInfo(name: "system:node-bootstrap", groups: [NodeJoin.bootstrapGroup]))
             let context = try TLSSetup.serverContext(certificate: serving.certPath, key: serving.keyPath, clientCA: ca.directory + "/ca.crt")
-            return MasterSecurity(ca: ca, context: context, tokens: tokens, loopbackToken: loopback, admin: admin, dataDir: dataDir)
+            let nodeTLS = try NodeClientTLS(certificate: kubeletClient.certPath, key: kubeletClient.keyPath, ca: ca.directory + "/ca.crt")
+            return MasterSecurity(ca: ca, context: context, tokens: tokens, loopbackToken: loopback, admin: admin, dataDir: dataDir,
+                                  nodeTLS: nodeTLS, nodeToken: dataDir + "/node-token")
         } catch let e as ValidationError {
             throw e
         } catch {

@@ -2,7 +2,9 @@
 import API
 import ArgumentParser
 import CLinux
+import Client
 import Foundation
+import HTTPTransfer
 import Node
 #if canImport(Glibc)
 import Glibc
@@ -23,9 +25,24 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .long, help: "A kubeconfig with the master's URL, its CA and this node's credentials.")
     var kubeconfig: String?
 
+    @Option(name: .long, help: "Join a secured master with its node token (<data-dir>/node-token): this node gets its own certificates.")
+    var token: String?
+
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
-        try flags.agent(server: try APIAccessFlags.resolve(server: flags.server, kubeconfig: kubeconfig), clusterCIDR: clusterCIDR).run()
+        let server = try APIAccessFlags.resolve(server: flags.server, kubeconfig: kubeconfig)
+        var serverTLS: NodeServerTLS?
+        if let token {
+            let name = flags.name ?? ProcessInfo.processInfo.hostName.lowercased()
+            let join = NodeJoinClient(server: server, token: token, rootDir: flags.rootDir, nodeName: name,
+                                      addresses: flags.nodeIP.map { [$0] } ?? MasterSecurity.hostAddresses())
+            let creds: NodeJoinClient.Credentials
+            do { creds = try join.join() } catch { throw ValidationError("\(error)") }
+            ClientCredentials.register(server: server, ClientCredentials(tls: TLSOptions(caFile: creds.ca, certFile: creds.clientCert, keyFile: creds.clientKey), token: nil))
+            serverTLS = NodeServerTLS(certificate: creds.servingCert, key: creds.servingKey, ca: creds.ca)
+            writeAll(2, "skiff node: joined \(server) as system:node:\(name)\n")
+        }
+        try flags.agent(server: server, clusterCIDR: clusterCIDR, serverTLS: serverTLS).run()
     }
 }
 
@@ -85,7 +102,7 @@ struct NodeFlags: ParsableArguments {
     @OptionGroup var registry: RegistryOptions
 
     /// The agent these flags describe, talking to `server`.
-    func agent(server: String, clusterCIDR: String) throws -> NodeAgent {
+    func agent(server: String, clusterCIDR: String, serverTLS: NodeServerTLS? = nil) throws -> NodeAgent {
         // Many small threads (probes, log streams, events) each get a malloc arena by default;
         // two shared arenas keep the agent's footprint flat as pods and threads come and go.
         _ = skiff_malloc_arena_max(2)
@@ -98,6 +115,7 @@ struct NodeFlags: ParsableArguments {
         options.address = address
         options.port = port
         options.nodeIP = nodeIP
+        options.serverTLS = serverTLS
         options.manifests = manifests
         options.cniBinDirs = cniBinDir.split(separator: ":").map(String.init)
         options.cniConfDir = cniConfDir

@@ -1,0 +1,94 @@
+// A secured cluster end to end: `skiff master --tls` and a node joining with `--token` (its CA
+// pinned by the token's hash, its own client and serving certificates). The node registers and
+// runs a pod; kubectl logs and exec reach it through the master over mutual TLS; the node server
+// refuses callers without a certificate and other nodes; a wrong token or a forged secret
+// cannot join.
+import API
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized, .enabled(if: TestEnv.isRoot, "runs containers"))
+struct SecureClusterRootTests {
+    @Test func aNodeJoinsWithItsTokenAndServesOnlyTheMaster() throws {
+        let dir = try TestEnv.makeTempDir("skiff-secure")
+        let skiff = TestEnv.binDir + "/skiff"
+        let name = TestEnv.uniqueName("sn")
+        let cgroup = TestEnv.uniqueName("skiffsec")
+        let master = Process(), node = Process()
+        defer {
+            for p in [node, master] where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for id in ((try? TestEnv.capture([skiff, "ps", "-q", "--root", dir + "/node"]).stdout) ?? "").split(separator: "\n") {
+                _ = try? TestEnv.capture([skiff, "rm", "-f", "--root", dir + "/node", String(id)])
+            }
+            Cluster.removePodNetworks(rootDir: dir + "/node")
+            for controller in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroup)") }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        master.executableURL = URL(fileURLWithPath: "/bin/sh")
+        master.arguments = ["-c", "exec \"$0\" master --tls --listen 127.0.0.1:0 --data-dir \(dir)/master --cluster-cidr \(Cluster.nextClusterCIDR()) 2>>\(dir)/master.log", skiff]
+        try master.run()
+        var port = 0
+        let deadline = Date().addingTimeInterval(20)
+        while port == 0 && Date() < deadline {
+            let log = (try? String(contentsOfFile: dir + "/master.log", encoding: .utf8)) ?? ""
+            if let r = log.range(of: "https://127.0.0.1:") { port = Int(log[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
+            if port == 0 { usleep(50_000) }
+        }
+        #expect(port > 0)
+        let server = "https://127.0.0.1:\(port)"
+        let token = try String(contentsOfFile: dir + "/master/node-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect((try FileManager.default.attributesOfItem(atPath: dir + "/master/node-token")[.posixPermissions] as? Int) == 0o600)
+        _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:test"])
+        func nodeArgs(_ token: String, root: String) -> String {
+            "exec \"$0\" node --server \(server) --token \(token) --name \(name) --root-dir \(root) --cgroup-root \(cgroup) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(root)/cni-conf"
+        }
+
+        // Wrong tokens: a CA hash that isn't the server's, and the right hash with a forged secret.
+        let parts = token.components(separatedBy: "::node:")
+        let wrongHash = try TestEnv.capture(["/bin/sh", "-c", nodeArgs("K10" + String(repeating: "0", count: 64) + "::node:x", root: dir + "/bad1"), skiff])
+        #expect(wrongHash.status != 0 && wrongHash.stderr.contains("does not have the CA the token names"), "\(wrongHash.stderr)")
+        let forged = try TestEnv.capture(["/bin/sh", "-c", nodeArgs(parts[0] + "::node:forged", root: dir + "/bad2"), skiff])
+        #expect(forged.status != 0 && forged.stderr.contains("HTTP 401"), "\(forged.stderr)")
+
+        node.executableURL = URL(fileURLWithPath: "/bin/sh")
+        node.arguments = ["-c", nodeArgs(token, root: dir + "/node") + " 2>>\(dir)/node.log", skiff]
+        try node.run()
+        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
+        let kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+        func k(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try TestEnv.capture([kubectl, "--kubeconfig", dir + "/master/admin.kubeconfig", "--cache-dir", dir + "/kcache"] + args)
+        }
+        func eventually(_ seconds: Double, _ check: () throws -> Bool) rethrows -> Bool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end { if try check() { return true }; usleep(200_000) }
+            return false
+        }
+        #expect(try eventually(30) { try k(["get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]).stdout == "True" },
+                "\((try? String(contentsOfFile: dir + "/node.log", encoding: .utf8)) ?? "")")
+        let nodeLog = (try? String(contentsOfFile: dir + "/node.log", encoding: .utf8)) ?? ""
+        #expect(nodeLog.contains("joined \(server) as system:node:\(name)"))
+        #expect((try FileManager.default.attributesOfItem(atPath: dir + "/node/pki/node-client.key")[.posixPermissions] as? Int) == 0o600)
+
+        #expect(try k(["run", "hello", "--image=busybox:test", "--restart=Never", "--overrides",
+                       #"{"spec":{"nodeName":"\#(name)"}}"#, "--", "sh", "-c", "echo hello-secure; sleep 300"]).status == 0)
+        #expect(try eventually(30) { try k(["get", "pod", "hello", "-o", "jsonpath={.status.phase}"]).stdout == "Running" })
+        #expect(try eventually(10) { try k(["logs", "hello"]).stdout == "hello-secure\n" })
+        let exec = try k(["exec", "hello", "--", "cat", "/etc/hostname"])
+        #expect(exec.status == 0 && exec.stdout == "hello\n", "\(exec)")
+
+        // The node server: no certificate, no TLS session; the node's own certificate, 403.
+        let nodePort = Int(try k(["get", "node", name, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}"]).stdout) ?? 0
+        let anonymous = try TestEnv.capture(["/usr/bin/curl", "-sk", "https://127.0.0.1:\(nodePort)/pods"])
+        #expect(anonymous.status != 0 && !anonymous.stdout.contains("PodList"))
+        let plain = try TestEnv.capture(["/usr/bin/curl", "-s", "http://127.0.0.1:\(nodePort)/pods"])
+        #expect(!plain.stdout.contains("PodList"))
+        let asNode = try TestEnv.capture(["/usr/bin/curl", "-s", "--cacert", dir + "/node/pki/ca.crt", "--cert", dir + "/node/pki/node-client.crt",
+                                          "--key", dir + "/node/pki/node-client.key", "https://127.0.0.1:\(nodePort)/pods"])
+        #expect(asNode.stdout.contains("Forbidden") && !asNode.stdout.contains("PodList"), "\(asNode)")
+        _ = try k(["delete", "pod", "hello", "--grace-period=1"])
+    }
+}
