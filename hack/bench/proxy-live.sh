@@ -15,6 +15,6 @@ export SKIFF_BIN_DIR=$bin SKIFF_LOCAL_NET=${SKIFF_LOCAL_NET:-240}
 trap 'hack/local-cluster.sh down "$dir/c" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 for mode in nftables iptables; do
   SKIFF_PROXY_MODE=$mode hack/local-cluster.sh up "$dir/c" >/dev/null
-  python3 hack/bench/proxy_live.py "http://172.30.$SKIFF_LOCAL_NET.1:6443" "skf$SKIFF_LOCAL_NET-node1" "$mode" "${1:-30}"
+  python3 hack/bench/proxy_live.py "$dir/c/kubeconfig" "skf$SKIFF_LOCAL_NET-node1" "$mode" "${1:-30}"
   hack/local-cluster.sh down "$dir/c" >/dev/null
 done

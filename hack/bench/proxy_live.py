@@ -1,20 +1,36 @@
-"""proxy_live.py API NETNS MODE ROUNDS — hack/bench/proxy-live.sh's measurement: a selectorless
+"""proxy_live.py KUBECONFIG NETNS MODE ROUNDS — hack/bench/proxy-live.sh's measurement: a selectorless
 Service with one EndpointSlice; each round patches the slice to a new address, then polls the
 proxy's rules inside NETNS (iptables-save or the nftables endpoints map) until the address is
 there. Prints p50/p90/max of PATCH sent → rules show it. The poll itself costs a few ms (a
 process per look), so the figures are upper bounds."""
+import base64
 import json
+import re
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
-api, netns, mode, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+kubeconfig, netns, mode, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+# The admin kubeconfig the master wrote: its server, CA and client certificate (inline, base64).
+text = open(kubeconfig).read()
+field = lambda name: re.search(name + r":\s*\"?([^\s\"]+)", text).group(1)
+api = field("server")
+context = ssl.create_default_context()
+tmp = tempfile.mkdtemp()
+for name, data in (("ca", "certificate-authority-data"), ("cert", "client-certificate-data"), ("key", "client-key-data")):
+    with open(f"{tmp}/{name}.pem", "wb") as f:
+        f.write(base64.b64decode(field(data)))
+context.load_verify_locations(f"{tmp}/ca.pem")
+context.load_cert_chain(f"{tmp}/cert.pem", f"{tmp}/key.pem")
 
 
 def call(method, path, body, ctype="application/json"):
     req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode(), headers={"Content-Type": ctype})
-    with urllib.request.urlopen(req) as r:
+    with urllib.request.urlopen(req, context=context) as r:
         return json.load(r)
 
 
