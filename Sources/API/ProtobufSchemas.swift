@@ -24,11 +24,16 @@ public enum ProtobufSchemas {
         "v1/Event": "core.Event",
         "apps/v1/Deployment": "apps.Deployment",
         "apps/v1/ReplicaSet": "apps.ReplicaSet",
+        "rbac.authorization.k8s.io/v1/Role": "rbac.Role",
+        "rbac.authorization.k8s.io/v1/ClusterRole": "rbac.Role",
+        "rbac.authorization.k8s.io/v1/RoleBinding": "rbac.RoleBinding",
+        "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "rbac.RoleBinding",
+        "authentication.k8s.io/v1/TokenRequest": "authentication.TokenRequest",
     ]
 
     /// Message name → field number → field.
     public static let messages: [String: [Int: ProtoField]] =
-        meta.merging(core) { a, _ in a }.merging(pod) { a, _ in a }.merging(apps) { a, _ in a }
+        meta.merging(core) { a, _ in a }.merging(pod) { a, _ in a }.merging(apps) { a, _ in a }.merging(auth) { a, _ in a }
 
     private typealias F = ProtoField
     private static let stringMap: ProtoType = .map(.string, .string)
@@ -642,6 +647,26 @@ public enum ProtobufSchemas {
     ]
 
     // MARK: k8s.io.api.apps.v1
+
+    // MARK: k8s.io.api.rbac.v1 and k8s.io.api.authentication.v1 (kubectl create role/rolebinding/token)
+
+    private static let auth: [String: [Int: ProtoField]] = [
+        // Role and ClusterRole share the shape (ClusterRole's aggregationRule, 3, is not served).
+        "rbac.Role": [1: F("metadata", .message("meta.ObjectMeta")), 2: F("rules", .message("rbac.PolicyRule"), repeated: true), 3: F("aggregationRule", .skip)],
+        "rbac.PolicyRule": [
+            1: F("verbs", .string, repeated: true), 2: F("apiGroups", .string, repeated: true), 3: F("resources", .string, repeated: true),
+            4: F("resourceNames", .string, repeated: true), 5: F("nonResourceURLs", .string, repeated: true),
+        ],
+        "rbac.RoleBinding": [1: F("metadata", .message("meta.ObjectMeta")), 2: F("subjects", .message("rbac.Subject"), repeated: true),
+                             3: F("roleRef", .message("rbac.RoleRef"))],
+        "rbac.Subject": [1: F("kind", .string), 2: F("apiGroup", .string), 3: F("name", .string), 4: F("namespace", .string)],
+        "rbac.RoleRef": [1: F("apiGroup", .string), 2: F("kind", .string), 3: F("name", .string)],
+        "authentication.TokenRequest": [1: F("metadata", .message("meta.ObjectMeta")), 2: F("spec", .message("authentication.TokenRequestSpec")),
+                                        3: F("status", .skip)],
+        "authentication.TokenRequestSpec": [1: F("audiences", .string, repeated: true), 3: F("boundObjectRef", .message("authentication.BoundObjectReference")),
+                                            4: F("expirationSeconds", .int)],
+        "authentication.BoundObjectReference": [1: F("kind", .string), 2: F("apiVersion", .string), 3: F("name", .string), 4: F("uid", .string)],
+    ]
 
     private static let apps: [String: [Int: ProtoField]] = [
         "apps.Deployment": [

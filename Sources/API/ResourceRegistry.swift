@@ -45,6 +45,8 @@ public enum ResourceRegistry {
               shortNames: ["cm"], subresources: [:], inAllCategory: false),
         .init(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true,
               shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true,
+              shortNames: ["sa"], subresources: ["token": ["create"]], inAllCategory: false),
         .init(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true,
               shortNames: ["ev"], subresources: [:], inAllCategory: false),
         .init(group: "", version: "v1", plural: "replicationcontrollers", singular: "replicationcontroller",

@@ -10,25 +10,34 @@ import Synchronization
 
 final class AccessControl: Sendable {
     let tokens: TokenAuthenticator
+    let serviceAccounts: ServiceAccountTokens?
     let storage: ResourceStorage
     private let rbac = Mutex<(authorizer: RBACAuthorizer, loaded: Date)?>(nil)
     let nodes = NodeAuthorizer()
 
-    init(tokens: TokenAuthenticator, storage: ResourceStorage) {
+    init(tokens: TokenAuthenticator, serviceAccounts: ServiceAccountTokens?, storage: ResourceStorage) {
         self.tokens = tokens
+        self.serviceAccounts = serviceAccounts
         self.storage = storage
     }
 
     /// The caller, or a 401 for credentials that don't check out.
-    func authenticate(authorization: String?, clientCertificate: [UInt8]?) throws -> UserInfo {
+    func authenticate(authorization: String?, clientCertificate: [UInt8]?) async throws -> UserInfo {
         if let der = clientCertificate, let user = CertificateIdentity.user(der: der) { return user }
-        if let auth = authorization {
-            guard auth.hasPrefix("Bearer "), let user = tokens.user(for: String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
-                throw APIError(Status(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+        guard let auth = authorization else { return .anonymous }
+        let unauthorized = APIError(Status(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+        guard auth.hasPrefix("Bearer ") else { throw unauthorized }
+        let token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        if let user = tokens.user(for: token) { return user }
+        // A service account token: signed by us, unexpired, and its account still there (same uid).
+        if let claims = serviceAccounts?.verify(token) {
+            let type = ResourceRegistry.lookup(groupVersion: "v1", plural: "serviceaccounts")!
+            if let sa = try? await storage.get(type, namespace: claims.namespace, name: claims.name),
+               sa.object.value(at: "metadata.uid")?.stringValue == claims.uid {
+                return claims.user
             }
-            return user
         }
-        return .anonymous
+        throw unauthorized
     }
 
     /// The request's attributes (resource or path) for the authorizers.

@@ -21,18 +21,22 @@ public final class KubernetesAPI: HTTPHandler {
     let access: AccessControl?
     /// The cluster CA (secure mode): it signs joining nodes' credentials.
     let ca: ClusterCA?
+    /// Signs TokenRequests (secure mode).
+    let serviceAccountTokens: ServiceAccountTokens?
     /// TLS to node servers (secure mode): the cluster CA and the API server's kubelet-client certificate.
     let nodeTLS: NodeClientTLS?
 
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
     public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
-                audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil, ca: ClusterCA? = nil, nodeTLS: NodeClientTLS? = nil) {
+                audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil, ca: ClusterCA? = nil, nodeTLS: NodeClientTLS? = nil,
+                serviceAccountTokens: ServiceAccountTokens? = nil) {
+        self.serviceAccountTokens = serviceAccountTokens
         self.audit = audit
         self.ca = ca
         self.nodeTLS = nodeTLS
         let storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
         self.storage = storage
-        access = tokens.map { AccessControl(tokens: $0, storage: storage) }
+        access = tokens.map { AccessControl(tokens: $0, serviceAccounts: serviceAccountTokens, storage: storage) }
         namespaces = NamespaceController(storage: storage)
     }
 
@@ -73,7 +77,14 @@ public final class KubernetesAPI: HTTPHandler {
                 }
             }
         }
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] { await ensureDefaultServiceAccount(ns) }
         await namespaces.resume()
+    }
+
+    /// Every namespace has a `default` ServiceAccount (the service account controller's job in Kubernetes).
+    func ensureDefaultServiceAccount(_ namespace: String) async {
+        let type = ResourceRegistry.lookup(groupVersion: "v1", plural: "serviceaccounts")!
+        _ = try? await storage.create(type, namespace: namespace, body: ["metadata": ["name": "default"]])
     }
 
     func splitHostPort(_ address: String) -> (String, Int) {
@@ -99,7 +110,7 @@ public final class KubernetesAPI: HTTPHandler {
                 routed = rr
             }
             if let access {
-                user = try access.authenticate(authorization: request.headers.first(name: "Authorization"), clientCertificate: request.clientCertificate)
+                user = try await access.authenticate(authorization: request.headers.first(name: "Authorization"), clientCertificate: request.clientCertificate)
                 try await access.authorize(AccessControl.attributes(request, user: user, route: routed, verb: verb))
                 if routed?.type.group == "rbac.authorization.k8s.io" && request.method != .GET { access.invalidate() }
             }
@@ -213,6 +224,9 @@ public final class KubernetesAPI: HTTPHandler {
                 throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
             }
             let created = try await storage.create(type, namespace: rr.namespace, body: body, dryRun: dryRun)
+            if type.kind == "Namespace" && !dryRun, let ns = created.object.value(at: "metadata.name")?.stringValue {
+                await ensureDefaultServiceAccount(ns)
+            }
             return JSONReply.bytes(created.object.serialized(), code: 201)
         case (.PUT, let name?):
             let body = try parseBody(request)

@@ -107,7 +107,7 @@ extension KubernetesAPI {
         }
         if let access {
             do {
-                let user = try access.authenticate(authorization: request.authorization, clientCertificate: request.clientCertificate)
+                let user = try await access.authenticate(authorization: request.authorization, clientCertificate: request.clientCertificate)
                 var a = RequestAttributes(user: user, verb: method == "POST" ? "create" : "get", isResourceRequest: true)
                 a.resource = "pods"; a.subresource = path[6]; a.namespace = path[3]; a.name = path[5]
                 try await access.authorize(a)

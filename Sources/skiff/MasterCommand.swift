@@ -79,7 +79,7 @@ struct MasterCommand: ParsableCommand {
             do {
                 let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
                                         audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens,
-                                        ca: secured?.ca, nodeTLS: secured?.nodeTLS)
+                                        ca: secured?.ca, nodeTLS: secured?.nodeTLS, serviceAccountTokens: secured?.serviceAccountTokens)
                 let server = try await HTTPServer(host: host, port: port, handler: api, tls: secured?.context)
                 try await api.bootstrap(serverAddress: "\(host):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so

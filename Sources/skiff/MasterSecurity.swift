@@ -33,6 +33,7 @@ struct MasterSecurity {
     let dataDir: String
     let nodeTLS: NodeClientTLS
     let nodeToken: String
+    let serviceAccountTokens: ServiceAccountTokens
 
     /// Loads or makes what serving `host` securely needs; errors say what could not be done.
     static func prepare(flags: SecurityFlags, dataDir: String, host: String, serviceCIDR: IPv4CIDR) throws -> MasterSecurity {
@@ -54,7 +55,8 @@ struct MasterSecurity {
             let context = try TLSSetup.serverContext(certificate: serving.certPath, key: serving.keyPath, clientCA: ca.directory + "/ca.crt")
             let nodeTLS = try NodeClientTLS(certificate: kubeletClient.certPath, key: kubeletClient.keyPath, ca: ca.directory + "/ca.crt")
             return MasterSecurity(ca: ca, context: context, tokens: tokens, loopbackToken: loopback, admin: admin, dataDir: dataDir,
-                                  nodeTLS: nodeTLS, nodeToken: dataDir + "/node-token")
+                                  nodeTLS: nodeTLS, nodeToken: dataDir + "/node-token",
+                                  serviceAccountTokens: try ServiceAccountTokens(directory: ca.directory))
         } catch let e as ValidationError {
             throw e
         } catch {

@@ -207,6 +207,51 @@ import TestSupport
         }
     }
 
+    /// kubectl create token: a signed token for a ServiceAccount authenticates as it, gets what RBAC
+    /// gives it, and stops working when the account is deleted or the token is altered.
+    @Test func serviceAccountTokensAuthenticate() throws {
+        let s = try start()
+        defer { s.m.stop(); try? FileManager.default.removeItem(atPath: s.dir) }
+        #expect(try s.kubectl(["create", "namespace", "apps"]).status == 0)
+        #expect(try s.kubectl(["get", "serviceaccount", "default", "-n", "apps", "-o", "name"]).stdout.contains("serviceaccount/default"))
+        #expect(try s.kubectl(["create", "serviceaccount", "robot", "-n", "apps"]).status == 0)
+        let made = try s.kubectl(["create", "token", "robot", "-n", "apps", "--duration", "15m"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.split(separator: ".").count == 3)
+        let denied = try s.call("GET", "/api/v1/namespaces/apps/pods", token: token)
+        #expect(denied.code == 403 && denied.body.contains("system:serviceaccount:apps:robot"), "\(denied)")
+        #expect(try s.kubectl(["create", "rolebinding", "robot-view", "-n", "apps", "--clusterrole", "view", "--serviceaccount", "apps:robot"]).status == 0)
+        Thread.sleep(forTimeInterval: 1.1)
+        #expect(try s.call("GET", "/api/v1/namespaces/apps/pods", token: token).code == 200)
+        #expect(try s.call("GET", "/api/v1/namespaces/default/pods", token: token).code == 403)
+        // Altered, or out of range: refused.
+        var forged = Array(token)
+        forged[forged.count - 5] = forged[forged.count - 5] == "A" ? "B" : "A"
+        #expect(try s.call("GET", "/api/v1/namespaces/apps/pods", token: String(forged)).code == 401)
+        let tooLong = try s.call("POST", "/api/v1/namespaces/apps/serviceaccounts/robot/token", body: #"{"spec":{"expirationSeconds":9999999}}"#,
+                                 extra: ["--cert", s.m.dataDir + "/tls/admin.crt", "--key", s.m.dataDir + "/tls/admin.key"])
+        #expect(tooLong.code == 422 && tooLong.body.contains("spec.expirationSeconds"), "\(tooLong)")
+        // Deleting the account revokes its tokens.
+        #expect(try s.kubectl(["delete", "serviceaccount", "robot", "-n", "apps"]).status == 0)
+        #expect(try s.call("GET", "/api/v1/namespaces/apps/pods", token: token).code == 401)
+    }
+
+    @Test func tokensExpire() throws {
+        let dir = try TestEnv.makeTempDir("skiff-sa")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let signer = try ServiceAccountTokens(directory: dir)
+        let t = try signer.issue(namespace: "a", name: "b", uid: "u", audiences: [ServiceAccountTokens.issuer], seconds: 600)
+        #expect(signer.verify(t)?.user.name == "system:serviceaccount:a:b")
+        #expect(signer.verify(t, now: Date().addingTimeInterval(601)) == nil)
+        #expect(signer.verify(t, audience: "vault") == nil)
+        #expect((try FileManager.default.attributesOfItem(atPath: dir + "/sa.key")[.posixPermissions] as? Int) == 0o600)
+        // Another master's key (a different file) doesn't accept it.
+        let otherDir = try TestEnv.makeTempDir("skiff-sa2")
+        defer { try? FileManager.default.removeItem(atPath: otherDir) }
+        #expect(try ServiceAccountTokens(directory: otherDir).verify(t) == nil)
+    }
+
     /// The CA stays across restarts; a serving certificate near expiry is reissued at start, for the same names.
     @Test func certificatesPersistAndRenew() throws {
         let dir = try TestEnv.makeTempDir("skiff-ca")
