@@ -51,9 +51,12 @@ struct MasterCommand: ParsableCommand {
 
     func run() throws { try serve(onReady: nil) }
 
+    /// What `skiff up` needs once the API answers: its local URL and, when secured, the master's security setup.
+    typealias Ready = @Sendable (_ server: String, _ security: MasterSecurity?) -> Void
+
     /// Serves until stopped; `onReady` gets the local API URL once the API answers (skiff up
     /// starts the node and the proxy there).
-    func serve(onReady: (@Sendable (String) -> Void)?) throws {
+    func serve(onReady: Ready?) throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be HOST:PORT, got \(listen)")
         }
@@ -118,7 +121,7 @@ struct MasterCommand: ParsableCommand {
                         Scheduler(options: SchedulerOptions(server: local), log: log).run()
                     }
                 }
-                onReady?(local)
+                onReady?(local, secured)
                 try await server.run()
             } catch {
                 failure.set("\(error)")

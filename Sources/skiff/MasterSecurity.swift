@@ -7,6 +7,7 @@ import ArgumentParser
 import Client
 import Foundation
 import NIOSSL
+import Node
 import Security
 
 struct SecurityFlags: ParsableArguments {
@@ -97,6 +98,13 @@ struct MasterSecurity {
         guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]),
               rename(tmp, path) == 0 else { throw ValidationError("cannot write \(path)") }
         return path
+    }
+
+    /// The node server certificate of a node that runs in this process (`skiff up`), under <data-dir>/tls.
+    func issueNodeServing(name: String, addresses: [String]) throws -> NodeServerTLS {
+        let serving = try ca.ensure("node-serving", commonName: "system:node:\(name)", organizations: ["system:nodes"],
+                                    dnsNames: [name, "localhost"], ipAddresses: Array(Set(addresses + ["127.0.0.1"])).sorted())
+        return NodeServerTLS(certificate: serving.certPath, key: serving.keyPath, ca: ca.directory + "/ca.crt")
     }
 
     /// This host's IPv4 addresses (for the serving certificate).

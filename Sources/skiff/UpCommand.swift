@@ -3,6 +3,7 @@
 // skiffctl and kubectl written where the flags say.
 import ArgumentParser
 import Foundation
+import Node
 import Proxy
 #if canImport(Glibc)
 import Glibc
@@ -29,11 +30,19 @@ struct UpCommand: ParsableCommand {
         MasterCommand.exitOnTerminationSignals()
         let node = self.node, kubeconfigPath = self.kubeconfigPath, proxy = self.proxy, proxyMode = self.proxyMode
         let clusterCIDR = master.controllerOptions.clusterCIDR
-        try master.serve { server in
+        try master.serve { server, security in
             do {
-                try Self.writeKubeconfig(server: server, to: kubeconfigPath)
+                var serverTLS: NodeServerTLS?
+                if let security {
+                    // Secured (off loopback): the admin kubeconfig, and node server certificates straight from the CA.
+                    _ = try security.writeAdminKubeconfig(server: server, to: kubeconfigPath)
+                    serverTLS = try security.issueNodeServing(name: node.name ?? ProcessInfo.processInfo.hostName.lowercased(),
+                                                              addresses: node.nodeIP.map { [$0] } ?? MasterSecurity.hostAddresses())
+                } else {
+                    try Self.writeKubeconfig(server: server, to: kubeconfigPath)
+                }
                 writeAll(2, "skiff up: kubeconfig in \(kubeconfigPath) (skiffctl get nodes, or kubectl --kubeconfig \(kubeconfigPath) get nodes)\n")
-                let agent = try node.agent(server: server, clusterCIDR: clusterCIDR)
+                let agent = try node.agent(server: server, clusterCIDR: clusterCIDR, serverTLS: serverTLS)
                 Thread.detachNewThread { do { try agent.run() } catch { writeAll(2, "skiff up: node stopped: \(error)\n"); Glibc.exit(1) } }
             } catch {
                 writeAll(2, "skiff up: \(error)\n")
