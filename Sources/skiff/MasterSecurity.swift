@@ -73,31 +73,34 @@ struct MasterSecurity {
     /// <data-dir>/admin.kubeconfig (0600): the CA, and the admin certificate and key, inline.
     func writeAdminKubeconfig(server: String, to path: String) throws -> String {
         func b64(_ file: String) throws -> String { try Data(contentsOf: URL(fileURLWithPath: file)).base64EncodedString() }
+        try Self.writeKubeconfig(server: server,
+                                 user: "{client-certificate-data: \(try b64(admin.certPath)), client-key-data: \(try b64(admin.keyPath))}",
+                                 cluster: ", certificate-authority-data: \(try b64(ca.directory + "/ca.crt"))", to: path, mode: 0o600)
+        return path
+    }
+
+    /// A one-context kubeconfig (`user`: the user's YAML; `cluster`: more cluster fields), written whole with its mode.
+    static func writeKubeconfig(server: String, user: String, cluster: String, to path: String, mode: Int) throws {
         let text = """
         apiVersion: v1
         kind: Config
         clusters:
         - name: skiff
-          cluster:
-            server: "\(server)"
-            certificate-authority-data: \(try b64(ca.directory + "/ca.crt"))
+          cluster: {server: "\(server)"\(cluster)}
         users:
-        - name: admin
-          user:
-            client-certificate-data: \(try b64(admin.certPath))
-            client-key-data: \(try b64(admin.keyPath))
+        - name: skiff
+          user: \(user)
         contexts:
         - name: skiff
-          context: {cluster: skiff, user: admin, namespace: default}
+          context: {cluster: skiff, user: skiff, namespace: default}
         current-context: skiff
 
         """
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]),
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: mode]),
               rename(tmp, path) == 0 else { throw ValidationError("cannot write \(path)") }
-        return path
     }
 
     /// The node server certificate of a node that runs in this process (`skiff up`), under <data-dir>/tls.

@@ -62,24 +62,8 @@ struct UpCommand: ParsableCommand {
         }
     }
 
+    /// A kubeconfig for the plain loopback API (no credentials needed).
     static func writeKubeconfig(server: String, to path: String) throws {
-        let text = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: skiff
-          cluster: {server: "\(server)"}
-        users:
-        - name: skiff
-          user: {}
-        contexts:
-        - name: skiff
-          context: {cluster: skiff, user: skiff, namespace: default}
-        current-context: skiff
-
-        """
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try MasterSecurity.writeKubeconfig(server: server, user: "{}", cluster: "", to: path, mode: 0o644)
     }
 }

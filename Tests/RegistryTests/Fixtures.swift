@@ -92,7 +92,7 @@ final class FakeRegistry: @unchecked Sendable {
 
     init() throws {
         dir = try TestEnv.makeTempDir("skiff-fakereg")
-        port = try LocalRegistry.freePort()
+        port = try TestEnv.freePort()
         let layout = try TestEnv.busyboxImageLayout()
         let index = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))))
         let manifestDigest = index["manifests"]?.arrayValue?.first?["digest"]?.stringValue ?? ""

@@ -19,7 +19,7 @@ final class LocalRegistry: @unchecked Sendable {
 
     init(user: String? = nil, password: String? = nil, tls: Bool = false) throws {
         dir = try TestEnv.makeTempDir("skiff-registry")
-        port = try LocalRegistry.freePort()
+        port = try TestEnv.freePort()
         var tlsConfig = ""
         if tls {
             let r = try TestEnv.capture(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -94,21 +94,6 @@ final class LocalRegistry: @unchecked Sendable {
     /// The registry's file for a blob (to corrupt it).
     func blobFile(_ hex: String) -> String {
         storage + "/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw RegistryTestError("no free port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     static func canConnect(_ port: Int) -> Bool {

@@ -34,7 +34,7 @@ public final class EtcdCluster: @unchecked Sendable {
         token = TestEnv.uniqueName("etcd")
         if tls { self.tls = try Self.makeCertificates(in: self.dir) }
         for i in 0..<size {
-            members.append(Member(name: "m\(i)", clientPort: try Self.freePort(), peerPort: try Self.freePort()))
+            members.append(Member(name: "m\(i)", clientPort: try TestEnv.freePort(), peerPort: try TestEnv.freePort()))
         }
         for i in members.indices { try launch(i) }
         for i in members.indices { try waitHealthy(i) }
@@ -124,20 +124,5 @@ public final class EtcdCluster: @unchecked Sendable {
         let r = try TestEnv.capture(["/bin/sh", "-c", script])
         guard r.status == 0 else { throw TestSupportError("openssl: \(r.stderr)") }
         return TLSFiles(ca: dir + "/ca.pem", cert: dir + "/client.pem", key: dir + "/client-key.pem")
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw TestSupportError("no free port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
