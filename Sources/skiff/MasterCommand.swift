@@ -74,7 +74,7 @@ struct MasterCommand: ParsableCommand {
         let nodePorts = bounds[0]...bounds[1]
         let store = try storeFlags.open(dataDir: dataDir)
         // Off loopback (or with --tls) the API is HTTPS only, with authentication and RBAC.
-        let secured = security.secure(host: host) ? try MasterSecurity.prepare(flags: security, dataDir: dataDir, host: host, serviceCIDR: cidr) : nil
+        let secured = security.secure(host: host) ? try MasterSecurity.prepare(flags: security, dataDir: dataDir, host: host, serviceCIDR: cidr, store: store) : nil
         Self.exitOnTerminationSignals()
         let finished = DispatchSemaphore(value: 0)
         let failure = FailureBox()

@@ -9,6 +9,7 @@ import Foundation
 import NIOSSL
 import Node
 import Security
+import Store
 
 struct SecurityFlags: ParsableArguments {
     @Flag(name: .customLong("tls"), help: "Serve HTTPS with authentication and RBAC even on a loopback address (always so on others).")
@@ -37,8 +38,9 @@ struct MasterSecurity {
     let serviceAccountTokens: ServiceAccountTokens
 
     /// Loads or makes what serving `host` securely needs; errors say what could not be done.
-    static func prepare(flags: SecurityFlags, dataDir: String, host: String, serviceCIDR: IPv4CIDR) throws -> MasterSecurity {
+    static func prepare(flags: SecurityFlags, dataDir: String, host: String, serviceCIDR: IPv4CIDR, store: any KeyValueStore) throws -> MasterSecurity {
         do {
+            try ClusterSecrets.share(store: store, dataDir: dataDir)
             let ca = try ClusterCA.loadOrCreate(directory: dataDir + "/tls")
             let ips = Set(["127.0.0.1", IPv4CIDR.format(serviceCIDR.network + 1)] + hostAddresses()
                           + (host == "0.0.0.0" || host.isEmpty ? [] : [host]) + flags.extraNames.filter { IPv4CIDR($0 + "/32") != nil })

@@ -83,6 +83,33 @@ extension EtcdMasterTests {
     }
 }
 
+extension EtcdMasterTests {
+    /// Secured masters on one etcd share one CA, join token and service-account key: A's admin
+    /// kubeconfig works against B, and a token B issues is accepted by A.
+    @Test func securedMastersShareOneClusterIdentity() throws {
+        let etcd = try EtcdCluster(size: 1)
+        defer { etcd.stop() }
+        let args = ["--tls", "--store", "etcd", "--etcd-endpoints", etcd.endpoints[0], "--etcd-prefix", "/" + TestEnv.uniqueName("sec")]
+        let a = try MasterProcess(extraArgs: args)
+        defer { a.stop() }
+        let b = try MasterProcess(extraArgs: args)
+        defer { b.stop() }
+        func file(_ m: MasterProcess, _ name: String) -> String { (try? String(contentsOfFile: m.dataDir + "/" + name, encoding: .utf8)) ?? "a:" + name }
+        #expect(file(a, "tls/ca.crt") == file(b, "tls/ca.crt"))
+        #expect(file(a, "node-token") == file(b, "node-token"))
+        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
+        let kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+        let viaB = try TestEnv.capture([kubectl, "--kubeconfig", a.dataDir + "/admin.kubeconfig", "--server", "https://127.0.0.1:\(b.port)",
+                                        "--cache-dir", a.dataDir + "/kc", "create", "serviceaccount", "shared"])
+        #expect(viaB.status == 0, "\(viaB.stderr)")
+        let token = try TestEnv.capture([kubectl, "--kubeconfig", b.dataDir + "/admin.kubeconfig", "--cache-dir", b.dataDir + "/kc",
+                                         "create", "token", "shared"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let onA = try TestEnv.capture(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", a.dataDir + "/tls/ca.crt",
+                                       "-H", "Authorization: Bearer \(token)", "https://127.0.0.1:\(a.port)/apis"]).stdout
+        #expect(onA == "200", "a token from B on A: \(onA)")
+    }
+}
+
 final class ConcurrentResults: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [(Int, JSONValue)] = []
