@@ -1,5 +1,6 @@
 // `skiff up` brings master, node and proxy up in one process: the examples apply and their
-// Service answers on its cluster IP, from each of the three replicas.
+// Service answers on its cluster IP, from each of the three replicas. With --tls (as off
+// loopback) the kubeconfig it writes is the admin one and logs come through the node server's TLS.
 import API
 import Client
 import Foundation
@@ -11,14 +12,15 @@ import Glibc
 
 @Suite(.serialized, .enabled(if: TestEnv.isRoot, "runs the whole cluster"))
 struct UpRootTests {
-    @Test func upRunsTheExamples() throws {
+    @Test(arguments: [false, true])
+    func upRunsTheExamples(tls: Bool) throws {
         let dir = try TestEnv.makeTempDir("skiff-up")
         let cgroupRoot = TestEnv.uniqueName("skiffup")
         let skiff = TestEnv.binDir + "/skiff"
         _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:latest"])
         let up = Process()
         up.executableURL = URL(fileURLWithPath: "/bin/sh")
-        up.arguments = ["-c", "exec \"$0\" up --listen 127.0.0.1:0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr 10.\(100 + getpid() % 40).0.0/16 --kubeconfig \(dir)/kubeconfig 2>>\(dir)/up.log", skiff]
+        up.arguments = ["-c", "exec \"$0\" up \(tls ? "--tls " : "")--listen 127.0.0.1:0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr 10.\(100 + getpid() % 40).0.0/16 --kubeconfig \(dir)/kubeconfig 2>>\(dir)/up.log", skiff]
         try up.run()
         defer {
             kill(up.processIdentifier, SIGKILL); up.waitUntilExit()
@@ -51,6 +53,11 @@ struct UpRootTests {
         for _ in 0..<60 where answers.count < 3 {
             let r = try TestEnv.capture(["/bin/busybox", "wget", "-qO-", "http://\(ip)/"])
             if r.status == 0 { answers.insert(r.stdout) } else { usleep(100_000) }
+        }
+        if tls {
+            #expect((try FileManager.default.attributesOfItem(atPath: dir + "/kubeconfig")[.posixPermissions] as? Int) == 0o600)
+            let logs = try k("exec", "deployment/web", "--", "cat", "/www/index.html")
+            #expect(logs.status == 0 && logs.stdout.hasPrefix("hello from web-"), "\(logs)")
         }
         #expect(answers.count == 3, "all three replicas answer behind the service: \(answers) \(ip) \((try? k("get", "endpoints", "-o", "wide").stdout) ?? "") \((try? String(contentsOfFile: dir + "/up.log", encoding: .utf8)) ?? "")")
     }
