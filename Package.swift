@@ -52,6 +52,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "CShims/zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "CShims/zstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCrypto", path: "CShims/crypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSSL", path: "CShims/ssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinux", path: "CShims/linux"),
         // libnftables through dlopen (the proxy's nftables mode only).
         .systemLibrary(name: "CNFTables", path: "CShims/nftables"),
@@ -92,7 +93,7 @@ let package = Package(
         // YAML: YAML documents to JSONValue and back (libyaml via Yams).
         .target(name: "YAML", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
         // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
-        .target(name: "Client", dependencies: ["API", "YAML", "HTTPTransfer"]),
+        .target(name: "Client", dependencies: ["API", "YAML", "HTTPTransfer", "CSSL"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
         // Scheduler: filter/score plugins, queue with back-off, a cache with assumed pods, binding.
         .target(name: "Scheduler", dependencies: ["API", "Client"],

@@ -223,6 +223,8 @@ public final class WatchReader: @unchecked Sendable {
 
 final class Connection {
     private var fd: Int32
+    /// Set when the connection speaks TLS (exec/attach against an HTTPS master).
+    private var tls: TLSSession?
     var buffer: [UInt8] = []
     /// Set once a response was read: a failure then may just be a stale keep-alive.
     var reused = false
@@ -255,9 +257,16 @@ final class Connection {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// A TLS connection: the socket, then the handshake with `options`.
+    convenience init(host: String, port: Int, tls options: TLSOptions) throws {
+        try self.init(host: host, port: port)
+        tls = try TLSSession(fd: fd, host: host, tls: options)
+    }
+
     deinit { close() }
 
     func close() {
+        tls = nil
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
@@ -272,7 +281,7 @@ final class Connection {
     func write(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[off...].withUnsafeBytes { tls?.write($0) ?? Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { throw ClientError("connection lost while sending: \(String(cString: strerror(errno)))") }
             off += n
         }
@@ -280,7 +289,7 @@ final class Connection {
 
     func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        let n = chunk.withUnsafeMutableBytes { tls?.read($0) ?? recv(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return false }
         buffer.append(contentsOf: chunk[0..<n])
         return true

@@ -4,6 +4,7 @@
 // ended with v5's close signal [255, 0].
 import API
 import Foundation
+import HTTPTransfer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,12 +14,13 @@ extension APIClient {
     /// (an fd) is forwarded until EOF. Returns the remote command's exit code.
     public func remoteCommand(_ path: String, stdin: Int32?, stdout: @escaping ([UInt8]) -> Void,
                               stderr: @escaping ([UInt8]) -> Void) throws -> Int32 {
-        let conn = try Connection(host: host, port: port)
+        let conn = https ? try Connection(host: host, port: port, tls: credentials?.tls ?? TLSOptions()) : try Connection(host: host, port: port)
         var key = [UInt8](repeating: 0, count: 16)
         for i in key.indices { key[i] = UInt8.random(in: 0...255) }
         let head = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: skiffctl\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: \(Data(key).base64EncodedString())\r\n"
-            + "Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r\n\r\n"
+            + "Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r\n"
+            + extraHeaders.map { $0 + "\r\n" }.joined() + "\r\n"
         try conn.write(Array(head.utf8))
         let (code, headers) = try conn.readHead()
         guard code == 101 else {

@@ -79,6 +79,9 @@ struct SecureClusterRootTests {
         #expect(try eventually(10) { try k(["logs", "hello"]).stdout == "hello-secure\n" })
         let exec = try k(["exec", "hello", "--", "cat", "/etc/hostname"])
         #expect(exec.status == 0 && exec.stdout == "hello\n", "\(exec)")
+        // skiffctl too: its exec websocket over TLS with the kubeconfig's client certificate.
+        let ours = try TestEnv.capture([TestEnv.binDir + "/skiffctl", "exec", "--kubeconfig", dir + "/master/admin.kubeconfig", "hello", "--", "cat", "/etc/hostname"])
+        #expect(ours.status == 0 && ours.stdout == "hello\n", "\(ours)")
 
         // The node server: no certificate, no TLS session; the node's own certificate, 403.
         let nodePort = Int(try k(["get", "node", name, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}"]).stdout) ?? 0
