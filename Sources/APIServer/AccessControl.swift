@@ -61,35 +61,24 @@ final class AccessControl: Sendable {
     /// Throws 403 unless the caller may.
     func authorize(_ a: RequestAttributes) async throws {
         if a.user.groups.contains("system:masters") { return }
-        switch nodes.decide(a, podNode: { _, _ in nil }, referenced: { _, _, _ in false }) {
-        case .allow: return
-        case .deny:
-            // The pod-graph checks need the store: decide again with it.
-            if try await nodeDecision(a) { return }
-        case .noOpinion: break
-        }
+        if let node = NodeAuthorizer.nodeName(a.user), try await nodeDecision(a, node: node) == .allow { return }
         if try await rbacAuthorizer().allows(a) { return }
         throw Self.forbidden(a)
     }
 
-    /// The Node authorizer with the pods bound to nodes looked up in the store.
-    func nodeDecision(_ a: RequestAttributes) async throws -> Bool {
-        guard let node = NodeAuthorizer.nodeName(a.user) else { return false }
+    /// The Node authorizer, with the pod graph read from the store only when the request needs it.
+    func nodeDecision(_ a: RequestAttributes, node: String) async throws -> NodeAuthorizer.Decision {
         let podType = ResourceRegistry.lookup(groupVersion: "v1", plural: "pods")!
-        var podNode: String?
-        if a.resource == "pods", !a.name.isEmpty, let pod = try? await storage.get(podType, namespace: a.namespace, name: a.name) {
-            podNode = pod.object.value(at: "spec.nodeName")?.stringValue ?? ""
-        }
-        var referenced = false
-        if a.resource == "secrets" || a.resource == "configmaps" {
-            let pods = try await storage.store.list(prefix: ResourceStorage.listPrefix(podType, namespace: a.namespace), limit: nil, continueAfter: nil, revision: nil)
-            referenced = pods.items.contains { kv in
+        return try await nodes.decide(a, podNode: { [storage] ns, name in
+            guard let pod = try? await storage.get(podType, namespace: ns, name: name) else { return nil }
+            return pod.object.value(at: "spec.nodeName")?.stringValue ?? ""
+        }, referenced: { [storage] ns, kind, name in
+            let pods = try await storage.store.list(prefix: ResourceStorage.listPrefix(podType, namespace: ns), limit: nil, continueAfter: nil, revision: nil)
+            return pods.items.contains { kv in
                 guard let pod = try? JSONValue.parse(kv.value), pod.value(at: "spec.nodeName")?.stringValue == node else { return false }
-                return Self.references(pod, kind: a.resource, name: a.name)
+                return Self.references(pod, kind: kind, name: name)
             }
-        }
-        let decision = nodes.decide(a, podNode: { _, _ in podNode }, referenced: { _, _, _ in referenced })
-        return decision == .allow
+        })
     }
 
     /// Whether a pod uses secret/configmap `name` (volumes, projected sources, env, envFrom, image pull secrets).

@@ -112,7 +112,6 @@ public final class KubernetesAPI: HTTPHandler {
             if let access {
                 user = try await access.authenticate(authorization: request.headers.first(name: "Authorization"), clientCertificate: request.clientCertificate)
                 try await access.authorize(AccessControl.attributes(request, user: user, route: routed, verb: verb))
-                if routed?.type.group == "rbac.authorization.k8s.io" && request.method != .GET { access.invalidate() }
             }
             if request.bodyTooLarge {
                 throw APIError(Status(code: 413, reason: "RequestEntityTooLarge",
@@ -120,6 +119,8 @@ public final class KubernetesAPI: HTTPHandler {
             }
             if let rr = routed {
                 reply = try await handleResource(request, rr)
+                // A role or binding changed: the next check reads them again (after the write, so no stale reload sticks).
+                if rr.type.group == "rbac.authorization.k8s.io" && request.method != .GET { access?.invalidate() }
             } else {
                 reply = try await handleNonResource(request)
             }

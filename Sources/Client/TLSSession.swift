@@ -17,7 +17,7 @@ final class TLSSession {
             var buf = [CChar](repeating: 0, count: 256)
             let size = buf.count
             ERR_error_string_n(code, &buf, size)
-            return ClientError("TLS to \(host): \(what): \(String(cString: buf))")
+            return ClientError("TLS to \(host): \(what): \(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         // The trusted CA: the kubeconfig's (inline or file), else the system's.
         if let pem = tls.caPEM {

@@ -49,6 +49,26 @@ public final class TransferCancel: @unchecked Sendable {
     public var isCancelled: Bool { flag.pointee != 0 }
 }
 
+/// C strings and buffers for one request (freed with it).
+final class CArguments {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    func string(_ s: String) -> UnsafePointer<CChar> {
+        let p = strdup(s)!
+        allocations.append(UnsafeMutableRawPointer(p))
+        return UnsafePointer(p)
+    }
+
+    func bytes(_ b: [UInt8]) -> (UnsafeRawPointer, Int) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(b.count, 1), alignment: 1)
+        b.withUnsafeBytes { if let base = $0.baseAddress { p.copyMemory(from: base, byteCount: b.count) } }
+        allocations.append(p)
+        return (UnsafeRawPointer(p), b.count)
+    }
+
+    deinit { for p in allocations { free(p) } }
+}
+
 /// Receives body bytes; throwing stops the transfer (the error is rethrown by the request).
 final class BodySink {
     let limit: Int?
@@ -59,6 +79,25 @@ final class BodySink {
     init(limit: Int?, onBytes: ((UnsafeRawBufferPointer) throws -> Void)?) {
         self.limit = limit
         self.onBytes = onBytes
+    }
+
+    /// libcurl's write callback: a 2xx body goes to `onBytes` if set; anything else is kept (bounded) for the message.
+    static let receive: skiff_curl_write_fn = { data, len, status, ctx in
+        let sink = Unmanaged<BodySink>.fromOpaque(ctx!).takeUnretainedValue()
+        let bytes = UnsafeRawBufferPointer(start: data, count: len)
+        do {
+            if let onBytes = sink.onBytes, (200..<300).contains(status) {
+                try onBytes(bytes)
+            } else {
+                let limit = sink.onBytes == nil ? sink.limit : 65536
+                if let limit, sink.body.count + len > limit { throw HTTPTransferError("response larger than \(limit) bytes") }
+                sink.body.append(contentsOf: bytes)
+            }
+            return len
+        } catch {
+            sink.error = error
+            return 0
+        }
     }
 }
 
@@ -72,68 +111,30 @@ public enum Transfer {
         let sink = BodySink(limit: limit, onBytes: onBytes)
         let ctx = Unmanaged.passRetained(sink)
         defer { ctx.release() }
-        var cHeaders = headers.map { strdup($0) }
-        defer { for h in cHeaders { free(h) } }
+        // C copies of everything the request points at, alive until it returns.
+        let c = CArguments()
+        let cHeaders: [UnsafePointer<CChar>?] = headers.map { c.string($0) }
         var response = skiff_curl_response()
-        let rc: Int32 = url.withCString { urlPtr in
-            method.withCString { methodPtr in
-                (body ?? []).withUnsafeBytes { bodyPtr in
-                    cHeaders.withUnsafeMutableBufferPointer { hp in
-                        hp.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(hp.count, 1)) { headerArray in
-                            var req = skiff_curl_request()
-                            req.url = urlPtr
-                            req.headers = UnsafePointer(headerArray)
-                            req.header_count = Int32(hp.count)
-                            req.insecure = tls.insecure ? 1 : 0
-                            req.connect_timeout_seconds = connectTimeout
-                            req.timeout_seconds = timeout
-                            req.method = method == "GET" ? nil : methodPtr
-                            if body != nil { req.body = bodyPtr.baseAddress; req.body_len = bodyPtr.count }
-                            req.long_lived = longLived ? 1 : 0
-                            req.cancel = cancel.map { UnsafeMutablePointer($0.flag) }
-                            req.share = pool?.share
-                            return withOptionalCString(tls.caFile) { ca in
-                                withOptionalCString(tls.certFile) { cert in
-                                    withOptionalCString(tls.keyFile) { key in
-                                      withOptionalBytes(tls.caPEM) { caPEM in
-                                       withOptionalBytes(tls.certPEM) { certPEM in
-                                        withOptionalBytes(tls.keyPEM) { keyPEM in
-                                        req.ca_file = ca
-                                        req.cert_file = cert
-                                        req.key_file = key
-                                        if let caPEM { req.ca_pem = caPEM.baseAddress; req.ca_pem_len = caPEM.count }
-                                        if let certPEM { req.cert_pem = certPEM.baseAddress; req.cert_pem_len = certPEM.count }
-                                        if let keyPEM { req.key_pem = keyPEM.baseAddress; req.key_pem_len = keyPEM.count }
-                                        return skiff_curl_get(&req, { data, len, status, ctx in
-                                            let sink = Unmanaged<BodySink>.fromOpaque(ctx!).takeUnretainedValue()
-                                            let bytes = UnsafeRawBufferPointer(start: data, count: len)
-                                            do {
-                                                // Only a 2xx body is the content; an error body is kept for the message.
-                                                if let onBytes = sink.onBytes, (200..<300).contains(status) {
-                                                    try onBytes(bytes)
-                                                } else {
-                                                    let limit = sink.onBytes == nil ? sink.limit : 65536
-                                                    if let limit, sink.body.count + len > limit {
-                                                        throw HTTPTransferError("response larger than \(limit) bytes")
-                                                    }
-                                                    sink.body.append(contentsOf: bytes)
-                                                }
-                                                return len
-                                            } catch {
-                                                sink.error = error
-                                                return 0
-                                            }
-                                        }, ctx.toOpaque(), &response)
-                                        }
-                                       }
-                                      }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        let rc: Int32 = cHeaders.withUnsafeBufferPointer { headerArray in
+            var req = skiff_curl_request()
+            req.url = c.string(url)
+            req.headers = headerArray.baseAddress
+            req.header_count = Int32(headerArray.count)
+            req.method = method == "GET" ? nil : c.string(method)
+            if let body { (req.body, req.body_len) = c.bytes(body) }
+            req.insecure = tls.insecure ? 1 : 0
+            req.connect_timeout_seconds = connectTimeout
+            req.timeout_seconds = timeout
+            req.long_lived = longLived ? 1 : 0
+            req.cancel = cancel.map { UnsafeMutablePointer($0.flag) }
+            req.share = pool?.share
+            req.ca_file = tls.caFile.map { c.string($0) }
+            req.cert_file = tls.certFile.map { c.string($0) }
+            req.key_file = tls.keyFile.map { c.string($0) }
+            if let pem = tls.caPEM { (req.ca_pem, req.ca_pem_len) = c.bytes(pem) }
+            if let pem = tls.certPEM { (req.cert_pem, req.cert_pem_len) = c.bytes(pem) }
+            if let pem = tls.keyPEM { (req.key_pem, req.key_pem_len) = c.bytes(pem) }
+            return skiff_curl_get(&req, BodySink.receive, ctx.toOpaque(), &response)
         }
         let headerText = response.headers.map { String(cString: $0) } ?? ""
         skiff_curl_free(response.headers)
@@ -151,16 +152,6 @@ public enum Transfer {
             if let existing = parsed[name] { parsed[name] = existing + ", " + value } else { parsed[name] = value }
         }
         return FetchResponse(status: Int(response.status), headers: parsed, body: sink.body)
-    }
-
-    private static func withOptionalBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
-        guard let b else { return body(nil) }
-        return b.withUnsafeBytes { body($0) }
-    }
-
-    private static func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-        guard let s else { return body(nil) }
-        return s.withCString { body($0) }
     }
 }
 

@@ -181,8 +181,10 @@ public struct NodeAuthorizer: Sendable {
     public enum Decision: Equatable { case allow, deny(String), noOpinion }
 
     /// `podNode(ns, name)`: the node a pod is bound to (nil: no such pod). `referenced(ns, kind, name)`:
-    /// whether a pod bound to this node uses that secret/configmap.
-    public func decide(_ a: RequestAttributes, podNode: (String, String) -> String?, referenced: (String, String, String) -> Bool) -> Decision {
+    /// whether a pod bound to this node uses that secret/configmap. Each is asked only when the
+    /// request needs it (they read the store).
+    public func decide(_ a: RequestAttributes, podNode: (String, String) async throws -> String?,
+                       referenced: (String, String, String) async throws -> Bool) async throws -> Decision {
         guard let node = Self.nodeName(a.user) else { return .noOpinion }
         guard a.isResourceRequest else { return .noOpinion }
         let read = ["get", "list", "watch"].contains(a.verb)
@@ -199,7 +201,7 @@ public struct NodeAuthorizer: Sendable {
             if read && a.subresource.isEmpty { return .allow }
             // Mirror pods of static pods are created by their node.
             if a.verb == "create" && a.subresource.isEmpty { return .allow }
-            guard !a.name.isEmpty, let bound = podNode(a.namespace, a.name) else { return .deny("no such pod \(a.namespace)/\(a.name)") }
+            guard !a.name.isEmpty, let bound = try await podNode(a.namespace, a.name) else { return .deny("no such pod \(a.namespace)/\(a.name)") }
             guard bound == node else { return .deny("pod \(a.namespace)/\(a.name) is bound to \"\(bound)\", not \"\(node)\"") }
             if a.subresource == "status" || (a.subresource.isEmpty && ["delete", "patch", "update"].contains(a.verb)) { return .allow }
             return .deny("a node may not \(a.verb) pods/\(a.subresource)")
@@ -207,7 +209,7 @@ public struct NodeAuthorizer: Sendable {
             return ["create", "patch", "update"].contains(a.verb) ? .allow : .noOpinion
         case ("", "secrets"), ("", "configmaps"):
             guard a.verb == "get", !a.name.isEmpty else { return .deny("a node may only get the \(a.resource) its pods use, one by name") }
-            return referenced(a.namespace, a.resource, a.name) ? .allow
+            return try await referenced(a.namespace, a.resource, a.name) ? .allow
                 : .deny("no pod on node \"\(node)\" uses \(a.resource) \(a.namespace)/\(a.name)")
         case ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "namespaces"):
             return read ? .allow : .noOpinion
