@@ -109,7 +109,7 @@ final class Cluster: @unchecked Sendable {
         if master.isRunning { master.terminate(); master.waitUntilExit() }
         for controller in ["memory", "cpu", "pids", "unified"] { Self.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }
         // tmpfs volumes of pods the node did not get to clean up.
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mounts = TestEnv.mountinfo()
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count > 4, fields[4].hasPrefix(dir + "/") { umount2(String(fields[4]), Int32(MNT_DETACH)) }
@@ -278,7 +278,7 @@ struct NodeRootTests {
         // No process of this node's pods is left (monitors, pause processes, containers).
         #expect(c.podProcesses().isEmpty, "processes left: \(c.podProcesses())")
         // Nothing left behind: no overlay mounts under the node's state, no pod cgroups.
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mounts = TestEnv.mountinfo()
         #expect(!mounts.contains(c.dir + "/node/containers"))
         #expect(c.podCgroups().isEmpty, "pod cgroups left: \(c.podCgroups())")
         #expect(!FileManager.default.fileExists(atPath: c.dir + "/node/pods/") ||

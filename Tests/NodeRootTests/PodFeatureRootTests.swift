@@ -249,7 +249,7 @@ struct PodFeatureRootTests {
         let uid = try c.pod("envvol")?.value(at: "metadata.uid")?.stringValue ?? ""
         for name in ["envvol", "badref", "escape"] { _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/\(name)") }
         #expect(try c.eventually(20) { try c.containers().isEmpty })
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mounts = TestEnv.mountinfo()
         #expect(!mounts.contains(c.dir + "/node/pods/"), "tmpfs volumes are unmounted")
         #expect(!FileManager.default.fileExists(atPath: c.dir + "/node/pods/" + uid))
         #expect(FileManager.default.fileExists(atPath: hostDir + "/from-pod"), "hostPath data stays")
