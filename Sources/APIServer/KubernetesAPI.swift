@@ -54,20 +54,13 @@ public final class KubernetesAPI: HTTPHandler {
             do { _ = try await storage.create(nsType, namespace: nil, body: ["metadata": ["name": .string(ns)]]) }
             catch let e as APIError where e.status.code == 409 {}
         }
-        let svcType = ResourceRegistry.lookup(groupVersion: "v1", plural: "services")!
+        // The `kubernetes` Service at the range's first address, its endpoints following this master.
         let (host, port) = splitHostPort(serverAddress)
         do {
-            _ = try await storage.create(svcType, namespace: "default", body: [
-                "metadata": ["name": "kubernetes", "labels": ["component": "apiserver", "provider": "kubernetes"]],
-                "spec": ["clusterIP": .string(storage.services.firstIP),
-                         "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": .int(Int64(port))]]],
-            ])
-            let epType = ResourceRegistry.lookup(groupVersion: "v1", plural: "endpoints")!
-            _ = try? await storage.create(epType, namespace: "default", body: [
-                "metadata": ["name": "kubernetes", "labels": ["endpointslice.kubernetes.io/skip-mirror": "true"]],
-                "subsets": [["addresses": [["ip": .string(host)]], "ports": [["name": "https", "port": .int(Int64(port)), "protocol": "TCP"]]]],
-            ])
-        } catch let e as APIError where e.status.code == 409 || e.status.code == 422 {}
+            try await publishMasterService(namespace: "default", name: "kubernetes", clusterIP: storage.services.firstIP,
+                                           labels: ["component": "apiserver", "provider": "kubernetes"],
+                                           ports: [MasterServicePort(name: "https", port: 443, targetPort: Int64(port))], address: host)
+        } catch let e as APIError where e.status.code == 422 {}   // (the first address is taken: a changed --service-cidr)
         // The default roles and bindings (cluster-admin for system:masters, admin/edit/view, discovery).
         if access != nil {
             for (plural, objects) in [("clusterroles", BootstrapPolicy.clusterRoles), ("clusterrolebindings", BootstrapPolicy.clusterRoleBindings)] {

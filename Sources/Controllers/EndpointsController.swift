@@ -73,7 +73,11 @@ final class EndpointsController: Controller, InitialKeys, @unchecked Sendable {
             let meta = pod["metadata"] ?? .null
             var address: JSONValue = ["ip": .string(ip), "targetRef": ["kind": "Pod", "namespace": .string(ns), "name": meta["name"] ?? "", "uid": meta["uid"] ?? ""]]
             if let node = pod["spec"]?["nodeName"]?.stringValue { address["nodeName"] = .string(node) }
-            let ready = isReady(pod) && pod["metadata"]?["deletionTimestamp"] == nil
+            // A pod whose subdomain names this Service is published under its hostname (DNS: hostname.svc.ns.svc…).
+            let hostname = pod["spec"]?["subdomain"]?.stringValue == svcName ? pod["spec"]?["hostname"]?.stringValue : nil
+            if let hostname { address["hostname"] = .string(hostname) }
+            let publishNotReady = svc["spec"]?["publishNotReadyAddresses"]?.boolValue == true
+            let ready = (isReady(pod) || publishNotReady) && pod["metadata"]?["deletionTimestamp"] == nil
             if ready { subsets[resolved, default: ([], [])].ready.append(address) } else { subsets[resolved, default: ([], [])].notReady.append(address) }
             if slicePorts == nil || slicePorts == resolved {
                 slicePorts = resolved
@@ -81,6 +85,7 @@ final class EndpointsController: Controller, InitialKeys, @unchecked Sendable {
                                      "conditions": ["ready": .bool(ready), "serving": .bool(isReady(pod)), "terminating": .bool(pod["metadata"]?["deletionTimestamp"] != nil)],
                                      "targetRef": address["targetRef"] ?? .null]
                 if let node = address["nodeName"] { ep["nodeName"] = node }
+                if let hostname { ep["hostname"] = .string(hostname) }
                 sliceEndpoints.append(ep)
             }
         }

@@ -46,6 +46,12 @@ public struct NodeOptions: Sendable {
     /// The node server's TLS (a joined node): it then requires a client certificate from the
     /// cluster CA in group system:masters (the API server's), so logs and exec are never anonymous.
     public var serverTLS: NodeServerTLS?
+    /// The cluster DNS servers pods with dnsPolicy ClusterFirst use (--cluster-dns); empty: the host's resolver.
+    public var clusterDNS: [String] = []
+    /// The cluster's DNS domain (--cluster-domain).
+    public var clusterDomain = "cluster.local"
+    /// The host resolver file pods with dnsPolicy Default copy (--resolv-conf).
+    public var resolvConf = "/etc/resolv.conf"
 
     public init(server: String, name: String, rootDir: String, cgroupRoot: String, registry: RegistryConfig) {
         self.server = server; self.name = name; self.rootDir = rootDir; self.cgroupRoot = cgroupRoot; self.registry = registry
@@ -70,6 +76,17 @@ public final class NodeAgent: @unchecked Sendable {
     private(set) var staticPods: StaticPods?
     private(set) var network: PodNetworking!
     private(set) var routes: NodeRoutes!
+    /// Bound service account tokens for projected volumes.
+    private(set) var tokens: TokenManager!
+    /// The Services, for pods' service environment variables.
+    let serviceLister: ServiceLister
+    /// The host's resolver, read at start (dnsPolicy Default, extra search domains).
+    let hostResolver: ResolvConf
+    /// How pods' /etc/resolv.conf is made: --cluster-dns, else the kube-dns Service's cluster IP.
+    var dnsSettings: ClusterDNSSettings {
+        let servers = options.clusterDNS.isEmpty ? serviceLister.clusterDNSAddress().map { [$0] } ?? [] : options.clusterDNS
+        return ClusterDNSSettings(servers: servers, domain: options.clusterDomain, host: hostResolver)
+    }
     private let podCIDRLock = NSLock()
     private var podCIDRValue: String?
     /// The node's spec.podCIDR once the master assigned one.
@@ -82,11 +99,14 @@ public final class NodeAgent: @unchecked Sendable {
         runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
         try PodSandbox(rootDir: options.rootDir, cgroupRoot: options.cgroupRoot).prepareRootfs(monitorPath: runtime.options.monitorPath)
         let server = options.server
+        serviceLister = ServiceLister(server: server)
+        hostResolver = (try? String(contentsOfFile: options.resolvConf, encoding: .utf8)).map(ResolvConf.init(parsing:)) ?? ResolvConf()
         events = EventRecorder(component: "kubelet", host: options.name) { try? APIClient(server: server) }
         images = ImagePuller(agent: self)
         probes = ProbeManager(agent: self)
         network = PodNetworking(agent: self)
         routes = NodeRoutes(agent: self)
+        tokens = TokenManager { try APIClient(server: server) }
         PodNetwork.networking = network
         if let dir = options.manifests { staticPods = StaticPods(dir: dir, node: options.name, log: log) }
     }
@@ -105,6 +125,7 @@ public final class NodeAgent: @unchecked Sendable {
         log("node server on \(options.address):\(serverPort)")
         Thread.detachNewThread { self.heartbeatLoop() }
         Thread.detachNewThread { self.watchLoop() }
+        serviceLister.start()
         if staticPods != nil { Thread.detachNewThread { self.mirrorLoop() } }
         Thread.detachNewThread { self.imageGCLoop() }
         let sync = PodSync(agent: self)

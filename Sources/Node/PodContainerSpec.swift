@@ -81,9 +81,19 @@ struct PodContainerSpec {
     }
 }
 
-/// ConfigMaps and Secrets read from the API server (404 → nil).
+/// ConfigMaps and Secrets read from the API server (404 → nil); tokens through the agent's
+/// token manager, Services from its watch.
 struct APIObjectSource: ObjectSource {
     let client: APIClient?
+    var tokens: TokenManager?
+    var serviceLister: ServiceLister?
+
+    func token(for owner: TokenOwner, _ projection: TokenProjection) throws -> String {
+        guard let tokens else { throw PodConfigError("cannot request a token for service account \(owner.namespace)/\(owner.serviceAccount): no API server") }
+        return try tokens.token(for: owner, projection)
+    }
+
+    func services() -> [ServiceLink] { serviceLister?.services() ?? [] }
 
     func object(resource: String, namespace: String, name: String) throws -> JSONValue? {
         guard let client else { throw PodConfigError("cannot read \(resource) \(namespace)/\(name): no API server") }

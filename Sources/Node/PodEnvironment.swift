@@ -8,6 +8,17 @@ import Foundation
 /// Reads ConfigMaps and Secrets of the pod's namespace: nil when the object does not exist.
 protocol ObjectSource {
     func object(resource: String, namespace: String, name: String) throws -> JSONValue?
+    /// A service account token for a projected volume, bound to the pod.
+    func token(for owner: TokenOwner, _ projection: TokenProjection) throws -> String
+    /// The Services with a cluster IP (for the pod's service environment variables).
+    func services() -> [ServiceLink]
+}
+
+extension ObjectSource {
+    func token(for owner: TokenOwner, _ projection: TokenProjection) throws -> String {
+        throw PodConfigError("cannot request a token for service account \(owner.namespace)/\(owner.serviceAccount): no API server")
+    }
+    func services() -> [ServiceLink] { [] }
 }
 
 /// A configuration error that keeps a container from being created (CreateContainerConfigError).
@@ -49,6 +60,10 @@ enum PodEnvironment {
             if values[k] == nil { order.append(k) }
             values[k] = v
         }
+        // Service links first: the container's own variables override them and may refer to them.
+        let links = ServiceEnvironment.visible(objects.services(), namespace: namespace,
+                                               enableServiceLinks: pod["spec"]?["enableServiceLinks"]?.boolValue ?? true)
+        for (k, v) in ServiceEnvironment.variables(links) { set(k, v) }
         for (i, source) in (c["envFrom"]?.arrayValue ?? []).enumerated() {
             let prefix = source["prefix"]?.stringValue ?? ""
             let (resource, ref) = source["configMapRef"] != nil ? ("configmaps", source["configMapRef"]) : ("secrets", source["secretRef"])

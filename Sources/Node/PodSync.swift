@@ -51,6 +51,11 @@ final class PodSync {
         return cachedClient
     }
 
+    /// Where volumes and environment read API objects, tokens and Services from.
+    func objects() -> APIObjectSource {
+        APIObjectSource(client: api(), tokens: agent.tokens, serviceLister: agent.serviceLister)
+    }
+
     typealias Instance = (name: ContainerName, record: ContainerRecord, status: ContainerStatus)
 
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
@@ -87,7 +92,10 @@ final class PodSync {
         agent.probes.forget(except: runningIDs)
         for dir in orphanDirs { cleanUpPod(uid: dir) }
         for uid in reported.keys where !live.contains(String(uid.prefix(8))) { reported[uid] = nil }
-        for uid in volumesWritten.keys where !live.contains(String(uid.prefix(8))) { volumesWritten[uid] = nil }
+        for uid in volumesWritten.keys where !live.contains(String(uid.prefix(8))) {
+            volumesWritten[uid] = nil
+            agent.tokens.forget(podUID: uid)
+        }
     }
 
     /// What one sync pass of a pod knows about its sandbox and volumes.
@@ -195,7 +203,7 @@ final class PodSync {
         guard (context.pod["spec"]?["volumes"]?.arrayValue ?? []).contains(where: { v in kinds.contains { v[$0] != nil } }) else { return }
         if let last = volumesWritten[context.uid], Date().timeIntervalSince(last) < agent.options.syncFrequency { return }
         volumesWritten[context.uid] = Date()
-        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: APIObjectSource(client: api()))
+        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects())
         do { _ = try volumes.setUp(nodeAllocatable: agent.allocatable) } catch { agent.log("refreshing volumes of pod \(context.uid): \(error)") }
     }
 
@@ -275,8 +283,7 @@ final class PodSync {
         }
         do {
             _ = try sandbox.createCgroup(context.pod, uid: context.uid)
-            let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: nil)
-            try volumes.writeEtcFiles(hostname: PodSandbox.hostname(context.pod))
+            try writeEtcFiles(context, podIP: nil)
             let name = ContainerName(container: PodSandbox.containerName, pod: meta["name"]?.stringValue ?? "",
                                      namespace: meta["namespace"]?.stringValue ?? "default", uid: context.uid,
                                      attempt: (sandboxes.last?.name.attempt ?? -1) + 1)
@@ -285,7 +292,8 @@ final class PodSync {
                 return .failed("ContainerCreating", "pod sandbox exited at once")
             }
             do {
-                _ = try agent.network.setUp(context.pod, uid: context.uid, sandboxPID: pid)
+                // /etc/hosts names the pod's own address, known only now.
+                if let ip = try agent.network.setUp(context.pod, uid: context.uid, sandboxPID: pid) { try writeEtcFiles(context, podIP: ip) }
             } catch {
                 // No network, no pod: the sandbox goes and the next pass tries again.
                 try? runtime.remove(record.id, force: true)
@@ -299,6 +307,16 @@ final class PodSync {
         }
     }
 
+    /// The pod's /etc/hosts, /etc/hostname and /etc/resolv.conf (a DNS fallback is an event).
+    func writeEtcFiles(_ context: PodContext, podIP: String?) throws {
+        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: nil)
+        let (resolv, warning) = PodDNS.resolvConf(context.pod, settings: agent.dnsSettings)
+        if let warning, podIP == nil {
+            agent.events.container(context.pod, nil, type: "Warning", reason: "DNSConfigForming", message: warning)
+        }
+        try volumes.writeEtcFiles(hostname: PodSandbox.hostname(context.pod), podIP: podIP, domain: agent.dnsSettings.domain, resolv: resolv)
+    }
+
     /// Starts one attempt of a container; returns a waiting reason when it can't (yet).
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func start(_ c: JSONValue, attempt: Int, context: PodContext) -> (String, String)? {
@@ -308,7 +326,7 @@ final class PodSync {
         if let w = agent.images.ensure(image, policy: policy, pod: context.pod, container: c) { return w }
         let name = ContainerName(container: c["name"]?.stringValue ?? "", pod: meta["name"]?.stringValue ?? "",
                                  namespace: meta["namespace"]?.stringValue ?? "default", uid: context.uid, attempt: attempt)
-        let objects = APIObjectSource(client: api())
+        let objects = self.objects()
         let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects)
         let spec: ContainerSpec
         do {

@@ -63,7 +63,10 @@ struct PodVolumes {
                     if let cm = source["configMap"] { files += try configMapFiles(cm, volume: name, defaultMode: defaultMode) }
                     if let s = source["secret"] { files += try secretFiles(s, volume: name, defaultMode: defaultMode); onTmpfs = true }
                     if let d = source["downwardAPI"] { files += try downwardFiles(d, defaultMode: defaultMode, volume: name, nodeAllocatable: nodeAllocatable) }
+                    if let t = source["serviceAccountToken"] { files.append(try tokenFile(t, volume: name, defaultMode: defaultMode)) }
                 }
+                // The kubelet keeps projected volumes in memory (tokens and secrets never touch the disk).
+                onTmpfs = true
             } else {
                 throw PodConfigError("volume \"\(name)\": unsupported volume type on this node")
             }
@@ -111,6 +114,19 @@ struct PodVolumes {
             files.append((item["path"]?.stringValue ?? key, bytes, mode(item["mode"], defaultMode)))
         }
         return files
+    }
+
+    /// A bound service account token (requested through the API, refreshed before it expires).
+    private func tokenFile(_ src: JSONValue, volume: String, defaultMode: mode_t) throws -> (String, [UInt8], mode_t) {
+        let projection = TokenProjection(src)
+        guard let source = objects else {
+            throw PodConfigError("MountVolume.SetUp failed for volume \"\(volume)\": no API server to request a service account token from")
+        }
+        do {
+            return (projection.path, Array(try source.token(for: TokenOwner(pod: pod), projection).utf8), defaultMode)
+        } catch {
+            throw PodConfigError("MountVolume.SetUp failed for volume \"\(volume)\": \(error)")
+        }
     }
 
     private func downwardFiles(_ src: JSONValue, defaultMode: mode_t, volume: String, nodeAllocatable: (String) -> String?) throws -> [(String, [UInt8], mode_t)] {
@@ -223,6 +239,9 @@ struct PodVolumes {
         if FileIO.exists(podDir + "/etc-hostname") {
             out.append(.init(source: podDir + "/etc-hostname", destination: "/etc/hostname", readOnly: false))
         }
+        if !out.contains(where: { $0.destination == "/etc/resolv.conf" }), FileIO.exists(podDir + "/etc-resolv.conf") {
+            out.append(.init(source: podDir + "/etc-resolv.conf", destination: "/etc/resolv.conf", readOnly: false))
+        }
         return out
     }
 
@@ -259,18 +278,23 @@ struct PodVolumes {
         return r
     }
 
-    /// /etc/hosts and /etc/hostname for the pod's containers (kubelet-managed files).
-    func writeEtcFiles(hostname: String) throws {
+    /// /etc/hosts, /etc/hostname and /etc/resolv.conf for the pod's containers (kubelet-managed
+    /// files). /etc/hosts names the pod's IP by its hostname (and FQDN with a subdomain).
+    func writeEtcFiles(hostname: String, podIP: String?, domain: String, resolv: ResolvConf) throws {
         try FileIO.mkdirAll(podDir, mode: 0o750)
         var hosts = "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         hosts += "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
-        if let ip = PodNetwork.podIP(pod) { hosts += "\(ip)\t\(hostname)\n" }
+        let fqdn = PodDNS.fqdn(pod, hostname: hostname, domain: domain)
+        if let ip = podIP ?? PodNetwork.podIP(pod) { hosts += "\(ip)\t\(fqdn.map { $0 + "\t" } ?? "")\(hostname)\n" }
+        if !(pod["spec"]?["hostAliases"]?.arrayValue ?? []).isEmpty { hosts += "\n# Entries added by HostAliases.\n" }
         for alias in pod["spec"]?["hostAliases"]?.arrayValue ?? [] {
             let names = (alias["hostnames"]?.arrayValue ?? []).compactMap(\.stringValue)
             if let ip = alias["ip"]?.stringValue, !names.isEmpty { hosts += "\(ip)\t\(names.joined(separator: "\t"))\n" }
         }
+        let setFQDN = pod["spec"]?["setHostnameAsFQDN"]?.boolValue == true
         try FileIO.writeAtomic(podDir + "/etc-hosts", Array(hosts.utf8), mode: 0o644)
-        try FileIO.writeAtomic(podDir + "/etc-hostname", Array((hostname + "\n").utf8), mode: 0o644)
+        try FileIO.writeAtomic(podDir + "/etc-hostname", Array(((setFQDN ? fqdn : nil) ?? hostname).utf8) + [0x0a], mode: 0o644)
+        try FileIO.writeAtomic(podDir + "/etc-resolv.conf", Array(resolv.text.utf8), mode: 0o644)
     }
 }
 

@@ -16,8 +16,17 @@ struct MasterCommand: ParsableCommand {
         commandName: "master",
         abstract: "Run the master: the Kubernetes API server over an embedded SQLite store.")
 
-    @Option(name: .long, help: "Address to serve the API on (plain HTTP; keep it on loopback).")
-    var listen: String = "127.0.0.1:6443"
+    @Option(name: .customLong("listen"), help: "Address to serve the API on: plain HTTP on loopback, else HTTPS with authentication (default 127.0.0.1:6443; skiff up: 0.0.0.0:6443).")
+    var listenFlag: String?
+
+    /// Where `skiff up` listens unless told: every address, secured, so pods reach the API.
+    var defaultListen = "127.0.0.1:6443"
+    var listen: String { listenFlag ?? defaultListen }
+
+    @Option(name: .customLong("advertise-address"), help: "The IP pods and nodes reach this master on (the kubernetes and kube-dns Endpoints); default: the listen address, else the host's primary IPv4.")
+    var advertiseAddress: String?
+
+    @OptionGroup(title: "Cluster DNS") var dns: ClusterDNSFlags
 
     @Option(name: .customLong("data-dir"), help: "Directory for the store (state.db).")
     var dataDir: String = "/var/lib/skiff/master"
@@ -72,6 +81,10 @@ struct MasterCommand: ParsableCommand {
             throw ValidationError("--service-node-port-range must be FIRST-LAST within 1-65535 (e.g. 30000-32767), got \(nodePortRange)")
         }
         let nodePorts = bounds[0]...bounds[1]
+        let advertise = advertiseAddress ?? AdvertiseAddress.default(listenHost: host)
+        guard IPv4CIDR(advertise + "/32") != nil else { throw ValidationError("--advertise-address must be an IPv4 address, got \(advertise)") }
+        var security = self.security
+        if !security.extraNames.contains(advertise) { security.extraNames.append(advertise) }
         let store = try storeFlags.open(dataDir: dataDir)
         // Off loopback (or with --tls) the API is HTTPS only, with authentication and RBAC.
         let secured = security.secure(host: host) ? try MasterSecurity.prepare(flags: security, dataDir: dataDir, host: host, serviceCIDR: cidr, store: store) : nil
@@ -84,7 +97,7 @@ struct MasterCommand: ParsableCommand {
                                         audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens,
                                         ca: secured?.ca, nodeTLS: secured?.nodeTLS, serviceAccountTokens: secured?.serviceAccountTokens)
                 let server = try await HTTPServer(host: host, port: port, handler: api, tls: secured?.context)
-                try await api.bootstrap(serverAddress: "\(host):\(server.port)")
+                try await api.bootstrap(serverAddress: "\(advertise):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so
                 // watchers always have at least one interval of history to resume from.
                 Task.detached {
@@ -121,6 +134,7 @@ struct MasterCommand: ParsableCommand {
                         Scheduler(options: SchedulerOptions(server: local), log: log).run()
                     }
                 }
+                await publishClusterDNSService(api, advertise: advertise, dnsPort: startClusterDNS(server: local, log: log))
                 onReady?(local, secured)
                 try await server.run()
             } catch {

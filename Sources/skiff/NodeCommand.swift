@@ -21,6 +21,10 @@ struct NodeCommand: ParsableCommand {
     @Option(name: .customLong("cluster-cidr"), help: "All pods' addresses (the master's --cluster-cidr): pod traffic leaving it is masqueraded.")
     var clusterCIDR: String = "10.244.0.0/16"
 
+    // (Not in NodeFlags: `skiff up` takes the master's --cluster-domain for both.)
+    @Option(name: .customLong("cluster-domain"), help: "The cluster's DNS domain, for pods' search paths.")
+    var clusterDomain: String = "cluster.local"
+
     // (Not in NodeFlags either: `skiff up` has its own --kubeconfig, the one it writes.)
     @Option(name: .long, help: "A kubeconfig with the master's URL, its CA and this node's credentials.")
     var kubeconfig: String?
@@ -42,7 +46,7 @@ struct NodeCommand: ParsableCommand {
             serverTLS = NodeServerTLS(certificate: creds.servingCert, key: creds.servingKey, ca: creds.ca)
             writeAll(2, "skiff node: joined \(server) as system:node:\(name)\n")
         }
-        try flags.agent(server: server, clusterCIDR: clusterCIDR, serverTLS: serverTLS).run()
+        try flags.agent(server: server, clusterCIDR: clusterCIDR, clusterDomain: clusterDomain, serverTLS: serverTLS).run()
     }
 }
 
@@ -99,10 +103,16 @@ struct NodeFlags: ParsableArguments {
     @Option(name: .customLong("node-ip"), help: "IP address the node reports (default: its first non-loopback IPv4).")
     var nodeIP: String?
 
+    @Option(name: .customLong("cluster-dns"), help: "DNS server IPs for pods, comma-separated (default: the kube-dns Service's cluster IP).")
+    var clusterDNS: String?
+
+    @Option(name: .customLong("resolv-conf"), help: "The host resolver file that pods with dnsPolicy Default copy.")
+    var resolvConf: String = "/etc/resolv.conf"
+
     @OptionGroup var registry: RegistryOptions
 
     /// The agent these flags describe, talking to `server`.
-    func agent(server: String, clusterCIDR: String, serverTLS: NodeServerTLS? = nil) throws -> NodeAgent {
+    func agent(server: String, clusterCIDR: String, clusterDomain: String, serverTLS: NodeServerTLS? = nil) throws -> NodeAgent {
         // Many small threads (probes, log streams, events) each get a malloc arena by default;
         // two shared arenas keep the agent's footprint flat as pods and threads come and go.
         _ = skiff_malloc_arena_max(2)
@@ -119,6 +129,12 @@ struct NodeFlags: ParsableArguments {
         options.manifests = manifests
         options.cniBinDirs = cniBinDir.split(separator: ":").map(String.init)
         options.cniConfDir = cniConfDir
+        options.clusterDNS = (clusterDNS ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let bad = options.clusterDNS.first(where: { IPv4CIDR($0 + "/32") == nil }) {
+            throw ValidationError("--cluster-dns must be IPv4 addresses separated by commas, got \(bad)")
+        }
+        options.clusterDomain = clusterDomain
+        options.resolvConf = resolvConf
         guard IPv4CIDR(clusterCIDR) != nil else { throw ValidationError("--cluster-cidr must be an IPv4 CIDR, got \(clusterCIDR)") }
         options.clusterCIDR = clusterCIDR
         guard let logSize = try? Quantity(parsing: containerLogMaxSize), logSize.value >= 0 else {

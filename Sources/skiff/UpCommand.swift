@@ -29,7 +29,10 @@ struct UpCommand: ParsableCommand {
     func run() throws {
         MasterCommand.exitOnTerminationSignals()
         let node = self.node, kubeconfigPath = self.kubeconfigPath, proxy = self.proxy, proxyMode = self.proxyMode
-        let clusterCIDR = master.controllerOptions.clusterCIDR
+        let clusterCIDR = master.controllerOptions.clusterCIDR, clusterDomain = master.dns.domain
+        // Unless told, the whole cluster listens on every address, secured: pods reach the API.
+        var master = self.master
+        master.defaultListen = "0.0.0.0:6443"
         try master.serve { server, security in
             do {
                 var serverTLS: NodeServerTLS?
@@ -42,7 +45,7 @@ struct UpCommand: ParsableCommand {
                     try Self.writeKubeconfig(server: server, to: kubeconfigPath)
                 }
                 writeAll(2, "skiff up: kubeconfig in \(kubeconfigPath) (skiffctl get nodes, or kubectl --kubeconfig \(kubeconfigPath) get nodes)\n")
-                let agent = try node.agent(server: server, clusterCIDR: clusterCIDR, serverTLS: serverTLS)
+                let agent = try node.agent(server: server, clusterCIDR: clusterCIDR, clusterDomain: clusterDomain, serverTLS: serverTLS)
                 Thread.detachNewThread { do { try agent.run() } catch { writeAll(2, "skiff up: node stopped: \(error)\n"); Glibc.exit(1) } }
             } catch {
                 writeAll(2, "skiff up: \(error)\n")
