@@ -108,6 +108,12 @@ let package = Package(
         .target(name: "Proxy", dependencies: ["API", "Client", "Network", "CNFTables", "CLinux"]),
         // Pod networks through CNI plugins (spec 1.0).
         .target(name: "Network", dependencies: ["API"]),
+        // DNS: the cluster DNS server — wire codec, records from Services/EndpointSlices/Pods, forwarding.
+        .target(name: "DNS", dependencies: [
+            "API", "Client",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
         .target(name: "Controllers", dependencies: ["API", "Client"]),
         .target(name: "Node", dependencies: [
@@ -123,7 +129,7 @@ let package = Package(
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler", "Controllers", "Proxy", "CLinux",
+            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler", "Controllers", "Proxy", "CLinux", "DNS",
             "Security", .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -146,6 +152,8 @@ let package = Package(
         .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "API"]),
+        // The DNS codec, records and a real server on loopback sockets.
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "API", "TestSupport"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "API", "TestSupport"]),
         // A real master and node agent running pods (root).
         .testTarget(name: "NodeRootTests", dependencies: ["API", "Client", "TestSupport"]),

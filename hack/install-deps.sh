@@ -16,6 +16,9 @@ packages=(
   containernetworking-plugins iptables nftables libnftables1
   # the etcd store backend: a real etcd for its tests, etcdctl for the benchmark, curl for health checks
   etcd-server etcd-client curl
+  # cluster DNS: dnsmasq as a real upstream in its tests and beside it in the benchmark, dnsperf
+  # to load both, dig for the benchmark's spot checks
+  dnsmasq-base dnsperf dnsutils
 )
 missing=()
 for p in "${packages[@]}"; do

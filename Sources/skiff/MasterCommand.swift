@@ -134,7 +134,7 @@ struct MasterCommand: ParsableCommand {
                         Scheduler(options: SchedulerOptions(server: local), log: log).run()
                     }
                 }
-                await publishClusterDNSService(api, advertise: advertise, dnsPort: startClusterDNS(server: local, log: log))
+                await publishClusterDNSService(api, advertise: advertise, dnsPort: startClusterDNS(server: local, host: advertise, log: log))
                 onReady?(local, secured)
                 try await server.run()
             } catch {

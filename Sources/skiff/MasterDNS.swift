@@ -16,7 +16,7 @@ struct ClusterDNSFlags: ParsableArguments {
     @Option(name: .customLong("cluster-domain"), help: "The cluster's DNS domain.")
     var domain: String = "cluster.local"
 
-    @Option(name: .customLong("dns-port"), help: "The port the cluster DNS listens on (every address; the kube-dns Service's target port; 0: any free port).")
+    @Option(name: .customLong("dns-port"), help: "The port the cluster DNS listens on at the advertise address (the kube-dns Service's target port; 0: any free port).")
     var port: Int = 53
 
     @Option(name: .customLong("dns-upstream"), help: "Resolvers for names outside the cluster, IP[:PORT] comma-separated (default: the host's resolv.conf).")
@@ -30,17 +30,23 @@ struct ClusterDNSFlags: ParsableArguments {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--dns-port must be 0-65535, got \(port)") }
+        try Self.validate(domain: domain, upstreams: upstreams)
+    }
+
+    static func validate(domain: String, upstreams: [String]?) throws {
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         guard !domain.isEmpty, labels.allSatisfy({ DNSName.isLabel($0) }) else {
             throw ValidationError("--cluster-domain must be a DNS name of lower-case labels (e.g. cluster.local), got \(domain)")
         }
         for u in upstreams ?? [] where AdvertiseAddress.hostPort(u) == nil {
-            throw ValidationError("--dns-upstream must be IPv4[:PORT] addresses separated by commas, got \(u)")
+            throw ValidationError("upstream resolvers must be IPv4[:PORT] addresses separated by commas, got \(u)")
         }
     }
 
-    var upstreams: [String]? {
-        upstream.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    var upstreams: [String]? { Self.split(upstream) }
+
+    static func split(_ list: String?) -> [String]? {
+        list.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     }
 }
 
@@ -113,9 +119,10 @@ extension MasterCommand {
         }
     }
 
-    /// Starts the cluster DNS on every address; returns the port it serves on, or the requested
-    /// one when it is off or could not bind (a warning: the API keeps serving).
-    func startClusterDNS(server: String, log: @escaping @Sendable (String) -> Void) -> Int {
+    /// Starts the cluster DNS on the advertised address (not every address: a host resolver such
+    /// as systemd-resolved may hold port 53 on loopback); returns the port it serves on, or the
+    /// requested one when it is off or could not bind (a warning: the API keeps serving).
+    func startClusterDNS(server: String, host: String, log: @escaping @Sendable (String) -> Void) -> Int {
         guard dns.enabled else { return dns.port }
         #if canImport(DNS)
         var config = ClusterDNSConfig()
@@ -123,16 +130,21 @@ extension MasterCommand {
         config.ttl = dns.ttl
         config.port = dns.port
         config.upstreams = dns.upstreams
-        let server = ClusterDNS(config: config, apiServer: server, log: log)
-        do {
-            let port = try server.start()
-            log("serving cluster DNS for \(dns.domain) on 0.0.0.0:\(port)")
-            Self.dnsServer = server
-            return port
-        } catch {
-            log("warning: the cluster DNS cannot serve on port \(dns.port): \(error)")
-            return dns.port
+        // An advertise address that is not this host's (a NAT or a virtual IP) can't be bound.
+        for bindHost in [host, "0.0.0.0"] {
+            config.host = bindHost
+            let candidate = ClusterDNS(config: config, apiServer: server, log: log)
+            do {
+                let port = try candidate.start()
+                log("serving cluster DNS for \(dns.domain) on \(bindHost):\(port) (udp, tcp)")
+                Self.dnsServer = candidate
+                return port
+            } catch {
+                candidate.stop()
+                log("warning: the cluster DNS cannot serve on \(bindHost):\(dns.port): \(error)")
+            }
         }
+        return dns.port
         #else
         log("warning: built without the cluster DNS")
         return dns.port

@@ -11,7 +11,7 @@ struct Skiff: ParsableCommand {
         commandName: "skiff",
         abstract: "A small Kubernetes: container runtime, node agent and master in one binary.",
         subcommands: [RunCommand.self, PsCommand.self, LogsCommand.self, ExecCommand.self, KillCommand.self, RmCommand.self,
-                      ImageCommand.self, MasterCommand.self, SchedulerCommand.self, ControllerManagerCommand.self, NodeCommand.self, ProxyCommand.self, UpCommand.self, EtcdMigrateCommand.self])
+                      ImageCommand.self, MasterCommand.self, SchedulerCommand.self, ControllerManagerCommand.self, NodeCommand.self, ProxyCommand.self, DNSCommand.self, UpCommand.self, EtcdMigrateCommand.self])
 
     /// One clear line on stderr for any error; help and usage errors as ArgumentParser prints them.
     static func main() {
