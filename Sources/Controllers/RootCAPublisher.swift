@@ -17,7 +17,8 @@ final class RootCAPublisher: Controller, InitialKeys, @unchecked Sendable {
 
     init(informers: SharedInformers, caPEM: String) {
         self.informers = informers
-        self.caPEM = caPEM
+        // As a PEM file has it (ending in a newline), whichever way the CA was handed over.
+        self.caPEM = caPEM.hasSuffix("\n") ? caPEM : caPEM + "\n"
         informers.namespaces.onEvent { [self] event in
             switch event {
             case .added(let ns), .updated(_, let ns): queue.add(objectKey(ns))

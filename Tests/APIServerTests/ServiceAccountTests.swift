@@ -115,8 +115,8 @@ import TestSupport
         let response = parse(issued.body)
         #expect(response.value(at: "spec.boundObjectRef") == parse(ref))
         let token = response.value(at: "status.token")?.stringValue ?? ""
-        #expect(claims(token).value(at: "kubernetes.io.pod") == parse(#"{"name":"p1","uid":"\#(uid)"}"#))
-        #expect(claims(token).value(at: "kubernetes.io.serviceaccount.name") == "robot")
+        #expect(claims(token)["kubernetes.io"]?["pod"] == parse(#"{"name":"p1","uid":"\#(uid)"}"#))
+        #expect(claims(token)["kubernetes.io"]?["serviceaccount"]?["name"] == "robot")
         #expect(try s.call("GET", "/apis", token: token).code == 200)
 
         // The binding must name the pod as it is.
@@ -131,7 +131,7 @@ import TestSupport
         // Secrets bind too.
         let secret = parse(try s.admin("POST", "/api/v1/namespaces/apps/secrets", body: #"{"metadata":{"name":"key"}}"#).body)
         let secretToken = parse(try request(#"{"kind":"Secret","apiVersion":"v1","name":"key"}"#).body).value(at: "status.token")?.stringValue ?? ""
-        #expect(claims(secretToken).value(at: "kubernetes.io.secret.uid") == secret.value(at: "metadata.uid"))
+        #expect(claims(secretToken)["kubernetes.io"]?["secret"]?["uid"] == secret.value(at: "metadata.uid"))
         #expect(try s.call("GET", "/apis", token: secretToken).code == 200)
         #expect(try s.admin("DELETE", "/api/v1/namespaces/apps/secrets/key").code == 200)
         #expect(try s.call("GET", "/apis", token: secretToken).code == 401)
@@ -158,7 +158,7 @@ import TestSupport
         }
         let ok = try token("robot", #"{"spec":{"audiences":["api"],"boundObjectRef":\#(ref(mine))}}"#)
         #expect(ok.code == 201, "\(ok)")
-        #expect(claims(parse(ok.body).value(at: "status.token")?.stringValue ?? "").value(at: "kubernetes.io.pod.name") == "mine")
+        #expect(claims(parse(ok.body).value(at: "status.token")?.stringValue ?? "")["kubernetes.io"]?["pod"]?["name"] == "mine")
         // Another node's pod's account: refused by the authorizer; unbound, or bound to another node's pod: by the binding rule.
         #expect(try token("other", #"{"spec":{"boundObjectRef":\#(ref(theirs))}}"#).code == 403)
         let unbound = try token("robot", "{}")
@@ -186,7 +186,7 @@ import TestSupport
         /// The ConfigMap once it holds the CA (nil after 15 s).
         func published() -> JSONValue? {
             for _ in 0..<60 {
-                if let r = try? s.admin("GET", path), r.code == 200, parse(r.body).value(at: "data.ca.crt")?.stringValue == ca { return parse(r.body) }
+                if let r = try? s.admin("GET", path), r.code == 200, parse(r.body)["data"]?["ca.crt"]?.stringValue == ca { return parse(r.body) }
                 Thread.sleep(forTimeInterval: 0.25)
             }
             return nil
