@@ -1,6 +1,6 @@
 // Controller decisions that need no cluster: which pods a ReplicaSet deletes first, the
 // Deployment's surge/unavailable arithmetic and template hashing, endpoint port resolution,
-// expectations.
+// expectations, and what the root CA publisher writes.
 import API
 @testable import Controllers
 import Foundation
