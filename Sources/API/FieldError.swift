@@ -15,9 +15,16 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
     public let field: String
     public let value: String
     public let detail: String
+    /// `value` is shown as is, not quoted: Go's rendering of a non-string bad value (`[]string{"a", "b"}`).
+    public let rawValue: Bool
 
-    public init(_ kind: Kind, field: String, value: String = "", detail: String) {
-        self.kind = kind; self.field = field; self.value = value; self.detail = detail
+    public init(_ kind: Kind, field: String, value: String = "", detail: String, rawValue: Bool = false) {
+        self.kind = kind; self.field = field; self.value = value; self.detail = detail; self.rawValue = rawValue
+    }
+
+    /// An invalid list of strings, shown as Go's %#v shows a []string.
+    public static func invalid(_ field: String, strings: [String], detail: String) -> FieldError {
+        FieldError(.invalid, field: field, value: "[]string{" + strings.map { "\"\($0)\"" }.joined(separator: ", ") + "}", detail: detail, rawValue: true)
     }
 
     /// The message without the field path (a Status cause's message; the path is its `field`).
@@ -30,7 +37,7 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .required: return "\(field): Required value: \(detail)"
-        case .invalid: return "\(field): Invalid value: \"\(value)\": \(detail)"
+        case .invalid: return "\(field): Invalid value: \(rawValue ? value : "\"" + value + "\""): \(detail)"
         case .duplicate: return "\(field): Duplicate value: \"\(value)\""
         case .notSupported: return "\(field): Unsupported value: \"\(value)\": \(detail)"
         case .tooLong: return "\(field): Too long: \(detail)"
@@ -46,6 +53,8 @@ public enum NameValidation {
     static let labelValueMessage = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
     static let dns1123SubdomainMessage = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
     static let dns1123LabelMessage = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+
+    static let dns1035LabelMessage = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 
     static func isAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
     static func isLowerAlnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 97 && b <= 122) }
@@ -64,7 +73,7 @@ public enum NameValidation {
         var errs: [FieldError] = []
         if b.count > 63 { errs.append(FieldError(.invalid, field: field, value: s, detail: "must be no more than 63 characters")) }
         if b.isEmpty || !(b[0] >= 97 && b[0] <= 122) || !isLowerAlnum(b[b.count - 1]) || !b.allSatisfy({ isLowerAlnum($0) || $0 == 45 }) {
-            errs.append(FieldError(.invalid, field: field, value: s, detail: "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"))
+            errs.append(FieldError(.invalid, field: field, value: s, detail: dns1035LabelMessage))
         }
         return errs
     }

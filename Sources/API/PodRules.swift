@@ -121,6 +121,7 @@ public enum PodRules {
         }
         checkOneOf(spec, "restartPolicy", path: path, ["Always", "OnFailure", "Never"], into: &errs)
         checkOneOf(spec, "dnsPolicy", path: path, ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"], into: &errs)
+        errs += validateDNS(spec, path: path)
         checkNonNegative(spec, "terminationGracePeriodSeconds", path: path, into: &errs)
         checkType(spec, "nodeName", path: path, expect: "string", into: &errs)
         checkType(spec, "hostNetwork", path: path, expect: "boolean", into: &errs)

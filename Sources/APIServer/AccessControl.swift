@@ -29,15 +29,22 @@ final class AccessControl: Sendable {
         guard auth.hasPrefix("Bearer ") else { throw unauthorized }
         let token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         if let user = tokens.user(for: token) { return user }
-        // A service account token: signed by us, unexpired, and its account still there (same uid).
-        if let claims = serviceAccounts?.verify(token) {
-            let type = ResourceRegistry.lookup(groupVersion: "v1", plural: "serviceaccounts")!
-            if let sa = try? await storage.get(type, namespace: claims.namespace, name: claims.name),
-               sa.object.value(at: "metadata.uid")?.stringValue == claims.uid {
-                return claims.user
-            }
+        // A service account token: signed by us, unexpired, and its account (and the pod or secret it
+        // is bound to) still there with the same uid.
+        if let claims = serviceAccounts?.verify(token),
+           await exists("serviceaccounts", claims.namespace, ServiceAccountTokens.BoundObject(name: claims.name, uid: claims.uid)),
+           await exists("pods", claims.namespace, claims.pod), await exists("secrets", claims.namespace, claims.secret) {
+            return claims.user
         }
         throw unauthorized
+    }
+
+    /// Whether the bound object is stored with that uid (true when there is none to check).
+    private func exists(_ plural: String, _ namespace: String, _ bound: ServiceAccountTokens.BoundObject?) async -> Bool {
+        guard let bound else { return true }
+        let type = ResourceRegistry.lookup(groupVersion: "v1", plural: plural)!
+        guard let object = try? await storage.get(type, namespace: namespace, name: bound.name) else { return false }
+        return object.object.value(at: "metadata.uid")?.stringValue == bound.uid
     }
 
     /// The request's attributes (resource or path) for the authorizers.
@@ -55,7 +62,21 @@ final class AccessControl: Sendable {
         a.subresource = rr.subresource ?? ""
         a.namespace = rr.namespace ?? ""
         a.name = rr.name ?? ""
+        // A list or watch of one object by metadata.name is about that object (as kube-apiserver's RequestInfo has it).
+        if a.name.isEmpty, a.verb == "list" || a.verb == "watch", let selector = request.query["fieldSelector"] {
+            a.name = Self.exactName(fieldSelector: selector) ?? ""
+        }
         return a
+    }
+
+    /// X from a field selector requiring metadata.name=X (or ==X).
+    static func exactName(fieldSelector: String) -> String? {
+        for requirement in fieldSelector.split(separator: ",") {
+            for op in ["==", "="] where requirement.hasPrefix("metadata.name" + op) {
+                return String(requirement.dropFirst(("metadata.name" + op).count))
+            }
+        }
+        return nil
     }
 
     /// Throws 403 unless the caller may.
@@ -81,8 +102,10 @@ final class AccessControl: Sendable {
         })
     }
 
-    /// Whether a pod uses secret/configmap `name` (volumes, projected sources, env, envFrom, image pull secrets).
+    /// Whether a pod uses secret/configmap `name` (volumes, projected sources, env, envFrom, image
+    /// pull secrets), or runs as service account `name`.
     static func references(_ pod: JSONValue, kind: String, name: String) -> Bool {
+        if kind == "serviceaccounts" { return (pod.value(at: "spec.serviceAccountName")?.stringValue ?? "default") == name }
         let key = kind == "secrets" ? "secret" : "configMap"
         let nameField = kind == "secrets" ? "secretName" : "name"
         let spec = pod["spec"] ?? .null

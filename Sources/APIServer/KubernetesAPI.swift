@@ -34,7 +34,8 @@ public final class KubernetesAPI: HTTPHandler {
         self.audit = audit
         self.ca = ca
         self.nodeTLS = nodeTLS
-        let storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts)
+        let storage = ResourceStorage(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
+                                      mountsServiceAccountTokens: serviceAccountTokens != nil)
         self.storage = storage
         access = tokens.map { AccessControl(tokens: $0, serviceAccounts: serviceAccountTokens, storage: storage) }
         namespaces = NamespaceController(storage: storage)
@@ -74,11 +75,7 @@ public final class KubernetesAPI: HTTPHandler {
         await namespaces.resume()
     }
 
-    /// Every namespace has a `default` ServiceAccount (the service account controller's job in Kubernetes).
-    func ensureDefaultServiceAccount(_ namespace: String) async {
-        let type = ResourceRegistry.lookup(groupVersion: "v1", plural: "serviceaccounts")!
-        _ = try? await storage.create(type, namespace: namespace, body: ["metadata": ["name": "default"]])
-    }
+    func ensureDefaultServiceAccount(_ namespace: String) async { await storage.ensureDefaultServiceAccount(namespace) }
 
     func splitHostPort(_ address: String) -> (String, Int) {
         guard let colon = address.lastIndex(of: ":") else { return (address, 6443) }
@@ -111,7 +108,7 @@ public final class KubernetesAPI: HTTPHandler {
                                       message: "Request entity too large: limit is \(HTTPServer.maxBodyBytes)"))
             }
             if let rr = routed {
-                reply = try await handleResource(request, rr)
+                reply = try await handleResource(request, rr, user: user)
                 // A role or binding changed: the next check reads them again (after the write, so no stale reload sticks).
                 if rr.type.group == "rbac.authorization.k8s.io" && request.method != .GET { access?.invalidate() }
             } else {
@@ -193,12 +190,12 @@ public final class KubernetesAPI: HTTPHandler {
 
     // MARK: resources
 
-    func handleResource(_ request: HTTPRequest, _ rr: ResourceRequest) async throws -> HTTPReply {
+    func handleResource(_ request: HTTPRequest, _ rr: ResourceRequest, user: UserInfo) async throws -> HTTPReply {
         let type = rr.type
         if type.namespaced, rr.namespace == nil, rr.name != nil {
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
-        if let sub = rr.subresource { return try await handleSubresource(request, rr, sub) }
+        if let sub = rr.subresource { return try await handleSubresource(request, rr, sub, user: user) }
         let dryRun = request.query["dryRun"] == "All"
         switch (request.method, rr.name) {
         case (.GET, nil):

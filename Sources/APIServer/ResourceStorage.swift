@@ -13,9 +13,13 @@ struct StoredObject {
 final class ResourceStorage: Sendable {
     let store: any KeyValueStore
     let services: ServiceAllocator
+    /// New pods get a projected service account token volume (only where tokens are issued: a master serving TLS).
+    let mountsServiceAccountTokens: Bool
 
-    init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767) {
+    init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
+         mountsServiceAccountTokens: Bool = false) {
         self.store = store
+        self.mountsServiceAccountTokens = mountsServiceAccountTokens
         self.services = ServiceAllocator(store: store, cidr: serviceCIDR, nodePorts: nodePorts)
     }
 
@@ -77,6 +81,9 @@ final class ResourceStorage: Sendable {
         if strategy.tracksGeneration { meta["generation"] = 1 } else { meta["generation"] = nil }
         obj["metadata"] = .object(meta)
         strategy.applyDefaults(&obj)
+        if type.kind == "Pod", let ns = meta["namespace"]?.stringValue {
+            try await admitServiceAccount(&obj, namespace: ns, podName: givenName.isEmpty ? generateName : givenName)
+        }
         // Pod Security admission: the namespace's enforce level refuses what breaks it.
         if type.kind == "Pod", let level = PodSecurity.level(namespaceObject), level != .privileged {
             let violations = PodSecurity.violations(obj, level: level)

@@ -1,19 +1,20 @@
 // Subresources: */status (status-only writes), */scale (autoscaling/v1 Scale views of
-// replicas), pods/binding (the scheduler's write), namespaces/finalize; pods/log is proxied to
-// the node server (NodeProxy), pods/exec and attach tunnelled to it.
+// replicas), pods/binding (the scheduler's write), namespaces/finalize, serviceaccounts/token
+// (TokenRequest.swift); pods/log is proxied to the node server (NodeProxy), pods/exec and
+// attach tunnelled to it.
 import API
 import Security
 import Foundation
 import Store
 
 extension KubernetesAPI {
-    func handleSubresource(_ request: HTTPRequest, _ rr: ResourceRequest, _ sub: String) async throws -> HTTPReply {
+    func handleSubresource(_ request: HTTPRequest, _ rr: ResourceRequest, _ sub: String, user: UserInfo) async throws -> HTTPReply {
         guard let name = rr.name else { throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")) }
         let type = rr.type
         let dryRun = request.query["dryRun"] == "All"
         switch (sub, request.method) {
         case ("token", .POST) where type.kind == "ServiceAccount":
-            return try await tokenRequest(request, namespace: rr.namespace ?? "", name: name)
+            return try await tokenRequest(request, namespace: rr.namespace ?? "", name: name, user: user)
         case ("status", .GET):
             let kv = try await storage.getRaw(type, namespace: rr.namespace, name: name)
             return JSONReply.bytes(ObjectCodec.render(kv.value, revision: kv.modRevision))
@@ -83,34 +84,6 @@ extension KubernetesAPI {
         default:
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
         }
-    }
-
-    /// TokenRequest (`kubectl create token`): a signed token for the service account, 10 minutes to 48 hours (default 1 h).
-    func tokenRequest(_ request: HTTPRequest, namespace: String, name: String) async throws -> HTTPReply {
-        guard let signer = serviceAccountTokens else {
-            throw APIError.badRequest("service account tokens are issued only by a master serving TLS (--tls or a non-loopback address)")
-        }
-        let type = ResourceRegistry.lookup(groupVersion: "v1", plural: "serviceaccounts")!
-        let sa = try await storage.get(type, namespace: namespace, name: name)
-        let body = request.body.isEmpty ? JSONValue.object(JSONObject()) : try parseBody(request)
-        let seconds = Int(body.value(at: "spec.expirationSeconds")?.intValue ?? 3600)
-        guard (600...172_800).contains(seconds) else {
-            throw APIError(.invalid(group: "authentication.k8s.io", kind: "TokenRequest", name: name, errors: [
-                FieldError(.invalid, field: "spec.expirationSeconds", value: String(seconds), detail: "may not be less than 10 minutes or more than 48 hours")]))
-        }
-        let audiences = (body.value(at: "spec.audiences")?.arrayValue ?? []).compactMap(\.stringValue)
-        let uid = sa.object.value(at: "metadata.uid")?.stringValue ?? ""
-        let now = Date()
-        let token = try signer.issue(namespace: namespace, name: name, uid: uid,
-                                     audiences: audiences.isEmpty ? [ServiceAccountTokens.issuer] : audiences, seconds: seconds, now: now)
-        let response: JSONValue = [
-            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-            "metadata": ["name": .string(name), "namespace": .string(namespace), "creationTimestamp": .string(KubeTime.format(now))],
-            "spec": ["audiences": .array((audiences.isEmpty ? [ServiceAccountTokens.issuer] : audiences).map(JSONValue.string)),
-                     "expirationSeconds": .int(Int64(seconds)), "boundObjectRef": body.value(at: "spec.boundObjectRef") ?? .null],
-            "status": ["token": .string(token), "expirationTimestamp": .string(KubeTime.format(now.addingTimeInterval(Double(seconds))))],
-        ]
-        return JSONReply.bytes(response.serialized(), code: 201)
     }
 
     func parsePatchBody(_ request: HTTPRequest) throws -> JSONValue {

@@ -13,12 +13,17 @@ public struct ControllerOptions: Sendable {
     public var podEvictionTimeout: Double = 300
     /// Pod CIDRs for nodes come from here (a /24 each).
     public var clusterCIDR = IPv4CIDR("10.244.0.0/16")!
+    /// The cluster CA (PEM) published to every namespace as ConfigMap kube-root-ca.crt (nil: not published).
+    public var rootCAPEM: String?
     public init(server: String) { self.server = server }
 }
 
 /// The informers every controller reads from.
 final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
+    let namespaces: Informer
+    /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
+    let rootCAConfigMaps: Informer
 
     init(server: String) {
         pods = Informer(server: server, path: "/api/v1/pods")
@@ -29,9 +34,15 @@ final class SharedInformers: @unchecked Sendable {
         nodes = Informer(server: server, path: "/api/v1/nodes")
         leases = Informer(server: server, path: "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
         endpointSlices = Informer(server: server, path: "/apis/discovery.k8s.io/v1/endpointslices")
+        namespaces = Informer(server: server, path: "/api/v1/namespaces")
+        rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
-    var all: [Informer] { [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices] }
+    /// The informers the controllers use (the root CA ones only when it is published).
+    func all(publishingRootCA: Bool) -> [Informer] {
+        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices]
+            + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
+    }
 
     /// Objects of one namespace from an informer.
     func inNamespace(_ informer: Informer, _ namespace: String) -> [JSONValue] {
@@ -66,8 +77,10 @@ public final class ControllerManager: @unchecked Sendable {
         controllers = [rs, rc, DeploymentController(informers: informers), EndpointsController(informers: informers),
                        NodeLifecycleController(informers: informers, options: options), GarbageCollector(informers: informers),
                        NodeIPAMController(informers: informers, clusterCIDR: options.clusterCIDR)]
-        for informer in informers.all { informer.start() }
-        for informer in informers.all { informer.waitForSync() }
+        if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
+        let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
+        for informer in used { informer.start() }
+        for informer in used { informer.waitForSync() }
         for c in controllers {
             for key in (c as? InitialKeys)?.initialKeys() ?? [] { c.queue.add(key) }
             Thread.detachNewThread { [self] in work(c) }

@@ -168,8 +168,9 @@ public enum BootstrapPolicy {
 }
 
 /// The Node authorizer: a kubelet (system:node:<name>, group system:nodes) may read what its
-/// pods need and write only its own objects. `podNode` tells which node a pod is bound to;
-/// `nodePods` lists the pods bound to a node (for the secrets/configmaps they reference).
+/// pods need, ask for tokens of the service accounts they run as, and write only its own
+/// objects. `podNode` tells which node a pod is bound to; `referenced` whether a pod bound to
+/// the node uses a secret, configmap or service account.
 public struct NodeAuthorizer: Sendable {
     public init() {}
 
@@ -181,7 +182,7 @@ public struct NodeAuthorizer: Sendable {
     public enum Decision: Equatable { case allow, deny(String), noOpinion }
 
     /// `podNode(ns, name)`: the node a pod is bound to (nil: no such pod). `referenced(ns, kind, name)`:
-    /// whether a pod bound to this node uses that secret/configmap. Each is asked only when the
+    /// whether a pod bound to this node uses that secret/configmap/serviceaccount. Each is asked only when the
     /// request needs it (they read the store).
     public func decide(_ a: RequestAttributes, podNode: (String, String) async throws -> String?,
                        referenced: (String, String, String) async throws -> Bool) async throws -> Decision {
@@ -208,9 +209,16 @@ public struct NodeAuthorizer: Sendable {
         case ("", "events"):
             return ["create", "patch", "update"].contains(a.verb) ? .allow : .noOpinion
         case ("", "secrets"), ("", "configmaps"):
-            guard a.verb == "get", !a.name.isEmpty else { return .deny("a node may only get the \(a.resource) its pods use, one by name") }
+            // (A list or watch names its object with a metadata.name field selector.)
+            guard read, a.subresource.isEmpty, !a.name.isEmpty else { return .deny("a node may only read the \(a.resource) its pods use, one by name") }
             return try await referenced(a.namespace, a.resource, a.name) ? .allow
                 : .deny("no pod on node \"\(node)\" uses \(a.resource) \(a.namespace)/\(a.name)")
+        case ("", "serviceaccounts"):
+            // Tokens for the accounts its pods run as (the API server then requires a binding to such a pod).
+            if read && a.subresource.isEmpty { return .noOpinion }
+            guard a.verb == "create", a.subresource == "token", !a.name.isEmpty else { return .deny("a node may only create tokens for individual service accounts") }
+            return try await referenced(a.namespace, a.resource, a.name) ? .allow
+                : .deny("no pod on node \"\(node)\" runs as service account \(a.namespace)/\(a.name)")
         case ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "namespaces"):
             return read ? .allow : .noOpinion
         default:

@@ -1,8 +1,9 @@
 // ServiceAccount tokens (TokenRequest, `kubectl create token`): ES256 JWTs signed with the
 // master's service-account key (<data-dir>/tls/sa.key, 0600) in kube-apiserver's claim shape —
 // sub system:serviceaccount:<ns>:<name>, the kubernetes.io claim naming the account and its uid,
-// aud, exp. Verified on every request (signature, expiry, audience); the caller also checks the
-// account still exists with that uid, so deleting it revokes its tokens.
+// aud, exp, and (for a TokenRequest with a boundObjectRef) the pod or secret it is bound to.
+// Verified on every request (signature, expiry, audience); the caller also checks the account
+// (and the bound object) still exists with that uid, so deleting it revokes its tokens.
 import Crypto
 import Foundation
 
@@ -20,12 +21,28 @@ public final class ServiceAccountTokens: @unchecked Sendable {
         }
     }
 
+    /// An object a token is bound to (kube-apiserver's kubernetes.io.pod / .secret claims).
+    public struct BoundObject: Sendable, Equatable {
+        public var name: String
+        public var uid: String
+        public init(name: String, uid: String) { self.name = name; self.uid = uid }
+
+        var claim: [String: String] { ["name": name, "uid": uid] }
+        init?(claim: Any?) {
+            guard let c = claim as? [String: Any], let name = c["name"] as? String, let uid = c["uid"] as? String else { return nil }
+            self.init(name: name, uid: uid)
+        }
+    }
+
     public struct Claims: Sendable, Equatable {
         public var namespace: String
         public var name: String
         public var uid: String
         public var audiences: [String]
         public var expires: Date
+        /// The token dies with this pod (the agent's projected tokens) or secret.
+        public var pod: BoundObject?
+        public var secret: BoundObject?
         public var user: UserInfo {
             UserInfo(name: "system:serviceaccount:\(namespace):\(name)",
                      groups: ["system:serviceaccounts", "system:serviceaccounts:\(namespace)", "system:authenticated"])
@@ -33,13 +50,16 @@ public final class ServiceAccountTokens: @unchecked Sendable {
     }
 
     /// A token for the account, valid `seconds` from now.
-    public func issue(namespace: String, name: String, uid: String, audiences: [String], seconds: Int, now: Date = Date()) throws -> String {
+    public func issue(namespace: String, name: String, uid: String, audiences: [String], seconds: Int, now: Date = Date(),
+                      pod: BoundObject? = nil, secret: BoundObject? = nil) throws -> String {
         let header = ["alg": "ES256", "typ": "JWT", "kid": keyID]
         let iat = Int(now.timeIntervalSince1970)
+        var k8s: [String: Any] = ["namespace": namespace, "serviceaccount": ["name": name, "uid": uid]]
+        if let pod { k8s["pod"] = pod.claim }
+        if let secret { k8s["secret"] = secret.claim }
         let payload: [String: Any] = [
             "iss": Self.issuer, "sub": "system:serviceaccount:\(namespace):\(name)", "aud": audiences,
-            "iat": iat, "nbf": iat, "exp": iat + seconds,
-            "kubernetes.io": ["namespace": namespace, "serviceaccount": ["name": name, "uid": uid]],
+            "iat": iat, "nbf": iat, "exp": iat + seconds, "kubernetes.io": k8s,
         ]
         let signingInput = Self.b64url(try JSONSerialization.data(withJSONObject: header, options: .sortedKeys))
             + "." + Self.b64url(try JSONSerialization.data(withJSONObject: payload, options: .sortedKeys))
@@ -62,7 +82,8 @@ public final class ServiceAccountTokens: @unchecked Sendable {
         else { return nil }
         let audiences = payload["aud"] as? [String] ?? []
         guard audiences.isEmpty || audiences.contains(audience) else { return nil }
-        return Claims(namespace: ns, name: name, uid: uid, audiences: audiences, expires: Date(timeIntervalSince1970: Double(exp)))
+        return Claims(namespace: ns, name: name, uid: uid, audiences: audiences, expires: Date(timeIntervalSince1970: Double(exp)),
+                      pod: BoundObject(claim: k8s["pod"]), secret: BoundObject(claim: k8s["secret"]))
     }
 
     /// A short id of the signing key (the JWT kid).

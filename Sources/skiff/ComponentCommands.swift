@@ -42,7 +42,11 @@ struct ControllerFlags: ParsableArguments {
     @Option(name: .customLong("cluster-cidr"), help: "Pod addresses: each node gets a /24 of this range.")
     var clusterCIDR: String = "10.244.0.0/16"
 
-    func options(server: String) throws -> ControllerOptions {
+    @Option(name: .customLong("root-ca-file"), help: "The cluster CA (PEM) published to every namespace as ConfigMap kube-root-ca.crt (skiff master: its own CA when it serves TLS).")
+    var rootCAFile: String?
+
+    /// `rootCAPEM`: the CA to publish unless --root-ca-file names another.
+    func options(server: String, rootCAPEM: String? = nil) throws -> ControllerOptions {
         guard let grace = MasterCommand.seconds(nodeMonitorGracePeriod), grace > 0 else {
             throw ValidationError("--node-monitor-grace-period must be a duration like 40s, got \(nodeMonitorGracePeriod)")
         }
@@ -56,6 +60,11 @@ struct ControllerFlags: ParsableArguments {
         o.clusterCIDR = cidr
         o.nodeMonitorGracePeriod = grace
         o.podEvictionTimeout = eviction
+        o.rootCAPEM = rootCAPEM
+        if let rootCAFile {
+            do { o.rootCAPEM = try String(contentsOfFile: rootCAFile, encoding: .utf8) }
+            catch { throw ValidationError("--root-ca-file \(rootCAFile): \(error.localizedDescription)") }
+        }
         return o
     }
 }
@@ -134,6 +143,9 @@ struct ProxyCommand: ParsableCommand {
 
     @Option(name: .customLong("cluster-cidr"), help: "Pod addresses; traffic to services from outside them is masqueraded.")
     var clusterCIDR: String = "10.244.0.0/16"
+
+    @Option(name: .customLong("root-ca-file"), help: "The cluster CA (PEM) published to every namespace as ConfigMap kube-root-ca.crt (skiff master: its own CA when it serves TLS).")
+    var rootCAFile: String?
 
     @Option(name: .customLong("proxy-mode"), help: "iptables (kube-proxy's iptables mode) or nftables (maps; fast syncs for many services).")
     var mode: ProxyMode = .iptables

@@ -120,7 +120,7 @@ struct MasterCommand: ParsableCommand {
                 }
                 let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {
-                    let options = try controllerOptions.options(server: local)
+                    let options = try controllerOptions.options(server: local, rootCAPEM: secured?.ca.certificatePEM)
                     let elector = election.elector(server: local, lease: "kube-controller-manager")
                     Thread.detachNewThread {
                         elector?.acquire(log: log)

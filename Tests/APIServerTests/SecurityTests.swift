@@ -30,6 +30,11 @@ import TestSupport
             return (code, String(out.split(separator: "\n").dropLast().joined(separator: "\n")))
         }
 
+        /// As the cluster admin (its client certificate).
+        func admin(_ method: String, _ path: String, body: String? = nil, extra: [String] = []) throws -> (code: Int, body: String) {
+            try call(method, path, body: body, extra: ["--cert", m.dataDir + "/tls/admin.crt", "--key", m.dataDir + "/tls/admin.key"] + extra)
+        }
+
         func kubectl(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
             let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
             let binary = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
@@ -37,7 +42,10 @@ import TestSupport
         }
     }
 
-    func start() throws -> Secured {
+    func start() throws -> Secured { try Self.start() }
+
+    /// A master with --tls and the test tokens (alice, bob, dave in devs, node1 for node n1).
+    static func start(extraArgs: [String] = []) throws -> Secured {
         let dir = try TestEnv.makeTempDir("skiff-sec")
         try """
         alice-token,alice,1001
@@ -45,7 +53,7 @@ import TestSupport
         dave-token,dave,1003,"devs"
         node1-token,system:node:n1,n1,"system:nodes"
         """.write(toFile: dir + "/tokens.csv", atomically: true, encoding: .utf8)
-        let m = try MasterProcess(extraArgs: ["--tls", "--token-auth-file", dir + "/tokens.csv"])
+        let m = try MasterProcess(extraArgs: ["--tls", "--token-auth-file", dir + "/tokens.csv"] + extraArgs)
         return Secured(m: m, dir: dir)
     }
 

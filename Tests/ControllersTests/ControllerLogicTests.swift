@@ -1,6 +1,6 @@
 // Controller decisions that need no cluster: which pods a ReplicaSet deletes first, the
 // Deployment's surge/unavailable arithmetic and template hashing, endpoint port resolution,
-// expectations.
+// expectations, and what the root CA publisher writes.
 import API
 @testable import Controllers
 import Foundation
@@ -69,5 +69,30 @@ func json(_ text: String) -> JSONValue {
         #expect(isAvailable(pod, minReadySeconds: 0, now: t0))
         #expect(!isAvailable(pod, minReadySeconds: 10, now: t0.addingTimeInterval(5)))
         #expect(isAvailable(pod, minReadySeconds: 10, now: t0.addingTimeInterval(11)))
+    }
+}
+
+@Suite struct RootCAPublisherTests {
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+    @Test func createsWhatIsMissingAndRepairsWhatWasEdited() {
+        guard case .create(let made) = RootCAPublisher.change(existing: nil, caPEM: pem) else { Issue.record("expected a create"); return }
+        #expect(made.value(at: "metadata.name") == "kube-root-ca.crt")
+        #expect(made.value(at: "data") == ["ca.crt": .string(pem)])
+        #expect(made.value(at: "metadata.annotations")?["kubernetes.io/description"]?.stringValue == RootCAPublisher.description)
+        // As published: nothing to do.
+        var stored = made
+        stored["metadata"]?["resourceVersion"] = "7"
+        #expect(RootCAPublisher.change(existing: stored, caPEM: pem) == .none)
+        // Other data, or the description gone: put back, keeping the object's other metadata (resourceVersion, labels).
+        var edited = stored
+        edited["data"] = ["ca.crt": "forged", "extra": "x"]
+        edited["metadata"]?["annotations"] = ["team": "a"]
+        guard case .update(let fixed) = RootCAPublisher.change(existing: edited, caPEM: pem) else { Issue.record("expected an update"); return }
+        #expect(fixed.value(at: "data") == ["ca.crt": .string(pem)])
+        #expect(fixed.value(at: "metadata.resourceVersion") == "7")
+        #expect(fixed.value(at: "metadata.annotations")?["team"] == "a")
+        #expect(fixed.value(at: "metadata.annotations")?["kubernetes.io/description"] != nil)
+        #expect(RootCAPublisher.change(existing: stored, caPEM: "another CA") != .none)
     }
 }

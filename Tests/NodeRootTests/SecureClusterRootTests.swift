@@ -1,6 +1,7 @@
 // A secured cluster end to end: `skiff master --tls` and a node joining with `--token` (its CA
 // pinned by the token's hash, its own client and serving certificates). The node registers and
-// runs a pod; kubectl logs and exec reach it through the master over mutual TLS; the node server
+// runs a pod with its service account credentials mounted (a bound token that dies with it);
+// kubectl logs and exec reach it through the master over mutual TLS; the node server
 // refuses callers without a certificate and other nodes; a wrong token or a forged secret
 // cannot join.
 import API
@@ -79,6 +80,17 @@ struct SecureClusterRootTests {
         #expect(try eventually(10) { try k(["logs", "hello"]).stdout == "hello-secure\n" })
         let exec = try k(["exec", "hello", "--", "cat", "/etc/hostname"])
         #expect(exec.status == 0 && exec.stdout == "hello\n", "\(exec)")
+        // Its service account's credentials, injected at admission and projected by the node: the
+        // namespace, the cluster CA (the kube-root-ca.crt ConfigMap) and a token bound to the pod.
+        let sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+        #expect(try k(["exec", "hello", "--", "cat", sa + "/namespace"]).stdout == "default")
+        let ca = try String(contentsOfFile: dir + "/master/tls/ca.crt", encoding: .utf8)
+        #expect(try eventually(10) { try k(["exec", "hello", "--", "cat", sa + "/ca.crt"]).stdout == ca })
+        let podToken = try k(["exec", "hello", "--", "cat", sa + "/token"]).stdout
+        #expect(podToken.split(separator: ".").count == 3, "\(podToken)")
+        let whoami = try TestEnv.capture(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", dir + "/master/tls/ca.crt",
+                                          "-H", "Authorization: Bearer \(podToken)", server + "/apis"])
+        #expect(whoami.stdout == "200", "\(whoami)")
         // skiffctl too: its exec websocket over TLS with the kubeconfig's client certificate.
         let ours = try TestEnv.capture([TestEnv.binDir + "/skiffctl", "exec", "--kubeconfig", dir + "/master/admin.kubeconfig", "hello", "--", "cat", "/etc/hostname"])
         #expect(ours.status == 0 && ours.stdout == "hello\n", "\(ours)")
@@ -93,5 +105,10 @@ struct SecureClusterRootTests {
                                           "--key", dir + "/node/pki/node-client.key", "https://127.0.0.1:\(nodePort)/pods"])
         #expect(asNode.stdout.contains("Forbidden") && !asNode.stdout.contains("PodList"), "\(asNode)")
         _ = try k(["delete", "pod", "hello", "--grace-period=1"])
+        // The pod gone, its token no longer authenticates.
+        #expect(try eventually(30) {
+            try TestEnv.capture(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", dir + "/master/tls/ca.crt",
+                                 "-H", "Authorization: Bearer \(podToken)", server + "/apis"]).stdout == "401"
+        })
     }
 }
