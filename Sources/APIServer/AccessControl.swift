@@ -26,7 +26,8 @@ final class AccessControl: Sendable {
         if let der = clientCertificate, let user = CertificateIdentity.user(der: der) { return user }
         guard let auth = authorization else { return .anonymous }
         let unauthorized = APIError(Status(code: 401, reason: "Unauthorized", message: "Unauthorized"))
-        guard auth.hasPrefix("Bearer ") else { throw unauthorized }
+        // The scheme is case-insensitive (RFC 7235): the official Python client sends "bearer".
+        guard auth.count > 7, auth.prefix(7).lowercased() == "bearer " else { throw unauthorized }
         let token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         if let user = tokens.user(for: token) { return user }
         // A service account token: signed by us, unexpired, and its account (and the pod or secret it

@@ -20,7 +20,7 @@ final class MasterProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnv.binDir + "/skiff")
         // The API alone: no scheduler or controllers writing to the objects these tests watch.
-        process.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--no-scheduler", "--no-controllers"] + extraArgs
+        process.arguments = ["master", "--listen", "127.0.0.1:0", "--dns-port", "0", "--data-dir", dataDir, "--no-scheduler", "--no-controllers"] + extraArgs
         let err = Pipe()
         process.standardError = err
         try process.run()

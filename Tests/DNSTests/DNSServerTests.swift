@@ -1,40 +1,11 @@
 // The real server on loopback sockets: UDP and TCP answers, TC then TCP for a large answer,
 // forwarding to a real dnsmasq upstream with the cache answering after it stops, SERVFAIL
 // when no upstream answers, and a flood of garbage that leaves it answering.
+// (dnsmasq runs daemonized: see TestSupport's Dnsmasq.)
 import Foundation
 @testable import DNS
 import Testing
 import TestSupport
-
-/// dnsmasq on 127.0.0.1 answering from a hosts file, authoritative for `example` (NXDOMAIN for the rest).
-final class Dnsmasq {
-    let port: Int
-    let process = Process()
-    let dir: String
-
-    init(hosts: String) throws {
-        dir = try TestEnv.makeTempDir("skiff-dnsmasq")
-        try hosts.write(toFile: dir + "/hosts", atomically: true, encoding: .utf8)
-        port = try TestEnv.freePort()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-        process.arguments = ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--addn-hosts=\(dir)/hosts", "--local=/example/",
-                             "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)", "--local-ttl=30",
-                             "--pid-file=", "--user=root", "--conf-file=/dev/null"]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Ready when it answers.
-        for _ in 0..<50 {
-            if TestDNS.udp(TestDNS.query("ready.example"), port: port, timeout: 0.1) != nil { return }
-        }
-        throw TestSupportError("dnsmasq did not answer on port \(port)")
-    }
-
-    func stop() {
-        // SIGKILL: the test process's threads block SIGTERM, and the child inherits that mask.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-}
 
 @Suite(.serialized) struct DNSServerTests {
     func server(upstreams: [String]) throws -> (ClusterDNS, Int) {
@@ -75,7 +46,7 @@ final class Dnsmasq {
     }
 
     @Test func forwardsOtherNamesAndCachesTheAnswers() throws {
-        let upstream = try Dnsmasq(hosts: "192.0.2.7 host.example\n")
+        let upstream = try Dnsmasq(hosts: "192.0.2.7 host.example\n", extra: ["--local=/example/"])
         defer { upstream.stop() }
         let (dns, port) = try server(upstreams: ["127.0.0.1:\(upstream.port)"])
         defer { dns.stop() }

@@ -33,7 +33,7 @@ struct HAMasterRootTests {
         // Master B: same store, same cluster CIDR; the node talks to B.
         let b = Process()
         b.executableURL = URL(fileURLWithPath: "/bin/sh")
-        b.arguments = ["-c", "exec \"$0\" master --listen 127.0.0.1:0 --data-dir \(c.dir)/master-b --cluster-cidr \(c.clusterCIDR) " + shared.joined(separator: " ") + " 2>>\(c.dir)/master-b.log",
+        b.arguments = ["-c", "exec \"$0\" master --listen 127.0.0.1:0 --dns-port 0 --data-dir \(c.dir)/master-b --cluster-cidr \(c.clusterCIDR) " + shared.joined(separator: " ") + " 2>>\(c.dir)/master-b.log",
                        TestEnv.binDir + "/skiff"]
         try b.run()
         defer { if b.isRunning { kill(b.processIdentifier, SIGKILL); b.waitUntilExit() } }

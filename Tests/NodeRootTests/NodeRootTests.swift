@@ -30,7 +30,7 @@ final class Cluster: @unchecked Sendable {
         let skiff = TestEnv.binDir + "/skiff"
         master.executableURL = URL(fileURLWithPath: skiff)
         // Clusters of one test run share the host: each gets its own pod address range.
-        master.arguments = ["master", "--listen", "127.0.0.1:0", "--data-dir", dir + "/master", "--cluster-cidr", clusterCIDR] + masterArgs
+        master.arguments = ["master", "--listen", "127.0.0.1:0", "--dns-port", "0", "--data-dir", dir + "/master", "--cluster-cidr", clusterCIDR] + masterArgs
         let err = Pipe()
         master.standardError = err
         try master.run()

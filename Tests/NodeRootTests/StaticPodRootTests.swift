@@ -75,7 +75,7 @@ struct StaticPodRootTests {
         #expect(try c.appContainers() == before, "no pod is killed because the master is away")
         let restarted = Process()
         restarted.executableURL = URL(fileURLWithPath: TestEnv.binDir + "/skiff")
-        restarted.arguments = ["master", "--listen", "127.0.0.1:\(c.port)", "--data-dir", c.dir + "/master"]
+        restarted.arguments = ["master", "--listen", "127.0.0.1:\(c.port)", "--dns-port", "0", "--data-dir", c.dir + "/master"]
         restarted.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try restarted.run()
         defer { kill(restarted.processIdentifier, SIGKILL); restarted.waitUntilExit() }

@@ -20,7 +20,7 @@ struct UpRootTests {
         _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:latest"])
         let up = Process()
         up.executableURL = URL(fileURLWithPath: "/bin/sh")
-        up.arguments = ["-c", "exec \"$0\" up \(tls ? "--tls " : "")--listen 127.0.0.1:0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr 10.\(100 + getpid() % 40).0.0/16 --kubeconfig \(dir)/kubeconfig 2>>\(dir)/up.log", skiff]
+        up.arguments = ["-c", "exec \"$0\" up \(tls ? "--tls " : "")--listen 127.0.0.1:0 --dns-port 0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr 10.\(100 + getpid() % 40).0.0/16 --kubeconfig \(dir)/kubeconfig 2>>\(dir)/up.log", skiff]
         try up.run()
         defer {
             kill(up.processIdentifier, SIGKILL); up.waitUntilExit()
