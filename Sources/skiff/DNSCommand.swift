@@ -43,6 +43,8 @@ struct DNSCommand: ParsableCommand {
         let server = ClusterDNS(config: config, apiServer: try api.resolvedServer(), log: log)
         let bound = try server.start()
         log("serving \(domain) on \(host):\(bound) (udp, tcp)")
+        // Start-up code (argument parsing, the first lists) need not stay resident; see TextResidency.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { TextResidency.release() }
         while true { sleep(3600) }
     }
 }

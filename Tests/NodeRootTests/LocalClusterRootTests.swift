@@ -56,6 +56,11 @@ struct LocalClusterRootTests {
         guard let a = pods.first(where: { $0[1] == "node1" }), let b = pods.first(where: { $0[1] == "node2" }) else { return }
         let across = try k(["exec", a[0], "--", "wget", "-qO-", "http://\(b[2]):8080/"])
         #expect(across.stdout.contains("hello from \(b[0])"), "\(across)")
+        // Pods on both nodes resolve Service names through the master's cluster DNS (kube-dns's IP via the proxy).
+        for pod in [a[0], b[0]] {
+            let lookup = try k(["exec", pod, "--", "nslookup", "web.default.svc.cluster.local"])
+            #expect(lookup.stdout.contains("Address: \(ip)"), "\(pod): \(lookup.stdout) \(lookup.stderr)")
+        }
         let whoami = """
         apiVersion: v1
         kind: Pod
