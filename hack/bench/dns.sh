@@ -5,7 +5,7 @@
 #      EndpointSlices); the query mix is 60% ClusterIP names, 20% headless names, 20% NXDOMAIN.
 #   2. Throughput: dnsperf for SECONDS (10) at full speed against each server, alternating twice.
 #   3. Latency: dnsperf at a fixed 20,000 queries/s with per-query timings, p50/p99 for each.
-#   4. Name propagation: 200 headless Services created, then one endpoint removed from each; time
+#   4. Name propagation: 200 Services created, and one endpoint removed from 200 headless ones; time
 #      from the API's answer until the DNS answers the change (p50/p99).
 #   5. RSS of `skiff dns` once BULK (10,000) more Services exist.
 # Both servers run on 127.0.0.1 with one thread; dnsperf shares the machine's 2 cores with them. Root.

@@ -127,17 +127,21 @@ def propagate(server, port, n):
     created, removed = [], []
     for i in range(n):
         name = f"p-{i}-{random.randrange(10**6)}"
-        api.service("prop", name, True)
-        api.slice("prop", name, endpoint_ips(i))
+        # Service created: from the API's 201 until its ClusterIP is answered.
+        api.service("prop", name, False)
         accepted = time.monotonic()
-        wait_for(f"{name}.prop.svc.cluster.local", port, sock, lambda a: a == 3)
+        wait_for(f"{name}.prop.svc.cluster.local", port, sock, lambda a: a == 1)
         created.append((time.monotonic() - accepted) * 1000)
-        # Endpoint removed: one address fewer in the headless answer.
-        sl = api.call("GET", f"/apis/discovery.k8s.io/v1/namespaces/prop/endpointslices/{name}-1")
+        # Endpoint removed: a headless Service's answer loses one address.
+        api.service("prop", name + "-h", True)
+        api.slice("prop", name + "-h", endpoint_ips(i))
+        wait_for(f"{name}-h.prop.svc.cluster.local", port, sock, lambda a: a == 3)
+        path = f"/apis/discovery.k8s.io/v1/namespaces/prop/endpointslices/{name}-h-1"
+        sl = api.call("GET", path)
         sl["endpoints"] = sl["endpoints"][:2]
-        api.call("PUT", f"/apis/discovery.k8s.io/v1/namespaces/prop/endpointslices/{name}-1", sl)
+        api.call("PUT", path, sl)
         accepted = time.monotonic()
-        wait_for(f"{name}.prop.svc.cluster.local", port, sock, lambda a: a == 2)
+        wait_for(f"{name}-h.prop.svc.cluster.local", port, sock, lambda a: a == 2)
         removed.append((time.monotonic() - accepted) * 1000)
     for label, values in (("service created -> resolvable", created), ("endpoint removed -> gone", removed)):
         print(f"propagation {label}: p50 {percentile(values, 50):.1f} ms  p99 {percentile(values, 99):.1f} ms  "
