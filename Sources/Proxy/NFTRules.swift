@@ -4,6 +4,7 @@
 //
 //   services:  ip daddr . l4proto . dport  vmap @service-ips     → goto lb-<N>
 //   lb-<N>:    dnat to (ip daddr . l4proto . dport . numgen random mod N) map @endpoints
+//              (@endpoints-udp, @endpoints-sctp for the other protocols)
 //
 // One lb-<N> chain serves every service with N endpoints; node ports go the same way through
 // @service-nodeports / nodeport-lb-<N> / @nodeport-endpoints. Services without endpoints are
@@ -34,9 +35,10 @@ public enum NFTRules {
     /// sets, and the base chains hooked into nat and filter.
     public static func skeleton(clusterCIDR: String?) -> String {
         let t = table
-        // The endpoint maps' typeof names tcp dport only for the key's type (inet_service): nft 1.0.6
-        // cannot read back a typeof with th dport after ip daddr. The rules look up th dport, so
-        // UDP and SCTP use the same maps.
+        // One endpoint map per protocol, each typeof naming its own dport: nft 1.0.6 cannot read
+        // back a typeof with th dport after ip daddr (partial syncs must), and a dnat through a map
+        // whose data says tcp dport matches TCP only (nft adds `meta l4proto tcp` on its own), so
+        // one shared map would leave UDP Services such as kube-dns untranslated.
         let fromOutside = clusterCIDR.map { "ip saddr != \($0) " } ?? ""
         return """
         add table \(t)
@@ -44,8 +46,7 @@ public enum NFTRules {
         add table \(t)
         add map \(t) service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }
         add map \(t) service-nodeports { type inet_proto . inet_service : verdict ; }
-        add map \(t) endpoints { typeof ip daddr . meta l4proto . tcp dport . numgen random mod 1 : ip daddr . tcp dport ; }
-        add map \(t) nodeport-endpoints { typeof meta l4proto . tcp dport . numgen random mod 1 : ip daddr . tcp dport ; }
+        \(protocols.map { endpointMaps(t, $0) }.joined(separator: "\n"))
         add set \(t) no-endpoint-services { type ipv4_addr . inet_proto . inet_service ; }
         add set \(t) no-endpoint-nodeports { type inet_proto . inet_service ; }
         add set \(t) hairpin { type ipv4_addr . ipv4_addr ; }
@@ -80,15 +81,26 @@ public enum NFTRules {
         """
     }
 
-    /// The chains that pick one of N endpoints (cluster IP and node port).
-    static func lbChains(_ n: Int) -> String {
-        """
-        add chain \(table) lb-\(n)
-        add rule \(table) lb-\(n) dnat to ip daddr . meta l4proto . th dport . numgen random mod \(n) map @endpoints
-        add chain \(table) nodeport-lb-\(n)
-        add rule \(table) nodeport-lb-\(n) dnat to meta l4proto . th dport . numgen random mod \(n) map @nodeport-endpoints
+    static let protocols = ["tcp", "udp", "sctp"]
 
-        """
+    /// The endpoint maps of one protocol ("endpoints" for TCP, "endpoints-udp", ...).
+    static func endpointMap(_ proto: String, nodePort: Bool = false) -> String {
+        (nodePort ? "nodeport-endpoints" : "endpoints") + (proto == "tcp" ? "" : "-" + proto)
+    }
+
+    static func endpointMaps(_ t: String, _ p: String) -> String {
+        "add map \(t) \(endpointMap(p)) { typeof ip daddr . meta l4proto . \(p) dport . numgen random mod 1 : ip daddr . \(p) dport ; }\n"
+            + "add map \(t) \(endpointMap(p, nodePort: true)) { typeof meta l4proto . \(p) dport . numgen random mod 1 : ip daddr . \(p) dport ; }"
+    }
+
+    /// The chains that pick one of N endpoints (cluster IP and node port), one rule per protocol.
+    static func lbChains(_ n: Int) -> String {
+        var out = "add chain \(table) lb-\(n)\nadd chain \(table) nodeport-lb-\(n)\n"
+        for p in protocols {
+            out += "add rule \(table) lb-\(n) dnat to ip daddr . meta l4proto . \(p) dport . numgen random mod \(n) map @\(endpointMap(p))\n"
+            out += "add rule \(table) nodeport-lb-\(n) dnat to meta l4proto . \(p) dport . numgen random mod \(n) map @\(endpointMap(p, nodePort: true))\n"
+        }
+        return out + "\n"
     }
 
     /// "service-<hash>-ns/name/proto/port" — kube-proxy's nftables naming: unique, and readable in `nft list`.
@@ -131,10 +143,10 @@ public enum NFTRules {
         }
         f.lbSizes = [endpoints.count]
         add("service-ips", vip, "goto lb-\(endpoints.count)")
-        for (i, ep) in endpoints.enumerated() { add("endpoints", "\(vip) . \(i)", "\(ep.ip) . \(ep.port)") }
+        for (i, ep) in endpoints.enumerated() { add(endpointMap(proto), "\(vip) . \(i)", "\(ep.ip) . \(ep.port)") }
         if let nodePort {
             add("service-nodeports", nodePort, "goto nodeport-lb-\(endpoints.count)")
-            for (i, ep) in endpoints.enumerated() { add("nodeport-endpoints", "\(nodePort) . \(i)", "\(ep.ip) . \(ep.port)") }
+            for (i, ep) in endpoints.enumerated() { add(endpointMap(proto, nodePort: true), "\(nodePort) . \(i)", "\(ep.ip) . \(ep.port)") }
         }
         return f
     }

@@ -138,7 +138,12 @@ struct NFTablesApplyRootTests {
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((ip, 8080)); s.listen(64)
             while True:
                 c, _ = s.accept(); c.sendall((ip + "\\n").encode()); c.close()
+        def echo(ip):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, 5353))
+            while True:
+                _, peer = s.recvfrom(512); s.sendto((ip + "\\n").encode(), peer)
         for ip in ["10.244.0.2", "10.244.1.3", "10.244.2.9"]: threading.Thread(target=serve, args=(ip,)).start()
+        threading.Thread(target=echo, args=("10.244.1.3",)).start()
         """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
@@ -152,6 +157,15 @@ struct NFTablesApplyRootTests {
         backend.canaryInterval = 0
         var services = [web.key: web, empty.key: empty]
         #expect(backend.sync(services, changed: nil))
+        // A UDP service (kube-dns is one) added by a partial sync, whose rules nft compiles against
+        // the maps as the kernel has them: DNAT for UDP too.
+        let udp = ServicePort(namespace: "kube-system", service: "dns", portName: "dns", protocolName: "UDP", clusterIP: "10.96.0.12",
+                              port: 53, endpoints: [.init(ip: "10.244.1.3", port: 5353)])
+        services[udp.key] = udp
+        #expect(backend.sync(services, changed: [udp.key]))
+        let datagram = try TestEnv.capture(["/usr/bin/nsenter", "--net=/var/run/netns/" + ns, "/usr/bin/python3", "-c",
+            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b'q', ('10.96.0.12', 53)); print(s.recv(64).decode())"])
+        #expect(datagram.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "10.244.1.3", "UDP through the cluster IP: \(datagram)")
 
         // The cluster IP and the node port reach both endpoints.
         var seen: Set<String> = []
