@@ -122,6 +122,10 @@ public final class ClusterDNS: @unchecked Sendable {
         let limit = udp ? q.udpLimit : 65535
         switch records.resolve(q) {
         case .answer(let a):
+            if let forwarder, let target = externalTarget(a, q) {
+                chase(q, a, target: target, forwarder: forwarder, limit: limit, reply: later)
+                return nil
+            }
             return DNSWriter.response(to: q, a, limit: limit)
         case .forward:
             guard q.recursionDesired, let forwarder else {
@@ -129,6 +133,34 @@ public final class ClusterDNS: @unchecked Sendable {
             }
             forwarder.forward(q, packet: Array(packet.readableBytesView), limit: limit, reply: later)
             return nil
+        }
+    }
+}
+
+extension ClusterDNS {
+    /// The target of an ExternalName answer that only an upstream can resolve.
+    func externalTarget(_ a: DNSAnswer, _ q: DNSQuery) -> String? {
+        guard q.qtype == RRType.a || q.qtype == RRType.aaaa || q.qtype == RRType.any,
+              case .cname(let target) = a.answers.last?.data,
+              target != config.domain, !target.hasSuffix("." + config.domain) else { return nil }
+        return target
+    }
+
+    /// Asks upstream for an ExternalName's target and answers with the CNAME and what came back
+    /// (stub resolvers such as glibc's do not follow a CNAME themselves).
+    func chase(_ q: DNSQuery, _ a: DNSAnswer, target: String, forwarder: Forwarder, limit: Int,
+               reply: @escaping @Sendable ([UInt8]) -> Void) {
+        guard let (upstreamQuery, packet) = UpstreamAnswers.query(target, type: q.qtype == RRType.any ? RRType.a : q.qtype) else {
+            reply(DNSWriter.response(to: q, a, limit: limit))
+            return
+        }
+        forwarder.forward(upstreamQuery, packet: packet, limit: 65535) { bytes in
+            var answer = a
+            if let (rcode, records) = UpstreamAnswers.read(bytes) {
+                answer.answers += records
+                answer.rcode = rcode == RCode.nxDomain ? RCode.nxDomain : answer.rcode
+            }
+            reply(DNSWriter.response(to: q, answer, limit: limit))
         }
     }
 }

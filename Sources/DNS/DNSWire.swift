@@ -106,6 +106,8 @@ public enum RData: Equatable, Sendable {
     case ns(String)
     case txt(String)
     case soa(mname: String, rname: String, serial: UInt32, refresh: UInt32, retry: UInt32, expire: UInt32, minimum: UInt32)
+    /// Data copied as is (an upstream's AAAA).
+    case raw(type: UInt16, [UInt8])
 
     var type: UInt16 {
         switch self {
@@ -116,6 +118,7 @@ public enum RData: Equatable, Sendable {
         case .ns: RRType.ns
         case .txt: RRType.txt
         case .soa: RRType.soa
+        case .raw(let type, _): type
         }
     }
 }
@@ -212,6 +215,7 @@ public enum DNSWriter {
         case .soa(let mname, let rname, let serial, let refresh, let retry, let expire, let minimum):
             name(&out, mname); name(&out, rname)
             for v in [serial, refresh, retry, expire, minimum] { append32(&out, v) }
+        case .raw(_, let bytes): out += bytes
         }
         let length = out.count - lengthAt - 2
         out[lengthAt] = UInt8(length >> 8); out[lengthAt + 1] = UInt8(length & 0xff)

@@ -55,6 +55,10 @@ import TestSupport
         #expect(a.answers.first?.name == "Host.Example")
         let nx = try #require(TestDNS.udp(TestDNS.query("missing.example"), port: port).flatMap(TestDNS.decode))
         #expect(nx.rcode == 3)
+        // An ExternalName pointing outside: the CNAME and the target's address from upstream.
+        dns.records.upsert(ServiceInfo(namespace: "default", name: "outside", kind: .externalName("host.example")))
+        let ext = try #require(TestDNS.udp(TestDNS.query("outside.default.svc.cluster.local"), port: port).flatMap(TestDNS.decode))
+        #expect(ext.answers.map(\.description) == ["outside.default.svc.cluster.local 5 host.example", "host.example 1 192.0.2.7"], "\(ext.answers)")
         // TCP queries are forwarded too.
         #expect(TestDNS.tcp(TestDNS.query("host.example"), port: port).flatMap(TestDNS.decode)?.data == ["192.0.2.7"])
         // With the upstream gone the cached answer still comes back, under the new ID and spelling.

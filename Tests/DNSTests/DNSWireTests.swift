@@ -61,8 +61,14 @@ import Testing
     @Test func randomAndMutatedPacketsNeverTrap() {
         var rng = SplitMix(seed: 0x5eed)
         let records = fixture()
-        let seeds = ["web.default.svc.cluster.local", "_pg._tcp.db.default.svc.cluster.local", "5.0.244.10.in-addr.arpa",
-                     "10-244-0-9.default.pod.cluster.local", "example.com"].map { TestDNS.query($0, type: RRType.srv, edns: 1232) }
+        let queries = ["web.default.svc.cluster.local", "_pg._tcp.db.default.svc.cluster.local", "5.0.244.10.in-addr.arpa",
+                       "10-244-0-9.default.pod.cluster.local", "alias.default.svc.cluster.local"].map { TestDNS.query($0, type: RRType.srv, edns: 1232) }
+        // Responses too: upstream answers are read (TTL for the cache, records for ExternalName targets).
+        let responses = queries.compactMap { packet -> [UInt8]? in
+            guard case .success(let q) = DNSQuery.parse(packet), case .answer(let a) = records.resolve(q) else { return nil }
+            return DNSWriter.response(to: q, a)
+        }
+        let seeds = queries + responses
         var parsed = 0
         for i in 0..<200_000 {
             var packet: [UInt8]
@@ -79,6 +85,8 @@ import Testing
                     }
                 }
             }
+            _ = UpstreamAnswers.read(packet)
+            _ = ResponseTTL.minimum(packet)
             guard case .success(let q) = DNSQuery.parse(packet) else { continue }
             parsed += 1
             if case .answer(let a) = records.resolve(q) {
