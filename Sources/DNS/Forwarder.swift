@@ -88,11 +88,54 @@ final class Forwarder: @unchecked Sendable {
         else { return }
         p.timer?.cancel()
         pending[id] = nil
-        let rcode = bytes[3] & 0x0f, truncated = bytes[2] & 0x02 != 0
-        if !truncated, rcode == RCode.noError || rcode == RCode.nxDomain, let ttl = ResponseTTL.minimum(bytes) {
-            cache.put(ResponseCache.Key(p.query), bytes, expires: NIODeadline.now() + .seconds(Int64(min(ttl, 300))))
+        let truncated = bytes[2] & 0x02 != 0
+        // Too big for UDP, and the client asked over TCP: ask the same resolver over TCP.
+        if truncated, p.limit > 4096 {
+            overTCP(p, to: source, truncated: bytes)
+            return
         }
+        if !truncated { keep(bytes, for: p.query) }
         p.reply(Self.fit(bytes, to: p.query, limit: p.limit))
+    }
+
+    /// Caches a whole answer or NXDOMAIN for its TTL (at most 5 minutes).
+    private func keep(_ bytes: [UInt8], for q: DNSQuery) {
+        let rcode = bytes[3] & 0x0f
+        guard rcode == RCode.noError || rcode == RCode.nxDomain, let ttl = ResponseTTL.minimum(bytes) else { return }
+        cache.put(ResponseCache.Key(q), bytes, expires: NIODeadline.now() + .seconds(Int64(min(ttl, 300))))
+    }
+
+    /// One length-prefixed exchange with `upstream` over TCP (2 s to answer); the truncated UDP
+    /// answer goes back when it fails.
+    private func overTCP(_ p: Pending, to upstream: SocketAddress, truncated: [UInt8]) {
+        let answered = LoopFlag()
+        let finish: @Sendable ([UInt8]?) -> Void = { [self] bytes in
+            guard !answered.value else { return }
+            answered.value = true
+            if let bytes, bytes.count >= 12 {
+                keep(bytes, for: p.query)
+                p.reply(Self.fit(bytes, to: p.query, limit: p.limit))
+            } else {
+                p.reply(Self.fit(truncated, to: p.query, limit: p.limit))
+            }
+        }
+        let packet = p.packet
+        ClientBootstrap(group: loop)
+            .connectTimeout(Self.timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(DNSFrameDecoder()), UpstreamTCPHandler(finish)])
+                }
+            }
+            .connect(to: upstream)
+            .whenComplete { result in
+                guard case .success(let channel) = result else { finish(nil); return }
+                var out = channel.allocator.buffer(capacity: packet.count + 2)
+                out.writeInteger(UInt16(packet.count))
+                out.writeBytes(packet)
+                channel.writeAndFlush(out, promise: nil)
+                channel.eventLoop.scheduleTask(in: Self.timeout) { finish(nil); channel.close(promise: nil) }
+            }
     }
 
     /// An upstream response under the client's ID and question spelling, truncated past its limit.
@@ -120,6 +163,24 @@ final class UpstreamHandler: ChannelInboundHandler, @unchecked Sendable {
     /// An ICMP error or a bad packet must not close the socket.
     func errorCaught(context: ChannelHandlerContext, error: Error) {}
 }
+
+/// The first answer of a TCP exchange, then the connection closes.
+final class UpstreamTCPHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    let answered: @Sendable ([UInt8]?) -> Void
+    init(_ answered: @escaping @Sendable ([UInt8]?) -> Void) { self.answered = answered }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        answered(Array(unwrapInboundIn(data).readableBytesView))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { answered(nil) }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// A flag touched only on the event loop.
+final class LoopFlag: @unchecked Sendable { var value = false }
 
 /// Upstream answers by question, dropped when their TTL runs out or, when full, oldest first.
 struct ResponseCache {

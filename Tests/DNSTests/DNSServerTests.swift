@@ -46,7 +46,8 @@ import TestSupport
     }
 
     @Test func forwardsOtherNamesAndCachesTheAnswers() throws {
-        let upstream = try Dnsmasq(hosts: "192.0.2.7 host.example\n", extra: ["--local=/example/"])
+        let many = (1...60).map { "192.0.2.\($0) big.example" }.joined(separator: "\n")
+        let upstream = try Dnsmasq(hosts: "192.0.2.7 host.example\n" + many + "\n", extra: ["--local=/example/"])
         defer { upstream.stop() }
         let (dns, port) = try server(upstreams: ["127.0.0.1:\(upstream.port)"])
         defer { dns.stop() }
@@ -59,8 +60,12 @@ import TestSupport
         dns.records.upsert(ServiceInfo(namespace: "default", name: "outside", kind: .externalName("host.example")))
         let ext = try #require(TestDNS.udp(TestDNS.query("outside.default.svc.cluster.local"), port: port).flatMap(TestDNS.decode))
         #expect(ext.answers.map(\.description) == ["outside.default.svc.cluster.local 5 host.example", "host.example 1 192.0.2.7"], "\(ext.answers)")
-        // TCP queries are forwarded too.
+        // TCP queries are forwarded too; an answer too big for UDP is fetched over TCP for them.
         #expect(TestDNS.tcp(TestDNS.query("host.example"), port: port).flatMap(TestDNS.decode)?.data == ["192.0.2.7"])
+        let bigUDP = try #require(TestDNS.udp(TestDNS.query("big.example"), port: port).flatMap(TestDNS.decode))
+        #expect(bigUDP.truncated)
+        let bigTCP = try #require(TestDNS.tcp(TestDNS.query("big.example"), port: port).flatMap(TestDNS.decode))
+        #expect(!bigTCP.truncated && bigTCP.answers.count == 60, "\(bigTCP.answers.count) answers")
         // With the upstream gone the cached answer still comes back, under the new ID and spelling.
         upstream.stop()
         let cached = try #require(TestDNS.udp(TestDNS.query("HOST.example", id: 5), port: port).flatMap(TestDNS.decode))
