@@ -45,17 +45,46 @@ public final class ClusterDNS: @unchecked Sendable {
         let forwarder = Forwarder(loop: loop, upstreams: upstreams)
         try forwarder.start()
         self.forwarder = forwarder
-        let udp = try DatagramBootstrap(group: loop)
+        // Port 0: UDP picks a free port, and TCP may find that number taken; then pick again.
+        var attempt = 0
+        while true {
+            let udp = try bindUDP(loop, port: config.port)
+            do {
+                channels = [udp, try bindTCP(loop, port: udp.localAddress?.port ?? config.port)]
+                break
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && config.port == 0 && attempt < 10 {
+                try? udp.close().wait()
+                attempt += 1
+            } catch {
+                try? udp.close().wait()
+                throw error
+            }
+        }
+        let port = channels[0].localAddress?.port ?? config.port
+        if upstreams.isEmpty { log("warning: no upstream resolvers: names outside \(config.domain) get SERVFAIL") }
+        if let apiServer {
+            let watch = ClusterWatch(server: apiServer, records: records, log: log)
+            watch.start()
+            self.watch = watch
+        } else {
+            records.synced = true
+        }
+        return port
+    }
+
+    private func bindUDP(_ loop: EventLoop, port: Int) throws -> Channel {
+        try DatagramBootstrap(group: loop)
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: 32)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(self)) }
             }
-            .bind(host: config.host, port: config.port).wait()
-        channels.append(udp)
-        let port = udp.localAddress?.port ?? config.port
-        let tcp = try ServerBootstrap(group: loop)
+            .bind(host: config.host, port: port).wait()
+    }
+
+    private func bindTCP(_ loop: EventLoop, port: Int) throws -> Channel {
+        try ServerBootstrap(group: loop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelInitializer { channel in
@@ -68,16 +97,6 @@ public final class ClusterDNS: @unchecked Sendable {
                 }
             }
             .bind(host: config.host, port: port).wait()
-        channels.append(tcp)
-        if upstreams.isEmpty { log("warning: no upstream resolvers: names outside \(config.domain) get SERVFAIL") }
-        if let apiServer {
-            let watch = ClusterWatch(server: apiServer, records: records, log: log)
-            watch.start()
-            self.watch = watch
-        } else {
-            records.synced = true
-        }
-        return port
     }
 
     public func stop() {
