@@ -74,10 +74,7 @@ struct ClusterDNSRootTests {
                 for id in list.stdout.split(separator: "\n") { _ = try? TestEnv.capture([skiff, "rm", "-f", "--root", dir + "/node", String(id)]) }
             }
             for c in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(c)/\(cgroupRoot)") }
-            for line in TestEnv.mountinfo().split(separator: "\n") {
-                let fields = line.split(separator: " ")
-                if fields.count > 4, fields[4].hasPrefix(dir + "/") { umount2(String(fields[4]), Int32(MNT_DETACH)) }
-            }
+            Cluster.unmountAll(under: dir)
             _ = try? TestEnv.run(["/usr/sbin/ip", "netns", "del", netns])
             try? FileManager.default.removeItem(atPath: dir)
         }

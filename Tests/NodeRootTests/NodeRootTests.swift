@@ -108,13 +108,16 @@ final class Cluster: @unchecked Sendable {
         Cluster.removePodNetworks(rootDir: dir + "/node")
         if master.isRunning { master.terminate(); master.waitUntilExit() }
         for controller in ["memory", "cpu", "pids", "unified"] { Self.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }
-        // tmpfs volumes of pods the node did not get to clean up.
-        let mounts = TestEnv.mountinfo()
-        for line in mounts.split(separator: "\n") {
+        Self.unmountAll(under: dir)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// tmpfs volumes (service account tokens, secrets) of pods the node did not get to clean up.
+    static func unmountAll(under dir: String) {
+        for line in TestEnv.mountinfo().split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count > 4, fields[4].hasPrefix(dir + "/") { umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     deinit { stop() }

@@ -29,6 +29,7 @@ struct UpRootTests {
             Cluster.removePodNetworks(rootDir: dir + "/node")
             _ = try? TestEnv.capture([skiff, "proxy", "--cleanup"])
             for c in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(c)/\(cgroupRoot)") }
+            Cluster.unmountAll(under: dir)
             try? FileManager.default.removeItem(atPath: dir)
         }
         let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
