@@ -88,7 +88,7 @@ final class ClusterWatch: Sendable {
             if let v = object["metadata"]?["resourceVersion"]?.stringValue { version = v }
             switch type {
             case "ADDED", "MODIFIED": _ = apply(kind, object)
-            case "DELETED": remove(kind, Self.key(object))
+            case "DELETED": remove(kind, objectKey(object))
             default: break   // BOOKMARK: only the version
             }
         }
@@ -100,7 +100,7 @@ final class ClusterWatch: Sendable {
         switch kind {
         case .services:
             // A Service without a usable address is removed (its type may have changed).
-            guard let s = ServiceInfo(json: o) else { remove(kind, Self.key(o)); return nil }
+            guard let s = ServiceInfo(json: o) else { remove(kind, objectKey(o)); return nil }
             records.upsert(s)
         case .endpointSlices:
             guard let s = SliceInfo(json: o) else { return nil }
@@ -109,7 +109,7 @@ final class ClusterWatch: Sendable {
             guard let p = PodInfo(json: o) else { return nil }
             records.upsert(p)
         }
-        return Self.key(o)
+        return objectKey(o)
     }
 
     private func remove(_ kind: Kind, _ key: String) {
@@ -128,9 +128,5 @@ final class ClusterWatch: Sendable {
             records.synced = true
             log("cluster DNS: synced \(records.serviceCount) services")
         }
-    }
-
-    static func key(_ o: JSONValue) -> String {
-        (o["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (o["metadata"]?["name"]?.stringValue ?? "")
     }
 }

@@ -46,7 +46,7 @@ public struct DNSQuery: Equatable, Sendable {
         guard be16(p, 4) == 1 else { return .failure(.badQuestionCount) }
         var offset = 12
         guard let labels = readName(p, &offset), offset + 4 <= p.count else { return .failure(.malformed) }
-        var query = DNSQuery(id: be16(p, 0), flags: flags, labels: labels.map { $0.map(lower) },
+        var query = DNSQuery(id: be16(p, 0), flags: flags, labels: labels,
                              question: Array(p[12..<offset + 4]), qtype: be16(p, offset), qclass: be16(p, offset + 2))
         offset += 4
         // Answer and authority records are unexpected in a query but legal; skip them to the OPT.
@@ -66,7 +66,8 @@ public struct DNSQuery: Equatable, Sendable {
     }
 
     /// A name at `offset` (compression pointers followed, only backwards, so no loops); on return
-    /// `offset` is just past the name where it started. Labels over 63 bytes or names over 255 are nil.
+    /// `offset` is just past the name where it started. Labels come lower-cased (names compare
+    /// case-insensitively). Labels over 63 bytes or names over 255 are nil.
     static func readName(_ p: UnsafeRawBufferPointer, _ offset: inout Int) -> [[UInt8]]? {
         var labels: [[UInt8]] = []
         var at = offset, total = 0, jumped = false
@@ -88,7 +89,7 @@ public struct DNSQuery: Equatable, Sendable {
             }
             total += length + 1
             guard at + 1 + length <= p.count, total <= 255 else { return nil }
-            labels.append(Array(p[(at + 1)..<(at + 1 + length)]))
+            labels.append(p[(at + 1)..<(at + 1 + length)].map(lower))
             at += 1 + length
         }
     }
