@@ -8,6 +8,8 @@
 //   <d.c.b.a>.in-addr.arpa                 PTR: ClusterIPs and headless endpoints
 // Names in the zone that match nothing are NXDOMAIN with the SOA (negative caching); names that
 // exist without the asked type are NODATA.
+import API
+import Foundation
 import Synchronization
 
 public final class ClusterRecords: Sendable {
@@ -240,36 +242,12 @@ public final class ClusterRecords: Sendable {
 
     static func dashed(_ ip: UInt32) -> String { "\(ip >> 24)-\(ip >> 16 & 0xff)-\(ip >> 8 & 0xff)-\(ip & 0xff)" }
 
-    static func dashedIP(_ s: String) -> UInt32? { IPv4Text.parse(s, separator: "-") }
+    static func dashedIP(_ s: String) -> UInt32? { s.contains(".") ? nil : IPv4CIDR.parse(s.replacingOccurrences(of: "-", with: ".")) }
 
     /// `d.c.b.a.in-addr.arpa` → a.b.c.d.
     static func reverseIP(_ labels: [[UInt8]]) -> UInt32? {
         guard labels.count == 6, labels[4] == Array("in-addr".utf8), labels[5] == Array("arpa".utf8) else { return nil }
-        var ip: UInt32 = 0
-        for label in labels[0..<4].reversed() {
-            guard let octet = IPv4Text.octet(label) else { return nil }
-            ip = ip << 8 | octet
-        }
-        return ip
-    }
-}
-
-enum IPv4Text {
-    static func parse(_ s: String, separator: Character) -> UInt32? {
-        let parts = s.split(separator: separator, omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var ip: UInt32 = 0
-        for p in parts {
-            guard let octet = octet(Array(p.utf8)) else { return nil }
-            ip = ip << 8 | octet
-        }
-        return ip
-    }
-
-    static func octet(_ bytes: [UInt8]) -> UInt32? {
-        guard !bytes.isEmpty, bytes.count <= 3, bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        let v = bytes.reduce(UInt32(0)) { $0 * 10 + UInt32($1 - 0x30) }
-        return v < 256 ? v : nil
+        return IPv4CIDR.parse(labels[0..<4].reversed().map { String(decoding: $0, as: UTF8.self) }.joined(separator: "."))
     }
 }
 

@@ -34,8 +34,7 @@ struct ClusterDNSFlags: ParsableArguments {
     }
 
     static func validate(domain: String, upstreams: [String]?) throws {
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        guard !domain.isEmpty, labels.allSatisfy({ DNSName.isLabel($0) }) else {
+        guard NameValidation.dns1123Subdomain(domain, field: "--cluster-domain").isEmpty else {
             throw ValidationError("--cluster-domain must be a DNS name of lower-case labels (e.g. cluster.local), got \(domain)")
         }
         for u in upstreams ?? [] where AdvertiseAddress.hostPort(u) == nil {
@@ -47,14 +46,6 @@ struct ClusterDNSFlags: ParsableArguments {
 
     static func split(_ list: String?) -> [String]? {
         list.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-    }
-}
-
-enum DNSName {
-    /// An RFC 1123 label: lower-case letters, digits and '-', not at either end, 1-63 long.
-    static func isLabel<S: StringProtocol>(_ s: S) -> Bool {
-        guard let first = s.first, let last = s.last, s.count <= 63, first != "-", last != "-" else { return false }
-        return s.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
     }
 }
 
