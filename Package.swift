@@ -71,7 +71,9 @@ let package = Package(
         // Runtime: containers — spawn plans, seccomp/capabilities, rootfs, state, monitor control.
         .target(name: "Runtime", dependencies: ["Images", "Cgroups", "CShims", "CSeccomp"]),
         // API: Kubernetes resource types, ObjectMeta, Quantity, selectors, defaulting, validation. No I/O.
-        .target(name: "API"),
+        .target(name: "API", exclude: ["Schema"]),
+        // Writes Sources/API/Generated from Sources/API/Schema (hack/codegen.sh).
+        .executableTarget(name: "codegen"),
         // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
         .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer", "CCrypto"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
@@ -151,7 +153,7 @@ let package = Package(
         // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
         .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API"]),
-        .testTarget(name: "ControllersTests", dependencies: ["Controllers", "API"]),
+        .testTarget(name: "ControllersTests", dependencies: ["Controllers", "Client", "API"]),
         // The DNS codec, records and a real server on loopback sockets.
         .testTarget(name: "DNSTests", dependencies: ["DNS", "API", "TestSupport"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "API", "TestSupport"]),

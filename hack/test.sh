@@ -12,6 +12,8 @@ if [ ! -x hack/.cache/venv/bin/python ] || ! hack/.cache/venv/bin/python -c 'imp
     hack/.cache/venv/bin/pip install --quiet kubernetes
 fi
 swift build --build-tests
+# The typed views and protobuf tables are generated from Sources/API/Schema: stale output fails.
+hack/codegen.sh --check
 # Tests find skiff and skiff-monitor in the build directory.
 SKIFF_BIN_DIR=$(swift build --show-bin-path)
 export SKIFF_BIN_DIR

@@ -6,32 +6,9 @@ public struct TypeMeta: Codable, Sendable, Equatable {
     public init(apiVersion: String? = nil, kind: String? = nil) { self.apiVersion = apiVersion; self.kind = kind }
 }
 
-public struct OwnerReference: Codable, Sendable, Equatable {
-    public var apiVersion: String
-    public var kind: String
-    public var name: String
-    public var uid: String
-    public var controller: Bool?
-    public var blockOwnerDeletion: Bool?
-}
+// ObjectMeta and OwnerReference are views generated from Schema/meta.schema.
 
-public struct ObjectMeta: Codable, Sendable, Equatable {
-    public var name: String?
-    public var generateName: String?
-    public var namespace: String?
-    public var uid: String?
-    public var resourceVersion: String?
-    public var generation: Int64?
-    public var creationTimestamp: String?
-    public var deletionTimestamp: String?
-    public var deletionGracePeriodSeconds: Int64?
-    public var labels: [String: String]?
-    public var annotations: [String: String]?
-    public var ownerReferences: [OwnerReference]?
-    public var finalizers: [String]?
-
-    public init() {}
-
+extension ObjectMeta {
     /// Validation of the fields clients set, with Kubernetes' field paths and messages.
     public func validate(namespaced: Bool, path: String = "metadata") -> [FieldError] {
         var errs: [FieldError] = []

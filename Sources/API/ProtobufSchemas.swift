@@ -29,11 +29,12 @@ public enum ProtobufSchemas {
         "rbac.authorization.k8s.io/v1/RoleBinding": "rbac.RoleBinding",
         "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "rbac.RoleBinding",
         "authentication.k8s.io/v1/TokenRequest": "authentication.TokenRequest",
-    ]
+    ].merging(generatedKinds) { a, _ in a }
 
     /// Message name → field number → field.
     public static let messages: [String: [Int: ProtoField]] =
         meta.merging(core) { a, _ in a }.merging(pod) { a, _ in a }.merging(apps) { a, _ in a }.merging(auth) { a, _ in a }
+            .merging(generatedMessages) { a, _ in a }   // from Schema/*.schema (hack/codegen.sh)
 
     typealias F = ProtoField
     static let stringMap: ProtoType = .map(.string, .string)

@@ -49,6 +49,8 @@ extension ResourceStrategy {
         case "ReplicaSet": return WorkloadRules.replicaSet
         case "ReplicationController": return WorkloadRules.replicationController
         case "Deployment": return WorkloadRules.deployment
+        case "Job": return BatchRules.job
+        case "CronJob": return BatchRules.cronJob
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment

@@ -50,6 +50,7 @@ enum Tables {
         case "Lease": return [name, TableColumn(name: "Holder"), age]
         case "EndpointSlice":
             return [name, TableColumn(name: "AddressType"), TableColumn(name: "Ports"), TableColumn(name: "Endpoints"), age]
+        case "Job", "CronJob": return batchColumns(kind, name: name, age: age)
         default: return [name, age]
         }
     }
@@ -142,6 +143,8 @@ enum Tables {
             let addrs = (o["endpoints"]?.arrayValue ?? []).flatMap { ($0["addresses"]?.arrayValue ?? []).compactMap(\.stringValue) }
             return [name, s(o["addressType"]?.stringValue ?? ""), s(ports.isEmpty ? "<unset>" : ports.joined(separator: ",")),
                     s(addrs.isEmpty ? "<unset>" : addrs.joined(separator: ",")), age]
+        case "Job": return jobCells(Job(json: o), name: name, age: age, now: now)
+        case "CronJob": return cronJobCells(CronJob(json: o), name: name, age: age, now: now)
         default: return [name, age]
         }
     }

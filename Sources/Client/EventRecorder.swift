@@ -34,6 +34,15 @@ public final class EventRecorder: @unchecked Sendable {
         queue.async { [self] in post(namespace: namespace, involved: object, type: type, reason: reason, message: message) }
     }
 
+    /// An event about any object (a Job's SuccessfulCreate, a CronJob's SawCompletedJob...).
+    public func object(_ o: JSONValue, type: String = "Normal", reason: String, message: String) {
+        let meta = o["metadata"] ?? .null
+        guard let namespace = meta["namespace"]?.stringValue, let name = meta["name"]?.stringValue else { return }
+        let involved: JSONValue = ["kind": o["kind"] ?? "", "namespace": .string(namespace), "name": .string(name),
+                                   "uid": meta["uid"] ?? "", "apiVersion": o["apiVersion"] ?? ""]
+        queue.async { [self] in post(namespace: namespace, involved: involved, type: type, reason: reason, message: message) }
+    }
+
     private func post(namespace: String, involved: JSONValue, type: String, reason: String, message: String) {
         if api == nil { api = client() }
         guard let api else { return }

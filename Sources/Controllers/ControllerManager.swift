@@ -22,6 +22,7 @@ public struct ControllerOptions: Sendable {
 final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
+    let jobs, cronJobs: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -35,12 +36,14 @@ final class SharedInformers: @unchecked Sendable {
         leases = Informer(server: server, path: "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
         endpointSlices = Informer(server: server, path: "/apis/discovery.k8s.io/v1/endpointslices")
         namespaces = Informer(server: server, path: "/api/v1/namespaces")
+        jobs = Informer(Job.self, server: server)
+        cronJobs = Informer(CronJob.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
-        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices]
+        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -77,6 +80,15 @@ public final class ControllerManager: @unchecked Sendable {
         controllers = [rs, rc, DeploymentController(informers: informers), EndpointsController(informers: informers),
                        NodeLifecycleController(informers: informers, options: options), GarbageCollector(informers: informers),
                        NodeIPAMController(informers: informers, clusterCIDR: options.clusterCIDR)]
+        let events = EventRecorder(component: "job-controller") { [options] in try? APIClient(server: options.server) }
+        let job = JobController(jobs: Lister(informers.jobs), pods: Lister(informers.pods), events: events)
+        job.watch(jobs: informers.jobs, pods: informers.pods)
+        let ttl = TTLAfterFinishedController(jobs: Lister(informers.jobs))
+        ttl.watch(informers.jobs)
+        let cronJobEvents = EventRecorder(component: "cronjob-controller") { [options] in try? APIClient(server: options.server) }
+        let cronJob = CronJobController(cronJobs: Lister(informers.cronJobs), jobs: Lister(informers.jobs), events: cronJobEvents)
+        cronJob.watch(cronJobs: informers.cronJobs, jobs: informers.jobs)
+        controllers += [job, ttl, cronJob]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }

@@ -16,7 +16,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
 
     init(informers: SharedInformers) {
         self.informers = informers
-        for owners in [informers.replicaSets, informers.replicationControllers, informers.deployments, informers.services] {
+        for owners in ownerInformers {
             owners.onEvent { [self] event in
                 switch event {
                 case .deleted: queue.add(Self.scan)
@@ -28,6 +28,10 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
 
     func initialKeys() -> [String] { [Self.scan] }
 
+    var ownerInformers: [Informer] {
+        [informers.replicaSets, informers.replicationControllers, informers.deployments, informers.services, informers.jobs, informers.cronJobs]
+    }
+
     /// Dependent informers, the API path of each object, and whether such objects own others
     /// (a foreground deletion cascades through those).
     var dependents: [(informer: Informer, path: (JSONValue) -> String, ownsOthers: Bool)] {
@@ -36,6 +40,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         }
         return [(informers.pods, path("/api/v1/namespaces/NS/pods"), false),
                 (informers.replicaSets, path("/apis/apps/v1/namespaces/NS/replicasets"), true),
+                (informers.jobs, path("/apis/batch/v1/namespaces/NS/jobs"), true),
                 (informers.endpointSlices, path("/apis/discovery.k8s.io/v1/namespaces/NS/endpointslices"), false)]
     }
 
@@ -47,13 +52,14 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         case ("apps/v1", "Deployment"): return "/apis/apps/v1/namespaces/\(namespace)/deployments/\(name)"
         case ("v1", "ReplicationController"): return "/api/v1/namespaces/\(namespace)/replicationcontrollers/\(name)"
         case ("v1", "Service"): return "/api/v1/namespaces/\(namespace)/services/\(name)"
+        case ("batch/v1", "Job"): return "/apis/batch/v1/namespaces/\(namespace)/jobs/\(name)"
+        case ("batch/v1", "CronJob"): return "/apis/batch/v1/namespaces/\(namespace)/cronjobs/\(name)"
         default: return nil
         }
     }
 
     func sync(_ key: String, client: APIClient) throws {
         defer { queue.addAfter(Self.scan, 10) }
-        let ownerInformers = [informers.replicaSets, informers.replicationControllers, informers.deployments, informers.services]
         var owners: [String: JSONValue] = [:]
         for inf in ownerInformers { for o in inf.items { owners[uid(o)] = o } }
         // Background: dependents of owners that are gone.
@@ -108,7 +114,8 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
     /// An owner reference pointing at `o` (to reuse ownerPath for it).
     func ownerRefOf(_ o: JSONValue) -> JSONValue? {
         guard let kind = o["kind"]?.stringValue ?? inferredKind(o) else { return nil }
-        let apiVersion = ["ReplicaSet": "apps/v1", "Deployment": "apps/v1", "ReplicationController": "v1", "Service": "v1"][kind] ?? "v1"
+        let apiVersion = ["ReplicaSet": "apps/v1", "Deployment": "apps/v1", "ReplicationController": "v1", "Service": "v1",
+                          "Job": "batch/v1", "CronJob": "batch/v1"][kind] ?? "v1"
         return ["apiVersion": .string(apiVersion), "kind": .string(kind), "name": o["metadata"]?["name"] ?? ""]
     }
 
@@ -118,6 +125,8 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         if informers.deployments.items.contains(where: { uid($0) == id }) { return "Deployment" }
         if informers.replicationControllers.items.contains(where: { uid($0) == id }) { return "ReplicationController" }
         if informers.services.items.contains(where: { uid($0) == id }) { return "Service" }
+        if informers.jobs.items.contains(where: { uid($0) == id }) { return "Job" }
+        if informers.cronJobs.items.contains(where: { uid($0) == id }) { return "CronJob" }
         return nil
     }
 }

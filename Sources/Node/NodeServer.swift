@@ -217,7 +217,7 @@ extension NodeAgent {
             name = p?["spec"]?["containers"]?.arrayValue?.first?["name"]?.stringValue
         }
         guard let name else { return nil }
-        let attempts = runtime.list().compactMap { r, s -> (ContainerName, ContainerRecord, ContainerStatus)? in
+        let attempts = runtime.list().compactMap { r, s -> (ContainerName, ContainerRecord, ContainerRunState)? in
             guard let n = ContainerName(parsing: r.name), n.namespace == namespace, n.pod == pod, n.container == name else { return nil }
             return (n, r, s)
         }.sorted { $0.0.attempt < $1.0.attempt }

@@ -53,14 +53,14 @@ final class NodeStats: @unchecked Sendable {
 
     /// Pods with their containers' cgroups, from the runtime's containers and the API's pods.
     private func podContainers() -> [(pod: JSONValue, containers: [(name: ContainerName, record: ContainerRecord)], sandboxPID: Int32?)] {
-        var byUID: [String: [(ContainerName, ContainerRecord, ContainerStatus)]] = [:]
+        var byUID: [String: [(ContainerName, ContainerRecord, ContainerRunState)]] = [:]
         for (r, s) in agent.runtime.list() {
             guard let n = ContainerName(parsing: r.name) else { continue }
             byUID[n.uid, default: []].append((n, r, s))
         }
         return agent.pods.all.compactMap { pod in
             guard let uid = pod["metadata"]?["uid"]?.stringValue, let all = byUID[String(uid.prefix(8))] else { return nil }
-            var newest: [String: (ContainerName, ContainerRecord, ContainerStatus)] = [:]
+            var newest: [String: (ContainerName, ContainerRecord, ContainerRunState)] = [:]
             for c in all where (newest[c.0.container]?.0.attempt ?? -1) < c.0.attempt { newest[c.0.container] = c }
             var sandboxPID: Int32?
             if case .running(let pid)? = newest[PodSandbox.containerName]?.2 { sandboxPID = pid }

@@ -56,7 +56,7 @@ final class PodSync {
         APIObjectSource(client: api(), tokens: agent.tokens, serviceLister: agent.serviceLister)
     }
 
-    typealias Instance = (name: ContainerName, record: ContainerRecord, status: ContainerStatus)
+    typealias Instance = (name: ContainerName, record: ContainerRecord, status: ContainerRunState)
 
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func syncAll() {

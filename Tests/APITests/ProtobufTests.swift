@@ -172,7 +172,23 @@ private struct ProtoWriter {
     }
 
     @Test func unsupportedKindIsRefused() {
-        let body = ProtoWriter.envelope(apiVersion: "batch/v1", kind: "Job") { $0.message(1) { $0.string(1, "j") } }
+        let body = ProtoWriter.envelope(apiVersion: "apps/v1", kind: "StatefulSet") { $0.message(1) { $0.string(1, "s") } }
         #expect(throws: ProtobufError.self) { try ProtobufDecoder.decodeObject(body) }
+    }
+
+    /// Job's tables come from Schema/batch.schema through the generator.
+    @Test func jobFromGeneratedTables() throws {
+        let body = ProtoWriter.envelope(apiVersion: "batch/v1", kind: "Job") {
+            $0.message(1) { $0.string(1, "pi") }
+            $0.message(2) { spec in
+                spec.int(1, 2)
+                spec.string(9, "Indexed")
+                spec.message(11) { $0.message(1) { rule in rule.string(1, "FailJob"); rule.message(2) { $0.string(2, "In"); $0.int(3, 42) } } }
+            }
+        }
+        let job = Job(json: try ProtobufDecoder.decodeObject(body))
+        #expect(job.name == "pi" && job.spec.parallelism == 2 && job.spec.completionMode == .indexed)
+        #expect(job.spec.podFailurePolicy.rules.first?.action == .failJob)
+        #expect(job.spec.podFailurePolicy.rules.first?.onExitCodes.values == [42])
     }
 }

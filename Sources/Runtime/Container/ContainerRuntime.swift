@@ -154,7 +154,7 @@ public final class ContainerRuntime: Sendable {
         return try imageStore.garbageCollect(keepLayers: inUse)
     }
 
-    public func list() -> [(record: ContainerRecord, status: ContainerStatus)] {
+    public func list() -> [(record: ContainerRecord, status: ContainerRunState)] {
         store.all().map { ($0, store.status(of: $0.id)) }
     }
 

@@ -26,7 +26,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
 }
 
 /// The container's life as its files tell it.
-public enum ContainerStatus: Sendable, Equatable {
+public enum ContainerRunState: Sendable, Equatable {
     case created
     case running(pid: Int32)
     case exited(ExitRecord)
@@ -138,7 +138,7 @@ public struct ContainerStore: Sendable {
         return first
     }
 
-    public func status(of id: String) -> ContainerStatus {
+    public func status(of id: String) -> ContainerRunState {
         if let exit = cache.exit(id) { return .exited(exit) }
         let p = paths(id)
         if let bytes = try? FileIO.read(p.exitFile),
