@@ -65,8 +65,8 @@ struct JobTracking {
             default: failed.insert(pod.uid)
             }
         }
-        uncounted.succeeded = succeeded.sorted()
-        uncounted.failed = failed.sorted()
+        uncounted.succeeded = succeeded.isEmpty ? nil : succeeded.sorted()   // empty lists are omitted
+        uncounted.failed = failed.isEmpty ? nil : failed.sorted()
         status.uncountedTerminatedPods = uncounted
         if isIndexed {
             status.completedIndexes = indexes.count > 0 ? indexes.description : nil
@@ -98,8 +98,9 @@ struct JobTracking {
         let failed = (status.failed ?? 0) + Int64(f.filter(countable).count)
         status.succeeded = succeeded > 0 ? succeeded : nil   // zero counters are omitted, as Kubernetes writes them
         status.failed = failed > 0 ? failed : nil
-        uncounted.succeeded = s.filter { !countable($0) }
-        uncounted.failed = f.filter { !countable($0) }
+        let stillSucceeded = s.filter { !countable($0) }, stillFailed = f.filter { !countable($0) }
+        uncounted.succeeded = stillSucceeded.isEmpty ? nil : stillSucceeded
+        uncounted.failed = stillFailed.isEmpty ? nil : stillFailed
         status.uncountedTerminatedPods = uncounted
     }
 

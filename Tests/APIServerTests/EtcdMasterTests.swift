@@ -97,8 +97,7 @@ extension EtcdMasterTests {
         func file(_ m: MasterProcess, _ name: String) -> String { (try? String(contentsOfFile: m.dataDir + "/" + name, encoding: .utf8)) ?? "a:" + name }
         #expect(file(a, "tls/ca.crt") == file(b, "tls/ca.crt"))
         #expect(file(a, "node-token") == file(b, "node-token"))
-        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-        let kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+        let kubectl = try TestEnv.kubectl()
         let viaB = try TestEnv.capture([kubectl, "--kubeconfig", a.dataDir + "/admin.kubeconfig", "--server", "https://127.0.0.1:\(b.port)",
                                         "--cache-dir", a.dataDir + "/kc", "create", "serviceaccount", "shared"])
         #expect(viaB.status == 0, "\(viaB.stderr)")

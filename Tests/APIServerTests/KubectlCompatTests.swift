@@ -11,9 +11,7 @@ struct Kubectl {
 
     /// kubectl.1.XX sits beside the real path of `kubectl` (a dispatcher) on this machine and CI's.
     static func find(_ version: String) throws -> String {
-        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-        let dir = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent
-        let path = dir + "/kubectl." + version
+        let path = try TestEnv.kubectl(version)
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw TestHTTPError("kubectl \(version) not found at \(path): install kubectl 1.27–1.33 as on the CI machine")
         }

@@ -36,8 +36,7 @@ import TestSupport
         }
 
         func kubectl(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-            let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-            let binary = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+            let binary = try TestEnv.kubectl()
             return try TestEnv.capture([binary, "--kubeconfig", m.dataDir + "/admin.kubeconfig", "--cache-dir", dir + "/kcache"] + args, stdin: stdin)
         }
     }

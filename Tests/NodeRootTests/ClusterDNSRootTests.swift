@@ -30,8 +30,7 @@ struct ClusterDNSRootTests {
         init() throws {
             dir = try TestEnv.makeTempDir("skiff-dns")
             address = "172.31.\(getpid() % 200).2"
-            let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-            kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+            kubectl = try TestEnv.kubectl()
             for argv in [["netns", "add", netns], ["-n", netns, "link", "set", "lo", "up"],
                          ["-n", netns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"],
                          ["-n", netns, "link", "set", "eth0-peer", "up"], ["-n", netns, "addr", "add", address + "/24", "dev", "eth0"],
@@ -57,14 +56,7 @@ struct ClusterDNSRootTests {
 
         var log: String { (try? String(contentsOfFile: dir + "/up.log", encoding: .utf8)) ?? "" }
 
-        func eventually(_ seconds: Double, _ check: () throws -> Bool) rethrows -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if try check() { return true }
-                Thread.sleep(forTimeInterval: 0.2)
-            }
-            return false
-        }
+        func eventually(_ seconds: Double, _ check: () throws -> Bool) rethrows -> Bool { try TestEnv.eventually(seconds, check) }
 
         deinit {
             if up.isRunning { kill(up.processIdentifier, SIGKILL); up.waitUntilExit() }

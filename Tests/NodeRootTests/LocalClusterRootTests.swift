@@ -24,8 +24,7 @@ struct LocalClusterRootTests {
         let up = try TestEnv.run(["/bin/sh", "-c", "\(env) bash \(repo)/hack/local-cluster.sh up \(dir)/c >\(dir)/up.log 2>&1 </dev/null"])
         defer { _ = try? TestEnv.run(["/bin/sh", "-c", "\(env) bash \(repo)/hack/local-cluster.sh down \(dir)/c >/dev/null 2>&1"]); try? FileManager.default.removeItem(atPath: dir) }
         #expect(up == 0, "\((try? String(contentsOfFile: dir + "/up.log", encoding: .utf8)) ?? "")")
-        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-        let kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+        let kubectl = try TestEnv.kubectl()
         func k(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
             try TestEnv.capture([kubectl, "--kubeconfig", dir + "/c/kubeconfig", "--cache-dir", dir + "/kcache"] + args, stdin: stdin)
         }

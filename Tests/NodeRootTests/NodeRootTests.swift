@@ -84,12 +84,7 @@ final class Cluster: @unchecked Sendable {
 
     /// Polls until `check` holds (or the timeout passes); returns whether it did.
     func eventually(_ seconds: Double = 20, _ check: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try check() { return true }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        return false
+        try TestEnv.eventually(seconds, check)
     }
 
     /// The node agent's log (for failure messages).

@@ -9,8 +9,7 @@ import TestSupport
 extension Cluster {
     /// kubectl (1.33: exec speaks the websocket protocol) against this cluster's master.
     func kubectl(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-        let binary = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+        let binary = try TestEnv.kubectl()
         let r = try TestEnv.capture([binary, "--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(port)", "--cache-dir", dir + "/kubectl-cache"] + args,
                                     stdin: stdin)
         return (r.status, r.stdout, r.stderr)

@@ -58,16 +58,11 @@ struct SecureClusterRootTests {
         node.executableURL = URL(fileURLWithPath: "/bin/sh")
         node.arguments = ["-c", nodeArgs(token, root: dir + "/node") + " 2>>\(dir)/node.log", skiff]
         try node.run()
-        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-        let kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
+        let kubectl = try TestEnv.kubectl()
         func k(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
             try TestEnv.capture([kubectl, "--kubeconfig", dir + "/master/admin.kubeconfig", "--cache-dir", dir + "/kcache"] + args)
         }
-        func eventually(_ seconds: Double, _ check: () throws -> Bool) rethrows -> Bool {
-            let end = Date().addingTimeInterval(seconds)
-            while Date() < end { if try check() { return true }; usleep(200_000) }
-            return false
-        }
+        func eventually(_ seconds: Double, _ check: () throws -> Bool) rethrows -> Bool { try TestEnv.eventually(seconds, check) }
         #expect(try eventually(30) { try k(["get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]).stdout == "True" },
                 "\((try? String(contentsOfFile: dir + "/node.log", encoding: .utf8)) ?? "")")
         let nodeLog = (try? String(contentsOfFile: dir + "/node.log", encoding: .utf8)) ?? ""

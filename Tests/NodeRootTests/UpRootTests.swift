@@ -14,36 +14,10 @@ import Glibc
 struct UpRootTests {
     @Test(arguments: [false, true])
     func upRunsTheExamples(tls: Bool) throws {
-        let dir = try TestEnv.makeTempDir("skiff-up")
-        let cgroupRoot = TestEnv.uniqueName("skiffup")
-        let skiff = TestEnv.binDir + "/skiff"
-        _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:latest"])
-        let up = Process()
-        up.executableURL = URL(fileURLWithPath: "/bin/sh")
-        up.arguments = ["-c", "exec \"$0\" up \(tls ? "--tls " : "")--listen 127.0.0.1:0 --dns-port 0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr 10.\(100 + getpid() % 40).0.0/16 --kubeconfig \(dir)/kubeconfig 2>>\(dir)/up.log", skiff]
-        try up.run()
-        defer {
-            kill(up.processIdentifier, SIGKILL); up.waitUntilExit()
-            let ids = (try? TestEnv.capture([skiff, "ps", "-q", "--root", dir + "/node"]).stdout) ?? ""
-            for id in ids.split(separator: "\n") { _ = try? TestEnv.capture([skiff, "rm", "-f", "--root", dir + "/node", String(id)]) }
-            Cluster.removePodNetworks(rootDir: dir + "/node")
-            _ = try? TestEnv.capture([skiff, "proxy", "--cleanup"])
-            for c in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(c)/\(cgroupRoot)") }
-            Cluster.unmountAll(under: dir)
-            try? FileManager.default.removeItem(atPath: dir)
-        }
-        let which = try TestEnv.capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
-        let kubectl = (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl.1.33"
-        func k(_ args: String...) throws -> (status: Int32, stdout: String, stderr: String) {
-            try TestEnv.capture([kubectl, "--kubeconfig", dir + "/kubeconfig", "--cache-dir", dir + "/kcache"] + args)
-        }
-        var nodes = ""
-        let ready = try (0..<100).contains { _ in
-            nodes = (try? k("get", "nodes").stdout) ?? ""
-            if nodes.contains(" Ready") { return true }
-            usleep(200_000); return false
-        }
-        #expect(ready, "\(nodes) \((try? String(contentsOfFile: dir + "/up.log", encoding: .utf8)) ?? "")")
+        let up = try SkiffUp(name: "skiff-up", tls: tls)
+        defer { up.stop() }
+        let dir = up.dir
+        func k(_ args: String...) throws -> (status: Int32, stdout: String, stderr: String) { try up.k(args) }
         let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/examples"
         let applied = try k("apply", "-f", examples)
         #expect(applied.status == 0, "\(applied.stderr)")
@@ -63,6 +37,6 @@ struct UpRootTests {
             let logs = try k("exec", "deployment/web", "--", "cat", "/www/index.html")
             #expect(logs.status == 0 && logs.stdout.hasPrefix("hello from web-"), "\(logs)")
         }
-        #expect(answers.count == 3, "all three replicas answer behind the service: \(answers) \(ip) \((try? k("get", "endpoints", "-o", "wide").stdout) ?? "") \((try? String(contentsOfFile: dir + "/up.log", encoding: .utf8)) ?? "")")
+        #expect(answers.count == 3, "all three replicas answer behind the service: \(answers) \(ip) \((try? k("get", "endpoints", "-o", "wide").stdout) ?? "") \(up.log)")
     }
 }

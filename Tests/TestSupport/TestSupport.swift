@@ -22,6 +22,22 @@ public enum TestEnv {
 
     /// Where the built executables (skiff, skiff-monitor) are: $SKIFF_BIN_DIR, else beside the
     /// test runner (swift test runs .build/<triple>/debug/<package>PackageTests.xctest).
+    /// Polls `check` every 0.1 s until it holds or `seconds` pass; returns whether it held.
+    public static func eventually(_ seconds: Double = 20, _ check: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try check() { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    /// The kubectl binary of one minor version (kubectl is a dispatcher; the versions sit beside it).
+    public static func kubectl(_ version: String = "1.33") throws -> String {
+        let which = try capture(["/bin/sh", "-c", "readlink -f \"$(command -v kubectl)\""])
+        return (which.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent + "/kubectl." + version
+    }
+
     public static let binDir: String = {
         if let dir = ProcessInfo.processInfo.environment["SKIFF_BIN_DIR"] { return dir }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
