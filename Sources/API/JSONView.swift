@@ -105,7 +105,7 @@ extension JSONValue {
     }
 
     /// Sets or (with nil) removes a field, making this an object first if it is not one.
-    mutating func put(_ key: String, _ value: JSONValue?) {
+    public mutating func put(_ key: String, _ value: JSONValue?) {
         if case .object = self {} else {
             guard value != nil else { return }
             self = .object(JSONObject())

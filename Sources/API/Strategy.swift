@@ -49,6 +49,8 @@ extension ResourceStrategy {
         case "ReplicaSet": return WorkloadRules.replicaSet
         case "ReplicationController": return WorkloadRules.replicationController
         case "Deployment": return WorkloadRules.deployment
+        case "DaemonSet": return AppsRules.daemonSet
+        case "ControllerRevision": return AppsRules.controllerRevision
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":

@@ -51,6 +51,7 @@ enum Tables {
         case "EndpointSlice":
             return [name, TableColumn(name: "AddressType"), TableColumn(name: "Ports"), TableColumn(name: "Endpoints"), age]
         case "Job", "CronJob": return batchColumns(kind, name: name, age: age)
+        case "DaemonSet", "ControllerRevision": return appsColumns(kind, name: name, age: age)
         default: return [name, age]
         }
     }
@@ -145,6 +146,8 @@ enum Tables {
                     s(addrs.isEmpty ? "<unset>" : addrs.joined(separator: ",")), age]
         case "Job": return jobCells(Job(json: o), name: name, age: age, now: now)
         case "CronJob": return cronJobCells(CronJob(json: o), name: name, age: age, now: now)
+        case "DaemonSet": return daemonSetCells(DaemonSet(json: o), name: name, age: age)
+        case "ControllerRevision": return controllerRevisionCells(ControllerRevision(json: o), name: name, age: age)
         default: return [name, age]
         }
     }

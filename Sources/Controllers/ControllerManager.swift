@@ -22,7 +22,7 @@ public struct ControllerOptions: Sendable {
 final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
-    let jobs, cronJobs: Informer
+    let jobs, cronJobs, daemonSets, controllerRevisions: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -38,12 +38,15 @@ final class SharedInformers: @unchecked Sendable {
         namespaces = Informer(server: server, path: "/api/v1/namespaces")
         jobs = Informer(Job.self, server: server)
         cronJobs = Informer(CronJob.self, server: server)
+        daemonSets = Informer(DaemonSet.self, server: server)
+        controllerRevisions = Informer(ControllerRevision.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
-        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs]
+        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, daemonSets,
+         controllerRevisions]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -88,7 +91,11 @@ public final class ControllerManager: @unchecked Sendable {
         let cronJobEvents = EventRecorder(component: "cronjob-controller") { [options] in try? APIClient(server: options.server) }
         let cronJob = CronJobController(cronJobs: Lister(informers.cronJobs), jobs: Lister(informers.jobs), events: cronJobEvents)
         cronJob.watch(cronJobs: informers.cronJobs, jobs: informers.jobs)
-        controllers += [job, ttl, cronJob]
+        let daemonSetEvents = EventRecorder(component: "daemonset-controller") { [options] in try? APIClient(server: options.server) }
+        let daemonSet = DaemonSetController(daemonSets: Lister(informers.daemonSets), pods: Lister(informers.pods), nodes: Lister(informers.nodes),
+                                            revisions: Lister(informers.controllerRevisions), events: daemonSetEvents)
+        daemonSet.watch(daemonSets: informers.daemonSets, pods: informers.pods, nodes: informers.nodes)
+        controllers += [job, ttl, cronJob, daemonSet]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }

@@ -2,40 +2,6 @@
 // so the filter and score loops (thousands of nodes per pod) touch no JSON.
 import API
 
-/// A label requirement of node affinity (nodeSelectorTerms / preference expressions).
-struct NodeRequirement: Equatable, Sendable {
-    enum Op: String, Sendable { case `in` = "In", notIn = "NotIn", exists = "Exists", doesNotExist = "DoesNotExist", gt = "Gt", lt = "Lt" }
-    var key: String
-    var op: Op
-    var values: [String]
-    /// matchFields (only metadata.name) instead of labels.
-    var onField = false
-
-    func matches(labels: [String: String], nodeName: String) -> Bool {
-        let value = onField ? (key == "metadata.name" ? nodeName : nil) : labels[key]
-        switch op {
-        case .in: return value.map { values.contains($0) } ?? false
-        case .notIn: return value.map { !values.contains($0) } ?? true
-        case .exists: return value != nil
-        case .doesNotExist: return value == nil
-        case .gt, .lt:
-            guard let v = value.flatMap({ Int64($0) }), let bound = values.first.flatMap({ Int64($0) }) else { return false }
-            return op == .gt ? v > bound : v < bound
-        }
-    }
-
-    /// One nodeSelectorTerm: its expressions and fields, all required.
-    static func term(_ t: JSONValue) -> [NodeRequirement] {
-        func parse(_ list: JSONValue?, onField: Bool) -> [NodeRequirement] {
-            (list?.arrayValue ?? []).compactMap { e in
-                guard let key = e["key"]?.stringValue, let op = e["operator"]?.stringValue.flatMap(Op.init(rawValue:)) else { return nil }
-                return NodeRequirement(key: key, op: op, values: (e["values"]?.arrayValue ?? []).compactMap(\.stringValue), onField: onField)
-            }
-        }
-        return parse(t["matchExpressions"], onField: false) + parse(t["matchFields"], onField: true)
-    }
-}
-
 struct Toleration: Equatable, Sendable {
     var key: String
     var exists: Bool

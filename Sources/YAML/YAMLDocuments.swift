@@ -25,7 +25,7 @@ public enum YAMLDocuments {
     }
 
     /// A YAML node as JSON (scalars typed by the YAML 1.1 rules kubectl uses).
-    static func json(from node: Node) throws -> JSONValue {
+    static func json(from node: Yams.Node) throws -> JSONValue {
         switch node {
         case .scalar(let s):
             switch node.tag.description {
@@ -55,7 +55,7 @@ public enum YAMLDocuments {
         (try? Yams.serialize(node: node(from: value), indent: 2, width: -1, allowUnicode: true, sequenceStyle: .block)) ?? value.jsonString
     }
 
-    static func node(from v: JSONValue) -> Node {
+    static func node(from v: JSONValue) -> Yams.Node {
         switch v {
         case .null: return Node("null", Tag(.null))
         case .bool(let b): return Node(b ? "true" : "false", Tag(.bool))

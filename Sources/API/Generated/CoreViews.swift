@@ -103,9 +103,14 @@ public struct PodSpec: JSONView {
         set { json.put("activeDeadlineSeconds", newValue.map { .int($0) }) }
     }
 
-    public var affinity: JSONValue? {
-        get { json["affinity"] }
-        set { json.put("affinity", newValue) }
+    public var affinity: Affinity {
+        get { Affinity(json: json["affinity"] ?? .object(JSONObject())) }
+        set { json.putView("affinity", newValue.json) }
+    }
+
+    public var hostNetwork: Bool? {
+        get { json["hostNetwork"]?.boolValue }
+        set { json.put("hostNetwork", newValue.map { .bool($0) }) }
     }
 }
 
@@ -135,6 +140,87 @@ public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
+}
+
+public struct Affinity: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var nodeAffinity: NodeAffinity {
+        get { NodeAffinity(json: json["nodeAffinity"] ?? .object(JSONObject())) }
+        set { json.putView("nodeAffinity", newValue.json) }
+    }
+
+    public var podAffinity: JSONValue? {
+        get { json["podAffinity"] }
+        set { json.put("podAffinity", newValue) }
+    }
+
+    public var podAntiAffinity: JSONValue? {
+        get { json["podAntiAffinity"] }
+        set { json.put("podAntiAffinity", newValue) }
+    }
+}
+
+public struct NodeAffinity: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var required: NodeSelector {
+        get { NodeSelector(json: json["requiredDuringSchedulingIgnoredDuringExecution"] ?? .object(JSONObject())) }
+        set { json.putView("requiredDuringSchedulingIgnoredDuringExecution", newValue.json) }
+    }
+
+    public var preferred: JSONValue? {
+        get { json["preferredDuringSchedulingIgnoredDuringExecution"] }
+        set { json.put("preferredDuringSchedulingIgnoredDuringExecution", newValue) }
+    }
+}
+
+/// Any one term matching selects a node.
+public struct NodeSelector: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var nodeSelectorTerms: [NodeSelectorTerm] {
+        get { (json["nodeSelectorTerms"]?.arrayValue ?? []).map(NodeSelectorTerm.init(json:)) }
+        set { json.putArray("nodeSelectorTerms", newValue.map(\.json)) }
+    }
+}
+
+public struct NodeSelectorTerm: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var matchExpressions: [NodeSelectorRequirement] {
+        get { (json["matchExpressions"]?.arrayValue ?? []).map(NodeSelectorRequirement.init(json:)) }
+        set { json.putArray("matchExpressions", newValue.map(\.json)) }
+    }
+
+    public var matchFields: [NodeSelectorRequirement] {
+        get { (json["matchFields"]?.arrayValue ?? []).map(NodeSelectorRequirement.init(json:)) }
+        set { json.putArray("matchFields", newValue.map(\.json)) }
+    }
+}
+
+public struct NodeSelectorRequirement: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var key: String? {
+        get { json["key"]?.stringValue }
+        set { json.put("key", newValue.map { .string($0) }) }
+    }
+
+    public var op: String? {
+        get { json["operator"]?.stringValue }
+        set { json.put("operator", newValue.map { .string($0) }) }
+    }
+
+    public var values: [String]? {
+        get { json["values"]?.arrayValue?.compactMap(\.stringValue) }
+        set { json.put("values", newValue.map { .array($0.map { .string($0) }) }) }
+    }
 }
 
 public struct Container: JSONView {
@@ -474,5 +560,146 @@ public struct ContainerStateTerminated: JSONView {
     public var containerID: String? {
         get { json["containerID"]?.stringValue }
         set { json.put("containerID", newValue.map { .string($0) }) }
+    }
+}
+
+/// A machine pods run on (the fields controllers read).
+public struct Node: KubernetesObject {
+    public static let apiVersion = "v1"
+    public static let kind = "Node"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    public var spec: NodeSpec {
+        get { NodeSpec(json: json["spec"] ?? .object(JSONObject())) }
+        set { json.putView("spec", newValue.json) }
+    }
+
+    public var status: NodeStatus {
+        get { NodeStatus(json: json["status"] ?? .object(JSONObject())) }
+        set { json.putView("status", newValue.json) }
+    }
+}
+
+public struct NodeSpec: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var unschedulable: Bool? {
+        get { json["unschedulable"]?.boolValue }
+        set { json.put("unschedulable", newValue.map { .bool($0) }) }
+    }
+
+    public var taints: [Taint] {
+        get { (json["taints"]?.arrayValue ?? []).map(Taint.init(json:)) }
+        set { json.putArray("taints", newValue.map(\.json)) }
+    }
+
+    public var podCIDR: String? {
+        get { json["podCIDR"]?.stringValue }
+        set { json.put("podCIDR", newValue.map { .string($0) }) }
+    }
+}
+
+public struct Taint: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var key: String? {
+        get { json["key"]?.stringValue }
+        set { json.put("key", newValue.map { .string($0) }) }
+    }
+
+    public var value: String? {
+        get { json["value"]?.stringValue }
+        set { json.put("value", newValue.map { .string($0) }) }
+    }
+
+    public var effect: TaintEffect? {
+        get { json["effect"]?.stringValue.map(TaintEffect.init(rawValue:)) }
+        set { json.put("effect", newValue.map { .string($0.rawValue) }) }
+    }
+
+    public var timeAdded: Date? {
+        get { json["timeAdded"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("timeAdded", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+}
+
+public enum TaintEffect: Sendable, Hashable, CustomStringConvertible {
+    case noSchedule
+    case preferNoSchedule
+    case noExecute
+    /// A value this version does not know, kept as written.
+    case other(String)
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "NoSchedule": self = .noSchedule
+        case "PreferNoSchedule": self = .preferNoSchedule
+        case "NoExecute": self = .noExecute
+        default: self = .other(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .noSchedule: return "NoSchedule"
+        case .preferNoSchedule: return "PreferNoSchedule"
+        case .noExecute: return "NoExecute"
+        case .other(let raw): return raw
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
+public struct NodeStatus: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var conditions: [NodeCondition] {
+        get { (json["conditions"]?.arrayValue ?? []).map(NodeCondition.init(json:)) }
+        set { json.putArray("conditions", newValue.map(\.json)) }
+    }
+}
+
+public struct NodeCondition: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    public var status: ConditionStatus? {
+        get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
+        set { json.put("status", newValue.map { .string($0.rawValue) }) }
+    }
+
+    public var reason: String? {
+        get { json["reason"]?.stringValue }
+        set { json.put("reason", newValue.map { .string($0) }) }
+    }
+
+    public var message: String? {
+        get { json["message"]?.stringValue }
+        set { json.put("message", newValue.map { .string($0) }) }
+    }
+
+    public var lastHeartbeatTime: Date? {
+        get { json["lastHeartbeatTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastHeartbeatTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+
+    public var lastTransitionTime: Date? {
+        get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 }

@@ -3,11 +3,57 @@
 extension ProtobufSchemas {
     /// "apiVersion/Kind" → message name.
     static let generatedKinds: [String: String] = [
+        "apps/v1/DaemonSet": "apps.DaemonSet",
+        "apps/v1/ControllerRevision": "apps.ControllerRevision",
         "batch/v1/Job": "batch.Job",
         "batch/v1/CronJob": "batch.CronJob",
     ]
 
     static let generatedMessages: [String: [Int: ProtoField]] = [
+        "apps.DaemonSet": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("apps.DaemonSetSpec")),
+            3: F("status", .message("apps.DaemonSetStatus")),
+        ],
+        "apps.DaemonSetSpec": [
+            1: F("selector", .message("meta.LabelSelector")),
+            2: F("template", .message("core.PodTemplateSpec")),
+            3: F("updateStrategy", .message("apps.DaemonSetUpdateStrategy")),
+            4: F("minReadySeconds", .int),
+            6: F("revisionHistoryLimit", .int),
+        ],
+        "apps.DaemonSetUpdateStrategy": [
+            1: F("type", .string),
+            2: F("rollingUpdate", .message("apps.RollingUpdateDaemonSet")),
+        ],
+        "apps.RollingUpdateDaemonSet": [
+            1: F("maxUnavailable", .intOrString),
+            2: F("maxSurge", .intOrString),
+        ],
+        "apps.DaemonSetStatus": [
+            1: F("currentNumberScheduled", .int),
+            2: F("numberMisscheduled", .int),
+            3: F("desiredNumberScheduled", .int),
+            4: F("numberReady", .int),
+            5: F("observedGeneration", .int),
+            6: F("updatedNumberScheduled", .int),
+            7: F("numberAvailable", .int),
+            8: F("numberUnavailable", .int),
+            9: F("collisionCount", .int),
+            10: F("conditions", .message("apps.DaemonSetCondition"), repeated: true),
+        ],
+        "apps.DaemonSetCondition": [
+            1: F("type", .string),
+            2: F("status", .string),
+            3: F("lastTransitionTime", .time),
+            4: F("reason", .string),
+            5: F("message", .string),
+        ],
+        "apps.ControllerRevision": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("data", .skip),
+            3: F("revision", .int),
+        ],
         "batch.Job": [
             1: F("metadata", .message("meta.ObjectMeta")),
             2: F("spec", .message("batch.JobSpec")),
