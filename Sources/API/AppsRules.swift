@@ -1,6 +1,6 @@
-// apps/v1 DaemonSet and ControllerRevision: defaults (RollingUpdate with maxUnavailable 1 and
-// maxSurge 0, revisionHistoryLimit 10), validation and immutable fields. ReplicaSet and
-// Deployment live in WorkloadRules.swift.
+// apps/v1 DaemonSet, StatefulSet and ControllerRevision: defaults (RollingUpdate with
+// maxUnavailable 1 and maxSurge 0 or partition 0, OrderedReady, revisionHistoryLimit 10, Retain),
+// validation and the fields that cannot change. ReplicaSet and Deployment live in WorkloadRules.swift.
 
 public enum AppsRules {
     /// The label a workload's pods and revisions carry: the hash of the template they came from.
@@ -31,6 +31,60 @@ public enum AppsRules {
             return errs
         }
         s.validateUpdate = { new, old in WorkloadRules.immutableSelector(new, old) }
+        return s
+    }()
+
+    /// The labels a StatefulSet's pods carry besides the template's.
+    public static let podNameLabel = "statefulset.kubernetes.io/pod-name"
+    public static let podIndexLabel = "apps.kubernetes.io/pod-index"
+
+    public static let statefulSet: ResourceStrategy = {
+        var s = WorkloadRules.base()
+        s.applyDefaults = { o in
+            var sts = StatefulSet(json: o)
+            if sts.spec.replicas == nil { sts.spec.replicas = 1 }
+            if sts.spec.podManagementPolicy == nil { sts.spec.podManagementPolicy = .orderedReady }
+            if sts.spec.updateStrategy.type == nil { sts.spec.updateStrategy.type = .rollingUpdate }
+            if sts.spec.updateStrategy.type == .rollingUpdate, sts.spec.updateStrategy.rollingUpdate.partition == nil {
+                sts.spec.updateStrategy.rollingUpdate.partition = 0
+            }
+            if sts.spec.revisionHistoryLimit == nil { sts.spec.revisionHistoryLimit = 10 }
+            if sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted == nil { sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted = "Retain" }
+            if sts.spec.persistentVolumeClaimRetentionPolicy.whenScaled == nil { sts.spec.persistentVolumeClaimRetentionPolicy.whenScaled = "Retain" }
+            sts.spec.volumeClaimTemplates = sts.spec.volumeClaimTemplates.map { claim in
+                var claim = claim
+                if claim.spec.volumeMode == nil { claim.spec.volumeMode = "Filesystem" }
+                return claim
+            }
+            withChild(&sts.spec.template.json, "spec") { PodRules.defaultPodSpec(&$0) }
+            o = sts.json
+        }
+        s.validate = { o in
+            var errs = WorkloadRules.validateCommon(o, selectorIsLabelSelector: true)
+            let spec = StatefulSet(json: o).spec
+            checkOneOf(spec.json, "podManagementPolicy", path: "spec", ["OrderedReady", "Parallel"], into: &errs)
+            checkOneOf(spec.updateStrategy.json, "type", path: "spec.updateStrategy", ["RollingUpdate", "OnDelete"], into: &errs)
+            checkNonNegative(spec.updateStrategy.rollingUpdate.json, "partition", path: "spec.updateStrategy.rollingUpdate", into: &errs)
+            checkNonNegative(spec.ordinals.json, "start", path: "spec.ordinals", into: &errs)
+            for key in ["whenDeleted", "whenScaled"] {
+                checkOneOf(spec.persistentVolumeClaimRetentionPolicy.json, key, path: "spec.persistentVolumeClaimRetentionPolicy", ["Retain", "Delete"], into: &errs)
+            }
+            for (i, claim) in spec.volumeClaimTemplates.enumerated() {
+                errs += NameValidation.dns1123Subdomain(claim.metadata.name ?? "", field: "spec.volumeClaimTemplates[\(i)].metadata.name")
+                errs += StorageRules.validateClaimSpec(claim.spec, path: "spec.volumeClaimTemplates[\(i)].spec")
+            }
+            return errs
+        }
+        s.validateUpdate = { new, old in
+            // Only these may change after creation, as in Kubernetes.
+            var n = StatefulSet(json: new).spec, o = StatefulSet(json: old).spec
+            for key in ["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds"] {
+                n.json.put(key, nil)
+                o.json.put(key, nil)
+            }
+            guard n.json != o.json else { return [] }
+            return [FieldError(.forbidden, field: "spec", detail: "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")]
+        }
         return s
     }()
 

@@ -51,6 +51,8 @@ extension ResourceStrategy {
         case "Deployment": return WorkloadRules.deployment
         case "DaemonSet": return AppsRules.daemonSet
         case "ControllerRevision": return AppsRules.controllerRevision
+        case "StatefulSet": return AppsRules.statefulSet
+        case "PersistentVolumeClaim": return StorageRules.persistentVolumeClaim
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":

@@ -1,11 +1,20 @@
-// `kubectl get daemonsets` and `kubectl get controllerrevisions` columns, as Kubernetes prints them.
+// `kubectl get` columns for daemonsets, statefulsets, controllerrevisions and
+// persistentvolumeclaims, as Kubernetes prints them.
 import API
 import Foundation
 
 extension Tables {
     static func appsColumns(_ kind: String, name: TableColumn, age: TableColumn) -> [TableColumn] {
-        if kind == "ControllerRevision" {
+        switch kind {
+        case "ControllerRevision":
             return [name, TableColumn(name: "Controller"), TableColumn(name: "Revision", type: "integer"), age]
+        case "StatefulSet":
+            return [name, TableColumn(name: "Ready"), age, TableColumn(name: "Containers", priority: 1), TableColumn(name: "Images", priority: 1)]
+        case "PersistentVolumeClaim":
+            return [name, TableColumn(name: "Status"), TableColumn(name: "Volume"), TableColumn(name: "Capacity"),
+                    TableColumn(name: "Access Modes"), TableColumn(name: "StorageClass"), TableColumn(name: "VolumeAttributesClass"), age,
+                    TableColumn(name: "VolumeMode", priority: 1)]
+        default: break
         }
         return [name, TableColumn(name: "Desired", type: "integer"), TableColumn(name: "Current", type: "integer"),
                 TableColumn(name: "Ready", type: "integer"), TableColumn(name: "Up-to-date", type: "integer"),
@@ -28,5 +37,16 @@ extension Tables {
             (ref.kind ?? "").lowercased() + "." + (ref.apiVersion ?? "").split(separator: "/").first.map(String.init)! + "/" + (ref.name ?? "")
         } ?? "<none>"
         return [name, .string(owner), .int(r.revision ?? 0), age]
+    }
+
+    static func statefulSetCells(_ set: StatefulSet, name: JSONValue, age: JSONValue) -> [JSONValue] {
+        [name, .string("\(set.status.readyReplicas ?? 0)/\(set.spec.replicas ?? 1)"), age] + containerCells(set.spec.template.spec)
+    }
+
+    static func claimCells(_ claim: PersistentVolumeClaim, name: JSONValue, age: JSONValue) -> [JSONValue] {
+        let modes = (claim.status.accessModes ?? []).map { ["ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"][$0] ?? $0 }
+        return [name, .string(claim.status.phase ?? "Pending"), .string(claim.spec.volumeName ?? ""), .string(claim.status.capacity?["storage"] ?? ""),
+                .string(modes.joined(separator: ",")), .string(claim.spec.storageClassName ?? "<unset>"),
+                .string(claim.spec.volumeAttributesClassName ?? "<unset>"), age, .string(claim.spec.volumeMode ?? "Filesystem")]
     }
 }

@@ -51,7 +51,7 @@ enum Tables {
         case "EndpointSlice":
             return [name, TableColumn(name: "AddressType"), TableColumn(name: "Ports"), TableColumn(name: "Endpoints"), age]
         case "Job", "CronJob": return batchColumns(kind, name: name, age: age)
-        case "DaemonSet", "ControllerRevision": return appsColumns(kind, name: name, age: age)
+        case "DaemonSet", "ControllerRevision", "StatefulSet", "PersistentVolumeClaim": return appsColumns(kind, name: name, age: age)
         default: return [name, age]
         }
     }
@@ -148,6 +148,8 @@ enum Tables {
         case "CronJob": return cronJobCells(CronJob(json: o), name: name, age: age, now: now)
         case "DaemonSet": return daemonSetCells(DaemonSet(json: o), name: name, age: age)
         case "ControllerRevision": return controllerRevisionCells(ControllerRevision(json: o), name: name, age: age)
+        case "StatefulSet": return statefulSetCells(StatefulSet(json: o), name: name, age: age)
+        case "PersistentVolumeClaim": return claimCells(PersistentVolumeClaim(json: o), name: name, age: age)
         default: return [name, age]
         }
     }

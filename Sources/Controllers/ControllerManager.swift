@@ -22,7 +22,7 @@ public struct ControllerOptions: Sendable {
 final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
-    let jobs, cronJobs, daemonSets, controllerRevisions: Informer
+    let jobs, cronJobs, daemonSets, controllerRevisions, statefulSets, claims: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -40,13 +40,15 @@ final class SharedInformers: @unchecked Sendable {
         cronJobs = Informer(CronJob.self, server: server)
         daemonSets = Informer(DaemonSet.self, server: server)
         controllerRevisions = Informer(ControllerRevision.self, server: server)
+        statefulSets = Informer(StatefulSet.self, server: server)
+        claims = Informer(PersistentVolumeClaim.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
         [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, daemonSets,
-         controllerRevisions]
+         controllerRevisions, statefulSets, claims]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -95,7 +97,12 @@ public final class ControllerManager: @unchecked Sendable {
         let daemonSet = DaemonSetController(daemonSets: Lister(informers.daemonSets), pods: Lister(informers.pods), nodes: Lister(informers.nodes),
                                             revisions: Lister(informers.controllerRevisions), events: daemonSetEvents)
         daemonSet.watch(daemonSets: informers.daemonSets, pods: informers.pods, nodes: informers.nodes)
-        controllers += [job, ttl, cronJob, daemonSet]
+        let statefulSetEvents = EventRecorder(component: "statefulset-controller") { [options] in try? APIClient(server: options.server) }
+        let statefulSet = StatefulSetController(statefulSets: Lister(informers.statefulSets), pods: Lister(informers.pods),
+                                                claims: Lister(informers.claims), revisions: Lister(informers.controllerRevisions),
+                                                events: statefulSetEvents)
+        statefulSet.watch(statefulSets: informers.statefulSets, pods: informers.pods)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }

@@ -30,7 +30,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
 
     var ownerInformers: [Informer] {
         [informers.replicaSets, informers.replicationControllers, informers.deployments, informers.services, informers.jobs, informers.cronJobs,
-         informers.daemonSets]
+         informers.daemonSets, informers.statefulSets]
     }
 
     /// Dependent informers, the API path of each object, and whether such objects own others
@@ -43,6 +43,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
                 (informers.replicaSets, path("/apis/apps/v1/namespaces/NS/replicasets"), true),
                 (informers.jobs, path("/apis/batch/v1/namespaces/NS/jobs"), true),
                 (informers.controllerRevisions, path("/apis/apps/v1/namespaces/NS/controllerrevisions"), false),
+                (informers.claims, path("/api/v1/namespaces/NS/persistentvolumeclaims"), false),
                 (informers.endpointSlices, path("/apis/discovery.k8s.io/v1/namespaces/NS/endpointslices"), false)]
     }
 
@@ -55,6 +56,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         case ("v1", "ReplicationController"): return "/api/v1/namespaces/\(namespace)/replicationcontrollers/\(name)"
         case ("v1", "Service"): return "/api/v1/namespaces/\(namespace)/services/\(name)"
         case ("apps/v1", "DaemonSet"): return "/apis/apps/v1/namespaces/\(namespace)/daemonsets/\(name)"
+        case ("apps/v1", "StatefulSet"): return "/apis/apps/v1/namespaces/\(namespace)/statefulsets/\(name)"
         case ("batch/v1", "Job"): return "/apis/batch/v1/namespaces/\(namespace)/jobs/\(name)"
         case ("batch/v1", "CronJob"): return "/apis/batch/v1/namespaces/\(namespace)/cronjobs/\(name)"
         default: return nil
@@ -118,7 +120,8 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
     func ownerRefOf(_ o: JSONValue) -> JSONValue? {
         guard let kind = o["kind"]?.stringValue ?? inferredKind(o) else { return nil }
         let apiVersion = ["ReplicaSet": "apps/v1", "Deployment": "apps/v1", "ReplicationController": "v1", "Service": "v1",
-                          "Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1"][kind] ?? "v1"
+                          "Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1",
+                          "StatefulSet": "apps/v1"][kind] ?? "v1"
         return ["apiVersion": .string(apiVersion), "kind": .string(kind), "name": o["metadata"]?["name"] ?? ""]
     }
 
@@ -131,6 +134,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         if informers.jobs.items.contains(where: { uid($0) == id }) { return "Job" }
         if informers.cronJobs.items.contains(where: { uid($0) == id }) { return "CronJob" }
         if informers.daemonSets.items.contains(where: { uid($0) == id }) { return "DaemonSet" }
+        if informers.statefulSets.items.contains(where: { uid($0) == id }) { return "StatefulSet" }
         return nil
     }
 }

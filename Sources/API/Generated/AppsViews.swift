@@ -219,3 +219,225 @@ public struct ControllerRevision: KubernetesObject {
         set { json.put("revision", newValue.map { .int($0) }) }
     }
 }
+
+/// Pods with stable names, hostnames and storage (apps/v1 StatefulSet).
+public struct StatefulSet: KubernetesObject {
+    public static let apiVersion = "apps/v1"
+    public static let kind = "StatefulSet"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    public var spec: StatefulSetSpec {
+        get { StatefulSetSpec(json: json["spec"] ?? .object(JSONObject())) }
+        set { json.putView("spec", newValue.json) }
+    }
+
+    public var status: StatefulSetStatus {
+        get { StatefulSetStatus(json: json["status"] ?? .object(JSONObject())) }
+        set { json.putView("status", newValue.json) }
+    }
+}
+
+public struct StatefulSetSpec: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    public var selector: LabelSelectorSpec {
+        get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
+        set { json.putView("selector", newValue.json) }
+    }
+
+    public var template: PodTemplateSpec {
+        get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
+        set { json.putView("template", newValue.json) }
+    }
+
+    /// Each becomes a PersistentVolumeClaim `<name>-<statefulset>-<ordinal>` per pod.
+    public var volumeClaimTemplates: [PersistentVolumeClaim] {
+        get { (json["volumeClaimTemplates"]?.arrayValue ?? []).map(PersistentVolumeClaim.init(json:)) }
+        set { json.putArray("volumeClaimTemplates", newValue.map(\.json)) }
+    }
+
+    /// The headless Service giving pods `<pod>.<serviceName>.<namespace>.svc` names.
+    public var serviceName: String? {
+        get { json["serviceName"]?.stringValue }
+        set { json.put("serviceName", newValue.map { .string($0) }) }
+    }
+
+    public var podManagementPolicy: PodManagementPolicy? {
+        get { json["podManagementPolicy"]?.stringValue.map(PodManagementPolicy.init(rawValue:)) }
+        set { json.put("podManagementPolicy", newValue.map { .string($0.rawValue) }) }
+    }
+
+    public var updateStrategy: StatefulSetUpdateStrategy {
+        get { StatefulSetUpdateStrategy(json: json["updateStrategy"] ?? .object(JSONObject())) }
+        set { json.putView("updateStrategy", newValue.json) }
+    }
+
+    public var revisionHistoryLimit: Int64? {
+        get { json["revisionHistoryLimit"]?.intValue }
+        set { json.put("revisionHistoryLimit", newValue.map { .int($0) }) }
+    }
+
+    public var minReadySeconds: Int64? {
+        get { json["minReadySeconds"]?.intValue }
+        set { json.put("minReadySeconds", newValue.map { .int($0) }) }
+    }
+
+    public var persistentVolumeClaimRetentionPolicy: PVCRetentionPolicy {
+        get { PVCRetentionPolicy(json: json["persistentVolumeClaimRetentionPolicy"] ?? .object(JSONObject())) }
+        set { json.putView("persistentVolumeClaimRetentionPolicy", newValue.json) }
+    }
+
+    public var ordinals: StatefulSetOrdinals {
+        get { StatefulSetOrdinals(json: json["ordinals"] ?? .object(JSONObject())) }
+        set { json.putView("ordinals", newValue.json) }
+    }
+}
+
+public enum PodManagementPolicy: Sendable, Hashable, CustomStringConvertible {
+    case orderedReady
+    case parallel
+    /// A value this version does not know, kept as written.
+    case other(String)
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "OrderedReady": self = .orderedReady
+        case "Parallel": self = .parallel
+        default: self = .other(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .orderedReady: return "OrderedReady"
+        case .parallel: return "Parallel"
+        case .other(let raw): return raw
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
+public struct StatefulSetUpdateStrategy: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var type: UpdateStrategyType? {
+        get { json["type"]?.stringValue.map(UpdateStrategyType.init(rawValue:)) }
+        set { json.put("type", newValue.map { .string($0.rawValue) }) }
+    }
+
+    public var rollingUpdate: RollingUpdateStatefulSetStrategy {
+        get { RollingUpdateStatefulSetStrategy(json: json["rollingUpdate"] ?? .object(JSONObject())) }
+        set { json.putView("rollingUpdate", newValue.json) }
+    }
+}
+
+public struct RollingUpdateStatefulSetStrategy: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// Ordinals at or above it are updated; those below keep their revision.
+    public var partition: Int64? {
+        get { json["partition"]?.intValue }
+        set { json.put("partition", newValue.map { .int($0) }) }
+    }
+
+    public var maxUnavailable: IntOrString? {
+        get { json["maxUnavailable"].flatMap(IntOrString.init(json:)) }
+        set { json.put("maxUnavailable", newValue?.json) }
+    }
+}
+
+/// Retain (default) or Delete, when the StatefulSet is deleted or scaled down.
+public struct PVCRetentionPolicy: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var whenDeleted: String? {
+        get { json["whenDeleted"]?.stringValue }
+        set { json.put("whenDeleted", newValue.map { .string($0) }) }
+    }
+
+    public var whenScaled: String? {
+        get { json["whenScaled"]?.stringValue }
+        set { json.put("whenScaled", newValue.map { .string($0) }) }
+    }
+}
+
+public struct StatefulSetOrdinals: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var start: Int64? {
+        get { json["start"]?.intValue }
+        set { json.put("start", newValue.map { .int($0) }) }
+    }
+}
+
+public struct StatefulSetStatus: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var observedGeneration: Int64? {
+        get { json["observedGeneration"]?.intValue }
+        set { json.put("observedGeneration", newValue.map { .int($0) }) }
+    }
+
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    public var readyReplicas: Int64? {
+        get { json["readyReplicas"]?.intValue }
+        set { json.put("readyReplicas", newValue.map { .int($0) }) }
+    }
+
+    public var currentReplicas: Int64? {
+        get { json["currentReplicas"]?.intValue }
+        set { json.put("currentReplicas", newValue.map { .int($0) }) }
+    }
+
+    public var updatedReplicas: Int64? {
+        get { json["updatedReplicas"]?.intValue }
+        set { json.put("updatedReplicas", newValue.map { .int($0) }) }
+    }
+
+    public var currentRevision: String? {
+        get { json["currentRevision"]?.stringValue }
+        set { json.put("currentRevision", newValue.map { .string($0) }) }
+    }
+
+    public var updateRevision: String? {
+        get { json["updateRevision"]?.stringValue }
+        set { json.put("updateRevision", newValue.map { .string($0) }) }
+    }
+
+    public var collisionCount: Int64? {
+        get { json["collisionCount"]?.intValue }
+        set { json.put("collisionCount", newValue.map { .int($0) }) }
+    }
+
+    public var conditions: [WorkloadCondition] {
+        get { (json["conditions"]?.arrayValue ?? []).map(WorkloadCondition.init(json:)) }
+        set { json.putArray("conditions", newValue.map(\.json)) }
+    }
+
+    public var availableReplicas: Int64? {
+        get { json["availableReplicas"]?.intValue }
+        set { json.put("availableReplicas", newValue.map { .int($0) }) }
+    }
+}

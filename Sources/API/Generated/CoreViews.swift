@@ -112,6 +112,11 @@ public struct PodSpec: JSONView {
         get { json["hostNetwork"]?.boolValue }
         set { json.put("hostNetwork", newValue.map { .bool($0) }) }
     }
+
+    public var volumes: [Volume] {
+        get { (json["volumes"]?.arrayValue ?? []).map(Volume.init(json:)) }
+        set { json.putArray("volumes", newValue.map(\.json)) }
+    }
 }
 
 public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
@@ -140,6 +145,37 @@ public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
+}
+
+/// A pod volume (only the sources controllers set are typed; the others are kept as written).
+public struct Volume: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var name: String? {
+        get { json["name"]?.stringValue }
+        set { json.put("name", newValue.map { .string($0) }) }
+    }
+
+    public var persistentVolumeClaim: PVCVolumeSource {
+        get { PVCVolumeSource(json: json["persistentVolumeClaim"] ?? .object(JSONObject())) }
+        set { json.putView("persistentVolumeClaim", newValue.json) }
+    }
+}
+
+public struct PVCVolumeSource: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var claimName: String? {
+        get { json["claimName"]?.stringValue }
+        set { json.put("claimName", newValue.map { .string($0) }) }
+    }
+
+    public var readOnly: Bool? {
+        get { json["readOnly"]?.boolValue }
+        set { json.put("readOnly", newValue.map { .bool($0) }) }
+    }
 }
 
 public struct Affinity: JSONView {
@@ -701,5 +737,113 @@ public struct NodeCondition: JSONView {
     public var lastTransitionTime: Date? {
         get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+}
+
+/// A request for storage (served so StatefulSets can create their claims; nothing binds them yet).
+public struct PersistentVolumeClaim: KubernetesObject {
+    public static let apiVersion = "v1"
+    public static let kind = "PersistentVolumeClaim"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    public var spec: PersistentVolumeClaimSpec {
+        get { PersistentVolumeClaimSpec(json: json["spec"] ?? .object(JSONObject())) }
+        set { json.putView("spec", newValue.json) }
+    }
+
+    public var status: PersistentVolumeClaimStatus {
+        get { PersistentVolumeClaimStatus(json: json["status"] ?? .object(JSONObject())) }
+        set { json.putView("status", newValue.json) }
+    }
+}
+
+public struct PersistentVolumeClaimSpec: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var accessModes: [String]? {
+        get { json["accessModes"]?.arrayValue?.compactMap(\.stringValue) }
+        set { json.put("accessModes", newValue.map { .array($0.map { .string($0) }) }) }
+    }
+
+    public var resources: VolumeResourceRequirements {
+        get { VolumeResourceRequirements(json: json["resources"] ?? .object(JSONObject())) }
+        set { json.putView("resources", newValue.json) }
+    }
+
+    public var volumeName: String? {
+        get { json["volumeName"]?.stringValue }
+        set { json.put("volumeName", newValue.map { .string($0) }) }
+    }
+
+    public var selector: LabelSelectorSpec {
+        get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
+        set { json.putView("selector", newValue.json) }
+    }
+
+    public var storageClassName: String? {
+        get { json["storageClassName"]?.stringValue }
+        set { json.put("storageClassName", newValue.map { .string($0) }) }
+    }
+
+    public var volumeMode: String? {
+        get { json["volumeMode"]?.stringValue }
+        set { json.put("volumeMode", newValue.map { .string($0) }) }
+    }
+
+    public var dataSource: JSONValue? {
+        get { json["dataSource"] }
+        set { json.put("dataSource", newValue) }
+    }
+
+    public var dataSourceRef: JSONValue? {
+        get { json["dataSourceRef"] }
+        set { json.put("dataSourceRef", newValue) }
+    }
+
+    public var volumeAttributesClassName: String? {
+        get { json["volumeAttributesClassName"]?.stringValue }
+        set { json.put("volumeAttributesClassName", newValue.map { .string($0) }) }
+    }
+}
+
+public struct VolumeResourceRequirements: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var limits: [String: String]? {
+        get { json["limits"]?.stringMap }
+        set { json.put("limits", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var requests: [String: String]? {
+        get { json["requests"]?.stringMap }
+        set { json.put("requests", newValue.map(JSONValue.stringMap)) }
+    }
+}
+
+public struct PersistentVolumeClaimStatus: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var phase: String? {
+        get { json["phase"]?.stringValue }
+        set { json.put("phase", newValue.map { .string($0) }) }
+    }
+
+    public var accessModes: [String]? {
+        get { json["accessModes"]?.arrayValue?.compactMap(\.stringValue) }
+        set { json.put("accessModes", newValue.map { .array($0.map { .string($0) }) }) }
+    }
+
+    public var capacity: [String: String]? {
+        get { json["capacity"]?.stringMap }
+        set { json.put("capacity", newValue.map(JSONValue.stringMap)) }
     }
 }

@@ -5,8 +5,10 @@ extension ProtobufSchemas {
     static let generatedKinds: [String: String] = [
         "apps/v1/DaemonSet": "apps.DaemonSet",
         "apps/v1/ControllerRevision": "apps.ControllerRevision",
+        "apps/v1/StatefulSet": "apps.StatefulSet",
         "batch/v1/Job": "batch.Job",
         "batch/v1/CronJob": "batch.CronJob",
+        "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
     ]
 
     static let generatedMessages: [String: [Int: ProtoField]] = [
@@ -53,6 +55,51 @@ extension ProtobufSchemas {
             1: F("metadata", .message("meta.ObjectMeta")),
             2: F("data", .skip),
             3: F("revision", .int),
+        ],
+        "apps.StatefulSet": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("apps.StatefulSetSpec")),
+            3: F("status", .message("apps.StatefulSetStatus")),
+        ],
+        "apps.StatefulSetSpec": [
+            1: F("replicas", .int),
+            2: F("selector", .message("meta.LabelSelector")),
+            3: F("template", .message("core.PodTemplateSpec")),
+            4: F("volumeClaimTemplates", .message("core.PersistentVolumeClaim"), repeated: true),
+            5: F("serviceName", .string),
+            6: F("podManagementPolicy", .string),
+            7: F("updateStrategy", .message("apps.StatefulSetUpdateStrategy")),
+            8: F("revisionHistoryLimit", .int),
+            9: F("minReadySeconds", .int),
+            10: F("persistentVolumeClaimRetentionPolicy", .message("apps.StatefulSetPersistentVolumeClaimRetentionPolicy")),
+            11: F("ordinals", .message("apps.StatefulSetOrdinals")),
+        ],
+        "apps.StatefulSetUpdateStrategy": [
+            1: F("type", .string),
+            2: F("rollingUpdate", .message("apps.RollingUpdateStatefulSetStrategy")),
+        ],
+        "apps.RollingUpdateStatefulSetStrategy": [
+            1: F("partition", .int),
+            2: F("maxUnavailable", .intOrString),
+        ],
+        "apps.StatefulSetPersistentVolumeClaimRetentionPolicy": [
+            1: F("whenDeleted", .string),
+            2: F("whenScaled", .string),
+        ],
+        "apps.StatefulSetOrdinals": [
+            1: F("start", .int),
+        ],
+        "apps.StatefulSetStatus": [
+            1: F("observedGeneration", .int),
+            2: F("replicas", .int),
+            3: F("readyReplicas", .int),
+            4: F("currentReplicas", .int),
+            5: F("updatedReplicas", .int),
+            6: F("currentRevision", .string),
+            7: F("updateRevision", .string),
+            9: F("collisionCount", .int),
+            10: F("conditions", .message("apps.DaemonSetCondition"), repeated: true),
+            11: F("availableReplicas", .int),
         ],
         "batch.Job": [
             1: F("metadata", .message("meta.ObjectMeta")),
@@ -149,6 +196,31 @@ extension ProtobufSchemas {
             1: F("active", .message("core.ObjectReference"), repeated: true),
             4: F("lastScheduleTime", .time),
             5: F("lastSuccessfulTime", .time),
+        ],
+        "core.PersistentVolumeClaim": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("core.PersistentVolumeClaimSpec")),
+            3: F("status", .message("core.PersistentVolumeClaimStatus")),
+        ],
+        "core.PersistentVolumeClaimSpec": [
+            1: F("accessModes", .string, repeated: true),
+            2: F("resources", .message("core.VolumeResourceRequirements")),
+            3: F("volumeName", .string),
+            4: F("selector", .message("meta.LabelSelector")),
+            5: F("storageClassName", .string),
+            6: F("volumeMode", .string),
+            7: F("dataSource", .skip),
+            8: F("dataSourceRef", .skip),
+            9: F("volumeAttributesClassName", .string),
+        ],
+        "core.VolumeResourceRequirements": [
+            1: F("limits", quantityMap),
+            2: F("requests", quantityMap),
+        ],
+        "core.PersistentVolumeClaimStatus": [
+            1: F("phase", .string),
+            2: F("accessModes", .string, repeated: true),
+            3: F("capacity", quantityMap),
         ],
     ]
 }
