@@ -51,6 +51,7 @@ extension ResourceStrategy {
         case "Deployment": return WorkloadRules.deployment
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
+        case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment

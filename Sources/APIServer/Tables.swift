@@ -51,6 +51,7 @@ enum Tables {
         case "EndpointSlice":
             return [name, TableColumn(name: "AddressType"), TableColumn(name: "Ports"), TableColumn(name: "Endpoints"), age]
         case "Job", "CronJob": return batchColumns(kind, name: name, age: age)
+        case "PodDisruptionBudget": return policyColumns(name: name, age: age)
         default: return [name, age]
         }
     }
@@ -145,6 +146,7 @@ enum Tables {
                     s(addrs.isEmpty ? "<unset>" : addrs.joined(separator: ",")), age]
         case "Job": return jobCells(Job(json: o), name: name, age: age, now: now)
         case "CronJob": return cronJobCells(CronJob(json: o), name: name, age: age, now: now)
+        case "PodDisruptionBudget": return podDisruptionBudgetCells(PodDisruptionBudget(json: o), name: name, age: age)
         default: return [name, age]
         }
     }

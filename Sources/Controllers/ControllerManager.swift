@@ -23,6 +23,7 @@ final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
     let jobs, cronJobs: Informer
+    let budgets: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -38,12 +39,13 @@ final class SharedInformers: @unchecked Sendable {
         namespaces = Informer(server: server, path: "/api/v1/namespaces")
         jobs = Informer(Job.self, server: server)
         cronJobs = Informer(CronJob.self, server: server)
+        budgets = Informer(PodDisruptionBudget.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
-        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs]
+        [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, budgets]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -88,7 +90,13 @@ public final class ControllerManager: @unchecked Sendable {
         let cronJobEvents = EventRecorder(component: "cronjob-controller") { [options] in try? APIClient(server: options.server) }
         let cronJob = CronJobController(cronJobs: Lister(informers.cronJobs), jobs: Lister(informers.jobs), events: cronJobEvents)
         cronJob.watch(cronJobs: informers.cronJobs, jobs: informers.jobs)
-        controllers += [job, ttl, cronJob]
+        let scales = WorkloadScales(replicaSets: Lister(informers.replicaSets), deployments: Lister(informers.deployments),
+                                    replicationControllers: Lister(informers.replicationControllers))
+        let disruptionEvents = EventRecorder(component: "controllermanager") { [options] in try? APIClient(server: options.server) }
+        let disruption = DisruptionController(budgets: Lister(informers.budgets), pods: Lister(informers.pods), scales: scales,
+                                              events: disruptionEvents)
+        disruption.watch(budgets: informers.budgets, pods: informers.pods)
+        controllers += [job, ttl, cronJob, disruption]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }
