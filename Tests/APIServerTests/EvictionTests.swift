@@ -1,7 +1,7 @@
 // pods/eviction and PodDisruptionBudgets against a real `skiff master` without controllers: the
 // budgets' status is written by hand (as the disruption controller would), pods are made Running
 // and Ready through their status subresource, and evictions get Kubernetes' codes and messages.
-// Then kubectl 1.33 (protobuf bodies) creates and lists budgets and drains a node object.
+// Then kubectl 1.33 and 1.27 create and list budgets and drain a node object.
 import API
 import Client
 import Foundation
@@ -78,7 +78,7 @@ import TestSupport
         #expect(cause?["reason"] == "DisruptionBudget" && cause?["message"] == "The disruption budget web needs 2 healthy pods and has 3 currently")
         #expect(try c.get(Self.pods + "/web-b").json.value(at: "metadata.deletionTimestamp") == nil)
 
-        // The same as protobuf (kubectl's typed client), in policy/v1beta1.
+        // The same as a protobuf body (what typed clients may send), in policy/v1beta1.
         let proto = try APIClient(server: c.server).request("POST", Self.pods + "/web-b/eviction", body: Self.protobufEviction("web-b"),
                                                             contentType: "application/vnd.kubernetes.protobuf")
         #expect(proto.code == 429, "\(proto.errorMessage)")
@@ -150,10 +150,12 @@ import TestSupport
         #expect(PodDisruptionBudget(json: try c.get(Self.budgets + "/web").json).metadata.generation == 2)
     }
 
-    @Test func kubectlCreatesListsAndDrains() throws {
+    /// 1.33 sends the budget as protobuf (its evictions as JSON), 1.27 everything as JSON.
+    @Test(arguments: ["1.33", "1.27"])
+    func kubectlCreatesListsAndDrains(version: String) throws {
         let m = try MasterProcess()
         defer { m.stop() }
-        let k = try Kubectl(version: "1.33", master: m)
+        let k = try Kubectl(version: version, master: m)
         defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
         let c = m.client
         #expect(try k.ok("create", "pdb", "web", "--selector=app=web", "--min-available=2").contains("poddisruptionbudget.policy/web created"))
