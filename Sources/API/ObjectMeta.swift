@@ -117,6 +117,20 @@ public struct Status: Codable, Sendable, Equatable, Error {
 
     public static func badRequest(_ message: String) -> Status { Status(code: 400, reason: "BadRequest", message: message) }
 
+    /// Success without an object (what pods/binding and pods/eviction answer).
+    public static func success(code: Int = 200) -> Status {
+        var s = Status(code: code, reason: "", message: "")
+        s.reason = nil
+        s.message = nil
+        return s
+    }
+
+    /// 429: refused for now (an eviction its disruption budget forbids), with the cause.
+    public static func tooManyRequests(_ message: String, cause: (reason: String, message: String), retryAfterSeconds: Int? = nil) -> Status {
+        Status(code: 429, reason: "TooManyRequests", message: message,
+               details: Details(causes: [Cause(reason: cause.reason, message: cause.message)], retryAfterSeconds: retryAfterSeconds))
+    }
+
     /// 410 for a watch or list from a compacted resourceVersion.
     public static func gone(_ message: String) -> Status { Status(code: 410, reason: "Expired", message: message) }
 

@@ -1,5 +1,6 @@
 // Pod defaulting and validation (k8s.io/kubernetes/pkg/apis/core/v1/defaults.go and
 // validation.go), also used for the pod templates of ReplicaSets, Deployments and RCs.
+import Foundation
 
 public enum PodRules {
     public static let strategy: ResourceStrategy = {
@@ -204,5 +205,19 @@ public enum PodRules {
             }
         }
         return errs
+    }
+}
+
+extension Pod {
+    /// The Ready condition is True: what Kubernetes counts as a healthy pod.
+    public var isReady: Bool { status.conditions.contains { $0.type == "Ready" && $0.status == .true } }
+    /// Succeeded or Failed: its containers will not run again.
+    public var isTerminal: Bool { status.phase == .succeeded || status.phase == .failed }
+}
+
+extension PodStatus {
+    /// podutil.UpdatePodCondition: adds or updates the condition of that type.
+    public mutating func setCondition(_ type: String, _ status: ConditionStatus, reason: String?, message: String?, now: Date) {
+        conditions.set(type, status, reason: reason, message: message, now: now)
     }
 }

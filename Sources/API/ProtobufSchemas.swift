@@ -29,6 +29,9 @@ public enum ProtobufSchemas {
         "rbac.authorization.k8s.io/v1/RoleBinding": "rbac.RoleBinding",
         "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "rbac.RoleBinding",
         "authentication.k8s.io/v1/TokenRequest": "authentication.TokenRequest",
+        "policy/v1beta1/Eviction": "policy.Eviction",   // pods/eviction takes both versions (the same fields)
+        "v1/DeleteOptions": "meta.DeleteOptions",
+        "meta.k8s.io/v1/DeleteOptions": "meta.DeleteOptions",
     ].merging(generatedKinds) { a, _ in a }
 
     /// Message name → field number → field.

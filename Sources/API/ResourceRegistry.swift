@@ -33,7 +33,7 @@ public enum ResourceRegistry {
         .init(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false,
               shortNames: ["ns"], subresources: ["status": statusVerbs, "finalize": ["update"]], inAllCategory: false),
         .init(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"],
-              subresources: ["status": statusVerbs, "binding": ["create"], "log": ["get"], "exec": ["create", "get"]],
+              subresources: ["status": statusVerbs, "binding": ["create"], "eviction": ["create"], "log": ["get"], "exec": ["create", "get"]],
               inAllCategory: true),
         .init(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node", namespaced: false, shortNames: ["no"],
               subresources: ["status": statusVerbs], inAllCategory: false),
@@ -69,6 +69,8 @@ public enum ResourceRegistry {
               shortNames: [], subresources: ["status": statusVerbs], inAllCategory: true),
         .init(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true,
               shortNames: ["cj"], subresources: ["status": statusVerbs], inAllCategory: true),
+        .init(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget",
+              kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true,
               shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
@@ -82,6 +84,12 @@ public enum ResourceRegistry {
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
     ]
+
+    /// Subresources whose objects are of another kind than their resource's.
+    static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]
+
+    /// Subresources whose kind lives in another group version (discovery's group and version fields).
+    public static let subresourceGroupVersions = ["scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")]
 
     /// The resource serving `plural` in `groupVersion` ("v1", "apps/v1", ...).
     public static func lookup(groupVersion: String, plural: String) -> ResourceType? {
@@ -108,7 +116,7 @@ public enum ResourceRegistry {
                                    shortNames: r.shortNames.isEmpty ? nil : r.shortNames,
                                    categories: r.inAllCategory ? ["all"] : nil))
             for (sub, verbs) in r.subresources.sorted(by: { $0.key < $1.key }) {
-                let kind = sub == "scale" ? "Scale" : (sub == "binding" ? "Binding" : (sub == "exec" ? "PodExecOptions" : r.kind))
+                let kind = subresourceKinds[sub] ?? r.kind
                 out.append(APIResource(name: "\(r.plural)/\(sub)", singularName: "", namespaced: r.namespaced, kind: kind,
                                        verbs: verbs, shortNames: nil, categories: nil))
             }

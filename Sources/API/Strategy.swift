@@ -55,6 +55,7 @@ extension ResourceStrategy {
         case "PersistentVolumeClaim": return StorageRules.persistentVolumeClaim
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
+        case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment

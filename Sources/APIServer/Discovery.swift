@@ -47,7 +47,10 @@ enum Discovery {
                                 "kind": .string(r.kind), "verbs": .array(r.verbs.map { .string($0) })]
             if let s = r.shortNames { j["shortNames"] = .array(s.map { .string($0) }) }
             if let c = r.categories { j["categories"] = .array(c.map { .string($0) }) }
-            if r.name.hasSuffix("/scale") { j["group"] = "autoscaling"; j["version"] = "v1" }
+            if let sub = r.name.split(separator: "/").dropFirst().first, let (group, version) = ResourceRegistry.subresourceGroupVersions[String(sub)] {
+                j["group"] = .string(group)
+                j["version"] = .string(version)
+            }
             return j
         }
         return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(gv), "resources": .array(resources)]

@@ -278,18 +278,8 @@ public final class KubernetesAPI: HTTPHandler {
         var options = ResourceStorage.DeleteOptions()
         if let g = request.query["gracePeriodSeconds"], let n = Int64(g) { options.gracePeriodSeconds = n }
         options.propagationPolicy = request.query["propagationPolicy"]
-        if !request.body.isEmpty {
-            let body = try parseBody(request)
-            if let g = body["gracePeriodSeconds"]?.intValue { options.gracePeriodSeconds = g }
-            options.preconditionUID = body["preconditions"]?["uid"]?.stringValue
-            options.preconditionResourceVersion = body["preconditions"]?["resourceVersion"]?.stringValue
-            if body["dryRun"]?.arrayValue?.contains("All") == true { options.dryRun = true }
-            if let p = body["propagationPolicy"]?.stringValue { options.propagationPolicy = p }
-            if let o = body["orphanDependents"]?.boolValue { options.propagationPolicy = o ? "Orphan" : "Background" }
-        }
-        if let p = options.propagationPolicy, !["Orphan", "Foreground", "Background"].contains(p) {
-            throw APIError.badRequest("propagationPolicy \(p) is not one of Orphan, Foreground, Background")
-        }
+        if !request.body.isEmpty { options.merge(DeleteOptions(json: try parseBody(request))) }
+        try options.checkPropagation()
         return options
     }
 
@@ -397,10 +387,8 @@ public final class KubernetesAPI: HTTPHandler {
         let filter = try filter(request, rr.type)
         var options = try deleteOptions(request)
         options.dryRun = request.query["dryRun"] == "All"
-        let list = try await store.list(prefix: ResourceStorage.listPrefix(rr.type, namespace: rr.namespace), limit: nil, continueAfter: nil, revision: nil)
         var deleted: [JSONValue] = []
-        for kv in list.items {
-            let obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
+        for obj in try await storage.list(rr.type, namespace: rr.namespace) {
             guard filter.matches(obj), let name = obj["metadata"]?["name"]?.stringValue else { continue }
             let ns = obj["metadata"]?["namespace"]?.stringValue
             if let (result, _) = try? await storage.delete(rr.type, namespace: ns, name: name, options: options) { deleted.append(result.object) }

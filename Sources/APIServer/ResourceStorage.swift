@@ -51,6 +51,12 @@ final class ResourceStorage: Sendable {
         return kv
     }
 
+    /// Every object of a type (of one namespace, when given) as stored now.
+    func list(_ type: ResourceType, namespace: String?) async throws -> [JSONValue] {
+        let page = try await store.list(prefix: Self.listPrefix(type, namespace: namespace), limit: nil, continueAfter: nil, revision: nil)
+        return page.items.map { ObjectCodec.decode($0.value, revision: $0.modRevision) }
+    }
+
     // MARK: create
 
     /// Validates and stores a new object; returns it as stored and its revision.
@@ -278,6 +284,22 @@ final class ResourceStorage: Sendable {
         /// Background (default), Orphan or Foreground: the latter two leave the object with the
         /// garbage collector's finalizer ("orphan" / "foregroundDeletion") until it has acted.
         var propagationPolicy: String?
+
+        /// Takes what a metav1.DeleteOptions says (a DELETE's body, an Eviction's deleteOptions).
+        mutating func merge(_ body: API.DeleteOptions) {
+            if let g = body.gracePeriodSeconds { gracePeriodSeconds = g }
+            if let uid = body.preconditions.uid { preconditionUID = uid }
+            if let rv = body.preconditions.resourceVersion { preconditionResourceVersion = rv }
+            if body.dryRun?.contains("All") == true { dryRun = true }
+            if let p = body.propagationPolicy { propagationPolicy = p }
+            if let o = body.orphanDependents { propagationPolicy = o ? "Orphan" : "Background" }
+        }
+
+        func checkPropagation() throws {
+            if let p = propagationPolicy, !["Orphan", "Foreground", "Background"].contains(p) {
+                throw APIError.badRequest("propagationPolicy \(p) is not one of Orphan, Foreground, Background")
+            }
+        }
     }
 
     /// Deletes now, or marks for deletion (finalizers pending, or a pod awaiting its node).

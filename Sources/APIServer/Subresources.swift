@@ -1,6 +1,6 @@
 // Subresources: */status (status-only writes), */scale (autoscaling/v1 Scale views of
-// replicas), pods/binding (the scheduler's write), namespaces/finalize, serviceaccounts/token
-// (TokenRequest.swift); pods/log is proxied to the node server (NodeProxy), pods/exec and
+// replicas), pods/binding (the scheduler's write), pods/eviction (Eviction.swift),
+// namespaces/finalize, serviceaccounts/token (TokenRequest.swift); pods/log is proxied to the node server (NodeProxy), pods/exec and
 // attach tunnelled to it.
 import API
 import Security
@@ -61,11 +61,9 @@ extension KubernetesAPI {
             }
             let uid = body["metadata"]?["uid"]?.stringValue
             if !dryRun { _ = try await storage.bind(type, namespace: rr.namespace, name: name, node: node, uid: uid) }
-            var ok = Status(code: 201, reason: "", message: "")
-            ok.status = "Success"
-            ok.reason = nil
-            ok.message = nil
-            return JSONReply.status(ok)
+            return JSONReply.status(.success(code: 201))
+        case ("eviction", .POST) where type.kind == "Pod":
+            return try await evict(request, namespace: rr.namespace ?? "default", name: name)
 
         case ("finalize", .PUT):
             let body = try parseBody(request)

@@ -52,6 +52,7 @@ enum Tables {
             return [name, TableColumn(name: "AddressType"), TableColumn(name: "Ports"), TableColumn(name: "Endpoints"), age]
         case "Job", "CronJob": return batchColumns(kind, name: name, age: age)
         case "DaemonSet", "ControllerRevision", "StatefulSet", "PersistentVolumeClaim": return appsColumns(kind, name: name, age: age)
+        case "PodDisruptionBudget": return policyColumns(name: name, age: age)
         default: return [name, age]
         }
     }
@@ -150,6 +151,7 @@ enum Tables {
         case "ControllerRevision": return controllerRevisionCells(ControllerRevision(json: o), name: name, age: age)
         case "StatefulSet": return statefulSetCells(StatefulSet(json: o), name: name, age: age)
         case "PersistentVolumeClaim": return claimCells(PersistentVolumeClaim(json: o), name: name, age: age)
+        case "PodDisruptionBudget": return podDisruptionBudgetCells(PodDisruptionBudget(json: o), name: name, age: age)
         default: return [name, age]
         }
     }

@@ -23,6 +23,7 @@ final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
     let jobs, cronJobs, daemonSets, controllerRevisions, statefulSets, claims: Informer
+    let budgets: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -42,13 +43,14 @@ final class SharedInformers: @unchecked Sendable {
         controllerRevisions = Informer(ControllerRevision.self, server: server)
         statefulSets = Informer(StatefulSet.self, server: server)
         claims = Informer(PersistentVolumeClaim.self, server: server)
+        budgets = Informer(PodDisruptionBudget.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
         [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, daemonSets,
-         controllerRevisions, statefulSets, claims]
+         controllerRevisions, statefulSets, claims, budgets]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -102,7 +104,14 @@ public final class ControllerManager: @unchecked Sendable {
                                                 claims: Lister(informers.claims), revisions: Lister(informers.controllerRevisions),
                                                 events: statefulSetEvents)
         statefulSet.watch(statefulSets: informers.statefulSets, pods: informers.pods)
-        controllers += [job, ttl, cronJob, daemonSet, statefulSet]
+        let scales = WorkloadScales(replicaSets: Lister(informers.replicaSets), deployments: Lister(informers.deployments),
+                                    replicationControllers: Lister(informers.replicationControllers),
+                                    statefulSets: Lister(informers.statefulSets))
+        let disruptionEvents = EventRecorder(component: "controllermanager") { [options] in try? APIClient(server: options.server) }
+        let disruption = DisruptionController(budgets: Lister(informers.budgets), pods: Lister(informers.pods), scales: scales,
+                                              events: disruptionEvents)
+        disruption.watch(budgets: informers.budgets, pods: informers.pods)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }

@@ -190,28 +190,12 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
     }
 }
 
-/// Sets a condition, touching lastTransitionTime only when its status changes.
+/// Sets a condition (lastTransitionTime moves only when its status changes); a false one is
+/// only written over an existing condition.
 func setCondition(_ status: inout JobStatus, _ type: JobConditionType, _ on: Bool, reason: String, message: String, now: Date = Date()) {
-    var conditions = status.conditions
-    let wanted: ConditionStatus = on ? .true : .false
-    if let i = conditions.firstIndex(where: { $0.type == type }) {
-        if conditions[i].status != wanted { conditions[i].lastTransitionTime = now }
-        conditions[i].status = wanted
-        conditions[i].reason = reason
-        conditions[i].message = message
-        conditions[i].lastProbeTime = now
-    } else {
-        guard on else { return }
-        var c = JobCondition()
-        c.type = type
-        c.status = wanted
-        c.reason = reason
-        c.message = message
-        c.lastProbeTime = now
-        c.lastTransitionTime = now
-        conditions.append(c)
-    }
-    status.conditions = conditions
+    guard on || status.conditions.contains(where: { $0.type == type }) else { return }
+    let i = status.conditions.set(type, on ? .true : .false, reason: reason, message: message, now: now)
+    status.conditions[i].lastProbeTime = now
 }
 
 /// The exponential back-off before replacing failed pods: 10 s after the first failure,
@@ -241,9 +225,4 @@ final class UIDSet: @unchecked Sendable {
     func insert(_ uid: String) { lock.lock(); uids.insert(uid); lock.unlock() }
     func contains(_ uid: String) -> Bool { lock.lock(); defer { lock.unlock() }; return uids.contains(uid) }
     func remove(_ uid: String) { lock.lock(); uids.remove(uid); lock.unlock() }
-}
-
-extension Pod {
-    var isReady: Bool { status.conditions.contains { $0.type == "Ready" && $0.status == .true } }
-    var isTerminal: Bool { status.phase == .succeeded || status.phase == .failed }
 }

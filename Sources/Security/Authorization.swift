@@ -139,17 +139,22 @@ public enum BootstrapPolicy {
         role("admin", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts", "serviceaccounts/token"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
         ]),
         role("edit", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
+            ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
         ]),
         role("view", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": readVerbs],
             ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
+            ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": readVerbs],
         ]),
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
         role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"], "verbs": ["get"]]]),

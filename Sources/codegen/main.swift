@@ -7,8 +7,8 @@
 //     struct JobSpec               a nested object
 //       parallelism: Int           a field: JSON name, then its type (`as swiftName` renames)
 //     enum RestartPolicy: Always OnFailure Never
-// Types: String Int Bool Double Time JSON IntOrString, [String] [Int] [View] (arrays), {String} and {Quantity}
-// (string maps; quantities as written), and any
+// Types: String Int Bool Double Time JSON IntOrString, [String] [Int] [View] (arrays), {String} {Time} and
+// {Quantity} (maps; quantities as written), and any
 // struct or enum declared in the schema. `/// text` lines document the next declaration or field.
 // Protobuf: `kind Job batch/v1 proto=batch.Job` / `struct JobSpec proto=batch.JobSpec` name the
 // message, and `parallelism: Int = 1` gives a field its number; messages with numbered fields get
@@ -109,6 +109,9 @@ struct Generator {
         case "JSON": return ("JSONValue?", "json[\(k)]", "json.put(\(k), newValue)")
         case "IntOrString": return ("IntOrString?", "json[\(k)].flatMap(IntOrString.init(json:))", "json.put(\(k), newValue?.json)")
         case "{String}", "{Quantity}": return ("[String: String]?", "json[\(k)]?.stringMap", "json.put(\(k), newValue.map(JSONValue.stringMap))")
+        case "{Time}":
+            return ("[String: Date]?", "json[\(k)]?.stringMap?.compactMapValues(KubeTime.parse)",
+                    "json.put(\(k), newValue.map { JSONValue.stringMap($0.mapValues { KubeTime.format($0) }) })")
         case "[String]":
             return ("[String]?", "json[\(k)]?.arrayValue?.compactMap(\\.stringValue)", "json.put(\(k), newValue.map { .array($0.map { .string($0) }) })")
         case "[Int]":
@@ -141,6 +144,7 @@ struct Generator {
         case "JSON": return (".skip", false)
         case "{String}": return ("stringMap", false)
         case "{Quantity}": return ("quantityMap", false)
+        case "{Time}": return (".map(.string, .time)", false)
         case "[String]": return (".string", true)
         case "[Int]": return (".int", true)
         case let t where t.hasPrefix("[") && t.hasSuffix("]"): return (try message(String(t.dropFirst().dropLast())), true)

@@ -1,4 +1,5 @@
 import API
+import Foundation
 import Testing
 
 /// Builds protobuf bytes by hand: tags, varints and length-delimited fields.
@@ -172,7 +173,7 @@ private struct ProtoWriter {
     }
 
     @Test func unsupportedKindIsRefused() {
-        let body = ProtoWriter.envelope(apiVersion: "apps/v1", kind: "StatefulSet") { $0.message(1) { $0.string(1, "s") } }
+        let body = ProtoWriter.envelope(apiVersion: "networking.k8s.io/v1", kind: "Ingress") { $0.message(1) { $0.string(1, "i") } }
         #expect(throws: ProtobufError.self) { try ProtobufDecoder.decodeObject(body) }
     }
 
@@ -190,5 +191,46 @@ private struct ProtoWriter {
         #expect(job.name == "pi" && job.spec.parallelism == 2 && job.spec.completionMode == .indexed)
         #expect(job.spec.podFailurePolicy.rules.first?.action == .failJob)
         #expect(job.spec.podFailurePolicy.rules.first?.onExitCodes.values == [42])
+    }
+}
+
+/// policy/v1 as kubectl 1.33 sends it: `create pdb` and the Eviction `drain` posts.
+@Suite struct PolicyProtobufTests {
+    @Test func decodesPodDisruptionBudget() throws {
+        let body = ProtoWriter.envelope(apiVersion: "policy/v1", kind: "PodDisruptionBudget") { w in
+            w.message(1) { $0.string(1, "web"); $0.string(3, "default") }
+            w.message(2) { spec in
+                spec.message(1) { $0.int(1, 0); $0.int(2, 2) }                        // minAvailable: 2
+                spec.message(2) { $0.entry(1, "app", "web") }                         // selector
+                spec.string(4, "AlwaysAllow")
+            }
+            w.message(3) { status in
+                status.message(2) { $0.string(1, "p1"); $0.message(2) { $0.int(1, 1_800_000_000) } }   // disruptedPods
+                status.int(3, 1)
+            }
+        }
+        let pdb = PodDisruptionBudget(json: try ProtobufDecoder.decodeObject(body))
+        #expect(pdb.json["apiVersion"] == "policy/v1" && pdb.json["kind"] == "PodDisruptionBudget")
+        #expect(pdb.name == "web" && pdb.spec.minAvailable == .int(2) && pdb.spec.maxUnavailable == nil)
+        #expect(pdb.spec.selector.matchLabels == ["app": "web"] && pdb.spec.unhealthyPodEvictionPolicy == .alwaysAllow)
+        #expect(pdb.status.disruptedPods == ["p1": Date(timeIntervalSince1970: 1_800_000_000)])
+        #expect(pdb.status.disruptionsAllowed == 1)
+    }
+
+    @Test(arguments: ["policy/v1", "policy/v1beta1"])
+    func decodesEviction(apiVersion: String) throws {
+        let body = ProtoWriter.envelope(apiVersion: apiVersion, kind: "Eviction") { w in
+            w.message(1) { $0.string(1, "web-1"); $0.string(3, "shop") }
+            w.message(2) { opts in
+                opts.int(1, 5)
+                opts.message(2) { $0.string(1, "uid-1"); $0.string(2, "42") }
+                opts.string(5, "All")
+            }
+        }
+        let eviction = Eviction(json: try ProtobufDecoder.decodeObject(body))
+        #expect(eviction.json["apiVersion"] == .string(apiVersion))
+        #expect(eviction.name == "web-1" && eviction.namespace == "shop")
+        #expect(eviction.deleteOptions.gracePeriodSeconds == 5 && eviction.deleteOptions.dryRun == ["All"])
+        #expect(eviction.deleteOptions.preconditions.uid == "uid-1" && eviction.deleteOptions.preconditions.resourceVersion == "42")
     }
 }

@@ -441,3 +441,102 @@ public struct StatefulSetStatus: JSONView {
         set { json.put("availableReplicas", newValue.map { .int($0) }) }
     }
 }
+
+/// A set of identical pods (apps/v1 ReplicaSet); Deployments own them.
+public struct ReplicaSet: KubernetesObject {
+    public static let apiVersion = "apps/v1"
+    public static let kind = "ReplicaSet"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    public var spec: ReplicaSetSpec {
+        get { ReplicaSetSpec(json: json["spec"] ?? .object(JSONObject())) }
+        set { json.putView("spec", newValue.json) }
+    }
+}
+
+public struct ReplicaSetSpec: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    public var selector: LabelSelectorSpec {
+        get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
+        set { json.putView("selector", newValue.json) }
+    }
+}
+
+/// Rolls ReplicaSets out (apps/v1 Deployment).
+public struct Deployment: KubernetesObject {
+    public static let apiVersion = "apps/v1"
+    public static let kind = "Deployment"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    public var spec: DeploymentSpec {
+        get { DeploymentSpec(json: json["spec"] ?? .object(JSONObject())) }
+        set { json.putView("spec", newValue.json) }
+    }
+}
+
+public struct DeploymentSpec: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    public var selector: LabelSelectorSpec {
+        get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
+        set { json.putView("selector", newValue.json) }
+    }
+}
+
+/// The core/v1 forerunner of ReplicaSet.
+public struct ReplicationController: KubernetesObject {
+    public static let apiVersion = "v1"
+    public static let kind = "ReplicationController"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    public var spec: ReplicationControllerSpec {
+        get { ReplicationControllerSpec(json: json["spec"] ?? .object(JSONObject())) }
+        set { json.putView("spec", newValue.json) }
+    }
+}
+
+public struct ReplicationControllerSpec: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    public var selector: [String: String]? {
+        get { json["selector"]?.stringMap }
+        set { json.put("selector", newValue.map(JSONValue.stringMap)) }
+    }
+}

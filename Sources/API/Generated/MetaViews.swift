@@ -239,3 +239,87 @@ public struct ObjectReference: JSONView {
         set { json.put("resourceVersion", newValue.map { .string($0) }) }
     }
 }
+
+/// How to delete an object (metav1.DeleteOptions): a DELETE's body, and inside an Eviction.
+public struct DeleteOptions: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var gracePeriodSeconds: Int64? {
+        get { json["gracePeriodSeconds"]?.intValue }
+        set { json.put("gracePeriodSeconds", newValue.map { .int($0) }) }
+    }
+
+    public var preconditions: Preconditions {
+        get { Preconditions(json: json["preconditions"] ?? .object(JSONObject())) }
+        set { json.putView("preconditions", newValue.json) }
+    }
+
+    /// Deprecated for propagationPolicy (true: Orphan, false: Background).
+    public var orphanDependents: Bool? {
+        get { json["orphanDependents"]?.boolValue }
+        set { json.put("orphanDependents", newValue.map { .bool($0) }) }
+    }
+
+    public var propagationPolicy: String? {
+        get { json["propagationPolicy"]?.stringValue }
+        set { json.put("propagationPolicy", newValue.map { .string($0) }) }
+    }
+
+    public var dryRun: [String]? {
+        get { json["dryRun"]?.arrayValue?.compactMap(\.stringValue) }
+        set { json.put("dryRun", newValue.map { .array($0.map { .string($0) }) }) }
+    }
+}
+
+/// What the object must still be for a delete to go ahead (else 409).
+public struct Preconditions: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var uid: String? {
+        get { json["uid"]?.stringValue }
+        set { json.put("uid", newValue.map { .string($0) }) }
+    }
+
+    public var resourceVersion: String? {
+        get { json["resourceVersion"]?.stringValue }
+        set { json.put("resourceVersion", newValue.map { .string($0) }) }
+    }
+}
+
+/// A status condition of the newer kinds (metav1.Condition).
+public struct Condition: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    public var status: ConditionStatus? {
+        get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
+        set { json.put("status", newValue.map { .string($0.rawValue) }) }
+    }
+
+    public var observedGeneration: Int64? {
+        get { json["observedGeneration"]?.intValue }
+        set { json.put("observedGeneration", newValue.map { .int($0) }) }
+    }
+
+    public var lastTransitionTime: Date? {
+        get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+
+    public var reason: String? {
+        get { json["reason"]?.stringValue }
+        set { json.put("reason", newValue.map { .string($0) }) }
+    }
+
+    public var message: String? {
+        get { json["message"]?.stringValue }
+        set { json.put("message", newValue.map { .string($0) }) }
+    }
+}

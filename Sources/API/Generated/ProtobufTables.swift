@@ -9,6 +9,8 @@ extension ProtobufSchemas {
         "batch/v1/Job": "batch.Job",
         "batch/v1/CronJob": "batch.CronJob",
         "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
+        "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
+        "policy/v1/Eviction": "policy.Eviction",
     ]
 
     static let generatedMessages: [String: [Int: ProtoField]] = [
@@ -221,6 +223,49 @@ extension ProtobufSchemas {
             1: F("phase", .string),
             2: F("accessModes", .string, repeated: true),
             3: F("capacity", quantityMap),
+        ],
+        "meta.DeleteOptions": [
+            1: F("gracePeriodSeconds", .int),
+            2: F("preconditions", .message("meta.Preconditions")),
+            3: F("orphanDependents", .bool),
+            4: F("propagationPolicy", .string),
+            5: F("dryRun", .string, repeated: true),
+        ],
+        "meta.Preconditions": [
+            1: F("uid", .string),
+            2: F("resourceVersion", .string),
+        ],
+        "meta.Condition": [
+            1: F("type", .string),
+            2: F("status", .string),
+            3: F("observedGeneration", .int),
+            4: F("lastTransitionTime", .time),
+            5: F("reason", .string),
+            6: F("message", .string),
+        ],
+        "policy.PodDisruptionBudget": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("policy.PodDisruptionBudgetSpec")),
+            3: F("status", .message("policy.PodDisruptionBudgetStatus")),
+        ],
+        "policy.PodDisruptionBudgetSpec": [
+            1: F("minAvailable", .intOrString),
+            2: F("selector", .message("meta.LabelSelector")),
+            3: F("maxUnavailable", .intOrString),
+            4: F("unhealthyPodEvictionPolicy", .string),
+        ],
+        "policy.PodDisruptionBudgetStatus": [
+            1: F("observedGeneration", .int),
+            2: F("disruptedPods", .map(.string, .time)),
+            3: F("disruptionsAllowed", .int),
+            4: F("currentHealthy", .int),
+            5: F("desiredHealthy", .int),
+            6: F("expectedPods", .int),
+            7: F("conditions", .message("meta.Condition"), repeated: true),
+        ],
+        "policy.Eviction": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("deleteOptions", .message("meta.DeleteOptions")),
         ],
     ]
 }
