@@ -64,17 +64,23 @@ final class SharedInformers: @unchecked Sendable {
 protocol Controller: AnyObject, Sendable {
     var name: String { get }
     var queue: WorkQueue { get }
+    /// Workers draining the queue (the queue never hands one key to two of them at once).
+    var workers: Int { get }
     /// Reconciles one object; throwing retries the key later.
     func sync(_ key: String, client: APIClient) throws
+}
+
+extension Controller {
+    var workers: Int { 1 }
 }
 
 public final class ControllerManager: @unchecked Sendable {
     let options: ControllerOptions
     let informers: SharedInformers
-    let log: (String) -> Void
+    let log: @Sendable (String) -> Void
     private(set) var controllers: [any Controller] = []
 
-    public init(options: ControllerOptions, log: @escaping (String) -> Void) {
+    public init(options: ControllerOptions, log: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.informers = SharedInformers(server: options.server)
         self.log = log
@@ -118,17 +124,23 @@ public final class ControllerManager: @unchecked Sendable {
         for informer in used { informer.waitForSync() }
         for c in controllers {
             for key in (c as? InitialKeys)?.initialKeys() ?? [] { c.queue.add(key) }
-            Thread.detachNewThread { [self] in work(c) }
+            Self.startWorkers(c, server: options.server, log: log)
         }
         log("controllers running: " + controllers.map(\.name).joined(separator: ", "))
     }
 
+    /// Each controller's workers are threads of their own with their own API connection, so a
+    /// slow or failing sync holds up only its own controller's other keys.
+    static func startWorkers(_ c: any Controller, server: String, log: @escaping @Sendable (String) -> Void) {
+        for _ in 0..<max(1, c.workers) { Thread.detachNewThread { work(c, server: server, log: log) } }
+    }
+
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    private func work(_ c: any Controller) {
+    private static func work(_ c: any Controller, server: String, log: (String) -> Void) {
         var client: APIClient?
         while true {
             let key = c.queue.get()
-            if client == nil { client = try? APIClient(server: options.server) }
+            if client == nil { client = try? APIClient(server: server) }
             guard let api = client else { c.queue.done(key); c.queue.addRateLimited(key); Thread.sleep(forTimeInterval: 0.5); continue }
             do {
                 try c.sync(key, client: api)

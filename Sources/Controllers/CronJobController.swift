@@ -10,6 +10,7 @@ import Foundation
 final class CronJobController: Controller, InitialKeys, @unchecked Sendable {
     let name = "cronjob"
     let queue = WorkQueue()
+    let workers = 4
     let cronJobs: Lister<CronJob>
     let jobs: Lister<Job>
     let events: EventRecorder?

@@ -11,6 +11,7 @@ import Foundation
 final class DaemonSetController: Controller, InitialKeys, @unchecked Sendable {
     let name = "daemonset"
     let queue = WorkQueue()
+    let workers = 4
     let daemonSets: Lister<DaemonSet>
     let pods: Lister<Pod>
     let nodes: Lister<Node>

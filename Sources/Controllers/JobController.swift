@@ -12,6 +12,7 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
     static let trackingFinalizer = "batch.kubernetes.io/job-tracking"
     let name = "job"
     let queue = WorkQueue()
+    let workers = 4
     let jobs: Lister<Job>
     let pods: Lister<Pod>
     let expectations = Expectations()

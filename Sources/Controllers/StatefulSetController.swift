@@ -11,6 +11,7 @@ import Foundation
 final class StatefulSetController: Controller, InitialKeys, @unchecked Sendable {
     let name = "statefulset"
     let queue = WorkQueue()
+    let workers = 4
     let statefulSets: Lister<StatefulSet>
     let pods: Lister<Pod>
     let claims: Lister<PersistentVolumeClaim>
