@@ -114,10 +114,10 @@ extension APIClient: ObjectClient {
 
     public func delete<T: KubernetesObject>(_ type: T.Type, namespace: String?, name: String, propagation: DeletionPropagation?,
                                             preconditionUID: String?) throws -> Bool {
-        var options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1"]
-        if let propagation { options["propagationPolicy"] = .string(propagation.rawValue) }
-        if let preconditionUID { options["preconditions"] = ["uid": .string(preconditionUID)] }
-        let r = try request("DELETE", path(type, namespace, name), body: options.serialized())
+        var options = DeleteOptions(json: ["kind": "DeleteOptions", "apiVersion": "v1"])
+        options.propagationPolicy = propagation?.rawValue
+        options.preconditions.uid = preconditionUID
+        let r = try request("DELETE", path(type, namespace, name), body: options.json.serialized())
         if r.code == 404 { return false }
         guard (200..<300).contains(r.code) else { throw statusError(r) }
         return true
