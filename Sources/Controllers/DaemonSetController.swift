@@ -45,11 +45,7 @@ final class DaemonSetController: Controller, InitialKeys, @unchecked Sendable {
     }
 
     func podChanged(old: Pod?, new: Pod?) {
-        guard let pod = new ?? old, let ref = pod.controllerRef, ref.kind == DaemonSet.kind, let owner = ref.name else { return }
-        let key = pod.namespace + "/" + owner
-        if old == nil { expectations.created(key) }
-        if new == nil || (new?.isBeingDeleted == true && old?.isBeingDeleted != true) { expectations.deleted(key, pod: pod.key) }
-        queue.add(key)
+        if let key = expectations.observe(old: old, new: new, ownerKind: DaemonSet.kind) { queue.add(key) }
     }
 
     func initialKeys() -> [String] { daemonSets.list().map(\.key) }

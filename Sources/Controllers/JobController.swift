@@ -43,11 +43,7 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
 
     /// A pod of a Job appeared, changed or went: the creates and deletes we wait for, and the Job to sync.
     func podChanged(old: Pod?, new: Pod?) {
-        guard let pod = new ?? old, let ref = pod.controllerRef, ref.kind == Job.kind, let owner = ref.name else { return }
-        let key = pod.namespace + "/" + owner
-        if old == nil { expectations.created(key) }
-        if new == nil || (new?.isBeingDeleted == true && old?.isBeingDeleted != true) { expectations.deleted(key, pod: pod.key) }
-        queue.add(key)
+        if let key = expectations.observe(old: old, new: new, ownerKind: Job.kind) { queue.add(key) }
     }
 
     func initialKeys() -> [String] { jobs.list().map(\.key) }

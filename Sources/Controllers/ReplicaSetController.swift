@@ -204,6 +204,16 @@ final class Expectations: @unchecked Sendable {
     func deleted(_ key: String, pod: String) { lock.lock(); deletes[key]?.remove(pod); lock.unlock() }
     func forget(_ key: String) { lock.lock(); adds[key] = nil; deletes[key] = nil; since[key] = nil; lock.unlock() }
 
+    /// A pod change seen by an informer: notes the create or delete its owner (of `ownerKind`)
+    /// waits for, and returns the owner's key.
+    func observe(old: Pod?, new: Pod?, ownerKind: String) -> String? {
+        guard let pod = new ?? old, let ref = pod.controllerRef, ref.kind == ownerKind, let owner = ref.name else { return nil }
+        let key = pod.namespace + "/" + owner
+        if old == nil { created(key) }
+        if new == nil || (new?.isBeingDeleted == true && old?.isBeingDeleted != true) { deleted(key, pod: pod.key) }
+        return key
+    }
+
     func satisfied(_ key: String) -> Bool {
         lock.lock(); defer { lock.unlock() }
         if (adds[key] ?? 0) == 0 && (deletes[key]?.isEmpty ?? true) { return true }
