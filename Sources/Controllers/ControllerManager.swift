@@ -145,6 +145,11 @@ public final class ControllerManager: @unchecked Sendable {
             do {
                 try c.sync(key, client: api)
                 c.queue.forget(key)
+            } catch let e as APIStatusError {
+                // The API answered: the connection is fine. A conflict means our cache was behind
+                // our own last write; the retry reads the newer object, nothing to report.
+                if !e.isConflict { log("\(c.name) \(key): \(e)") }
+                c.queue.addRateLimited(key)
             } catch {
                 log("\(c.name) \(key): \(error)")
                 client = nil

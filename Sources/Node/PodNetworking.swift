@@ -37,8 +37,12 @@ final class PodNetworking: @unchecked Sendable {
     /// while the node has no podCIDR yet: pods then get loopback only).
     func networkList() throws -> JSONValue? {
         let dir = agent.options.cniConfDir
+        // The bridge is named after the node and its state directory: two agents on one host
+        // (test clusters, `skiff up` beside a node) would otherwise share one bridge and fight over
+        // its address ("already has an IP address different from ...").
+        let bridge = "skiff" + Digest6.of(agent.options.name + "\u{0}" + agent.options.rootDir)
         let ours = agent.podCIDR.map {
-            DefaultNetwork.conflist(bridge: "skiff" + Digest6.of(agent.options.name), podCIDR: $0, ipamDir: agent.options.rootDir + "/cni/ipam")
+            DefaultNetwork.conflist(bridge: bridge, podCIDR: $0, ipamDir: agent.options.rootDir + "/cni/ipam")
         }
         // A list of someone else's is used as it is; ours is rewritten when an older skiff wrote it differently.
         if let list = try DefaultNetwork.load(dir), !(list["name"] == "skiff" && ours != nil && list != ours) { return list }
