@@ -123,6 +123,9 @@ final class PodSync {
             for i in instances where i.name.container == PodSandbox.containerName {
                 if case .running = i.status { try? runtime.kill(i.record.id, signal: SIGKILL) }
             }
+            // Its address goes back to the pool (CNI DEL once; later passes find no record):
+            // completed Job pods would otherwise use up the node's /24 after 254 of them.
+            agent.network.tearDown(uid)
             return
         }
         let spec = pod["spec"] ?? .null
