@@ -8,9 +8,9 @@ extension ProtobufSchemas {
         "apps/v1/StatefulSet": "apps.StatefulSet",
         "batch/v1/Job": "batch.Job",
         "batch/v1/CronJob": "batch.CronJob",
-        "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
         "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
         "policy/v1/Eviction": "policy.Eviction",
+        "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
     ]
 
     static let generatedMessages: [String: [Int: ProtoField]] = [
@@ -199,31 +199,6 @@ extension ProtobufSchemas {
             4: F("lastScheduleTime", .time),
             5: F("lastSuccessfulTime", .time),
         ],
-        "core.PersistentVolumeClaim": [
-            1: F("metadata", .message("meta.ObjectMeta")),
-            2: F("spec", .message("core.PersistentVolumeClaimSpec")),
-            3: F("status", .message("core.PersistentVolumeClaimStatus")),
-        ],
-        "core.PersistentVolumeClaimSpec": [
-            1: F("accessModes", .string, repeated: true),
-            2: F("resources", .message("core.VolumeResourceRequirements")),
-            3: F("volumeName", .string),
-            4: F("selector", .message("meta.LabelSelector")),
-            5: F("storageClassName", .string),
-            6: F("volumeMode", .string),
-            7: F("dataSource", .skip),
-            8: F("dataSourceRef", .skip),
-            9: F("volumeAttributesClassName", .string),
-        ],
-        "core.VolumeResourceRequirements": [
-            1: F("limits", quantityMap),
-            2: F("requests", quantityMap),
-        ],
-        "core.PersistentVolumeClaimStatus": [
-            1: F("phase", .string),
-            2: F("accessModes", .string, repeated: true),
-            3: F("capacity", quantityMap),
-        ],
         "meta.DeleteOptions": [
             1: F("gracePeriodSeconds", .int),
             2: F("preconditions", .message("meta.Preconditions")),
@@ -266,6 +241,31 @@ extension ProtobufSchemas {
         "policy.Eviction": [
             1: F("metadata", .message("meta.ObjectMeta")),
             2: F("deleteOptions", .message("meta.DeleteOptions")),
+        ],
+        "core.PersistentVolumeClaim": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("core.PersistentVolumeClaimSpec")),
+            3: F("status", .message("core.PersistentVolumeClaimStatus")),
+        ],
+        "core.PersistentVolumeClaimSpec": [
+            1: F("accessModes", .string, repeated: true),
+            2: F("resources", .message("core.VolumeResourceRequirements")),
+            3: F("volumeName", .string),
+            4: F("selector", .message("meta.LabelSelector")),
+            5: F("storageClassName", .string),
+            6: F("volumeMode", .string),
+            7: F("dataSource", .skip),
+            8: F("dataSourceRef", .skip),
+            9: F("volumeAttributesClassName", .string),
+        ],
+        "core.VolumeResourceRequirements": [
+            1: F("limits", quantityMap),
+            2: F("requests", quantityMap),
+        ],
+        "core.PersistentVolumeClaimStatus": [
+            1: F("phase", .string),
+            2: F("accessModes", .string, repeated: true),
+            3: F("capacity", quantityMap),
         ],
     ]
 }
