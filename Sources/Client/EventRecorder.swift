@@ -35,11 +35,15 @@ public final class EventRecorder: @unchecked Sendable {
     }
 
     /// An event about any object (a Job's SuccessfulCreate, a CronJob's SawCompletedJob...).
-    public func object(_ o: JSONValue, type: String = "Normal", reason: String, message: String) {
-        let meta = o["metadata"] ?? .null
-        guard let namespace = meta["namespace"]?.stringValue, let name = meta["name"]?.stringValue else { return }
-        let involved: JSONValue = ["kind": o["kind"] ?? "", "namespace": .string(namespace), "name": .string(name),
-                                   "uid": meta["uid"] ?? "", "apiVersion": o["apiVersion"] ?? ""]
+    public func object<T: KubernetesObject>(_ o: T, type: String = "Normal", reason: String, message: String) {
+        guard let namespace = o.metadata.namespace, let name = o.metadata.name else { return }
+        var ref = ObjectReference()
+        ref.kind = T.kind
+        ref.apiVersion = T.apiVersion
+        ref.namespace = namespace
+        ref.name = name
+        ref.uid = o.metadata.uid ?? ""
+        let involved = ref.json
         queue.async { [self] in post(namespace: namespace, involved: involved, type: type, reason: reason, message: message) }
     }
 

@@ -79,11 +79,11 @@ final class CronJobController: Controller, InitialKeys, @unchecked Sendable {
         let (latest, missed) = schedule.mostRecent(atOrBefore: now, notBefore: earliest, in: zone)
         guard let scheduled = latest else { return }
         if missed > 100 {
-            events?.object(cronJob.json, type: "Warning", reason: "TooManyMissedTimes",
+            events?.object(cronJob, type: "Warning", reason: "TooManyMissedTimes",
                            message: "too many missed start times: \(missed). Set or decrease .spec.startingDeadlineSeconds or check clock skew")
         }
         if let deadline = cronJob.spec.startingDeadlineSeconds, scheduled.addingTimeInterval(Double(deadline)) < now {
-            events?.object(cronJob.json, type: "Warning", reason: "MissSchedule",
+            events?.object(cronJob, type: "Warning", reason: "MissSchedule",
                            message: "Missed scheduled time to start a job: \(KubeTime.format(scheduled))")
             return
         }
@@ -92,12 +92,12 @@ final class CronJobController: Controller, InitialKeys, @unchecked Sendable {
         let running = owned.filter { Self.isFinished($0) == nil }
         switch cronJob.spec.concurrencyPolicy ?? .allow {
         case .forbid where !running.isEmpty:
-            events?.object(cronJob.json, reason: "JobAlreadyActive", message: "Not starting job because prior execution is running and concurrency policy is Forbid")
+            events?.object(cronJob, reason: "JobAlreadyActive", message: "Not starting job because prior execution is running and concurrency policy is Forbid")
             return
         case .replace:
             for job in running {
                 try client.delete(job, propagation: .background)
-                events?.object(cronJob.json, reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
+                events?.object(cronJob, reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
             }
             status.active = status.active.filter { ref in !running.contains { $0.uid == ref.uid } }
         default:
@@ -106,7 +106,7 @@ final class CronJobController: Controller, InitialKeys, @unchecked Sendable {
         var created: Job
         do {
             created = try client.create(Self.job(for: cronJob, name: name, scheduled: scheduled, zone: zone))
-            events?.object(cronJob.json, reason: "SuccessfulCreate", message: "Created job \(created.name)")
+            events?.object(cronJob, reason: "SuccessfulCreate", message: "Created job \(created.name)")
         } catch let e as APIStatusError where e.code == 409 {
             guard let existing = try client.get(Job.self, namespace: cronJob.namespace, name: name) else { throw e }
             created = existing   // made by us before a restart
@@ -122,7 +122,7 @@ final class CronJobController: Controller, InitialKeys, @unchecked Sendable {
         for ref in status.active {
             guard let job = byUID[ref.uid ?? ""] else { continue }
             if let finished = Self.isFinished(job) {
-                events?.object(cronJob.json, reason: "SawCompletedJob", message: "Saw completed job: \(job.name), condition: \(finished.rawValue)")
+                events?.object(cronJob, reason: "SawCompletedJob", message: "Saw completed job: \(job.name), condition: \(finished.rawValue)")
                 continue
             }
             active.append(ref)
@@ -144,7 +144,7 @@ final class CronJobController: Controller, InitialKeys, @unchecked Sendable {
                 .sorted { ($0.status.startTime ?? $0.metadata.creationTimestamp ?? .distantPast) < ($1.status.startTime ?? $1.metadata.creationTimestamp ?? .distantPast) }
             for job in finished.dropLast(Int(max(0, limit))) {
                 try client.delete(job, propagation: .background)
-                events?.object(cronJob.json, reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
+                events?.object(cronJob, reason: "SuccessfulDelete", message: "Deleted job \(job.name)")
             }
         }
     }

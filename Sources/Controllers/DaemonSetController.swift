@@ -135,7 +135,7 @@ final class DaemonSetController: Controller, InitialKeys, @unchecked Sendable {
             expectations.expectDeletes(ds.key, pods: victims.map(\.key))
             for pod in victims {
                 if !(try client.delete(pod)) { expectations.deleted(ds.key, pod: pod.key) }
-                events?.object(ds.json, reason: "SuccessfulDelete", message: "Deleted pod: \(pod.name)")
+                events?.object(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(pod.name)")
             }
         }
         guard !plan.create.isEmpty else { return }
@@ -146,10 +146,10 @@ final class DaemonSetController: Controller, InitialKeys, @unchecked Sendable {
             for node in remaining.prefix(batch) {
                 do {
                     let pod = try client.create(DaemonPlacement.pod(for: ds, node: node, hash: hash))
-                    events?.object(ds.json, reason: "SuccessfulCreate", message: "Created pod: \(pod.name)")
+                    events?.object(ds, reason: "SuccessfulCreate", message: "Created pod: \(pod.name)")
                 } catch {
                     expectations.created(ds.key, by: remaining.count)
-                    events?.object(ds.json, type: "Warning", reason: "FailedCreate", message: "Error creating: \(error)")
+                    events?.object(ds, type: "Warning", reason: "FailedCreate", message: "Error creating: \(error)")
                     throw error
                 }
                 remaining = remaining.dropFirst()

@@ -175,7 +175,7 @@ final class DisruptionController: Controller, InitialKeys, @unchecked Sendable {
         let selected = PolicyRules.selector(pdb).map { selector in
             pods.list(namespace: pdb.namespace).filter { selector.matches($0.metadata.labels ?? [:]) }
         } ?? []
-        if selected.isEmpty { events?.object(pdb.json, reason: "NoPods", message: "No matching pods found") }
+        if selected.isEmpty { events?.object(pdb, reason: "NoPods", message: "No matching pods found") }
         let at = now()
         let (status, recheck) = DisruptionMath.status(of: pdb, pods: selected, scale: { scales.expected(selected) }, now: at)
         if status.json != pdb.status.json {

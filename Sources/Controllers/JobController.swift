@@ -81,13 +81,13 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
                 try delete(tracking.active, of: job, client: client)
                 setCondition(&status, .failureTarget, true, reason: failure.reason, message: failure.message)
                 setCondition(&status, .failed, true, reason: failure.reason, message: failure.message)
-                events?.object(job.json, type: "Warning", reason: failure.reason, message: failure.message)
+                events?.object(job, type: "Warning", reason: failure.reason, message: failure.message)
             } else if tracking.isComplete {
                 try delete(tracking.active, of: job, client: client)
                 setCondition(&status, .successCriteriaMet, true, reason: "CompletionsReached", message: "Reached expected number of succeeded pods")
                 setCondition(&status, .complete, true, reason: "CompletionsReached", message: "Reached expected number of succeeded pods")
                 status.completionTime = now()
-                events?.object(job.json, reason: "Completed", message: "Job completed")
+                events?.object(job, reason: "Completed", message: "Job completed")
             } else if expectations.satisfied(key) {
                 try manageActive(job, &tracking, client: client)
             }
@@ -136,10 +136,10 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
             do {
                 let pod = try client.create(Self.pod(for: job, index: index))
                 tracking.active.append(pod)
-                events?.object(job.json, reason: "SuccessfulCreate", message: "Created pod: \(pod.name)")
+                events?.object(job, reason: "SuccessfulCreate", message: "Created pod: \(pod.name)")
             } catch {
                 expectations.created(job.key, by: indexes.count - n)
-                events?.object(job.json, type: "Warning", reason: "FailedCreate", message: "Error creating: \(error)")
+                events?.object(job, type: "Warning", reason: "FailedCreate", message: "Error creating: \(error)")
                 throw error
             }
         }
@@ -152,7 +152,7 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
         for pod in alive {
             deletedByUs.insert(pod.uid)
             if try client.delete(pod) {
-                events?.object(job.json, reason: "SuccessfulDelete", message: "Deleted pod: \(pod.name)")
+                events?.object(job, reason: "SuccessfulDelete", message: "Deleted pod: \(pod.name)")
             } else {
                 expectations.deleted(job.key, pod: pod.key)
             }

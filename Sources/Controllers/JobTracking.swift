@@ -176,7 +176,7 @@ struct JobTracking {
     mutating func matchFailurePolicy(_ pod: Pod) -> PodFailurePolicyAction? {
         for (i, rule) in job.spec.podFailurePolicy.rules.enumerated() {
             var why: String?
-            if rule.json["onExitCodes"] != nil {
+            if rule.onExitCodes.op != nil {   // onExitCodes given (its operator is required)
                 let req = rule.onExitCodes, values = Set(req.values ?? [])
                 let statuses = pod.status.initContainerStatuses + pod.status.containerStatuses
                 for c in statuses where req.containerName == nil || req.containerName == c.name {
@@ -196,7 +196,7 @@ struct JobTracking {
             }
             guard let why, let action = rule.action else { continue }
             if action == .failJob, policyFailure == nil {
-                let matching = rule.json["onExitCodes"] != nil ? " matching" : ""
+                let matching = rule.onExitCodes.op != nil ? " matching" : ""
                 policyFailure = Failure(reason: "PodFailurePolicy", message: "\(why)\(matching) FailJob rule at index \(i)")
             }
             return action

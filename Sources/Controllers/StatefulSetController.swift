@@ -159,15 +159,15 @@ final class StatefulSetController: Controller, InitialKeys, @unchecked Sendable 
             if set.spec.persistentVolumeClaimRetentionPolicy.whenDeleted == "Delete" { claim.metadata.ownerReferences = [set.ownerReference()] }
             do {
                 _ = try client.create(claim)
-                events?.object(set.json, reason: "SuccessfulCreate", message: "create Claim \(name) Pod \(pod.name) in StatefulSet \(set.name) success")
+                events?.object(set, reason: "SuccessfulCreate", message: "create Claim \(name) Pod \(pod.name) in StatefulSet \(set.name) success")
             } catch let e as APIStatusError where e.code == 409 {}
         }
         do {
             _ = try client.create(pod)
-            events?.object(set.json, reason: "SuccessfulCreate", message: "create Pod \(pod.name) in StatefulSet \(set.name) successful")
+            events?.object(set, reason: "SuccessfulCreate", message: "create Pod \(pod.name) in StatefulSet \(set.name) successful")
         } catch let e as APIStatusError where e.code == 409 {   // the informer has not shown it yet
         } catch {
-            events?.object(set.json, type: "Warning", reason: "FailedCreate", message: "create Pod \(pod.name) in StatefulSet \(set.name) failed error: \(error)")
+            events?.object(set, type: "Warning", reason: "FailedCreate", message: "create Pod \(pod.name) in StatefulSet \(set.name) failed error: \(error)")
             throw error
         }
     }
@@ -175,7 +175,7 @@ final class StatefulSetController: Controller, InitialKeys, @unchecked Sendable 
     func delete(_ pod: Pod, of set: StatefulSet, client: ObjectClient) throws {
         guard !pod.isBeingDeleted else { return }
         try client.delete(pod)
-        events?.object(set.json, reason: "SuccessfulDelete", message: "delete Pod \(pod.name) in StatefulSet \(set.name) successful")
+        events?.object(set, reason: "SuccessfulDelete", message: "delete Pod \(pod.name) in StatefulSet \(set.name) successful")
     }
 
     func writeStatus(_ set: StatefulSet, pods: [Pod], current: String, update: String, client: ObjectClient) throws {
