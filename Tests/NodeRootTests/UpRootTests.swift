@@ -14,7 +14,7 @@ import Glibc
 struct UpRootTests {
     @Test(arguments: [false, true])
     func upRunsTheExamples(tls: Bool) throws {
-        let up = try SkiffUp(name: "skiff-up", tls: tls)
+        let up = try SkiffUp(name: "skiff-up", tls: tls, proxy: true)
         defer { up.stop() }
         let dir = up.dir
         func k(_ args: String...) throws -> (status: Int32, stdout: String, stderr: String) { try up.k(args) }
