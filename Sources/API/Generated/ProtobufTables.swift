@@ -11,6 +11,7 @@ extension ProtobufSchemas {
         "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
         "policy/v1/Eviction": "policy.Eviction",
         "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
+        "storage.k8s.io/v1/StorageClass": "storage.StorageClass",
     ]
 
     static let generatedMessages: [String: [Int: ProtoField]] = [
@@ -266,6 +267,16 @@ extension ProtobufSchemas {
             1: F("phase", .string),
             2: F("accessModes", .string, repeated: true),
             3: F("capacity", quantityMap),
+        ],
+        "storage.StorageClass": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("provisioner", .string),
+            3: F("parameters", stringMap),
+            4: F("reclaimPolicy", .string),
+            5: F("mountOptions", .string, repeated: true),
+            6: F("allowVolumeExpansion", .bool),
+            7: F("volumeBindingMode", .string),
+            8: F("allowedTopologies", .skip),
         ],
     ]
 }
