@@ -12,6 +12,12 @@ public protocol JSONView: Sendable, Equatable {
 extension JSONView {
     /// An empty object.
     public init() { self.init(json: .object(JSONObject())) }
+
+    /// The field this view reads was written (a nested view of an absent field is an empty object).
+    public var isSet: Bool {
+        if case .object(let o) = json { return !o.isEmpty }
+        return json != .null
+    }
 }
 
 /// An object the API serves: it has a kind, an apiVersion and metadata.
@@ -124,5 +130,14 @@ extension JSONValue {
     mutating func putArray(_ key: String, _ items: [JSONValue]) {
         if self[key] == nil, items.isEmpty { return }
         put(key, .array(items))
+    }
+}
+
+extension ObjectMeta {
+    public func hasFinalizer(_ name: String) -> Bool { (finalizers ?? []).contains(name) }
+
+    /// Adds `name` unless it is there (finalizers are a set kept in order).
+    public mutating func addFinalizer(_ name: String) {
+        if !hasFinalizer(name) { finalizers = (finalizers ?? []) + [name] }
     }
 }

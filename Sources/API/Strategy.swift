@@ -53,6 +53,8 @@ extension ResourceStrategy {
         case "ControllerRevision": return AppsRules.controllerRevision
         case "StatefulSet": return AppsRules.statefulSet
         case "PersistentVolumeClaim": return StorageRules.persistentVolumeClaim
+        case "PersistentVolume": return StorageRules.persistentVolume
+        case "StorageClass": return StorageRules.storageClass
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
         case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget

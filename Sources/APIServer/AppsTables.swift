@@ -1,5 +1,4 @@
-// `kubectl get` columns for daemonsets, statefulsets, controllerrevisions and
-// persistentvolumeclaims, as Kubernetes prints them.
+// `kubectl get` columns for daemonsets, statefulsets and controllerrevisions, as Kubernetes prints them.
 import API
 import Foundation
 
@@ -10,10 +9,6 @@ extension Tables {
             return [name, TableColumn(name: "Controller"), TableColumn(name: "Revision", type: "integer"), age]
         case "StatefulSet":
             return [name, TableColumn(name: "Ready"), age, TableColumn(name: "Containers", priority: 1), TableColumn(name: "Images", priority: 1)]
-        case "PersistentVolumeClaim":
-            return [name, TableColumn(name: "Status"), TableColumn(name: "Volume"), TableColumn(name: "Capacity"),
-                    TableColumn(name: "Access Modes"), TableColumn(name: "StorageClass"), TableColumn(name: "VolumeAttributesClass"), age,
-                    TableColumn(name: "VolumeMode", priority: 1)]
         default: break
         }
         return [name, TableColumn(name: "Desired", type: "integer"), TableColumn(name: "Current", type: "integer"),
@@ -41,12 +36,5 @@ extension Tables {
 
     static func statefulSetCells(_ set: StatefulSet, name: JSONValue, age: JSONValue) -> [JSONValue] {
         [name, .string("\(set.status.readyReplicas ?? 0)/\(set.spec.replicas ?? 1)"), age] + containerCells(set.spec.template.spec)
-    }
-
-    static func claimCells(_ claim: PersistentVolumeClaim, name: JSONValue, age: JSONValue) -> [JSONValue] {
-        let modes = (claim.status.accessModes ?? []).map { ["ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"][$0] ?? $0 }
-        return [name, .string(claim.status.phase ?? "Pending"), .string(claim.spec.volumeName ?? ""), .string(claim.status.capacity?["storage"] ?? ""),
-                .string(modes.joined(separator: ",")), .string(claim.spec.storageClassName ?? "<unset>"),
-                .string(claim.spec.volumeAttributesClassName ?? "<unset>"), age, .string(claim.spec.volumeMode ?? "Filesystem")]
     }
 }

@@ -26,11 +26,15 @@ public final class KubernetesAPI: HTTPHandler {
     /// TLS to node servers (secure mode): the cluster CA and the API server's kubelet-client certificate.
     let nodeTLS: NodeClientTLS?
 
+    /// Bootstrap makes the `local-path` StorageClass (the built-in provisioner's) when it is missing.
+    let createsDefaultStorageClass: Bool
+
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
     public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
                 audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil, ca: ClusterCA? = nil, nodeTLS: NodeClientTLS? = nil,
-                serviceAccountTokens: ServiceAccountTokens? = nil) {
+                serviceAccountTokens: ServiceAccountTokens? = nil, defaultStorageClass: Bool = true) {
         self.serviceAccountTokens = serviceAccountTokens
+        createsDefaultStorageClass = defaultStorageClass
         self.audit = audit
         self.ca = ca
         self.nodeTLS = nodeTLS
@@ -72,6 +76,7 @@ public final class KubernetesAPI: HTTPHandler {
             }
         }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] { await ensureDefaultServiceAccount(ns) }
+        if createsDefaultStorageClass { await storage.ensureDefaultStorageClass() }
         await namespaces.resume()
     }
 

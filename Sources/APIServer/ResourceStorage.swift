@@ -97,6 +97,7 @@ final class ResourceStorage: Sendable {
                 throw APIError.forbidden(PodSecurity.message(pod: givenName.isEmpty ? generateName : givenName, level: level, violations: violations))
             }
         }
+        if type.kind == "PersistentVolumeClaim" || type.kind == "PersistentVolume" { try await admitStorage(&obj, kind: type.kind) }
         if type.kind == "Service" && !dryRun { try await services.allocate(&obj) }
 
         for attempt in 0..<8 {
@@ -205,6 +206,7 @@ final class ResourceStorage: Sendable {
             // Services: cluster IP and node ports carried over, added or refused (given back below if the write fails).
             let reserved = type.kind == "Service" && target == .main ? try await services.reallocate(&new, old: old) : []
             if new == old { return StoredObject(object: old, revision: kv.modRevision) }
+            if type.kind == "PersistentVolumeClaim" && target == .main { try await admitClaimResize(new, old: old) }
             let errs = validateMeta(new, type, strategy) + strategy.validate(new) + strategy.validateUpdate(new, old)
             if !errs.isEmpty || dryRun { await services.release(ports: reserved) }
             if !errs.isEmpty { throw APIError.invalid(type, name, errs) }

@@ -51,7 +51,8 @@ enum Tables {
         case "EndpointSlice":
             return [name, TableColumn(name: "AddressType"), TableColumn(name: "Ports"), TableColumn(name: "Endpoints"), age]
         case "Job", "CronJob": return batchColumns(kind, name: name, age: age)
-        case "DaemonSet", "ControllerRevision", "StatefulSet", "PersistentVolumeClaim": return appsColumns(kind, name: name, age: age)
+        case "DaemonSet", "ControllerRevision", "StatefulSet": return appsColumns(kind, name: name, age: age)
+        case "PersistentVolumeClaim", "PersistentVolume", "StorageClass": return storageColumns(kind, name: name, age: age)
         case "PodDisruptionBudget": return policyColumns(name: name, age: age)
         default: return [name, age]
         }
@@ -151,6 +152,8 @@ enum Tables {
         case "ControllerRevision": return controllerRevisionCells(ControllerRevision(json: o), name: name, age: age)
         case "StatefulSet": return statefulSetCells(StatefulSet(json: o), name: name, age: age)
         case "PersistentVolumeClaim": return claimCells(PersistentVolumeClaim(json: o), name: name, age: age)
+        case "PersistentVolume": return volumeCells(PersistentVolume(json: o), name: name, age: age)
+        case "StorageClass": return storageClassCells(StorageClass(json: o), name: name, age: age)
         case "PodDisruptionBudget": return podDisruptionBudgetCells(PodDisruptionBudget(json: o), name: name, age: age)
         default: return [name, age]
         }

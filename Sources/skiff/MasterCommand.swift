@@ -48,6 +48,9 @@ struct MasterCommand: ParsableCommand {
     @Option(name: .customLong("audit-log-path"), help: "Record every mutating API request (who, what, when, result) as JSON lines in this file.")
     var auditLogPath: String?
 
+    @Flag(inversion: .prefixedNo, help: "Create the default StorageClass `local-path` (the nodes' built-in provisioner) when it is missing.")
+    var defaultStorageClass = true
+
     @Flag(inversion: .prefixedNo, help: "Run the scheduler in this process.")
     var scheduler = true
 
@@ -95,7 +98,8 @@ struct MasterCommand: ParsableCommand {
             do {
                 let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
                                         audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens,
-                                        ca: secured?.ca, nodeTLS: secured?.nodeTLS, serviceAccountTokens: secured?.serviceAccountTokens)
+                                        ca: secured?.ca, nodeTLS: secured?.nodeTLS, serviceAccountTokens: secured?.serviceAccountTokens,
+                                        defaultStorageClass: defaultStorageClass)
                 let server = try await HTTPServer(host: host, port: port, handler: api, tls: secured?.context)
                 try await api.bootstrap(serverAddress: "\(advertise):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so

@@ -1,0 +1,54 @@
+// Which PersistentVolume may serve a claim: shared by the PV controller (binding) and the
+// scheduler (a WaitForFirstConsumer claim's static volumes on the chosen node). Kubernetes'
+// rules: same class, access modes a superset of the claim's, same volume mode, capacity at least
+// the request, the claim's selector matching the volume's labels, and the volume free (or
+// reserved for this claim); of those, the smallest.
+
+public enum VolumeMatching {
+    static func bytes(_ text: String?) -> Int64? { text.flatMap { try? Quantity(parsing: $0).value } }
+
+    public static func requestedBytes(_ claim: PersistentVolumeClaim) -> Int64? { bytes(claim.spec.resources.requests?["storage"]) }
+    public static func capacityBytes(_ pv: PersistentVolume) -> Int64? { bytes(pv.spec.capacity?["storage"]) }
+
+    /// The class a claim asks for: "" when none (it then only binds volumes without a class).
+    public static func className(_ claim: PersistentVolumeClaim) -> String { claim.spec.storageClassName ?? "" }
+
+    /// The volume is reserved for this claim (claimRef by name, and by uid once it has one).
+    public static func isReserved(_ pv: PersistentVolume, for claim: PersistentVolumeClaim) -> Bool {
+        let ref = pv.spec.claimRef
+        guard ref.name == claim.name, (ref.namespace ?? "") == claim.namespace else { return false }
+        return (ref.uid ?? "").isEmpty || ref.uid == claim.uid
+    }
+
+    /// Whether `pv` can hold `claim`'s data (node reachability aside).
+    public static func satisfies(_ pv: PersistentVolume, _ claim: PersistentVolumeClaim) -> Bool {
+        guard !pv.isBeingDeleted, pv.spec.storageClassName ?? "" == className(claim),
+              (pv.spec.volumeMode ?? "Filesystem") == (claim.spec.volumeMode ?? "Filesystem"),
+              Set(claim.spec.accessModes ?? []).isSubset(of: Set(pv.spec.accessModes ?? [])),
+              let capacity = capacityBytes(pv), capacity >= (requestedBytes(claim) ?? 0) else { return false }
+        if claim.spec.selector.isSet {
+            guard let selector = try? labelSelector(from: claim.spec.selector.json),
+                  selector.matches(pv.metadata.labels ?? [:]) else { return false }
+        }
+        return true
+    }
+
+    /// A node can reach the volume: no node affinity, or one of its terms matches the node.
+    public static func reachable(_ pv: PersistentVolume, nodeName: String, labels: [String: String]) -> Bool {
+        guard pv.spec.nodeAffinity.isSet else { return true }
+        let terms = pv.spec.nodeAffinity.required.nodeSelectorTerms.map { NodeRequirement.term($0.json) }
+        return !terms.isEmpty && NodeRequirement.anyTermMatches(terms, labels: labels, nodeName: nodeName)
+    }
+
+    /// The volume to bind: one reserved for the claim if any, else the smallest free one that
+    /// satisfies it (and that `node` can reach, when given).
+    public static func bestMatch(for claim: PersistentVolumeClaim, in volumes: [PersistentVolume],
+                                 node: (name: String, labels: [String: String])? = nil) -> PersistentVolume? {
+        func usable(_ pv: PersistentVolume) -> Bool {
+            satisfies(pv, claim) && (node.map { reachable(pv, nodeName: $0.name, labels: $0.labels) } ?? true)
+        }
+        if let reserved = volumes.first(where: { isReserved($0, for: claim) && usable($0) }) { return reserved }
+        return volumes.filter { !$0.spec.claimRef.isSet && $0.status.phase != .released && $0.status.phase != .failed && usable($0) }
+            .min { (capacityBytes($0) ?? 0, $0.name) < (capacityBytes($1) ?? 0, $1.name) }
+    }
+}
