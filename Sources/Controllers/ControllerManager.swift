@@ -22,7 +22,7 @@ public struct ControllerOptions: Sendable {
 final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
-    let jobs, cronJobs, daemonSets, controllerRevisions, statefulSets, claims: Informer
+    let jobs, cronJobs, daemonSets, controllerRevisions, statefulSets, claims, volumes, storageClasses: Informer
     let budgets: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
@@ -43,6 +43,8 @@ final class SharedInformers: @unchecked Sendable {
         controllerRevisions = Informer(ControllerRevision.self, server: server)
         statefulSets = Informer(StatefulSet.self, server: server)
         claims = Informer(PersistentVolumeClaim.self, server: server)
+        volumes = Informer(PersistentVolume.self, server: server)
+        storageClasses = Informer(StorageClass.self, server: server)
         budgets = Informer(PodDisruptionBudget.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
@@ -50,7 +52,7 @@ final class SharedInformers: @unchecked Sendable {
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
         [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, daemonSets,
-         controllerRevisions, statefulSets, claims, budgets]
+         controllerRevisions, statefulSets, claims, volumes, storageClasses, budgets]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -117,7 +119,13 @@ public final class ControllerManager: @unchecked Sendable {
         let disruption = DisruptionController(budgets: Lister(informers.budgets), pods: Lister(informers.pods), scales: scales,
                                               events: disruptionEvents)
         disruption.watch(budgets: informers.budgets, pods: informers.pods)
-        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption]
+        let volumeEvents = EventRecorder(component: "persistentvolume-controller") { [options] in try? APIClient(server: options.server) }
+        let binder = PersistentVolumeController(claims: Lister(informers.claims), volumes: Lister(informers.volumes),
+                                                classes: Lister(informers.storageClasses), nodes: Lister(informers.nodes), events: volumeEvents)
+        binder.watch(claims: informers.claims, volumes: informers.volumes, classes: informers.storageClasses)
+        let protection = StorageProtectionController(claims: Lister(informers.claims), volumes: Lister(informers.volumes), pods: Lister(informers.pods))
+        protection.watch(claims: informers.claims, volumes: informers.volumes, pods: informers.pods)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }
