@@ -37,8 +37,8 @@ class API:
             raise RuntimeError(f"{method} {path}: {r.status} {payload[:300]!r}")
         return json.loads(payload) if payload else {}
 
-    def watch(self, path, on_event, stop):
-        """Calls on_event(obj) for each ADDED event until stop is set (own connection, own thread)."""
+    def watch(self, path, on_event, stop, types=("ADDED",)):
+        """Calls on_event(obj) for each event of `types` until stop is set (own connection, own thread)."""
         c = http.client.HTTPConnection(self.host, self.port, timeout=300)
         c.request("GET", path + ("&" if "?" in path else "?") + "watch=true&resourceVersion=0")
         r = c.getresponse()
@@ -52,7 +52,7 @@ class API:
                 line, buf = buf.split(b"\n", 1)
                 if line.strip():
                     e = json.loads(line)
-                    if e.get("type") == "ADDED":
+                    if e.get("type") in types:
                         on_event(e["object"])
 
 
