@@ -50,6 +50,8 @@ public enum ResourceRegistry {
         .init(group: "", version: "v1", plural: "persistentvolumeclaims", singular: "persistentvolumeclaim",
               kind: "PersistentVolumeClaim", namespaced: true, shortNames: ["pvc"], subresources: ["status": statusVerbs],
               inAllCategory: false),
+        .init(group: "", version: "v1", plural: "persistentvolumes", singular: "persistentvolume", kind: "PersistentVolume",
+              namespaced: false, shortNames: ["pv"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true,
               shortNames: ["ev"], subresources: [:], inAllCategory: false),
         .init(group: "", version: "v1", plural: "replicationcontrollers", singular: "replicationcontroller",
@@ -83,6 +85,8 @@ public enum ResourceRegistry {
               namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "storage.k8s.io", version: "v1", plural: "storageclasses", singular: "storageclass", kind: "StorageClass",
+              namespaced: false, shortNames: ["sc"], subresources: [:], inAllCategory: false),
     ]
 
     /// Subresources whose objects are of another kind than their resource's.
