@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
         // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
         .testTarget(name: "NodeTests", dependencies: ["Node", "API"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API", "Client"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "Client", "API"]),
         // The DNS codec, records and a real server on loopback sockets.
         .testTarget(name: "DNSTests", dependencies: ["DNS", "API", "TestSupport"]),

@@ -142,12 +142,7 @@ final class PersistentVolumeController: Controller, InitialKeys, @unchecked Send
         var volume = pv
         let byController = !VolumeMatching.isReserved(pv, for: claim)
         if byController || (pv.spec.claimRef.uid ?? "").isEmpty {
-            var ref = ObjectReference()
-            ref.kind = PersistentVolumeClaim.kind
-            ref.apiVersion = PersistentVolumeClaim.apiVersion
-            ref.namespace = claim.namespace
-            ref.name = claim.name
-            ref.uid = claim.uid
+            var ref = VolumeMatching.claimRef(for: claim)
             ref.resourceVersion = claim.metadata.resourceVersion
             volume.spec.claimRef = ref
             if byController { volume.metadata.annotations = (volume.metadata.annotations ?? [:]).merging([StorageRules.boundByControllerAnnotation: "yes"]) { $1 } }

@@ -34,8 +34,11 @@ func normalizeByMax(_ scores: inout [Int64], reverse: Bool) {
 struct FitError: Error, CustomStringConvertible {
     let nodes: Int
     let reasons: [String: Int]
+    /// Why the pod fits no node whatever the node (a PreFilter's rejection), instead of the reasons.
+    var podReason: String? = nil
 
     var description: String {
+        if let podReason { return "0/\(nodes) nodes are available: \(podReason)." }
         let parts = reasons.map { "\($0.value) \($0.key)" }.sorted { a, b in
             // Kubernetes sorts the reasons' texts.
             a.drop(while: { $0.isNumber || $0 == " " }) < b.drop(while: { $0.isNumber || $0 == " " })
@@ -111,8 +114,9 @@ final class Framework: @unchecked Sendable {
         return max(100, total * percent / 100)
     }
 
-    /// The chosen node, or a FitError naming why each node was refused.
-    func schedule(_ pod: PodInfo, nodes: [NodeInfo]) -> Result<NodeInfo, FitError> {
+    /// The chosen node, or a FitError naming why each node was refused. `volumes`: what
+    /// VolumeBinding's PreFilter found for a pod with claims (nil for the others).
+    func schedule(_ pod: PodInfo, nodes: [NodeInfo], volumes: PodVolumes? = nil) -> Result<NodeInfo, FitError> {
         guard !nodes.isEmpty else { return .failure(FitError(nodes: 0, reasons: [:])) }
         let wanted = Self.nodesToFind(nodes.count)
         var feasible: [NodeInfo] = []
@@ -129,6 +133,7 @@ final class Framework: @unchecked Sendable {
             } else {
                 for f in filters { if let r = f.filter(pod, node) { refused = r; break } }
             }
+            if refused == nil, let volumes { refused = volumes.filter(node) }
             if let refused { reasons[refused, default: 0] += 1 } else {
                 feasible.append(node)
                 if feasible.count >= wanted { break }

@@ -1,6 +1,7 @@
 // The scheduler: informers feed a cache of nodes (with the pods on them, assumed ones included,
 // so consecutive decisions see each other) and a queue of unscheduled pods for our
-// schedulerName; one thread runs the framework per pod and hands the binding to a pool of
+// schedulerName; listers of claims, volumes and storage classes serve VolumeBinding. One thread
+// runs the framework per pod and hands the binding (with its volume writes) to a pool of
 // binder threads. A pod that fits nowhere gets PodScheduled=False and a FailedScheduling event,
 // and waits with back-off until the cluster changes.
 import API
@@ -26,6 +27,10 @@ final class SchedulerCache: @unchecked Sendable {
     private var assumed: [String: String] = [:]
     /// Pods the API reports on a node, by key.
     private var placed: [String: PodInfo] = [:]
+    /// Claim key → the pods (assumed or placed, not finished) mounting it, for ReadWriteOncePod;
+    /// and pod key → its claim keys, for the pods counted there.
+    private var claimUsers: [String: Set<String>] = [:]
+    private var podClaims: [String: [String]] = [:]
 
     func withLock<T>(_ body: () throws -> T) rethrows -> T { lock.lock(); defer { lock.unlock() }; return try body() }
 
@@ -63,6 +68,7 @@ final class SchedulerCache: @unchecked Sendable {
     func podPlaced(_ pod: PodInfo, terminal: Bool) {
         withLock {
             if let was = assumed.removeValue(forKey: pod.key), was != pod.nodeName { nodes[was]?.remove(pod.key) }
+            defer { countClaims(pod.key, pod) }
             if terminal {
                 if let old = placed.removeValue(forKey: pod.key) { nodes[old.nodeName]?.remove(pod.key) }
                 return
@@ -77,6 +83,7 @@ final class SchedulerCache: @unchecked Sendable {
         withLock {
             if let old = placed.removeValue(forKey: key) { nodes[old.nodeName]?.remove(key) }
             if let n = assumed.removeValue(forKey: key) { nodes[n]?.remove(key) }
+            countClaims(key, nil)
         }
     }
 
@@ -84,6 +91,7 @@ final class SchedulerCache: @unchecked Sendable {
         withLock {
             assumed[pod.key] = node.name
             node.add(pod)
+            countClaims(pod.key, pod)
         }
     }
 
@@ -91,10 +99,30 @@ final class SchedulerCache: @unchecked Sendable {
     func forget(_ key: String) {
         withLock {
             if let n = assumed.removeValue(forKey: key), placed[key] == nil { nodes[n]?.remove(key) }
+            countClaims(key, nil)
         }
     }
 
     func isScheduled(_ key: String) -> Bool { withLock { assumed[key] != nil || placed[key] != nil } }
+
+    /// The pods (assumed or placed, not finished) mounting a claim ("namespace/name").
+    func users(ofClaim key: String) -> Set<String> { withLock { claimUsers[key] ?? [] } }
+
+    /// Brings claimUsers in step with whether pod `key` counts now (under the lock; `pod`: its
+    /// latest info, if any). Pods without claims cost one check.
+    private func countClaims(_ key: String, _ pod: PodInfo?) {
+        let counts = assumed[key] != nil || placed[key] != nil
+        if (pod?.claims.isEmpty ?? true) && podClaims.isEmpty { return }
+        let before = podClaims[key] ?? []
+        let now = !counts ? [] : pod.map { p in p.claims.map { p.namespace + "/" + $0.name } } ?? before
+        guard now != before else { return }
+        for c in before {
+            claimUsers[c]?.remove(key)
+            if claimUsers[c]?.isEmpty == true { claimUsers[c] = nil }
+        }
+        for c in now { claimUsers[c, default: []].insert(key) }
+        podClaims[key] = now.isEmpty ? nil : now
+    }
 }
 
 /// Pods waiting to be scheduled: an active FIFO; unschedulable pods are parked until the cluster
@@ -151,6 +179,15 @@ final class SchedulingQueue: @unchecked Sendable {
         waiting[pod.key] = (Date().addingTimeInterval(min(pow(2, Double(n - 1)), 10)), true)
     }
 
+    /// An attempt failed for a passing reason (a conflict writing its volumes): retry after the back-off.
+    func backOff(_ pod: PodInfo) {
+        cond.lock(); defer { cond.unlock() }
+        pods[pod.key] = pod
+        let n = (attempts[pod.key] ?? 0) + 1
+        attempts[pod.key] = n
+        waiting[pod.key] = (Date().addingTimeInterval(min(pow(2, Double(n - 1)), 10)), false)
+    }
+
     func scheduled(_ key: String) {
         cond.lock(); defer { cond.unlock() }
         pods[key] = nil
@@ -182,10 +219,25 @@ public final class Scheduler: @unchecked Sendable {
     let framework = Framework()
     private let jobs = WorkPool()
     let events: EventRecorder
+    let volumes: VolumeBinding
+    /// The informers under VolumeBinding's listers (none in unit tests, which call the handlers).
+    private let volumeInformers: (claims: Informer, volumes: Informer, classes: Informer)?
 
-    public init(options: SchedulerOptions, log: @escaping (String) -> Void) {
+    public convenience init(options: SchedulerOptions, log: @escaping (String) -> Void) {
+        let claims = Informer(PersistentVolumeClaim.self, server: options.server)
+        let volumes = Informer(PersistentVolume.self, server: options.server)
+        let classes = Informer(StorageClass.self, server: options.server)
+        self.init(options: options, log: log,
+                  volumes: VolumeBinding(claims: Lister(claims), volumes: Lister(volumes), classes: Lister(classes)),
+                  informers: (claims, volumes, classes))
+    }
+
+    init(options: SchedulerOptions, log: @escaping (String) -> Void, volumes: VolumeBinding,
+         informers: (claims: Informer, volumes: Informer, classes: Informer)? = nil) {
         self.options = options
         self.log = log
+        self.volumes = volumes
+        volumeInformers = informers
         let server = options.server
         events = EventRecorder(component: options.schedulerName) { try? APIClient(server: server) }
     }
@@ -210,10 +262,15 @@ public final class Scheduler: @unchecked Sendable {
                 queue.clusterChanged()
             }
         }
-        nodes.start()
-        pods.start()
-        nodes.waitForSync()
-        pods.waitForSync()
+        var informers = [nodes, pods]
+        if let v = volumeInformers {
+            v.claims.onChange(PersistentVolumeClaim.self) { [self] old, new in claimChanged(old, new) }
+            v.volumes.onChange(PersistentVolume.self) { [self] old, new in volumeChanged(old, new) }
+            v.classes.onEvent { [self] _ in queue.clusterChanged() }
+            informers += [v.claims, v.volumes, v.classes]
+        }
+        for i in informers { i.start() }
+        for i in informers { i.waitForSync() }
         jobs.start(threads: options.binders, server: options.server)
         log("scheduler \(options.schedulerName) running against \(options.server)")
         while true { scheduleOne(queue.pop()) }
@@ -233,37 +290,81 @@ public final class Scheduler: @unchecked Sendable {
         queue.add(pod)
     }
 
-    func scheduleOne(_ pod: PodInfo) {
+    /// A claim, volume or class changed: pods waiting on their volumes retry, and a write of ours
+    /// the informer now shows is no longer pending.
+    func claimChanged(_ old: PersistentVolumeClaim?, _ new: PersistentVolumeClaim?) {
+        if let key = (new ?? old)?.key { volumes.claimChanged(key, new) }
+        queue.clusterChanged()
+    }
+
+    func volumeChanged(_ old: PersistentVolume?, _ new: PersistentVolume?) {
+        if let name = (new ?? old)?.name { volumes.volumeChanged(name, new) }
+        queue.clusterChanged()
+    }
+
+    /// One attempt: the node and the volume writes to make before binding, or why no node fits.
+    @discardableResult
+    func scheduleOne(_ pod: PodInfo) -> Result<(node: String, steps: [VolumeStep]), FitError> {
         let nodes = cache.nodeList
-        let result = cache.withLock { framework.schedule(pod, nodes: nodes) }
+        var podVolumes: PodVolumes?
+        if !pod.claims.isEmpty {
+            switch volumes.preFilter(pod, usersOf: cache.users(ofClaim:)) {
+            case .success(let v): podVolumes = v.isEmpty ? nil : v
+            case .failure(let rejection): return unschedulable(pod, FitError(rejection, nodes: nodes.count))
+            }
+        }
+        let result = cache.withLock {
+            framework.schedule(pod, nodes: nodes, volumes: podVolumes).map { (node: $0, steps: podVolumes?.steps(on: $0) ?? []) }
+        }
         switch result {
-        case .success(let node):
-            cache.assume(pod, on: node)
+        case .success(let chosen):
+            volumes.assume(chosen.steps)
+            cache.assume(pod, on: chosen.node)
             queue.scheduled(pod.key)
-            bind(pod, to: node.name)
+            bind(pod, to: chosen.node.name, steps: chosen.steps)
+            return .success((chosen.node.name, chosen.steps))
         case .failure(let fit):
-            queue.unschedulable(pod)
-            let message = fit.description
-            jobs.submit { [self] client in recordUnschedulable(pod, message: message, client: client) }
+            return unschedulable(pod, fit)
         }
     }
 
-    func bind(_ pod: PodInfo, to node: String) {
-        jobs.submit { [self] client in
-            let binding: JSONValue = ["apiVersion": "v1", "kind": "Binding",
-                                      "metadata": ["name": .string(pod.name), "namespace": .string(pod.namespace), "uid": .string(pod.uid)],
-                                      "target": ["apiVersion": "v1", "kind": "Node", "name": .string(node)]]
-            let r = try? client.request("POST", "/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)/binding", body: binding.serialized())
-            guard let r, r.code == 201 || r.code == 200 else {
-                cache.forget(pod.key)
-                if let r, r.code == 404 || r.code == 409 { return }   // gone, or bound by someone else
-                log("binding \(pod.key) to \(node): \(r?.errorMessage ?? "no answer"); retrying")
-                queue.add(pod)
-                return
-            }
-            if options.scheduledEvents {
-                events.container(pod.object, nil, reason: "Scheduled", message: "Successfully assigned \(pod.key) to \(node)")
-            }
+    private func unschedulable(_ pod: PodInfo, _ fit: FitError) -> Result<(node: String, steps: [VolumeStep]), FitError> {
+        queue.unschedulable(pod)
+        let message = fit.description
+        jobs.submit { [self] client in recordUnschedulable(pod, message: message, client: client) }
+        return .failure(fit)
+    }
+
+    func bind(_ pod: PodInfo, to node: String, steps: [VolumeStep] = []) {
+        jobs.submit { [self] client in bindNow(pod, to: node, steps: steps, client: client) }
+    }
+
+    /// PreBind, then the binding: the volume writes land before the pod is bound (kube-scheduler's order).
+    func bindNow(_ pod: PodInfo, to node: String, steps: [VolumeStep], client: some BindingClient) {
+        do {
+            try volumes.preBind(steps, client: client)
+        } catch {
+            volumes.forget(steps)
+            cache.forget(pod.key)
+            log("binding \(pod.key) to \(node): volumes: \(error); retrying")
+            events.container(pod.object, nil, type: "Warning", reason: "FailedScheduling",
+                             message: "running PreBind plugin \"VolumeBinding\": \(error)")
+            queue.backOff(pod)
+            return
+        }
+        do {
+            try client.bind(pod, to: node)
+        } catch let e as APIStatusError where e.code == 404 || e.code == 409 {
+            cache.forget(pod.key)   // gone, or bound by someone else
+            return
+        } catch {
+            cache.forget(pod.key)
+            log("binding \(pod.key) to \(node): \(error); retrying")
+            queue.add(pod)
+            return
+        }
+        if options.scheduledEvents {
+            events.container(pod.object, nil, reason: "Scheduled", message: "Successfully assigned \(pod.key) to \(node)")
         }
     }
 
@@ -276,6 +377,22 @@ public final class Scheduler: @unchecked Sendable {
         events.container(pod.object, nil, type: "Warning", reason: "FailedScheduling", message: message)
     }
 
+}
+
+/// The typed client plus the pods/binding subresource: everything a scheduling decision writes.
+protocol BindingClient: ObjectClient {
+    /// An APIStatusError when refused (404: the pod is gone; 409: it is bound already).
+    func bind(_ pod: PodInfo, to node: String) throws
+}
+
+extension APIClient: BindingClient {
+    func bind(_ pod: PodInfo, to node: String) throws {
+        let binding: JSONValue = ["apiVersion": "v1", "kind": "Binding",
+                                  "metadata": ["name": .string(pod.name), "namespace": .string(pod.namespace), "uid": .string(pod.uid)],
+                                  "target": ["apiVersion": "v1", "kind": "Node", "name": .string(node)]]
+        let r = try request("POST", "/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)/binding", body: binding.serialized())
+        guard r.code == 201 || r.code == 200 else { throw APIStatusError(code: r.code, reason: "", message: r.errorMessage) }
+    }
 }
 
 /// A fixed set of threads, each with its own API connection, running submitted jobs in order.

@@ -161,6 +161,11 @@ public struct Volume: JSONView {
         get { PVCVolumeSource(json: json["persistentVolumeClaim"] ?? .object(JSONObject())) }
         set { json.putView("persistentVolumeClaim", newValue.json) }
     }
+
+    public var ephemeral: JSONValue? {
+        get { json["ephemeral"] }
+        set { json.put("ephemeral", newValue) }
+    }
 }
 
 public struct PVCVolumeSource: JSONView {
