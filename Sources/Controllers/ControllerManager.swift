@@ -117,7 +117,10 @@ public final class ControllerManager: @unchecked Sendable {
         let disruption = DisruptionController(budgets: Lister(informers.budgets), pods: Lister(informers.pods), scales: scales,
                                               events: disruptionEvents)
         disruption.watch(budgets: informers.budgets, pods: informers.pods)
-        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption]
+        let ephemeralEvents = EventRecorder(component: "ephemeral_volume") { [options] in try? APIClient(server: options.server) }
+        let ephemeral = EphemeralVolumeController(pods: Lister(informers.pods), claims: Lister(informers.claims), events: ephemeralEvents)
+        ephemeral.watch(pods: informers.pods, claims: informers.claims)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, ephemeral]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }
