@@ -161,12 +161,14 @@ static void do_mounts(const struct skiff_config *c, int rootfd) {
                 report(SKIFF_STAGE_MOUNT, errno, m->dst);
             }
         }
-        if (is_bind && (flags & ~(MS_BIND | MS_REC))) {
+        if (is_bind && ((flags & ~(MS_BIND | MS_REC)) || propagation)) {
             /* The fd names the directory the bind now covers: reopen to reach the new mount. */
             close(fd);
             fd = open_in_root(rootfd, m->dst, file_target);
             if (fd < 0) report(SKIFF_STAGE_MOUNT, errno, m->dst);
             fdpath(target, sizeof target, fd);
+        }
+        if (is_bind && (flags & ~(MS_BIND | MS_REC))) {
             unsigned long keep = locked_flags(target);
             if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | keep | (flags & ~MS_REC), NULL) < 0)
                 report(SKIFF_STAGE_MOUNT, errno, m->dst);
@@ -389,11 +391,20 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
         do_devices(c, rootfd);
         do_symlinks(c, rootfd);
         close(rootfd);
+        /* A shared tree's old root could pass its unmount on to the host's peers: it is made a
+         * slave first, reached through a descriptor (after pivot_root "." is the new root). */
+        int oldroot = -1;
+        if (c->propagation != MS_PRIVATE) {
+            oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+            if (oldroot < 0) report(SKIFF_STAGE_PIVOT_ROOT, errno, "old root");
+        }
         CHECK(chdir(c->rootfs), SKIFF_STAGE_PIVOT_ROOT, c->rootfs);
         CHECK(syscall(SYS_pivot_root, ".", "."), SKIFF_STAGE_PIVOT_ROOT, c->rootfs);
-        /* With a shared root, detaching the old root would propagate the unmount to the host's
-         * peers: make it a slave first (as runc does). */
-        if (c->propagation != MS_PRIVATE) CHECK(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL), SKIFF_STAGE_PIVOT_ROOT, "old root");
+        if (oldroot >= 0) {
+            CHECK(fchdir(oldroot), SKIFF_STAGE_PIVOT_ROOT, "old root");
+            CHECK(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL), SKIFF_STAGE_PIVOT_ROOT, "old root");
+            close(oldroot);
+        }
         CHECK(umount2(".", MNT_DETACH), SKIFF_STAGE_PIVOT_ROOT, "old root");
         CHECK(chdir("/"), SKIFF_STAGE_PIVOT_ROOT, "/");
         do_masks(c);
