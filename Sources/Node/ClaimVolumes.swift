@@ -19,6 +19,8 @@ struct ClaimVolumes {
     let nodeName: String
     /// This node's labels (a volume's node affinity must match them).
     let nodeLabels: [String: String]
+    /// The local-path provisioner's directory here (its volumes get fsGroup like local ones).
+    var storageRoot: String?
 
     /// A pod volume backed by a claim.
     struct Claim: Equatable {
@@ -44,12 +46,13 @@ struct ClaimVolumes {
     /// Volume name → host directory for every claim volume, with fsGroup applied; throws (the
     /// kubelet's FailedMount message) while any of them cannot be mounted.
     func mount() throws -> [String: String] {
-        var paths: [String: String] = [:], writable: [String] = []
+        var paths: [String: String] = [:], owned: [String] = []
         var failed: [String] = [], firstError = ""
         for claim in Self.claims(of: pod) {
             do {
-                paths[claim.volume] = try hostPath(claim)
-                if !claim.readOnly { writable.append(claim.volume) }
+                let (path, managed) = try hostPath(claim)
+                paths[claim.volume] = path
+                if managed && !claim.readOnly { owned.append(claim.volume) }
             } catch {
                 failed.append(claim.volume)
                 if firstError.isEmpty { firstError = "\(error)" }
@@ -61,15 +64,18 @@ struct ClaimVolumes {
         }
         // Ownership once every claim is there (not again and again while one is still pending).
         if let gid = pod.spec.securityContext.fsGroup.flatMap({ UInt32(exactly: $0) }) {
-            for name in writable {
+            for name in owned {
                 if let dir = paths[name] { Self.applyFSGroup(dir, gid: gid, policy: pod.spec.securityContext.fsGroupChangePolicy) }
             }
         }
         return paths
     }
 
-    /// The claim's volume's directory on this host (created for hostPath DirectoryOrCreate).
-    func hostPath(_ claim: Claim) throws -> String {
+    /// The claim's volume's directory on this host (created for hostPath DirectoryOrCreate), and
+    /// whether its ownership is managed for fsGroup: local volumes and local-path's directories
+    /// are; other hostPath volumes are not (as the kubelet: a hostPath of /etc must never be
+    /// re-owned for a pod).
+    func hostPath(_ claim: Claim) throws -> (String, managed: Bool) {
         let namespace = pod.namespace
         let context = "error processing PVC \(namespace)/\(claim.claimName)"
         guard let pvc = try client.get(PersistentVolumeClaim.self, namespace: namespace, name: claim.claimName) else {
@@ -93,16 +99,25 @@ struct ClaimVolumes {
             throw PodConfigError("\(context): volume node affinity conflict: PV \(volumeName) cannot be reached from node \(nodeName)")
         }
         if let path = pv.spec.hostPath.path {
-            return try PodVolumes.checkHostPath(path, type: pv.spec.hostPath.type ?? "", volume: claim.volume)
+            let dir = try PodVolumes.checkHostPath(path, type: pv.spec.hostPath.type ?? "", volume: claim.volume)
+            return (dir, isLocalPathDirectory(pv, path: dir))
         }
         if let path = pv.spec.local.path {
             var st = stat()
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
                 throw PodConfigError("MountVolume.NewMounter initialization failed for volume \"\(volumeName)\" : path \"\(path)\" does not exist or is not a directory")
             }
-            return path
+            return (path, true)
         }
         throw PodConfigError("\(context): PV \(volumeName) is of a type this node cannot mount (hostPath and local only)")
+    }
+
+    /// Made by local-path on this node: exactly <storage root>/<pv name>, no symlink on the way.
+    func isLocalPathDirectory(_ pv: PersistentVolume, path: String) -> Bool {
+        guard let storageRoot, pv.metadata.annotations?[LocalPathProvisioner.provisionedByAnnotation] == LocalPathProvisioner.provisioner,
+              LocalPathProvisioner.isPlainName(pv.name), path == storageRoot + "/" + pv.name, let real = realpath(path, nil) else { return false }
+        defer { free(real) }
+        return String(cString: real) == path
     }
 
     /// The kubelet's volume ownership management: group fsGroup, group rw and setgid on
@@ -160,7 +175,10 @@ extension PodSync {
             // The Node's labels as the API has them (the scheduler matched those); ours if it can't say.
             let labels = (try? client.get(Node.self, namespace: nil, name: agent.options.name))?.metadata.labels
                 ?? Node(json: agent.nodeObject()).metadata.labels ?? [:]
-            let paths = try ClaimVolumes(pod: pod, client: client, nodeName: agent.options.name, nodeLabels: labels).mount()
+            let storage = realpath(agent.options.rootDir + "/storage", nil)
+            defer { free(storage) }
+            let paths = try ClaimVolumes(pod: pod, client: client, nodeName: agent.options.name, nodeLabels: labels,
+                                         storageRoot: storage.map { String(cString: $0) }).mount()
             mountedClaims[context.uid] = paths
             claimMountFailures[context.uid] = nil
             context.claimPaths = paths
@@ -171,5 +189,15 @@ extension PodSync {
             agent.events.container(context.pod, nil, type: "Warning", reason: "FailedMount", message: "\(error)")
             return false
         }
+    }
+
+    /// Every container waits in ContainerCreating while the claims are not mounted.
+    func waitingForClaims(_ context: PodContext) -> [String: (String, String)] {
+        let spec = Pod(json: context.pod).spec
+        var waiting: [String: (String, String)] = [:]
+        for c in spec.initContainers + spec.containers {
+            if let name = c.name { waiting[name] = ("ContainerCreating", context.mountFailure ?? "") }
+        }
+        return waiting
     }
 }

@@ -151,10 +151,7 @@ final class PodSync {
         // Claims are mounted before the sandbox starts (a running pod re-adopted while they
         // can't be read keeps running).
         if !mountClaims(context) && instances.isEmpty {
-            for c in (spec["initContainers"]?.arrayValue ?? []) + (spec["containers"]?.arrayValue ?? []) {
-                if let n = c["name"]?.stringValue { waiting[n] = ("ContainerCreating", context.mountFailure ?? "") }
-            }
-            report(pod, uid: uid, name: name, namespace: namespace, instances: current, waiting: waiting, initState: .running)
+            report(pod, uid: uid, name: name, namespace: namespace, instances: current, waiting: waitingForClaims(context), initState: .running)
             return
         }
         switch ensureSandbox(context, instances: instances) {

@@ -33,10 +33,11 @@ struct PodVolumes {
     func setUp(nodeAllocatable: (String) -> String?) throws -> [String: String] {
         var paths: [String: String] = [:]
         try FileIO.mkdirAll(podDir + "/volumes", mode: 0o750)
+        let claimVolumes = Set(ClaimVolumes.claims(of: Pod(json: pod)).map(\.volume))
         for v in pod["spec"]?["volumes"]?.arrayValue ?? [] {
             guard let name = v["name"]?.stringValue else { continue }
             let dir = podDir + "/volumes/" + name
-            if v["persistentVolumeClaim"] != nil || v["ephemeral"] != nil {
+            if claimVolumes.contains(name) {
                 // Mounted before the sandbox (ClaimVolumes); a container can't start without it.
                 paths[name] = claimPaths[name]
                 continue

@@ -13,8 +13,9 @@ import Glibc
 #endif
 
 extension Cluster {
-    /// A hostPath volume at `path` (DirectoryOrCreate) on this node and claim `name` bound to it.
-    func boundClaim(_ name: String, path: String) throws {
+    /// A hostPath volume at `path` (DirectoryOrCreate) on this node, or a local one (the directory
+    /// must exist), and claim `name` bound to it.
+    func boundClaim(_ name: String, path: String, local: Bool = false) throws {
         let volumeName = "pv-" + name
         var claim = PersistentVolumeClaim.new(namespace: "default", name: name)
         claim.spec.accessModes = ["ReadWriteOnce"]
@@ -22,17 +23,21 @@ extension Cluster {
         claim.spec.storageClassName = ""
         claim.spec.volumeName = volumeName
         let created = try api.create(claim)
-        try bind(created, to: volumeName, path: path)
+        try bind(created, to: volumeName, path: path, local: local)
     }
 
     /// The volume for a claim that exists, and both statuses Bound.
-    func bind(_ claim: PersistentVolumeClaim, to volumeName: String, path: String) throws {
+    func bind(_ claim: PersistentVolumeClaim, to volumeName: String, path: String, local: Bool = false) throws {
         var pv = PersistentVolume.new(name: volumeName)
         pv.spec.capacity = ["storage": "1Gi"]
         pv.spec.accessModes = ["ReadWriteOnce"]
         pv.spec.reclaimPolicy = .retain
-        pv.spec.hostPath.path = path
-        pv.spec.hostPath.type = "DirectoryOrCreate"
+        if local {
+            pv.spec.local.path = path
+        } else {
+            pv.spec.hostPath.path = path
+            pv.spec.hostPath.type = "DirectoryOrCreate"
+        }
         pv.spec.claimRef.kind = "PersistentVolumeClaim"
         pv.spec.claimRef.namespace = claim.namespace
         pv.spec.claimRef.name = claim.name
@@ -78,8 +83,10 @@ struct StorageRootTests {
     @Test func aClaimIsSharedByPodsReadOnlyWhereAskedAndOwnedByFSGroup() throws {
         let c = try Cluster()
         defer { c.stop() }
+        // A local volume: fsGroup re-owns it (a plain hostPath volume it leaves alone, as the kubelet).
         let data = c.dir + "/pv-shared"
-        try c.boundClaim("shared", path: data)
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try c.boundClaim("shared", path: data, local: true)
         try c.createPod("""
         apiVersion: v1
         kind: Pod

@@ -138,6 +138,27 @@ struct ClaimFixture {
         #expect(st.st_mode & 0o777 == 0o660)
     }
 
+    @Test func fsGroupOwnsLocalAndLocalPathVolumesButNotOtherHostPaths() throws {
+        let f = try ClaimFixture()
+        defer { try? FileManager.default.removeItem(atPath: f.dir) }
+        let storage = f.dir + "/storage"
+        for d in ["local", "plain", "storage/pv-made"] { try FileManager.default.createDirectory(atPath: f.dir + "/" + d, withIntermediateDirectories: true) }
+        for d in ["local", "plain", "storage/pv-made"] { chmod(f.dir + "/" + d, 0o755) }
+        f.boundClaim("local", path: f.dir + "/local", local: true)
+        f.boundClaim("plain", path: f.dir + "/plain")
+        f.boundClaim("made", path: storage + "/pv-made")
+        var made = try #require(try f.api.get(PersistentVolume.self, namespace: nil, name: "pv-made"))
+        made.metadata.annotations = [LocalPathProvisioner.provisionedByAnnotation: LocalPathProvisioner.provisioner]
+        _ = try f.api.update(made)
+        let pod = f.pod(#"[{"name": "a", "persistentVolumeClaim": {"claimName": "local"}}, {"name": "b", "persistentVolumeClaim": {"claimName": "plain"}}, {"name": "c", "persistentVolumeClaim": {"claimName": "made"}}]"#,
+                        fsGroup: Int64(getegid()))
+        _ = try ClaimVolumes(pod: pod, client: f.api, nodeName: "n1", nodeLabels: ["kubernetes.io/hostname": "n1"], storageRoot: storage).mount()
+        func mode(_ d: String) -> mode_t { var st = stat(); stat(f.dir + "/" + d, &st); return st.st_mode & 0o7777 }
+        #expect(mode("local") == 0o2775)
+        #expect(mode("storage/pv-made") == 0o2775)
+        #expect(mode("plain") == 0o755, "a hostPath volume is not re-owned")
+    }
+
     @Test func mountPropagationAndItsPrivilegeRule() throws {
         func propagation(_ mode: String, privileged: Bool = false) throws -> ContainerSpec.Propagation {
             let mount = VolumeMount(json: json(#"{"name": "v", "mountPath": "/v", "mountPropagation": "\#(mode)"}"#))

@@ -21,7 +21,7 @@ final class ProvisionerHarness: @unchecked Sendable {
     init(node: String = "n1") throws {
         root = NSTemporaryDirectory() + "skiff-localpath-" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        var events: ProvisionerHarness?
+        weak var events: ProvisionerHarness?   // weak: the provisioner must not keep the harness alive
         provisioner = try LocalPathProvisioner(node: node, rootDir: root, claims: api.lister(PersistentVolumeClaim.self),
                                                volumes: api.lister(PersistentVolume.self),
                                                record: { o, eventType, reason, message in events?.note(o, eventType, reason, message) })
