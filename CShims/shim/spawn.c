@@ -146,7 +146,10 @@ static void do_mounts(const struct skiff_config *c, int rootfd) {
         int fd = open_in_root(rootfd, m->dst, file_target);
         if (fd < 0) report(SKIFF_STAGE_MOUNT, errno, m->dst);
         fdpath(target, sizeof target, fd);
-        unsigned long flags = m->flags;
+        /* Propagation (a bind's rprivate/rslave/rshared) can't be combined with other flags in
+         * one mount(2): it is applied last, on its own. */
+        unsigned long propagation = m->flags & SKIFF_PROPAGATION_FLAGS;
+        unsigned long flags = m->flags & ~SKIFF_PROPAGATION_FLAGS;
         const char *data = m->data[0] ? m->data : NULL;
         if (mount(m->src, target, m->fstype[0] ? m->fstype : NULL, is_bind ? (flags & (MS_BIND | MS_REC)) : flags, data) < 0) {
             /* sysfs can't be mounted without a private netns: bind the host's instead, read-only. */
@@ -158,16 +161,20 @@ static void do_mounts(const struct skiff_config *c, int rootfd) {
                 report(SKIFF_STAGE_MOUNT, errno, m->dst);
             }
         }
-        if (is_bind && (flags & ~(MS_BIND | MS_REC))) {
+        if (is_bind && ((flags & ~(MS_BIND | MS_REC)) || propagation)) {
             /* The fd names the directory the bind now covers: reopen to reach the new mount. */
             close(fd);
             fd = open_in_root(rootfd, m->dst, file_target);
             if (fd < 0) report(SKIFF_STAGE_MOUNT, errno, m->dst);
             fdpath(target, sizeof target, fd);
+        }
+        if (is_bind && (flags & ~(MS_BIND | MS_REC))) {
             unsigned long keep = locked_flags(target);
             if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | keep | (flags & ~MS_REC), NULL) < 0)
                 report(SKIFF_STAGE_MOUNT, errno, m->dst);
         }
+        if (propagation && mount(NULL, target, NULL, propagation | (flags & MS_REC), NULL) < 0)
+            report(SKIFF_STAGE_MOUNT, errno, m->dst);
         close(fd);
     }
 }
@@ -372,6 +379,10 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
     int new_mnt = (newflags & CLONE_NEWNS) != 0;
     if (new_mnt) {
         CHECK(mount(NULL, "/", NULL, MS_REC | c->propagation, NULL), SKIFF_STAGE_PROPAGATION, "/");
+        /* pivot_root refuses a new root whose mount is shared (as runc, make the rootfs's own
+         * mount private first: with rshared, "/" and the overlay under it just became shared). */
+        if (c->propagation == MS_SHARED && mount(NULL, c->rootfs, NULL, MS_PRIVATE, NULL) < 0 && errno != EINVAL)
+            report(SKIFF_STAGE_PROPAGATION, errno, c->rootfs);
         /* pivot_root needs the new root to be a mount point. */
         CHECK(mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL), SKIFF_STAGE_ROOTFS_BIND, c->rootfs);
         int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -380,8 +391,20 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
         do_devices(c, rootfd);
         do_symlinks(c, rootfd);
         close(rootfd);
+        /* A shared tree's old root could pass its unmount on to the host's peers: it is made a
+         * slave first, reached through a descriptor (after pivot_root "." is the new root). */
+        int oldroot = -1;
+        if (c->propagation != MS_PRIVATE) {
+            oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+            if (oldroot < 0) report(SKIFF_STAGE_PIVOT_ROOT, errno, "old root");
+        }
         CHECK(chdir(c->rootfs), SKIFF_STAGE_PIVOT_ROOT, c->rootfs);
         CHECK(syscall(SYS_pivot_root, ".", "."), SKIFF_STAGE_PIVOT_ROOT, c->rootfs);
+        if (oldroot >= 0) {
+            CHECK(fchdir(oldroot), SKIFF_STAGE_PIVOT_ROOT, "old root");
+            CHECK(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL), SKIFF_STAGE_PIVOT_ROOT, "old root");
+            close(oldroot);
+        }
         CHECK(umount2(".", MNT_DETACH), SKIFF_STAGE_PIVOT_ROOT, "old root");
         CHECK(chdir("/"), SKIFF_STAGE_PIVOT_ROOT, "/");
         do_masks(c);

@@ -35,8 +35,10 @@ public final class EventRecorder: @unchecked Sendable {
     }
 
     /// An event about any object (a Job's SuccessfulCreate, a CronJob's SawCompletedJob...).
+    /// Events about cluster-scoped objects (a PersistentVolume) go to "default", as client-go's.
     public func object<T: KubernetesObject>(_ o: T, type: String = "Normal", reason: String, message: String) {
-        guard let namespace = o.metadata.namespace, let name = o.metadata.name else { return }
+        guard let name = o.metadata.name else { return }
+        let namespace = o.metadata.namespace.flatMap { $0.isEmpty ? nil : $0 }
         var ref = ObjectReference()
         ref.kind = T.kind
         ref.apiVersion = T.apiVersion
@@ -44,7 +46,7 @@ public final class EventRecorder: @unchecked Sendable {
         ref.name = name
         ref.uid = o.metadata.uid ?? ""
         let involved = ref.json
-        queue.async { [self] in post(namespace: namespace, involved: involved, type: type, reason: reason, message: message) }
+        queue.async { [self] in post(namespace: namespace ?? "default", involved: involved, type: type, reason: reason, message: message) }
     }
 
     private func post(namespace: String, involved: JSONValue, type: String, reason: String, message: String) {

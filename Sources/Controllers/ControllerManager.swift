@@ -125,7 +125,10 @@ public final class ControllerManager: @unchecked Sendable {
         binder.watch(claims: informers.claims, volumes: informers.volumes, classes: informers.storageClasses)
         let protection = StorageProtectionController(claims: Lister(informers.claims), volumes: Lister(informers.volumes), pods: Lister(informers.pods))
         protection.watch(claims: informers.claims, volumes: informers.volumes, pods: informers.pods)
-        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection]
+                let ephemeralEvents = EventRecorder(component: "ephemeral_volume") { [options] in try? APIClient(server: options.server) }
+        let ephemeral = EphemeralVolumeController(pods: Lister(informers.pods), claims: Lister(informers.claims), events: ephemeralEvents)
+        ephemeral.watch(pods: informers.pods, claims: informers.claims)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection, ephemeral]
         if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }

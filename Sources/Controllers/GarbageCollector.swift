@@ -24,6 +24,16 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
                 }
             }
         }
+        // Pods own their ephemeral volumes' claims: a pod that goes takes them along (scanned
+        // only when some claim has a pod owner, not on every pod deletion of the cluster).
+        informers.pods.onEvent { [self] event in
+            guard case .deleted = event, informers.claims.items.contains(where: Self.hasPodOwner) else { return }
+            queue.add(Self.scan)
+        }
+    }
+
+    static func hasPodOwner(_ o: JSONValue) -> Bool {
+        (o["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["kind"]?.stringValue == "Pod" }
     }
 
     func initialKeys() -> [String] { [Self.scan] }
@@ -59,6 +69,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         case ("apps/v1", "StatefulSet"): return "/apis/apps/v1/namespaces/\(namespace)/statefulsets/\(name)"
         case ("batch/v1", "Job"): return "/apis/batch/v1/namespaces/\(namespace)/jobs/\(name)"
         case ("batch/v1", "CronJob"): return "/apis/batch/v1/namespaces/\(namespace)/cronjobs/\(name)"
+        case ("v1", "Pod"): return "/api/v1/namespaces/\(namespace)/pods/\(name)"
         default: return nil
         }
     }
@@ -67,6 +78,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         defer { queue.addAfter(Self.scan, 10) }
         var owners: [String: JSONValue] = [:]
         for inf in ownerInformers { for o in inf.items { owners[uid(o)] = o } }
+        if informers.claims.items.contains(where: Self.hasPodOwner) { for pod in informers.pods.items { owners[uid(pod)] = pod } }
         // Background: dependents of owners that are gone.
         for (informer, path, _) in dependents {
             for dep in informer.items where dep["metadata"]?["deletionTimestamp"] == nil {
@@ -89,6 +101,7 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         // Orphan and Foreground deletions waiting on us.
         for owner in owners.values where owner["metadata"]?["deletionTimestamp"] != nil {
             let finalizers = (owner["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
+            guard finalizers.contains("orphan") || finalizers.contains("foregroundDeletion") else { continue }
             let ownerUID = uid(owner)
             let children = dependents.flatMap { inf, path, ownsOthers in
                 inf.items.filter { ($0["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == ownerUID } }

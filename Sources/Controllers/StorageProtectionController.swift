@@ -42,7 +42,7 @@ final class StorageProtectionController: Controller, InitialKeys, @unchecked Sen
     static func claimNames(_ pod: Pod) -> [String] {
         pod.spec.volumes.compactMap { v in
             if let name = v.persistentVolumeClaim.claimName { return name }
-            if v.ephemeral != nil, let volume = v.name { return pod.name + "-" + volume }
+            if v.ephemeral.isSet, let volume = v.name { return pod.name + "-" + volume }
             return nil
         }
     }

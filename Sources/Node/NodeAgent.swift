@@ -128,6 +128,7 @@ public final class NodeAgent: @unchecked Sendable {
         serviceLister.start()
         if staticPods != nil { Thread.detachNewThread { self.mirrorLoop() } }
         Thread.detachNewThread { self.imageGCLoop() }
+        startProvisioner()
         let sync = PodSync(agent: self)
         while true {
             staticPods?.scan()
@@ -135,6 +136,24 @@ public final class NodeAgent: @unchecked Sendable {
             // Wake at once when the API tells us something, else re-check on the interval
             // (container exits and back-off timers are noticed there).
             _ = pods.changed.wait(timeout: .now() + options.syncInterval)
+        }
+    }
+
+    /// The local-path provisioner for this node's volumes (its own informers, queue and thread).
+    func startProvisioner() {
+        let server = options.server, node = options.name
+        let claimInformer = Informer(PersistentVolumeClaim.self, server: server)
+        let volumeInformer = Informer(PersistentVolume.self, server: server)
+        let recorder = EventRecorder(component: LocalPathProvisioner.provisioner + "_" + node) { try? APIClient(server: server) }
+        let log = self.log
+        do {
+            let provisioner = try LocalPathProvisioner(
+                node: node, rootDir: options.rootDir, claims: Lister(claimInformer), volumes: Lister(volumeInformer),
+                record: { object, type, reason, message in recorder.object(object, type: type, reason: reason, message: message) },
+                log: log)
+            provisioner.start(server: server, claimInformer: claimInformer, volumeInformer: volumeInformer)
+        } catch {
+            log("local-path provisioner not started: \(error)")
         }
     }
 

@@ -40,6 +40,11 @@ final class PodSync {
     var volumesWritten: [String: Date] = [:]
     /// When each terminating pod's containers got SIGTERM.
     var terminationStarted: [String: Date] = [:]
+    /// Claim volumes' host paths per pod uid, once mounted (ClaimVolumes); the last failure otherwise.
+    var mountedClaims: [String: [String: String]] = [:]
+    var claimMountFailures: [String: (at: Date, message: String)] = [:]
+    /// The labels and annotations each pod's downward API files were last written from.
+    var downwardWritten: [String: String] = [:]
 
     /// One keep-alive connection for status writes (the sync loop is single-threaded).
     private var cachedClient: APIClient?
@@ -96,6 +101,11 @@ final class PodSync {
             volumesWritten[uid] = nil
             agent.tokens.forget(podUID: uid)
         }
+        for uid in Set(mountedClaims.keys).union(claimMountFailures.keys).union(downwardWritten.keys) where !live.contains(String(uid.prefix(8))) {
+            mountedClaims[uid] = nil
+            claimMountFailures[uid] = nil
+            downwardWritten[uid] = nil
+        }
     }
 
     /// What one sync pass of a pod knows about its sandbox and volumes.
@@ -105,6 +115,9 @@ final class PodSync {
         var sandboxPID: Int32 = 0
         var cgroupParent = ""
         var volumePaths: [String: String]?
+        /// Claim volumes' host paths (mountClaims), or why they are not mounted yet.
+        var claimPaths: [String: String] = [:]
+        var mountFailure: String?
         init(pod: JSONValue, uid: String) { self.pod = pod; self.uid = uid }
     }
 
@@ -135,6 +148,12 @@ final class PodSync {
         var started = false
         var current = instances
 
+        // Claims are mounted before the sandbox starts (a running pod re-adopted while they
+        // can't be read keeps running).
+        if !mountClaims(context) && instances.isEmpty {
+            report(pod, uid: uid, name: name, namespace: namespace, instances: current, waiting: waitingForClaims(context), initState: .running)
+            return
+        }
         switch ensureSandbox(context, instances: instances) {
         case .ready(let restarted):
             if restarted { started = true; current = runtimeInstances(uid) }
@@ -200,13 +219,20 @@ final class PodSync {
 
     /// ConfigMap, Secret and downward API volumes follow their sources, like the kubelet's
     /// periodic sync: rewritten (only when changed) every syncFrequency.
+    /// Downward API files follow the pod's labels and annotations at once (the pod update is the
+    /// signal, as the kubelet remounts on it).
     func refreshVolumes(_ context: PodContext, wroteNow: Bool) {
-        if wroteNow { volumesWritten[context.uid] = Date(); return }
+        let meta = Pod(json: context.pod).metadata
+        let downward = [meta.labels ?? [:], meta.annotations ?? [:]].map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }.description
+        if wroteNow { volumesWritten[context.uid] = Date(); downwardWritten[context.uid] = downward; return }
         let kinds = ["configMap", "secret", "downwardAPI", "projected"]
         guard (context.pod["spec"]?["volumes"]?.arrayValue ?? []).contains(where: { v in kinds.contains { v[$0] != nil } }) else { return }
-        if let last = volumesWritten[context.uid], Date().timeIntervalSince(last) < agent.options.syncFrequency { return }
+        let metadataChanged = downwardWritten[context.uid].map { $0 != downward } ?? false
+        if !metadataChanged, let last = volumesWritten[context.uid], Date().timeIntervalSince(last) < agent.options.syncFrequency { return }
         volumesWritten[context.uid] = Date()
-        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects())
+        downwardWritten[context.uid] = downward
+        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects(),
+                                 claimPaths: mountedClaims[context.uid] ?? [:])
         do { _ = try volumes.setUp(nodeAllocatable: agent.allocatable) } catch { agent.log("refreshing volumes of pod \(context.uid): \(error)") }
     }
 
@@ -330,7 +356,8 @@ final class PodSync {
         let name = ContainerName(container: c["name"]?.stringValue ?? "", pod: meta["name"]?.stringValue ?? "",
                                  namespace: meta["namespace"]?.stringValue ?? "default", uid: context.uid, attempt: attempt)
         let objects = self.objects()
-        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects)
+        let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects,
+                                 claimPaths: context.claimPaths)
         let spec: ContainerSpec
         do {
             if context.volumePaths == nil { context.volumePaths = try volumes.setUp(nodeAllocatable: agent.allocatable) }

@@ -16,11 +16,14 @@ struct PodVolumes {
     let pod: JSONValue
     /// Where ConfigMaps and Secrets come from (nil: none can be read, e.g. no master).
     let objects: ObjectSource?
+    /// The claim volumes' host paths, mounted before (ClaimVolumes).
+    let claimPaths: [String: String]
 
-    init(rootDir: String, uid: String, pod: JSONValue, objects: ObjectSource?) {
+    init(rootDir: String, uid: String, pod: JSONValue, objects: ObjectSource?, claimPaths: [String: String] = [:]) {
         podDir = rootDir + "/pods/" + uid
         self.pod = pod
         self.objects = objects
+        self.claimPaths = claimPaths
     }
 
     var namespace: String { pod["metadata"]?["namespace"]?.stringValue ?? "default" }
@@ -30,9 +33,15 @@ struct PodVolumes {
     func setUp(nodeAllocatable: (String) -> String?) throws -> [String: String] {
         var paths: [String: String] = [:]
         try FileIO.mkdirAll(podDir + "/volumes", mode: 0o750)
+        let claimVolumes = Set(ClaimVolumes.claims(of: Pod(json: pod)).map(\.volume))
         for v in pod["spec"]?["volumes"]?.arrayValue ?? [] {
             guard let name = v["name"]?.stringValue else { continue }
             let dir = podDir + "/volumes/" + name
+            if claimVolumes.contains(name) {
+                // Mounted before the sandbox (ClaimVolumes); a container can't start without it.
+                paths[name] = claimPaths[name]
+                continue
+            }
             if let hostPath = v["hostPath"] {
                 paths[name] = try Self.checkHostPath(hostPath["path"]?.stringValue ?? "", type: hostPath["type"]?.stringValue ?? "", volume: name)
                 continue
@@ -172,16 +181,17 @@ struct PodVolumes {
         return st.st_dev != parent.st_dev
     }
 
-    /// chown :gid (files stay owned by their user), with group rw on dirs and setgid like the kubelet.
-    static func setGroup(_ path: String, gid: UInt32, recursive: Bool) {
+    /// chown :gid (files stay owned by their user), with group rw on dirs and setgid like the
+    /// kubelet; files get group read, and write too in a `writable` volume (a claim's).
+    static func setGroup(_ path: String, gid: UInt32, recursive: Bool, writable: Bool = false) {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         _ = lchown(path, uid_t(UInt32.max), gid)
         if (st.st_mode & S_IFMT) == S_IFDIR {
             chmod(path, (st.st_mode & 0o7777) | 0o2070)
-            if recursive { for n in FileIO.listDirectory(path) { setGroup(path + "/" + n, gid: gid, recursive: true) } }
+            if recursive { for n in FileIO.listDirectory(path) { setGroup(path + "/" + n, gid: gid, recursive: true, writable: writable) } }
         } else if (st.st_mode & S_IFMT) == S_IFREG {
-            chmod(path, (st.st_mode & 0o7777) | 0o040)
+            chmod(path, (st.st_mode & 0o7777) | (writable ? 0o060 : 0o040))
         }
     }
 
@@ -219,17 +229,23 @@ struct PodVolumes {
     /// the volume) plus the pod's /etc/hosts and /etc/hostname.
     func mounts(for c: JSONValue, volumes: [String: String], env: [String: String]) throws -> [ContainerSpec.BindMount] {
         var out: [ContainerSpec.BindMount] = []
+        let readOnlyVolumes = self.readOnlyVolumes
         for (i, m) in (c["volumeMounts"]?.arrayValue ?? []).enumerated() {
             let name = m["name"]?.stringValue ?? ""
             let cname = c["name"]?.stringValue ?? ""
             guard let base = volumes[name] else {
+                if Pod(json: pod).spec.volumes.contains(where: { $0.name == name }) {
+                    throw PodConfigError("container \(cname): volume \"\(name)\" is not mounted yet")
+                }
                 throw PodConfigError("container \(cname): volumeMounts[\(i)] refers to unknown volume \"\(name)\"")
             }
             var source = base
             var sub = m["subPath"]?.stringValue ?? ""
             if let expr = m["subPathExpr"]?.stringValue { sub = PodEnvironment.expand(expr, env) }
             if !sub.isEmpty { source = try Self.resolveSubPath(base: base, subPath: sub, container: cname, index: i) }
-            out.append(.init(source: source, destination: m["mountPath"]?.stringValue ?? "", readOnly: m["readOnly"]?.boolValue == true))
+            out.append(.init(source: source, destination: m["mountPath"]?.stringValue ?? "",
+                             readOnly: m["readOnly"]?.boolValue == true || readOnlyVolumes.contains(name),
+                             propagation: try Self.propagation(VolumeMount(json: m), of: Container(json: c))))
         }
         let hostNetwork = pod["spec"]?["hostNetwork"]?.boolValue == true
         let mountsHosts = out.contains { $0.destination == "/etc/hosts" }

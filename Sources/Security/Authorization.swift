@@ -226,6 +226,11 @@ public struct NodeAuthorizer: Sendable {
                 : .deny("no pod on node \"\(node)\" runs as service account \(a.namespace)/\(a.name)")
         case ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "namespaces"):
             return read ? .allow : .noOpinion
+        // The agent mounts claims and runs the local-path provisioner for its node's volumes.
+        case ("", "persistentvolumeclaims"), ("storage.k8s.io", "storageclasses"):
+            return read && a.subresource.isEmpty ? .allow : .noOpinion
+        case ("", "persistentvolumes"):
+            return (read || a.verb == "create" || a.verb == "delete") && a.subresource.isEmpty ? .allow : .noOpinion
         default:
             return .noOpinion
         }

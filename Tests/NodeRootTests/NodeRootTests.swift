@@ -20,6 +20,8 @@ final class Cluster: @unchecked Sendable {
     /// Extra `skiff node` flags (e.g. --manifests) and the API URL it is given (default: the master's).
     var nodeArgs = ""
     var nodeServer: String?
+    /// The agent's --sync-frequency (volume refreshes), seconds.
+    var syncFrequency = 1
     /// This cluster's pod address range (the master's and every node's --cluster-cidr).
     let clusterCIDR = Cluster.nextClusterCIDR()
 
@@ -57,7 +59,7 @@ final class Cluster: @unchecked Sendable {
         node = Process()
         node.executableURL = URL(fileURLWithPath: "/bin/sh")
         // exec: the process is the agent itself (kill -9 reaches it); its log appends to node.log.
-        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency 1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr \(clusterCIDR) 2>>\(dir)/node.log",
+        node.arguments = ["-c", "exec \"$0\" node --server \(nodeServer ?? "http://127.0.0.1:\(port)") \(nodeArgs) --name \(nodeName) --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --sync-frequency \(syncFrequency) --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr \(clusterCIDR) 2>>\(dir)/node.log",
                           TestEnv.binDir + "/skiff"]
         try node.run()
     }

@@ -9,7 +9,7 @@ import Testing
 import TestSupport
 
 @Suite(.serialized, .enabled(if: TestEnv.isRoot, "runs the whole cluster"))
-struct StorageRootTests {
+struct PersistentStorageRootTests {
     static func pod(_ name: String, claim: String, command: String, restart: String = "Never") -> String {
         """
         apiVersion: v1

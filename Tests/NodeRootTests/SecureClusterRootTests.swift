@@ -99,6 +99,29 @@ struct SecureClusterRootTests {
         let asNode = try TestEnv.capture(["/usr/bin/curl", "-s", "--cacert", dir + "/node/pki/ca.crt", "--cert", dir + "/node/pki/node-client.crt",
                                           "--key", dir + "/node/pki/node-client.key", "https://127.0.0.1:\(nodePort)/pods"])
         #expect(asNode.stdout.contains("Forbidden") && !asNode.stdout.contains("PodList"), "\(asNode)")
+        // The node's local-path provisioner under the Node authorizer: it reads claims and
+        // classes and creates, then deletes, its volumes with the node's own credentials.
+        let manifest = """
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {name: local-path}
+        provisioner: skiff.io/local-path
+        reclaimPolicy: Delete
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: data
+          annotations: {volume.kubernetes.io/storage-provisioner: skiff.io/local-path, volume.kubernetes.io/selected-node: \(name)}
+        spec: {accessModes: [ReadWriteOnce], storageClassName: local-path, resources: {requests: {storage: 1Gi}}}
+        """
+        let applied = try TestEnv.capture([kubectl, "--kubeconfig", dir + "/master/admin.kubeconfig", "--cache-dir", dir + "/kcache", "apply", "-f", "-"], stdin: manifest)
+        #expect(applied.status == 0, "\(applied)")
+        let claimUID = try k(["get", "pvc", "data", "-o", "jsonpath={.metadata.uid}"]).stdout
+        #expect(try eventually(20) { try k(["get", "pv", "pvc-" + claimUID, "-o", "jsonpath={.spec.claimRef.name}"]).stdout == "data" },
+                "\((try? String(contentsOfFile: dir + "/node.log", encoding: .utf8)) ?? "")")
+        #expect(try k(["patch", "pv", "pvc-" + claimUID, "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"Released"}}"#]).status == 0)
+        #expect(try eventually(20) { try k(["get", "pv", "pvc-" + claimUID]).status != 0 }, "the node deleted its released volume")
         _ = try k(["delete", "pod", "hello", "--grace-period=1"])
         // The pod gone, its token no longer authenticates.
         #expect(try eventually(30) {

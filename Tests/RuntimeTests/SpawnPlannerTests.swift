@@ -118,4 +118,25 @@ import TestSupport
         #expect(limits.cpuQuotaMicros == 50_000)
         #expect(limits.pidsMax == 32)
     }
+
+    /// Mount propagation: a private tree unless a bind asks for more; then every bind says its own.
+    @Test func bindMountPropagation() throws {
+        let bind: UInt = 4096 | 16384, privateFlag: UInt = 1 << 18, slave: UInt = 1 << 19, shared: UInt = 1 << 20
+        var spec = ContainerSpec(root: .image("x"))
+        spec.mounts = [.init(source: "/a", destination: "/a", readOnly: false)]
+        var p = try plan(spec, image())
+        #expect(p.propagation == .private)
+        #expect(p.mounts.last?.flags == bind, "a private tree's binds need nothing more")
+        #expect(!(try p.encoded()).split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "propagation" })
+        spec.mounts.append(.init(source: "/b", destination: "/b", readOnly: true, propagation: .slave))
+        p = try plan(spec, image())
+        #expect(p.propagation == .slave)
+        #expect(p.mounts.suffix(2).map(\.flags) == [bind | privateFlag, bind | LinuxDefaults.rdonly | slave])
+        spec.mounts.append(.init(source: "/c", destination: "/c", readOnly: false, propagation: .shared))
+        p = try plan(spec, image())
+        #expect(p.propagation == .shared)
+        #expect(p.mounts.last?.flags == bind | shared)
+        let records = try p.encoded().split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        #expect(records.firstIndex(of: "propagation").map { records[$0 + 1] } == "shared")
+    }
 }

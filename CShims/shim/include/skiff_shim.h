@@ -20,14 +20,19 @@
  *                                                             how: "new" or a path to a ns file to join.
  *                                                             A type not listed is shared with the host.
  *   mount*           src, dst, fstype, flags, data            dst is inside the rootfs; flags = MS_* (dec);
- *                                                             MS_BIND|MS_RDONLY → bind, then ro remount
+ *                                                             MS_BIND|MS_RDONLY → bind, then ro remount;
+ *                                                             MS_PRIVATE/SLAVE/SHARED (with MS_REC: r*)
+ *                                                             applied to the mount last, on their own
  *   device*          path, type(c|b), major, minor, mode(oct), uid, gid
  *   symlink*         target, linkpath                         created inside the rootfs (after mounts)
  *   masked*          path                                     after pivot_root: /dev/null over files,
  *                                                             ro tmpfs over dirs; missing paths ignored
  *   readonly*        path                                     after pivot_root: bind ro; missing ignored
  *   readonly_rootfs  0|1                                      remount / read-only at the end
- *   propagation      private|slave|shared                     rootfs propagation (default private)
+ *   propagation      private|slave|shared                     propagation of the container's mount tree
+ *                                                             (recursive, before the mounts; default
+ *                                                             private; slave/shared for volumes mounted
+ *                                                             HostToContainer/Bidirectional)
  *   rlimit*          resource(dec), soft, hard                "inf" for RLIM_INFINITY; clamped to the
  *                                                             current hard limit (never raised above it)
  *   user             uid, gid

@@ -15,6 +15,8 @@ extern "C" {
 #endif
 
 struct skiff_mount { const char *src, *dst, *fstype, *data; unsigned long flags; };
+/* A mount's propagation bits (MS_PRIVATE | MS_SLAVE | MS_SHARED), applied after the mount itself. */
+#define SKIFF_PROPAGATION_FLAGS ((1UL << 18) | (1UL << 19) | (1UL << 20))
 struct skiff_device { const char *path; char type; unsigned major, minor; mode_t mode; uid_t uid; gid_t gid; };
 struct skiff_symlink { const char *target, *link; };
 struct skiff_ns { int type; const char *path; /* NULL: new */ };

@@ -117,6 +117,11 @@ public struct PodSpec: JSONView {
         get { (json["volumes"]?.arrayValue ?? []).map(Volume.init(json:)) }
         set { json.putArray("volumes", newValue.map(\.json)) }
     }
+
+    public var securityContext: PodSecurityContext {
+        get { PodSecurityContext(json: json["securityContext"] ?? .object(JSONObject())) }
+        set { json.putView("securityContext", newValue.json) }
+    }
 }
 
 public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
@@ -145,42 +150,6 @@ public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
-}
-
-/// A pod volume (only the sources controllers set are typed; the others are kept as written).
-public struct Volume: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var name: String? {
-        get { json["name"]?.stringValue }
-        set { json.put("name", newValue.map { .string($0) }) }
-    }
-
-    public var persistentVolumeClaim: PVCVolumeSource {
-        get { PVCVolumeSource(json: json["persistentVolumeClaim"] ?? .object(JSONObject())) }
-        set { json.putView("persistentVolumeClaim", newValue.json) }
-    }
-
-    public var ephemeral: JSONValue? {
-        get { json["ephemeral"] }
-        set { json.put("ephemeral", newValue) }
-    }
-}
-
-public struct PVCVolumeSource: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var claimName: String? {
-        get { json["claimName"]?.stringValue }
-        set { json.put("claimName", newValue.map { .string($0) }) }
-    }
-
-    public var readOnly: Bool? {
-        get { json["readOnly"]?.boolValue }
-        set { json.put("readOnly", newValue.map { .bool($0) }) }
-    }
 }
 
 public struct Affinity: JSONView {
@@ -301,6 +270,16 @@ public struct Container: JSONView {
     public var resources: JSONValue? {
         get { json["resources"] }
         set { json.put("resources", newValue) }
+    }
+
+    public var volumeMounts: [VolumeMount] {
+        get { (json["volumeMounts"]?.arrayValue ?? []).map(VolumeMount.init(json:)) }
+        set { json.putArray("volumeMounts", newValue.map(\.json)) }
+    }
+
+    public var securityContext: SecurityContext {
+        get { SecurityContext(json: json["securityContext"] ?? .object(JSONObject())) }
+        set { json.putView("securityContext", newValue.json) }
     }
 }
 

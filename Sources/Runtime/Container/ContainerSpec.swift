@@ -46,10 +46,15 @@ public struct ContainerSpec: Sendable, Equatable {
         public var source: String
         public var destination: String
         public var readOnly: Bool
-        public init(source: String, destination: String, readOnly: Bool) {
-            self.source = source; self.destination = destination; self.readOnly = readOnly
+        public var propagation: Propagation
+        public init(source: String, destination: String, readOnly: Bool, propagation: Propagation = .private) {
+            self.source = source; self.destination = destination; self.readOnly = readOnly; self.propagation = propagation
         }
     }
+    /// Mount propagation of a bind (Kubernetes mountPropagation None, HostToContainer, Bidirectional):
+    /// rprivate, rslave (host mounts below the source appear inside), rshared (and the container's
+    /// appear on the host).
+    public enum Propagation: Sendable, Equatable, Comparable { case `private`, slave, shared }
     public var mounts: [BindMount] = []
     /// Capabilities added to / dropped from the default set ("ALL" drops or adds every one).
     public var capAdd: [String] = []

@@ -24,7 +24,10 @@ public enum SpawnPlanner {
         c.namespaces = namespaces(spec)
         // A joined or host UTS namespace keeps its hostname (the sandbox set it).
         if spec.utsNamespace == .own { c.hostname = hostname }
-        c.mounts = LinuxDefaults.mounts(privileged: spec.privileged) + spec.mounts.map(bindMount)
+        // The container's mount tree is private unless a bind wants mounts to travel: then it is
+        // a slave (or shared) of the host's, and each bind gets its own propagation after that.
+        c.propagation = spec.mounts.map(\.propagation).max() ?? .private
+        c.mounts = LinuxDefaults.mounts(privileged: spec.privileged) + spec.mounts.map { bindMount($0, tree: c.propagation) }
         c.devices = LinuxDefaults.devices
         c.symlinks = LinuxDefaults.symlinks
         if !spec.privileged {
@@ -81,9 +84,17 @@ public enum SpawnPlanner {
         return out
     }
 
-    static func bindMount(_ m: ContainerSpec.BindMount) -> SpawnConfig.Mount {
+    static func bindMount(_ m: ContainerSpec.BindMount, tree: ContainerSpec.Propagation = .private) -> SpawnConfig.Mount {
         let recursiveBind: UInt = 4096 | 16384   // MS_BIND | MS_REC
-        return .init(source: m.source, destination: m.destination, fstype: "", flags: recursiveBind | (m.readOnly ? LinuxDefaults.rdonly : 0))
+        // In a private tree every bind is private already; otherwise each says what it is.
+        let propagation: UInt
+        switch m.propagation {
+        case .private: propagation = tree == .private ? 0 : 1 << 18   // MS_PRIVATE
+        case .slave: propagation = 1 << 19                            // MS_SLAVE
+        case .shared: propagation = 1 << 20                           // MS_SHARED
+        }
+        return .init(source: m.source, destination: m.destination, fstype: "",
+                     flags: recursiveBind | (m.readOnly ? LinuxDefaults.rdonly : 0) | propagation)
     }
 
     /// The default set (or every capability when privileged) minus capDrop, plus capAdd (as

@@ -63,6 +63,8 @@ public struct SpawnConfig: Sendable, Equatable {
     public var maskedPaths: [String] = []
     public var readonlyPaths: [String] = []
     public var readonlyRootfs = false
+    /// The container's mount tree: private, or slave/shared of the host's (mount propagation).
+    public var propagation = ContainerSpec.Propagation.private
     public var rlimits: [Rlimit] = []
     public var uid: UInt32 = 0
     public var gid: UInt32 = 0
@@ -117,6 +119,7 @@ public struct SpawnConfig: Sendable, Equatable {
         for p in maskedPaths { try record("masked", p) }
         for p in readonlyPaths { try record("readonly", p) }
         try record("readonly_rootfs", readonlyRootfs ? "1" : "0")
+        if propagation != .private { try record("propagation", propagation == .slave ? "slave" : "shared") }
         for r in rlimits {
             try record("rlimit", String(r.resource), r.soft == .max ? "inf" : String(r.soft), r.hard == .max ? "inf" : String(r.hard))
         }

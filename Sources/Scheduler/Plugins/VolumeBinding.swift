@@ -18,7 +18,7 @@ struct PodClaim: Equatable, Sendable {
     static func claims(of spec: PodSpec, podName: String) -> [PodClaim] {
         spec.volumes.compactMap { v in
             if let claim = v.persistentVolumeClaim.claimName { return PodClaim(name: claim, ephemeral: false) }
-            guard v.ephemeral != nil, let name = v.name else { return nil }
+            guard v.ephemeral.isSet, let name = v.name else { return nil }
             return PodClaim(name: podName + "-" + name, ephemeral: true)
         }
     }
