@@ -60,8 +60,9 @@ public enum AppsRules {
             o = sts.json
         }
         s.validate = { o in
-            var errs = WorkloadRules.validateCommon(o, selectorIsLabelSelector: true)
             let spec = StatefulSet(json: o).spec
+            let claimNames = Set(spec.volumeClaimTemplates.compactMap(\.metadata.name))
+            var errs = WorkloadRules.validateCommon(o, selectorIsLabelSelector: true, claimTemplateNames: claimNames)
             checkOneOf(spec.json, "podManagementPolicy", path: "spec", ["OrderedReady", "Parallel"], into: &errs)
             checkOneOf(spec.updateStrategy.json, "type", path: "spec.updateStrategy", ["RollingUpdate", "OnDelete"], into: &errs)
             checkNonNegative(spec.updateStrategy.rollingUpdate.json, "partition", path: "spec.updateStrategy.rollingUpdate", into: &errs)

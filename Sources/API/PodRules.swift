@@ -102,7 +102,8 @@ public enum PodRules {
 
     // MARK: validation
 
-    public static func validatePodSpec(_ spec: JSONValue?, path: String) -> [FieldError] {
+    /// `extraVolumes`: names volumeMounts may also use (a StatefulSet's claim templates).
+    public static func validatePodSpec(_ spec: JSONValue?, path: String, extraVolumes: Set<String> = []) -> [FieldError] {
         guard let spec, case .object = spec else { return [FieldError(.required, field: path, detail: "")] }
         var errs: [FieldError] = []
         var volumeNames = Set<String>()
@@ -117,7 +118,7 @@ public enum PodRules {
         if containers.isEmpty { errs.append(FieldError(.required, field: "\(path).containers", detail: "")) }
         for key in ["initContainers", "containers"] {
             for (i, c) in (spec[key]?.arrayValue ?? []).enumerated() {
-                errs += validateContainer(c, path: "\(path).\(key)[\(i)]", names: &containerNames, volumes: volumeNames)
+                errs += validateContainer(c, path: "\(path).\(key)[\(i)]", names: &containerNames, volumes: volumeNames.union(extraVolumes))
             }
         }
         checkOneOf(spec, "restartPolicy", path: path, ["Always", "OnFailure", "Never"], into: &errs)

@@ -15,7 +15,8 @@ public enum WorkloadRules {
         withChild(&spec, "template") { t in withChild(&t, "spec") { PodRules.defaultPodSpec(&$0) } }
     }
 
-    static func validateCommon(_ o: JSONValue, selectorIsLabelSelector: Bool) -> [FieldError] {
+    /// `claimTemplateNames`: volumes a StatefulSet's volumeClaimTemplates add to every pod.
+    static func validateCommon(_ o: JSONValue, selectorIsLabelSelector: Bool, claimTemplateNames: Set<String> = []) -> [FieldError] {
         guard let spec = o["spec"], case .object = spec else { return [FieldError(.required, field: "spec", detail: "")] }
         var errs: [FieldError] = []
         checkNonNegative(spec, "replicas", path: "spec", into: &errs)
@@ -43,7 +44,7 @@ public enum WorkloadRules {
             }
         }
         if let template = spec["template"], !template.isNull {
-            errs += PodRules.validatePodSpec(template["spec"], path: "spec.template.spec")
+            errs += PodRules.validatePodSpec(template["spec"], path: "spec.template.spec", extraVolumes: claimTemplateNames)
             checkOneOf(template["spec"] ?? .null, "restartPolicy", path: "spec.template.spec", ["Always"], into: &errs)
         } else {
             errs.append(FieldError(.required, field: "spec.template", detail: ""))

@@ -140,7 +140,8 @@ struct PersistentStorageRootTests {
           - metadata: {name: data}
             spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}
         """
-        #expect(try up.k(["apply", "-f", "-"], stdin: manifest).status == 0)
+        let applied = try up.k(["apply", "-f", "-"], stdin: manifest)
+        #expect(applied.status == 0, "\(applied)")
         let rolled = try k("rollout", "status", "statefulset/db", "--timeout=90s")
         #expect(rolled.status == 0, "\(rolled) \((try? k("get", "pvc,pv", "-o", "wide"))?.stdout ?? "") \(up.log)")
         #expect(try k("get", "pvc", "data-db-0", "data-db-1", "-o", "jsonpath={.items[*].status.phase}").stdout == "Bound Bound")
