@@ -1,5 +1,5 @@
-// Claims on a real node, set up statically (a hostPath PV and its claim bound by hand, as the PV
-// controller would): pods sharing a volume, read-only mounts, fsGroup, a pod waiting for its
+// Claims on a real node, set up statically (a hostPath PV reserved for its claim, which the PV
+// controller binds): pods sharing a volume, read-only mounts, fsGroup, a pod waiting for its
 // claim, mount propagation from the host (and back, privileged), the local-path provisioner's
 // directories (and its refusal to delete outside them), ephemeral volumes' claims, and downward
 // API files following label changes.
@@ -26,29 +26,25 @@ extension Cluster {
         try bind(created, to: volumeName, path: path, local: local)
     }
 
-    /// The volume for a claim that exists, and both statuses Bound.
+    /// The volume for a claim that exists, reserved for it; the PV controller binds the two.
     func bind(_ claim: PersistentVolumeClaim, to volumeName: String, path: String, local: Bool = false) throws {
         var pv = PersistentVolume.new(name: volumeName)
         pv.spec.capacity = ["storage": "1Gi"]
         pv.spec.accessModes = ["ReadWriteOnce"]
         pv.spec.reclaimPolicy = .retain
+        pv.spec.storageClassName = claim.spec.storageClassName
         if local {
             pv.spec.local.path = path
         } else {
             pv.spec.hostPath.path = path
             pv.spec.hostPath.type = "DirectoryOrCreate"
         }
-        pv.spec.claimRef.kind = "PersistentVolumeClaim"
-        pv.spec.claimRef.namespace = claim.namespace
-        pv.spec.claimRef.name = claim.name
-        pv.spec.claimRef.uid = claim.uid
+        pv.spec.claimRef = VolumeMatching.claimRef(for: claim)
         pv.spec.nodeAffinity.required.nodeSelectorTerms = [hostnameTerm()]
-        var createdPV = try api.create(pv)
-        createdPV.status.phase = .bound
-        _ = try api.updateStatus(createdPV)
-        var bound = try #require(try api.get(PersistentVolumeClaim.self, namespace: claim.namespace, name: claim.name))
-        bound.status.phase = "Bound"
-        _ = try api.updateStatus(bound)
+        _ = try api.create(pv)
+        #expect(try eventually {
+            try api.get(PersistentVolumeClaim.self, namespace: claim.namespace, name: claim.name)?.status.phase == "Bound"
+        }, "the PV controller binds \(claim.name) to \(volumeName)")
     }
 
     func hostnameTerm() -> NodeSelectorTerm {
@@ -242,11 +238,7 @@ struct StorageRootTests {
     @Test func theLocalPathProvisionerMakesAndRemovesItsDirectoriesOnly() throws {
         let c = try Cluster()
         defer { c.stop() }
-        var sc = StorageClass.new(name: "local-path")
-        sc.provisioner = "skiff.io/local-path"
-        sc.reclaimPolicy = .delete
-        sc.volumeBindingMode = .waitForFirstConsumer
-        _ = try c.api.create(sc)
+        // (The master's default class `local-path` provisions through skiff.io/local-path.)
         var claim = PersistentVolumeClaim.new(namespace: "default", name: "auto")
         claim.metadata.annotations = ["volume.kubernetes.io/storage-provisioner": "skiff.io/local-path",
                                       "volume.kubernetes.io/selected-node": c.nodeName]
@@ -267,9 +259,8 @@ struct StorageRootTests {
 
         // Released (its claim gone): the directory goes, then the volume.
         _ = FileManager.default.createFile(atPath: dir + "/left-behind", contents: Data("x".utf8))
-        var released = try #require(pv)
-        released.status.phase = .released
-        _ = try c.api.updateStatus(released)
+        // (The claim deleted: the PV controller releases the volume, the node reclaims it.)
+        _ = try c.api.delete(created)
         #expect(try c.eventually { try c.api.get(PersistentVolume.self, namespace: nil, name: name) == nil }, "\(c.nodeLog)")
         #expect(!FileManager.default.fileExists(atPath: dir))
 
@@ -277,20 +268,25 @@ struct StorageRootTests {
         let victim = c.dir + "/victim"
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: victim + "/precious", contents: Data("keep".utf8))
-        for (evil, path) in [("pvc-evil", victim), ("pvc-dotdot", storage + "/../../victim")] {
-            var bad = PersistentVolume.new(name: evil)
+        // (Its claim is long gone, so the PV controller releases it at once.)
+        func evilVolume(_ name: String, path: String) -> PersistentVolume {
+            var bad = PersistentVolume.new(name: name)
             bad.metadata.annotations = ["pv.kubernetes.io/provisioned-by": "skiff.io/local-path"]
             bad.spec.capacity = ["storage": "1Gi"]
             bad.spec.accessModes = ["ReadWriteOnce"]
             bad.spec.reclaimPolicy = .delete
             bad.spec.hostPath.path = path
             bad.spec.nodeAffinity.required.nodeSelectorTerms = [c.hostnameTerm()]
-            var made = try c.api.create(bad)
-            made.status.phase = .released
-            _ = try c.api.updateStatus(made)
-            #expect(try c.eventually { try c.events(about: evil).contains { $0.reason == "VolumeFailedDelete" } }, "\(c.nodeLog)")
-            #expect(try c.api.get(PersistentVolume.self, namespace: nil, name: evil) != nil)
+            bad.spec.claimRef.namespace = "default"
+            bad.spec.claimRef.name = "gone"
+            bad.spec.claimRef.uid = "00000000-0000-0000-0000-000000000000"
+            return bad
         }
+        _ = try c.api.create(evilVolume("pvc-evil", path: victim))
+        #expect(try c.eventually { try c.events(about: "pvc-evil").contains { $0.reason == "VolumeFailedDelete" } }, "\(c.nodeLog)")
+        #expect(try c.api.get(PersistentVolume.self, namespace: nil, name: "pvc-evil")?.status.phase == .released)
+        // A path through ".." does not even get in: the API refuses it.
+        #expect(throws: APIStatusError.self) { try c.api.create(evilVolume("pvc-dotdot", path: storage + "/../../victim")) }
         #expect(FileManager.default.fileExists(atPath: victim + "/precious"))
     }
 
@@ -318,9 +314,24 @@ struct StorageRootTests {
         #expect(try c.eventually { claim = try c.api.get(PersistentVolumeClaim.self, namespace: "default", name: "eph-scratch"); return claim != nil })
         #expect(claim?.controllerRef?.uid == uid && claim?.controllerRef?.kind == "Pod")
         #expect(claim?.metadata.labels?["kind"] == "scratch")
-        // Nothing binds it here (no PV controller in this test): the node waits for it.
+        // No volume fits yet: the node waits for the claim to be bound.
         #expect(try c.eventually { try c.events(about: "eph").contains { $0.reason == "FailedMount" && $0.message.contains("PVC default/eph-scratch: PVC is not bound") } },
                 "\((try? c.events(about: "eph")) ?? [])")
+        // A volume that fits comes: the PV controller binds the claim and the pod starts.
+        var pv = PersistentVolume.new(name: "pv-eph")
+        pv.spec.capacity = ["storage": "2Gi"]
+        pv.spec.accessModes = ["ReadWriteOnce"]
+        pv.spec.storageClassName = ""
+        pv.spec.reclaimPolicy = .retain
+        pv.spec.hostPath.path = c.dir + "/pv-eph"
+        pv.spec.hostPath.type = "DirectoryOrCreate"
+        pv.spec.nodeAffinity.required.nodeSelectorTerms = [c.hostnameTerm()]
+        _ = try c.api.create(pv)
+        #expect(try c.eventually(30) { try c.pod("eph")?.value(at: "status.phase") == "Running" }, "\(c.nodeLog)")
+        // The pod deleted: the garbage collector takes its claim, and the volume is released.
+        _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/eph")
+        #expect(try c.eventually(30) { try c.api.get(PersistentVolumeClaim.self, namespace: "default", name: "eph-scratch") == nil })
+        #expect(try c.eventually { try c.api.get(PersistentVolume.self, namespace: nil, name: "pv-eph")?.status.phase == .released })
     }
 
     @Test func downwardAPIFilesFollowLabelChangesAtOnce() throws {
