@@ -55,3 +55,19 @@ extension Toleration {
         return key == taint.key && (exists || (value ?? "") == (taint.value ?? ""))
     }
 }
+
+extension NodeSelectorTerm {
+    /// The label every node carries with its own name (the agent registers it).
+    public static let hostnameLabel = "kubernetes.io/hostname"
+
+    /// A term only the node named `node` matches (a local volume's node affinity).
+    public static func node(named node: String) -> NodeSelectorTerm {
+        var requirement = NodeSelectorRequirement()
+        requirement.key = hostnameLabel
+        requirement.op = "In"
+        requirement.values = [node]
+        var term = NodeSelectorTerm()
+        term.matchExpressions = [requirement]
+        return term
+    }
+}

@@ -17,14 +17,13 @@ import Glibc
 /// @unchecked Sendable: everything is set in init and never changes; the queue locks itself.
 final class LocalPathProvisioner: @unchecked Sendable {
     static let provisioner = "skiff.io/local-path"
-    /// Set by the PV controller on claims a provisioner must serve (the beta key too, for older tools).
-    static let provisionerAnnotation = "volume.kubernetes.io/storage-provisioner"
-    static let betaProvisionerAnnotation = "volume.beta.kubernetes.io/storage-provisioner"
-    /// The node a WaitForFirstConsumer claim's first pod was scheduled to (set by the scheduler).
-    static let selectedNodeAnnotation = "volume.kubernetes.io/selected-node"
-    static let provisionedByAnnotation = "pv.kubernetes.io/provisioned-by"
+    /// The names shared with the PV controller and the scheduler (API's StorageRules).
+    static let provisionerAnnotation = StorageRules.provisionerAnnotation
+    static let betaProvisionerAnnotation = StorageRules.betaProvisionerAnnotation
+    static let selectedNodeAnnotation = StorageRules.selectedNodeAnnotation
+    static let provisionedByAnnotation = StorageRules.provisionedByAnnotation
     /// The label the agent registers its Node with (NodeAgent.nodeObject): the PV's node affinity.
-    static let hostnameLabel = "kubernetes.io/hostname"
+    static let hostnameLabel = NodeSelectorTerm.hostnameLabel
 
     /// Records an event about a claim or a volume (type, reason, message).
     typealias Recorder = (_ object: any KubernetesObject, _ type: String, _ reason: String, _ message: String) -> Void
@@ -162,20 +161,8 @@ final class LocalPathProvisioner: @unchecked Sendable {
         volume.spec.reclaimPolicy = storageClass.reclaimPolicy ?? .delete
         volume.spec.hostPath.path = dir
         volume.spec.hostPath.type = "DirectoryOrCreate"
-        var requirement = NodeSelectorRequirement()
-        requirement.key = Self.hostnameLabel
-        requirement.op = "In"
-        requirement.values = [node]
-        var term = NodeSelectorTerm()
-        term.matchExpressions = [requirement]
-        volume.spec.nodeAffinity.required.nodeSelectorTerms = [term]
-        var ref = ObjectReference()
-        ref.kind = PersistentVolumeClaim.kind
-        ref.apiVersion = PersistentVolumeClaim.apiVersion
-        ref.namespace = claim.namespace
-        ref.name = claim.name
-        ref.uid = claim.uid
-        volume.spec.claimRef = ref
+        volume.spec.nodeAffinity.required.nodeSelectorTerms = [.node(named: node)]
+        volume.spec.claimRef = VolumeMatching.claimRef(for: claim)
         return volume
     }
 

@@ -225,13 +225,7 @@ struct VolumeHarness {
         var pv = PersistentVolume.new(name: "local")
         pv.spec.capacity = ["storage": "1Gi"]
         pv.spec.accessModes = ["ReadWriteOnce"]
-        var req = NodeSelectorRequirement()
-        req.key = "kubernetes.io/hostname"
-        req.op = "In"
-        req.values = ["node-a"]
-        var term = NodeSelectorTerm()
-        term.matchExpressions = [req]
-        pv.spec.nodeAffinity.required.nodeSelectorTerms = [term]
+        pv.spec.nodeAffinity.required.nodeSelectorTerms = [.node(named: "node-a")]
         var claim = PersistentVolumeClaim.new(namespace: "default", name: "c")
         claim.spec.accessModes = ["ReadWriteOnce"]
         claim.spec.resources.requests = ["storage": "500Mi"]

@@ -47,15 +47,7 @@ extension Cluster {
         }, "the PV controller binds \(claim.name) to \(volumeName)")
     }
 
-    func hostnameTerm() -> NodeSelectorTerm {
-        var requirement = NodeSelectorRequirement()
-        requirement.key = "kubernetes.io/hostname"
-        requirement.op = "In"
-        requirement.values = [nodeName]
-        var term = NodeSelectorTerm()
-        term.matchExpressions = [requirement]
-        return term
-    }
+    func hostnameTerm() -> NodeSelectorTerm { .node(named: nodeName) }
 
     /// Events about an object (any namespace's: a PersistentVolume's are in default too).
     func events(about name: String) throws -> [(reason: String, message: String)] {

@@ -45,13 +45,7 @@ struct ClaimFixture {
         var pv = PersistentVolume.new(name: "pv-" + name)
         if local { pv.spec.local.path = path } else { pv.spec.hostPath.path = path }
         pv.spec.claimRef.uid = claim.metadata.uid
-        var requirement = NodeSelectorRequirement()
-        requirement.key = "kubernetes.io/hostname"
-        requirement.op = "In"
-        requirement.values = [node]
-        var term = NodeSelectorTerm()
-        term.matchExpressions = [requirement]
-        pv.spec.nodeAffinity.required.nodeSelectorTerms = [term]
+        pv.spec.nodeAffinity.required.nodeSelectorTerms = [.node(named: node)]
         api.seed(claim)
         api.seed(pv)
         return claim

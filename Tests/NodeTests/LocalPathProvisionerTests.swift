@@ -72,13 +72,7 @@ final class ProvisionerHarness: @unchecked Sendable {
         pv.metadata.annotations = [LocalPathProvisioner.provisionedByAnnotation: LocalPathProvisioner.provisioner]
         pv.spec.reclaimPolicy = policy
         pv.spec.hostPath.path = path
-        var requirement = NodeSelectorRequirement()
-        requirement.key = LocalPathProvisioner.hostnameLabel
-        requirement.op = "In"
-        requirement.values = [node]
-        var term = NodeSelectorTerm()
-        term.matchExpressions = [requirement]
-        pv.spec.nodeAffinity.required.nodeSelectorTerms = [term]
+        pv.spec.nodeAffinity.required.nodeSelectorTerms = [.node(named: node)]
         pv.status.phase = .released
         api.seed(pv)
         try provisioner_sync("pv:" + name)

@@ -45,13 +45,7 @@ func volume(_ name: String, storageClass: String, node: String?, storage: String
     v.spec.accessModes = modes
     v.spec.storageClassName = storageClass
     if let node {
-        var requirement = NodeSelectorRequirement()
-        requirement.key = "kubernetes.io/hostname"
-        requirement.op = "In"
-        requirement.values = [node]
-        var term = NodeSelectorTerm()
-        term.matchExpressions = [requirement]
-        v.spec.nodeAffinity.required.nodeSelectorTerms = [term]
+        v.spec.nodeAffinity.required.nodeSelectorTerms = [.node(named: node)]
     }
     v.status.phase = .available
     return v
