@@ -51,6 +51,11 @@ public enum VolumeMatching {
         return !terms.isEmpty && NodeRequirement.anyTermMatches(terms, labels: labels, nodeName: nodeName)
     }
 
+    /// A number fixed for a claim (from its uid), to spread choices among equals.
+    public static func spread(_ claim: PersistentVolumeClaim) -> Int {
+        claim.uid.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0x7fff_ffff }
+    }
+
     /// The volume to bind: one reserved for the claim if any, else the smallest free one that
     /// satisfies it (and that `node` can reach, when given).
     public static func bestMatch(for claim: PersistentVolumeClaim, in volumes: [PersistentVolume],
@@ -59,7 +64,11 @@ public enum VolumeMatching {
             satisfies(pv, claim) && (node.map { reachable(pv, nodeName: $0.name, labels: $0.labels) } ?? true)
         }
         if let reserved = volumes.first(where: { isReserved($0, for: claim) && usable($0) }) { return reserved }
-        return volumes.filter { !$0.spec.claimRef.isSet && $0.status.phase != .released && $0.status.phase != .failed && usable($0) }
-            .min { (capacityBytes($0) ?? 0, $0.name) < (capacityBytes($1) ?? 0, $1.name) }
+        let free = volumes.filter { !$0.spec.claimRef.isSet && $0.status.phase != .released && $0.status.phase != .failed && usable($0) }
+        guard let smallest = free.map({ capacityBytes($0) ?? 0 }).min() else { return nil }
+        // Of the equally small, one picked by the claim's uid: claims binding at the same time
+        // then mostly want different volumes instead of all racing for the first by name.
+        let ties = free.filter { (capacityBytes($0) ?? 0) == smallest }.sorted { $0.name < $1.name }
+        return ties[spread(claim) % ties.count]
     }
 }

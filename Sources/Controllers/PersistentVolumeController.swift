@@ -132,8 +132,7 @@ final class PersistentVolumeController: Controller, InitialKeys, @unchecked Send
             node.spec.unschedulable != true && node.status.conditions.contains { $0.type == "Ready" && $0.status == .true }
         }.map(\.name).sorted()
         guard !ready.isEmpty else { return nil }
-        let spread = claim.uid.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0x7fff_ffff }
-        return ready[spread % ready.count]
+        return ready[VolumeMatching.spread(claim) % ready.count]
     }
 
     /// Both halves: the volume's claimRef and phase first (so a crash in between leaves a

@@ -41,6 +41,7 @@ port=$(free_port)
   --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir "$dir/node/cni-conf" --cluster-cidr 10.$((200 + $$ % 40)).0.0/16 \
   --kubeconfig "$dir/kubeconfig" 2>"$dir/up.log" &
 up=$!
+disown "$up"   # (killed at the end: no "Killed" report)
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/v1/nodes" | grep -q '"type": *"Ready", *"status": *"True"' && break; sleep 0.2; done
 echo "== 1. claim + pod -> Running, $rounds rounds (anchor: emptyDir pod)"
