@@ -165,8 +165,10 @@ extension PodSync {
             context.claimPaths = paths
             return true
         }
-        // Tried at most every 2 s per pod (each try reads the claims and volumes).
-        if let last = claimMountFailures[context.uid], Date().timeIntervalSince(last.at) < 2 {
+        // Tried at most every 2 s per pod (each try reads the claims and volumes), and at once
+        // when a claim on this node's watch became Bound since.
+        let bound = agent.claimsBound.withLock { $0 }
+        if let last = claimMountFailures[context.uid], Date().timeIntervalSince(last.at) < 2, last.claimsBound == bound {
             context.mountFailure = last.message
             return false
         }
@@ -185,7 +187,7 @@ extension PodSync {
             return true
         } catch {
             context.mountFailure = "\(error)"
-            claimMountFailures[context.uid] = (Date(), "\(error)")
+            claimMountFailures[context.uid] = (Date(), "\(error)", bound)
             agent.events.container(context.pod, nil, type: "Warning", reason: "FailedMount", message: "\(error)")
             return false
         }

@@ -9,6 +9,7 @@ import Foundation
 import Images
 import Registry
 import Runtime
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,6 +68,8 @@ public final class NodeAgent: @unchecked Sendable {
     let options: NodeOptions
     let runtime: ContainerRuntime
     let pods = PodCache()
+    /// Counts claims becoming Bound: a pod waiting for its claim retries at once, not on its 2 s timer.
+    let claimsBound = Mutex(0)
     let log: (String) -> Void
     /// The node server's bound port (reported in the Node's daemonEndpoints).
     private(set) var serverPort = 0
@@ -151,6 +154,12 @@ public final class NodeAgent: @unchecked Sendable {
                 node: node, rootDir: options.rootDir, claims: Lister(claimInformer), volumes: Lister(volumeInformer),
                 record: { object, type, reason, message in recorder.object(object, type: type, reason: reason, message: message) },
                 log: log)
+            // (Before start: the provisioner's own handlers come after this one.)
+            claimInformer.onChange(PersistentVolumeClaim.self) { [self] old, new in
+                guard let new, new.status.phase == "Bound", old?.status.phase != "Bound" else { return }
+                claimsBound.withLock { $0 += 1 }
+                pods.changed.signal()
+            }
             provisioner.start(server: server, claimInformer: claimInformer, volumeInformer: volumeInformer)
         } catch {
             log("local-path provisioner not started: \(error)")

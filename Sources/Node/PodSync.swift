@@ -42,7 +42,7 @@ final class PodSync {
     var terminationStarted: [String: Date] = [:]
     /// Claim volumes' host paths per pod uid, once mounted (ClaimVolumes); the last failure otherwise.
     var mountedClaims: [String: [String: String]] = [:]
-    var claimMountFailures: [String: (at: Date, message: String)] = [:]
+    var claimMountFailures: [String: (at: Date, message: String, claimsBound: Int)] = [:]
     /// The labels and annotations each pod's downward API files were last written from.
     var downwardWritten: [String: String] = [:]
 
