@@ -14,6 +14,8 @@ fi
 swift build --build-tests
 # The typed views and protobuf tables are generated from Sources/API/Schema: stale output fails.
 hack/codegen.sh --check
+# No new JSON string subscripts outside API, APIServer and Store (a ratchet towards none).
+hack/check-json-subscripts.sh
 # Tests find skiff and skiff-monitor in the build directory.
 SKIFF_BIN_DIR=$(swift build --show-bin-path)
 export SKIFF_BIN_DIR
