@@ -129,7 +129,11 @@ public final class ControllerManager: @unchecked Sendable {
         let ephemeral = EphemeralVolumeController(pods: Lister(informers.pods), claims: Lister(informers.claims), events: ephemeralEvents)
         ephemeral.watch(pods: informers.pods, claims: informers.claims)
         controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection, ephemeral]
-        if let ca = options.rootCAPEM { controllers.append(RootCAPublisher(informers: informers, caPEM: ca)) }
+        if let ca = options.rootCAPEM {
+            let publisher = RootCAPublisher(namespaces: Lister(informers.namespaces), configMaps: Lister(informers.rootCAConfigMaps), caPEM: ca)
+            publisher.watch(namespaces: informers.namespaces, configMaps: informers.rootCAConfigMaps)
+            controllers.append(publisher)
+        }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }
         for informer in used { informer.waitForSync() }

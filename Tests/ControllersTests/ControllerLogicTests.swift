@@ -2,6 +2,7 @@
 // Deployment's surge/unavailable arithmetic and template hashing, endpoint port resolution,
 // expectations, and what the root CA publisher writes.
 import API
+import Client
 @testable import Controllers
 import Foundation
 import Testing
@@ -76,23 +77,39 @@ func json(_ text: String) -> JSONValue {
     let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
     @Test func createsWhatIsMissingAndRepairsWhatWasEdited() {
-        guard case .create(let made) = RootCAPublisher.change(existing: nil, caPEM: pem) else { Issue.record("expected a create"); return }
-        #expect(made.value(at: "metadata.name") == "kube-root-ca.crt")
-        #expect(made.value(at: "data") == ["ca.crt": .string(pem)])
-        #expect(made.value(at: "metadata.annotations")?["kubernetes.io/description"]?.stringValue == RootCAPublisher.description)
+        guard case .create(let made) = RootCAPublisher.change(existing: nil, caPEM: pem, namespace: "team") else { Issue.record("expected a create"); return }
+        #expect(made.name == "kube-root-ca.crt" && made.namespace == "team")
+        #expect(made.data == ["ca.crt": pem])
+        #expect(made.metadata.annotations?["kubernetes.io/description"] == RootCAPublisher.description)
         // As published: nothing to do.
         var stored = made
-        stored["metadata"]?["resourceVersion"] = "7"
+        stored.metadata.resourceVersion = "7"
         #expect(RootCAPublisher.change(existing: stored, caPEM: pem) == .none)
         // Other data, or the description gone: put back, keeping the object's other metadata (resourceVersion, labels).
         var edited = stored
-        edited["data"] = ["ca.crt": "forged", "extra": "x"]
-        edited["metadata"]?["annotations"] = ["team": "a"]
+        edited.data = ["ca.crt": "forged", "extra": "x"]
+        edited.metadata.annotations = ["team": "a"]
         guard case .update(let fixed) = RootCAPublisher.change(existing: edited, caPEM: pem) else { Issue.record("expected an update"); return }
-        #expect(fixed.value(at: "data") == ["ca.crt": .string(pem)])
-        #expect(fixed.value(at: "metadata.resourceVersion") == "7")
-        #expect(fixed.value(at: "metadata.annotations")?["team"] == "a")
-        #expect(fixed.value(at: "metadata.annotations")?["kubernetes.io/description"] != nil)
+        #expect(fixed.data == ["ca.crt": pem])
+        #expect(fixed.metadata.resourceVersion == "7")
+        #expect(fixed.metadata.annotations?["team"] == "a")
+        #expect(fixed.metadata.annotations?["kubernetes.io/description"] != nil)
         #expect(RootCAPublisher.change(existing: stored, caPEM: "another CA") != .none)
+    }
+
+    @Test func publishesIntoNamespacesAndLeavesTerminatingOnesAlone() throws {
+        let api = FakeObjectClient()
+        api.seed(Namespace.new(name: "team"))
+        var going = Namespace.new(name: "going")
+        going.metadata.deletionTimestamp = Date()
+        api.seed(going)
+        let publisher = RootCAPublisher(namespaces: api.lister(Namespace.self), configMaps: api.lister(ConfigMap.self), caPEM: "CA")
+        #expect(Set(publisher.initialKeys()) == ["team", "going"])
+        try publisher.sync("team", client: api)
+        try publisher.sync("going", client: api)
+        #expect(api.takeActions().map(\.description) == ["create ConfigMap team/kube-root-ca.crt"])
+        #expect(try api.get(ConfigMap.self, namespace: "team", name: "kube-root-ca.crt")?.data == ["ca.crt": "CA\n"])
+        try publisher.sync("team", client: api)
+        #expect(api.takeActions().isEmpty, "published: nothing to write")
     }
 }
