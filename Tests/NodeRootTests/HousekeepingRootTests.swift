@@ -36,7 +36,7 @@ struct HousekeepingRootTests {
         #expect(try images().contains("busybox"))
         _ = try c.api.request("DELETE", "/api/v1/namespaces/default/pods/chatty")
         #expect(try c.eventually(20) { try c.containers().isEmpty })
-        #expect(try c.eventually(10) { try !images().contains("busybox") }, "\(c.nodeLog)")
-        #expect(c.nodeLog.contains("image gc: removed"))
+        // (The log line comes after the removal and the prune: wait for both.)
+        #expect(try c.eventually(10) { try !images().contains("busybox") && c.nodeLog.contains("image gc: removed") }, "\(c.nodeLog)")
     }
 }

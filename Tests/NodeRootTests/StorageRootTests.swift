@@ -202,7 +202,10 @@ struct StorageRootTests {
         func hostMounts() -> [String] {
             TestEnv.mountinfo().split(separator: "\n").compactMap { line in
                 let f = line.split(separator: " ")
-                return f.count > 4 && !f[4].hasPrefix(c.dir + "/node/") ? String(f[4]) : nil
+                // Not our node's, nor other tests' under /tmp (parallel tests mount their containers' rootfs meanwhile).
+                let path = String(f.count > 4 ? f[4] : "")
+                let othersTemp = path.hasPrefix("/tmp/") && !path.hasPrefix(c.dir + "/")
+                return f.count > 4 && !path.hasPrefix(c.dir + "/node/") && !othersTemp ? path : nil
             }
         }
         let before = hostMounts()
