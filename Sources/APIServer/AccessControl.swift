@@ -100,6 +100,11 @@ final class AccessControl: Sendable {
                 guard let pod = try? JSONValue.parse(kv.value), pod.value(at: "spec.nodeName")?.stringValue == node else { return false }
                 return Self.references(pod, kind: kind, name: name)
             }
+        }, volumeNodes: { [storage] name in
+            guard let stored = try? await storage.get(PersistentVolume.resource, namespace: nil, name: name) else { return nil }
+            return PersistentVolume(json: stored.object).spec.nodeAffinity.required.nodeSelectorTerms.flatMap { term in
+                term.matchExpressions.filter { $0.key == NodeSelectorTerm.hostnameLabel && $0.op == "In" }.flatMap { $0.values ?? [] }
+            }
         })
     }
 

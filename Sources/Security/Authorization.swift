@@ -189,8 +189,10 @@ public struct NodeAuthorizer: Sendable {
     /// `podNode(ns, name)`: the node a pod is bound to (nil: no such pod). `referenced(ns, kind, name)`:
     /// whether a pod bound to this node uses that secret/configmap/serviceaccount. Each is asked only when the
     /// request needs it (they read the store).
+    /// `volumeNodes(name)`: the nodes a PersistentVolume's node affinity pins it to (nil: no such volume).
     public func decide(_ a: RequestAttributes, podNode: (String, String) async throws -> String?,
-                       referenced: (String, String, String) async throws -> Bool) async throws -> Decision {
+                       referenced: (String, String, String) async throws -> Bool,
+                       volumeNodes: (String) async throws -> [String]? = { _ in nil }) async throws -> Decision {
         guard let node = Self.nodeName(a.user) else { return .noOpinion }
         guard a.isResourceRequest else { return .noOpinion }
         let read = ["get", "list", "watch"].contains(a.verb)
@@ -230,7 +232,12 @@ public struct NodeAuthorizer: Sendable {
         case ("", "persistentvolumeclaims"), ("storage.k8s.io", "storageclasses"):
             return read && a.subresource.isEmpty ? .allow : .noOpinion
         case ("", "persistentvolumes"):
-            return (read || a.verb == "create" || a.verb == "delete") && a.subresource.isEmpty ? .allow : .noOpinion
+            guard a.subresource.isEmpty else { return .noOpinion }
+            if read || a.verb == "create" { return .allow }
+            // Deleting: only the volumes that live on this node (the ones its provisioner made).
+            guard a.verb == "delete", !a.name.isEmpty else { return .noOpinion }
+            return try await volumeNodes(a.name) == [node] ? .allow
+                : .deny("node \"\(node)\" may only delete persistentvolumes pinned to it, not \"\(a.name)\"")
         default:
             return .noOpinion
         }

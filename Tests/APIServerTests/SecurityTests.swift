@@ -189,7 +189,20 @@ import TestSupport
         kind: Pod
         metadata: {name: theirs, namespace: default}
         spec: {nodeName: n2, containers: [{name: c, image: busybox}]}
-        """
+        """ + ["n1", "n2"].map { node in
+            """
+
+            ---
+            apiVersion: v1
+            kind: PersistentVolume
+            metadata: {name: pv-\(node)}
+            spec:
+              capacity: {storage: 1Gi}
+              accessModes: [ReadWriteOnce]
+              hostPath: {path: /srv/\(node)}
+              nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [\(node)]}]}]}}
+            """
+        }.joined()
         let applied = try s.kubectl(["apply", "-f", "-"], stdin: setup)
         #expect(applied.status == 0, "\(applied.stderr)")
         let status = #"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#
@@ -207,6 +220,9 @@ import TestSupport
             ("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", #"{"metadata":{"name":"n1"},"spec":{"holderIdentity":"n1"}}"#, [], 201),
             ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n2", #"{"metadata":{"name":"n2"}}"#, [], 403),
             ("POST", "/api/v1/namespaces/default/configmaps", #"{"metadata":{"name":"x"}}"#, [], 403),
+            // Its provisioner deletes the volumes on this node only.
+            ("DELETE", "/api/v1/persistentvolumes/pv-n2", nil, [], 403),
+            ("DELETE", "/api/v1/persistentvolumes/pv-n1", nil, [], 200),
         ]
         for row in table {
             let r = try s.call(row.method, row.path, token: "node1-token", body: row.body, extra: row.extra)
