@@ -7,7 +7,9 @@
 public enum VolumeMatching {
     static func bytes(_ text: String?) -> Int64? { text.flatMap { try? Quantity(parsing: $0).value } }
 
-    public static func requestedBytes(_ claim: PersistentVolumeClaim) -> Int64? { bytes(claim.spec.resources.requests?["storage"]) }
+    /// The claim's resources.requests.storage as written ("1Gi"), and in bytes.
+    public static func request(_ claim: PersistentVolumeClaim) -> String? { claim.spec.resources.requests?["storage"] }
+    public static func requestedBytes(_ claim: PersistentVolumeClaim) -> Int64? { bytes(request(claim)) }
     public static func capacityBytes(_ pv: PersistentVolume) -> Int64? { bytes(pv.spec.capacity?["storage"]) }
 
     /// The class a claim asks for: "" when none (it then only binds volumes without a class).
@@ -71,4 +73,42 @@ public enum VolumeMatching {
         let ties = free.filter { (capacityBytes($0) ?? 0) == smallest }.sorted { $0.name < $1.name }
         return ties[spread(claim) % ties.count]
     }
+}
+
+/// A pod volume backed by a claim: a persistentVolumeClaim volume's, or an ephemeral volume's,
+/// whose claim `<pod>-<volume>` the ephemeral volume controller makes for the pod.
+public struct PodClaimVolume: Equatable, Sendable {
+    public var volume: String
+    public var claimName: String
+    public var ephemeral: Bool
+    /// The source's readOnly (every mount of the volume is then read-only).
+    public var readOnly: Bool
+
+    public init(volume: String, claimName: String, ephemeral: Bool, readOnly: Bool = false) {
+        self.volume = volume
+        self.claimName = claimName
+        self.ephemeral = ephemeral
+        self.readOnly = readOnly
+    }
+
+    /// The claim an ephemeral volume of pod `podName` gets.
+    public static func ephemeralClaimName(pod podName: String, volume: String) -> String { podName + "-" + volume }
+}
+
+extension PodSpec {
+    /// The claims this pod's volumes use (most pods: none).
+    public func claimVolumes(podName: String) -> [PodClaimVolume] {
+        volumes.compactMap { v in
+            guard let name = v.name else { return nil }
+            if let claim = v.persistentVolumeClaim.claimName {
+                return PodClaimVolume(volume: name, claimName: claim, ephemeral: false, readOnly: v.persistentVolumeClaim.readOnly == true)
+            }
+            guard v.ephemeral.isSet else { return nil }
+            return PodClaimVolume(volume: name, claimName: PodClaimVolume.ephemeralClaimName(pod: podName, volume: name), ephemeral: true)
+        }
+    }
+}
+
+extension Pod {
+    public var claimVolumes: [PodClaimVolume] { spec.claimVolumes(podName: name) }
 }

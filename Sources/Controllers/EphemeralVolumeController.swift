@@ -33,19 +33,14 @@ final class EphemeralVolumeController: Controller, InitialKeys, @unchecked Senda
 
     func initialKeys() -> [String] { pods.list().filter(Self.hasEphemeralVolumes).map(\.key) }
 
-    static func isEphemeral(_ volume: Volume) -> Bool { volume.ephemeral != EphemeralVolumeSource() }
-
-    static func hasEphemeralVolumes(_ pod: Pod) -> Bool { pod.spec.volumes.contains(where: isEphemeral) }
-
-    /// The claim of an ephemeral volume: <pod name>-<volume name>.
-    static func claimName(_ pod: Pod, _ volume: Volume) -> String { pod.name + "-" + (volume.name ?? "") }
+    static func hasEphemeralVolumes(_ pod: Pod) -> Bool { pod.spec.volumes.contains { $0.ephemeral.isSet } }
 
     func sync(_ key: String, client: APIClient) throws { try sync(key, client: client as ObjectClient) }
 
     func sync(_ key: String, client: ObjectClient) throws {
         guard let pod = pods.get(key), !pod.isBeingDeleted else { return }
-        for volume in pod.spec.volumes where Self.isEphemeral(volume) {
-            let name = Self.claimName(pod, volume)
+        for volume in pod.spec.volumes where volume.ephemeral.isSet {
+            let name = PodClaimVolume.ephemeralClaimName(pod: pod.name, volume: volume.name ?? "")
             if let existing = claims.get(pod.namespace + "/" + name) {
                 if existing.controllerRef?.uid != pod.uid {
                     events?.object(pod, type: "Warning", reason: "FailedBinding",

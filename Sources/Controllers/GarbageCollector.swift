@@ -32,8 +32,8 @@ final class GarbageCollector: Controller, InitialKeys, @unchecked Sendable {
         }
     }
 
-    static func hasPodOwner(_ o: JSONValue) -> Bool {
-        (o["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["kind"]?.stringValue == "Pod" }
+    static func hasPodOwner(_ claim: JSONValue) -> Bool {
+        PersistentVolumeClaim(json: claim).metadata.ownerReferences.contains { $0.kind == Pod.kind }
     }
 
     func initialKeys() -> [String] { [Self.scan] }

@@ -196,7 +196,7 @@ final class PersistentVolumeController: Controller, InitialKeys, @unchecked Send
         guard let wanted = VolumeMatching.requestedBytes(claim), let has = VolumeMatching.capacityBytes(volume), wanted > has,
               volume.metadata.annotations?[StorageRules.provisionedByAnnotation] == StorageRules.localPathProvisioner,
               let cls = classes.get(VolumeMatching.className(claim)), cls.allowVolumeExpansion == true,
-              let request = claim.spec.resources.requests?["storage"] else { return }
+              let request = VolumeMatching.request(claim) else { return }
         var grown = volume
         grown.spec.capacity = (grown.spec.capacity ?? [:]).merging(["storage": request]) { $1 }
         grown = try client.update(grown)

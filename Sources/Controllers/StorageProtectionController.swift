@@ -30,21 +30,12 @@ final class StorageProtectionController: Controller, InitialKeys, @unchecked Sen
         // A pod that finished or went may have been the last user of a claim being deleted.
         pods.onChange(Pod.self) { [self] old, new in
             guard let pod = old ?? new, new == nil || !Self.usesVolumes(new!) else { return }
-            for claim in Self.claimNames(pod) { queue.add(pod.namespace + "/" + claim) }
+            for claim in pod.claimVolumes { queue.add(pod.namespace + "/" + claim.claimName) }
         }
     }
 
     func initialKeys() -> [String] {
         claims.list().filter(\.isBeingDeleted).map(\.key) + volumes.list().filter(\.isBeingDeleted).map { Self.volumePrefix + $0.name }
-    }
-
-    /// The claims a pod's volumes name (an ephemeral volume's claim is `<pod>-<volume>`).
-    static func claimNames(_ pod: Pod) -> [String] {
-        pod.spec.volumes.compactMap { v in
-            if let name = v.persistentVolumeClaim.claimName { return name }
-            if v.ephemeral.isSet, let volume = v.name { return pod.name + "-" + volume }
-            return nil
-        }
     }
 
     /// Still running (or about to): its volumes are in use.
@@ -66,7 +57,7 @@ final class StorageProtectionController: Controller, InitialKeys, @unchecked Sen
         guard let claim = claims.get(key), claim.isBeingDeleted,
               claim.metadata.hasFinalizer(StorageRules.claimProtectionFinalizer) else { return }
         func inUse(_ pods: [Pod]) -> Bool {
-            pods.contains { Self.usesVolumes($0) && Self.claimNames($0).contains(claim.name) }
+            pods.contains { Self.usesVolumes($0) && $0.claimVolumes.contains { $0.claimName == claim.name } }
         }
         // The cache may not have a pod created a moment ago: ask the API before letting go.
         if inUse(pods.list(namespace: claim.namespace)) { return }

@@ -22,33 +22,12 @@ struct ClaimVolumes {
     /// The local-path provisioner's directory here (its volumes get fsGroup like local ones).
     var storageRoot: String?
 
-    /// A pod volume backed by a claim.
-    struct Claim: Equatable {
-        var volume: String
-        var claimName: String
-        var ephemeral: Bool
-        var readOnly: Bool
-    }
-
-    static func claims(of pod: Pod) -> [Claim] {
-        pod.spec.volumes.compactMap { v in
-            guard let name = v.name else { return nil }
-            if let claim = v.persistentVolumeClaim.claimName {
-                return Claim(volume: name, claimName: claim, ephemeral: false, readOnly: v.persistentVolumeClaim.readOnly == true)
-            }
-            if v.ephemeral != EphemeralVolumeSource() {
-                return Claim(volume: name, claimName: pod.name + "-" + name, ephemeral: true, readOnly: false)
-            }
-            return nil
-        }
-    }
-
     /// Volume name → host directory for every claim volume, with fsGroup applied; throws (the
     /// kubelet's FailedMount message) while any of them cannot be mounted.
     func mount() throws -> [String: String] {
         var paths: [String: String] = [:], owned: [String] = []
         var failed: [String] = [], firstError = ""
-        for claim in Self.claims(of: pod) {
+        for claim in pod.claimVolumes {
             do {
                 let (path, managed) = try hostPath(claim)
                 paths[claim.volume] = path
@@ -75,7 +54,7 @@ struct ClaimVolumes {
     /// whether its ownership is managed for fsGroup: local volumes and local-path's directories
     /// are; other hostPath volumes are not (as the kubelet: a hostPath of /etc must never be
     /// re-owned for a pod).
-    func hostPath(_ claim: Claim) throws -> (String, managed: Bool) {
+    func hostPath(_ claim: PodClaimVolume) throws -> (String, managed: Bool) {
         let namespace = pod.namespace
         let context = "error processing PVC \(namespace)/\(claim.claimName)"
         guard let pvc = try client.get(PersistentVolumeClaim.self, namespace: namespace, name: claim.claimName) else {
@@ -134,7 +113,7 @@ struct ClaimVolumes {
 extension PodVolumes {
     /// The volumes every mount of is read-only (a persistentVolumeClaim source's readOnly).
     var readOnlyVolumes: Set<String> {
-        Set(ClaimVolumes.claims(of: Pod(json: pod)).filter(\.readOnly).map(\.volume))
+        Set(Pod(json: pod).claimVolumes.filter(\.readOnly).map(\.volume))
     }
 
     /// mountPropagation as the runtime's: None → rprivate, HostToContainer → rslave,
@@ -160,7 +139,7 @@ extension PodSync {
     /// FailedMount event is recorded; the pod waits and a later sync tries again).
     func mountClaims(_ context: PodContext) -> Bool {
         let pod = Pod(json: context.pod)
-        guard !ClaimVolumes.claims(of: pod).isEmpty else { return true }
+        guard !pod.claimVolumes.isEmpty else { return true }
         if let paths = mountedClaims[context.uid] {
             context.claimPaths = paths
             return true

@@ -142,8 +142,8 @@ final class LocalPathProvisioner: @unchecked Sendable {
         guard storageClass.provisioner == Self.provisioner else {
             throw Refusal(description: "StorageClass \"\(className)\" is provisioned by \(storageClass.provisioner ?? "nobody"), not \(Self.provisioner)")
         }
-        guard let size = claim.spec.resources.requests?["storage"] else { throw Refusal(description: "the claim requests no storage") }
-        let modes = claim.spec.accessModes ?? ["ReadWriteOnce"]
+        guard let size = VolumeMatching.request(claim) else { throw Refusal(description: "the claim requests no storage") }
+        let modes = claim.spec.accessModes ?? []   // (validation requires at least one)
         // A directory lives on one node: pods elsewhere can never mount it.
         if let other = modes.first(where: { $0 != "ReadWriteOnce" && $0 != "ReadWriteOncePod" }) {
             throw Refusal(description: "access mode \(other) is not supported: a local-path volume lives on one node (use ReadWriteOnce or ReadWriteOncePod)")

@@ -44,7 +44,11 @@ final class PodSync {
     var mountedClaims: [String: [String: String]] = [:]
     var claimMountFailures: [String: (at: Date, message: String, claimsBound: Int)] = [:]
     /// The labels and annotations each pod's downward API files were last written from.
-    var downwardWritten: [String: String] = [:]
+    var downwardWritten: [String: DownwardSource] = [:]
+    struct DownwardSource: Equatable {
+        var labels: [String: String]
+        var annotations: [String: String]
+    }
 
     /// One keep-alive connection for status writes (the sync loop is single-threaded).
     private var cachedClient: APIClient?
@@ -222,11 +226,11 @@ final class PodSync {
     /// Downward API files follow the pod's labels and annotations at once (the pod update is the
     /// signal, as the kubelet remounts on it).
     func refreshVolumes(_ context: PodContext, wroteNow: Bool) {
-        let meta = Pod(json: context.pod).metadata
-        let downward = [meta.labels ?? [:], meta.annotations ?? [:]].map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }.description
-        if wroteNow { volumesWritten[context.uid] = Date(); downwardWritten[context.uid] = downward; return }
         let kinds = ["configMap", "secret", "downwardAPI", "projected"]
         guard (context.pod["spec"]?["volumes"]?.arrayValue ?? []).contains(where: { v in kinds.contains { v[$0] != nil } }) else { return }
+        let meta = Pod(json: context.pod).metadata
+        let downward = DownwardSource(labels: meta.labels ?? [:], annotations: meta.annotations ?? [:])
+        if wroteNow { volumesWritten[context.uid] = Date(); downwardWritten[context.uid] = downward; return }
         let metadataChanged = downwardWritten[context.uid].map { $0 != downward } ?? false
         if !metadataChanged, let last = volumesWritten[context.uid], Date().timeIntervalSince(last) < agent.options.syncFrequency { return }
         volumesWritten[context.uid] = Date()

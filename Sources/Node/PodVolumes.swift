@@ -33,7 +33,7 @@ struct PodVolumes {
     func setUp(nodeAllocatable: (String) -> String?) throws -> [String: String] {
         var paths: [String: String] = [:]
         try FileIO.mkdirAll(podDir + "/volumes", mode: 0o750)
-        let claimVolumes = Set(ClaimVolumes.claims(of: Pod(json: pod)).map(\.volume))
+        let claimVolumes = Set(Pod(json: pod).claimVolumes.map(\.volume))
         for v in pod["spec"]?["volumes"]?.arrayValue ?? [] {
             guard let name = v["name"]?.stringValue else { continue }
             let dir = podDir + "/volumes/" + name
@@ -230,9 +230,10 @@ struct PodVolumes {
     func mounts(for c: JSONValue, volumes: [String: String], env: [String: String]) throws -> [ContainerSpec.BindMount] {
         var out: [ContainerSpec.BindMount] = []
         let readOnlyVolumes = self.readOnlyVolumes
-        for (i, m) in (c["volumeMounts"]?.arrayValue ?? []).enumerated() {
-            let name = m["name"]?.stringValue ?? ""
-            let cname = c["name"]?.stringValue ?? ""
+        let container = Container(json: c)
+        let cname = container.name ?? ""
+        for (i, mount) in ((c["volumeMounts"]?.arrayValue ?? []).map(VolumeMount.init(json:))).enumerated() {
+            let name = mount.name ?? ""
             guard let base = volumes[name] else {
                 if Pod(json: pod).spec.volumes.contains(where: { $0.name == name }) {
                     throw PodConfigError("container \(cname): volume \"\(name)\" is not mounted yet")
@@ -240,12 +241,12 @@ struct PodVolumes {
                 throw PodConfigError("container \(cname): volumeMounts[\(i)] refers to unknown volume \"\(name)\"")
             }
             var source = base
-            var sub = m["subPath"]?.stringValue ?? ""
-            if let expr = m["subPathExpr"]?.stringValue { sub = PodEnvironment.expand(expr, env) }
+            var sub = mount.subPath ?? ""
+            if let expr = mount.subPathExpr { sub = PodEnvironment.expand(expr, env) }
             if !sub.isEmpty { source = try Self.resolveSubPath(base: base, subPath: sub, container: cname, index: i) }
-            out.append(.init(source: source, destination: m["mountPath"]?.stringValue ?? "",
-                             readOnly: m["readOnly"]?.boolValue == true || readOnlyVolumes.contains(name),
-                             propagation: try Self.propagation(VolumeMount(json: m), of: Container(json: c))))
+            out.append(.init(source: source, destination: mount.mountPath ?? "",
+                             readOnly: mount.readOnly == true || readOnlyVolumes.contains(name),
+                             propagation: try Self.propagation(mount, of: container)))
         }
         let hostNetwork = pod["spec"]?["hostNetwork"]?.boolValue == true
         let mountsHosts = out.contains { $0.destination == "/etc/hosts" }

@@ -54,7 +54,7 @@ struct PodInfo: Sendable {
     var ownerUID: String?
     /// The claims of its persistentVolumeClaim and ephemeral volumes (most pods: none, and the
     /// volume plugins then do nothing).
-    var claims: [PodClaim]
+    var claims: [PodClaimVolume]
     var object: JSONValue
 
     init(_ pod: JSONValue) {
@@ -88,7 +88,7 @@ struct PodInfo: Sendable {
         }
         hostPorts = ports
         ownerUID = (meta["ownerReferences"]?.arrayValue ?? []).first { $0["controller"]?.boolValue == true }?["uid"]?.stringValue
-        claims = PodClaim.claims(of: PodSpec(json: spec), podName: name)
+        claims = PodSpec(json: spec).claimVolumes(podName: name)
     }
 
     /// Effective requests: the larger of the containers' sum and any init container's, + 1 pod.

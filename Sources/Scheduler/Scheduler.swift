@@ -114,7 +114,7 @@ final class SchedulerCache: @unchecked Sendable {
         let counts = assumed[key] != nil || placed[key] != nil
         if (pod?.claims.isEmpty ?? true) && podClaims.isEmpty { return }
         let before = podClaims[key] ?? []
-        let now = !counts ? [] : pod.map { p in p.claims.map { p.namespace + "/" + $0.name } } ?? before
+        let now = !counts ? [] : pod.map { p in p.claims.map { p.namespace + "/" + $0.claimName } } ?? before
         guard now != before else { return }
         for c in before {
             claimUsers[c]?.remove(key)

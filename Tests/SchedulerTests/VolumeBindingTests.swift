@@ -274,6 +274,6 @@ final class RecordingClient: BindingClient, @unchecked Sendable {
     @Test func podsWithoutClaimsHaveNone() {
         #expect(pod().claims.isEmpty)
         #expect(PodInfo(SchedulerBenchmark.syntheticPod(5)).claims.isEmpty)
-        #expect(podWithClaims(["a"], name: "web", ephemeral: ["tmp"]).claims == [PodClaim(name: "a", ephemeral: false), PodClaim(name: "web-tmp", ephemeral: true)])
+        #expect(podWithClaims(["a"], name: "web", ephemeral: ["tmp"]).claims == [PodClaimVolume(volume: "v0", claimName: "a", ephemeral: false), PodClaimVolume(volume: "tmp", claimName: "web-tmp", ephemeral: true)])
     }
 }

@@ -10,20 +10,6 @@ import API
 import Client
 import Synchronization
 
-/// A claim a pod mounts: a persistentVolumeClaim volume's, or an ephemeral volume's (`<pod>-<volume>`).
-struct PodClaim: Equatable, Sendable {
-    var name: String
-    var ephemeral: Bool
-
-    static func claims(of spec: PodSpec, podName: String) -> [PodClaim] {
-        spec.volumes.compactMap { v in
-            if let claim = v.persistentVolumeClaim.claimName { return PodClaim(name: claim, ephemeral: false) }
-            guard v.ephemeral.isSet, let name = v.name else { return nil }
-            return PodClaim(name: podName + "-" + name, ephemeral: true)
-        }
-    }
-}
-
 /// Why a pod's volumes keep it off the nodes, in kube-scheduler's words.
 struct VolumeRejection: Error, Equatable {
     var reason: String
@@ -132,11 +118,11 @@ final class VolumeBinding: Sendable {
         var result = PodVolumes()
         var unboundImmediate = false, readWriteOncePodConflict = false, volumeMissing = false
         for c in pod.claims {
-            let key = pod.namespace + "/" + c.name
-            guard let claim = claims.get(key) else { return .failure(VolumeRejection(reason: "persistentvolumeclaim \"\(c.name)\" not found")) }
-            if claim.isBeingDeleted { return .failure(VolumeRejection(reason: "persistentvolumeclaim \"\(c.name)\" is being deleted")) }
+            let key = pod.namespace + "/" + c.claimName
+            guard let claim = claims.get(key) else { return .failure(VolumeRejection(reason: "persistentvolumeclaim \"\(c.claimName)\" not found")) }
+            if claim.isBeingDeleted { return .failure(VolumeRejection(reason: "persistentvolumeclaim \"\(c.claimName)\" is being deleted")) }
             if c.ephemeral, claim.controllerRef?.uid != pod.uid {
-                return .failure(VolumeRejection(reason: "persistentvolumeclaim \"\(c.name)\" was not created for the pod"))
+                return .failure(VolumeRejection(reason: "persistentvolumeclaim \"\(c.claimName)\" was not created for the pod"))
             }
             if claim.spec.accessModes?.contains("ReadWriteOncePod") == true, usersOf(key).contains(where: { $0 != pod.key }) {
                 readWriteOncePodConflict = true
