@@ -174,18 +174,22 @@ final class SchedulingQueue: @unchecked Sendable {
     func unschedulable(_ pod: PodInfo) {
         cond.lock(); defer { cond.unlock() }
         guard pods[pod.key] != nil else { return }
-        let n = (attempts[pod.key] ?? 0) + 1
-        attempts[pod.key] = n
-        waiting[pod.key] = (Date().addingTimeInterval(min(pow(2, Double(n - 1)), 10)), true)
+        park(pod.key, untilClusterChanges: true)
     }
 
     /// An attempt failed for a passing reason (a conflict writing its volumes): retry after the back-off.
     func backOff(_ pod: PodInfo) {
         cond.lock(); defer { cond.unlock() }
         pods[pod.key] = pod
-        let n = (attempts[pod.key] ?? 0) + 1
-        attempts[pod.key] = n
-        waiting[pod.key] = (Date().addingTimeInterval(min(pow(2, Double(n - 1)), 10)), false)
+        park(pod.key, untilClusterChanges: false)
+    }
+
+    /// Waits out the doubling back-off (1 s to 10 s); with `untilClusterChanges`, a cluster change
+    /// wakes it sooner. Under the lock.
+    private func park(_ key: String, untilClusterChanges: Bool) {
+        let n = (attempts[key] ?? 0) + 1
+        attempts[key] = n
+        waiting[key] = (Date().addingTimeInterval(min(pow(2, Double(n - 1)), 10)), untilClusterChanges)
     }
 
     func scheduled(_ key: String) {
