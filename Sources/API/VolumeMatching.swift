@@ -46,6 +46,13 @@ public enum VolumeMatching {
         return true
     }
 
+    /// The nodes a volume's node affinity names by hostname (a local volume's: its one node).
+    public static func pinnedNodes(_ pv: PersistentVolume) -> [String] {
+        pv.spec.nodeAffinity.required.nodeSelectorTerms.flatMap { term in
+            term.matchExpressions.filter { $0.key == NodeSelectorTerm.hostnameLabel && $0.op == "In" }.flatMap { $0.values ?? [] }
+        }
+    }
+
     /// A node can reach the volume: no node affinity, or one of its terms matches the node.
     public static func reachable(_ pv: PersistentVolume, nodeName: String, labels: [String: String]) -> Bool {
         guard pv.spec.nodeAffinity.isSet else { return true }

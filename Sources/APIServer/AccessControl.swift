@@ -102,9 +102,7 @@ final class AccessControl: Sendable {
             }
         }, volumeNodes: { [storage] name in
             guard let stored = try? await storage.get(PersistentVolume.resource, namespace: nil, name: name) else { return nil }
-            return PersistentVolume(json: stored.object).spec.nodeAffinity.required.nodeSelectorTerms.flatMap { term in
-                term.matchExpressions.filter { $0.key == NodeSelectorTerm.hostnameLabel && $0.op == "In" }.flatMap { $0.values ?? [] }
-            }
+            return VolumeMatching.pinnedNodes(PersistentVolume(json: stored.object))
         })
     }
 

@@ -220,11 +220,7 @@ final class LocalPathProvisioner: @unchecked Sendable {
     }
 
     /// The volume's node affinity names this node by hostname (it was made here).
-    func pinnedHere(_ volume: PersistentVolume) -> Bool {
-        volume.spec.nodeAffinity.required.nodeSelectorTerms.contains { term in
-            term.matchExpressions.contains { $0.key == Self.hostnameLabel && $0.op == "In" && $0.values == [node] }
-        }
-    }
+    func pinnedHere(_ volume: PersistentVolume) -> Bool { VolumeMatching.pinnedNodes(volume) == [node] }
 
     func reclaim(_ volume: PersistentVolume, client: ObjectClient) throws {
         switch reclaimDecision(volume) {
