@@ -59,6 +59,17 @@ extension KubernetesObject {
     /// The owner reference marked controller: true.
     public var controllerRef: OwnerReference? { metadata.ownerReferences.first { $0.controller == true } }
 
+    /// An ObjectReference naming this object (an event's involvedObject, a volume's claimRef).
+    public var objectReference: ObjectReference {
+        var ref = ObjectReference()
+        ref.kind = Self.kind
+        ref.apiVersion = Self.apiVersion
+        ref.namespace = namespace.isEmpty ? nil : namespace
+        ref.name = metadata.name
+        ref.uid = metadata.uid
+        return ref
+    }
+
     /// A controller owner reference pointing at this object.
     public func ownerReference(blockOwnerDeletion: Bool = true) -> OwnerReference {
         var ref = OwnerReference()

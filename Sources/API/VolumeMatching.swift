@@ -22,17 +22,6 @@ public enum VolumeMatching {
         return (ref.uid ?? "").isEmpty || ref.uid == claim.uid
     }
 
-    /// A volume's claimRef naming `claim` (uid included, so a new claim of the same name is not it).
-    public static func claimRef(for claim: PersistentVolumeClaim) -> ObjectReference {
-        var ref = ObjectReference()
-        ref.kind = PersistentVolumeClaim.kind
-        ref.apiVersion = PersistentVolumeClaim.apiVersion
-        ref.namespace = claim.namespace
-        ref.name = claim.name
-        ref.uid = claim.metadata.uid
-        return ref
-    }
-
     /// Whether `pv` can hold `claim`'s data (node reachability aside).
     public static func satisfies(_ pv: PersistentVolume, _ claim: PersistentVolumeClaim) -> Bool {
         guard !pv.isBeingDeleted, pv.spec.storageClassName ?? "" == className(claim),

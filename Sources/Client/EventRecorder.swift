@@ -37,16 +37,11 @@ public final class EventRecorder: @unchecked Sendable {
     /// An event about any object (a Job's SuccessfulCreate, a CronJob's SawCompletedJob...).
     /// Events about cluster-scoped objects (a PersistentVolume) go to "default", as client-go's.
     public func object<T: KubernetesObject>(_ o: T, type: String = "Normal", reason: String, message: String) {
-        guard let name = o.metadata.name else { return }
-        let namespace = o.metadata.namespace.flatMap { $0.isEmpty ? nil : $0 }
-        var ref = ObjectReference()
-        ref.kind = T.kind
-        ref.apiVersion = T.apiVersion
-        ref.namespace = namespace
-        ref.name = name
-        ref.uid = o.metadata.uid ?? ""
-        let involved = ref.json
-        queue.async { [self] in post(namespace: namespace ?? "default", involved: involved, type: type, reason: reason, message: message) }
+        guard o.metadata.name != nil else { return }
+        var ref = o.objectReference
+        if ref.uid == nil { ref.uid = "" }
+        let involved = ref.json, namespace = ref.namespace ?? "default"
+        queue.async { [self] in post(namespace: namespace, involved: involved, type: type, reason: reason, message: message) }
     }
 
     private func post(namespace: String, involved: JSONValue, type: String, reason: String, message: String) {

@@ -141,7 +141,7 @@ final class PersistentVolumeController: Controller, InitialKeys, @unchecked Send
         var volume = pv
         let byController = !VolumeMatching.isReserved(pv, for: claim)
         if byController || (pv.spec.claimRef.uid ?? "").isEmpty {
-            var ref = VolumeMatching.claimRef(for: claim)
+            var ref = claim.objectReference
             ref.resourceVersion = claim.metadata.resourceVersion
             volume.spec.claimRef = ref
             if byController { volume.metadata.annotations = (volume.metadata.annotations ?? [:]).merging([StorageRules.boundByControllerAnnotation: "yes"]) { $1 } }

@@ -162,7 +162,7 @@ final class LocalPathProvisioner: @unchecked Sendable {
         volume.spec.hostPath.path = dir
         volume.spec.hostPath.type = "DirectoryOrCreate"
         volume.spec.nodeAffinity.required.nodeSelectorTerms = [.node(named: node)]
-        volume.spec.claimRef = VolumeMatching.claimRef(for: claim)
+        volume.spec.claimRef = claim.objectReference
         return volume
     }
 

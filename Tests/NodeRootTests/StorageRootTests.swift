@@ -39,7 +39,7 @@ extension Cluster {
             pv.spec.hostPath.path = path
             pv.spec.hostPath.type = "DirectoryOrCreate"
         }
-        pv.spec.claimRef = VolumeMatching.claimRef(for: claim)
+        pv.spec.claimRef = claim.objectReference
         pv.spec.nodeAffinity.required.nodeSelectorTerms = [hostnameTerm()]
         _ = try api.create(pv)
         #expect(try eventually {

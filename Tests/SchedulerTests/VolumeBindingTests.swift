@@ -225,7 +225,7 @@ final class RecordingClient: BindingClient, @unchecked Sendable {
         guard case .success(let decision) = s.scheduleOne(p) else { Issue.record("unschedulable"); return }
         // The PV controller binds the volume elsewhere before our write lands.
         var taken = try #require(try fake.get(PersistentVolume.self, namespace: nil, name: "pv-a"))
-        taken.spec.claimRef = VolumeMatching.claimRef(for: claim("other"))
+        taken.spec.claimRef = claim("other").objectReference
         _ = try fake.update(taken)
         let client = RecordingClient(fake)
         s.bindNow(p, to: decision.node, steps: decision.steps, client: client)

@@ -179,7 +179,7 @@ final class VolumeBinding: Sendable {
             switch step {
             case .reserve(var volume, let claim):
                 guard !VolumeMatching.isReserved(volume, for: claim) else { continue }
-                volume.spec.claimRef = VolumeMatching.claimRef(for: claim)
+                volume.spec.claimRef = claim.objectReference
                 _ = try client.update(volume)
             case .provision(let claim, let node):
                 var patch = PersistentVolumeClaim()
@@ -195,7 +195,7 @@ final class VolumeBinding: Sendable {
         pending.withLock { p in
             for step in steps {
                 switch step {
-                case .reserve(let volume, let claim): p.reservedVolumes[volume.name] = VolumeMatching.claimRef(for: claim)
+                case .reserve(let volume, let claim): p.reservedVolumes[volume.name] = claim.objectReference
                 case .provision(let claim, let node): p.selectedNodes[claim.key] = node
                 }
             }
