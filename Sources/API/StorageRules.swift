@@ -66,9 +66,8 @@ public enum StorageRules {
             if ns.json != os.json {
                 errs.append(FieldError(.forbidden, field: "spec", detail: "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
             }
-            if let newSize = n.spec.resources.requests?["storage"].flatMap({ try? Quantity(parsing: $0) }),
-               let oldSize = o.spec.resources.requests?["storage"].flatMap({ try? Quantity(parsing: $0) }),
-               newSize.value < oldSize.value, o.status.phase == "Bound" {
+            if let newSize = VolumeMatching.requestedBytes(n), let oldSize = VolumeMatching.requestedBytes(o),
+               newSize < oldSize, o.status.phase == "Bound" {
                 errs.append(FieldError(.forbidden, field: "spec.resources.requests.storage", value: n.spec.resources.requests?["storage"] ?? "",
                                        detail: "field can not be less than status.capacity"))
             }

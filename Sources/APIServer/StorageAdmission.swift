@@ -36,9 +36,7 @@ extension ResourceStorage {
     /// A larger storage request needs a bound claim whose class allows expansion.
     func admitClaimResize(_ new: JSONValue, old: JSONValue) async throws {
         let n = PersistentVolumeClaim(json: new), o = PersistentVolumeClaim(json: old)
-        guard let grown = n.spec.resources.requests?["storage"].flatMap({ try? Quantity(parsing: $0) }),
-              let was = o.spec.resources.requests?["storage"].flatMap({ try? Quantity(parsing: $0) }),
-              grown.value > was.value else { return }
+        guard let grown = VolumeMatching.requestedBytes(n), let was = VolumeMatching.requestedBytes(o), grown > was else { return }
         let refusal = "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"
         guard o.status.phase == "Bound" else {
             throw APIError.forbidden("persistentvolumeclaims \"\(n.name)\" is forbidden: Only bound persistent volume claims can be expanded")

@@ -211,7 +211,6 @@ struct VolumeHarness {
         try h.protection.sync("pv:pv", client: h.api)
         #expect(try h.volumeNow("pv") != nil)
         // The pod finishes: the claim goes, the volume is released, then it goes as well.
-        pod.status.phase = .succeeded
         _ = try h.api.updateStatus(try #require(try h.api.get(Pod.self, namespace: "default", name: "user")).with { $0.status.phase = .succeeded })
         try h.protection.sync("default/data", client: h.api)
         #expect(try h.claimNow("data") == nil)
