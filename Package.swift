@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(name: "ImagesRootTests", dependencies: ["Images", "CLinux", "TestSupport"]),
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
         // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
-        .testTarget(name: "NodeTests", dependencies: ["Node", "API", "Client"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "API", "Client", "Network"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API", "Client"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "Client", "API"]),
         // The DNS codec, records and a real server on loopback sockets.

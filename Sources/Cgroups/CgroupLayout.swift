@@ -1,5 +1,6 @@
 // Where each controller lives: a v1 hierarchy, or the unified (v2) hierarchy. Hybrid hosts mix
 // both; pure v2 hosts mount cgroup2 at /sys/fs/cgroup.
+import Synchronization
 
 public enum Controller: String, CaseIterable, Sendable {
     case memory, cpu, cpuacct, pids
@@ -62,6 +63,19 @@ public struct CgroupLayout: Equatable, Sendable {
         let controllers = v2.flatMap(controllersOf).map { Set($0.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)) } ?? []
         return CgroupLayout(v1: v1, v2: v2, v2Controllers: controllers)
     }
+
+    /// This host's layout, detected once per process: hierarchies are mounted at boot, and
+    /// parsing mountinfo (which grows with every container's rootfs mount) on each container
+    /// start was a quarter of the node agent's CPU under a Job burst.
+    public static func host() throws -> CgroupLayout {
+        try hostLayout.withLock { cached in
+            if let cached { return cached }
+            let layout = try detect()
+            cached = layout
+            return layout
+        }
+    }
+    private static let hostLayout = Mutex<CgroupLayout?>(nil)
 
     public static func detect(fs: CgroupFS = RealCgroupFS()) throws -> CgroupLayout {
         let mountinfo: String

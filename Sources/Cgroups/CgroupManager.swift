@@ -14,7 +14,8 @@ public protocol CgroupManager: Sendable {
 }
 
 public func makeCgroupManager(fs: CgroupFS = RealCgroupFS(), layout: CgroupLayout? = nil) throws -> any CgroupManager {
-    CgroupTree(fs: fs, layout: try layout ?? CgroupLayout.detect(fs: fs))
+    if let layout { return CgroupTree(fs: fs, layout: layout) }
+    return CgroupTree(fs: fs, layout: try fs is RealCgroupFS ? CgroupLayout.host() : CgroupLayout.detect(fs: fs))
 }
 
 /// One cgroup as it appears in each hierarchy.

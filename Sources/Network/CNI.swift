@@ -22,9 +22,13 @@ public struct CNIRuntime: Sendable {
     public init(binDirs: [String]) { self.binDirs = binDirs }
 
     /// Plugins that take part in an ADD/DEL, with capability args filled in (portMappings).
+    /// portmap is left out when there are no port mappings: its ADD would do nothing and its DEL
+    /// reads the whole nat table, two plugin runs per pod without hostPorts.
     func pluginConfigs(_ list: JSONValue, runtimeConfig: JSONValue?) -> [JSONValue] {
         let name = list["name"] ?? "", version = list["cniVersion"] ?? "1.0.0"
-        return (list["plugins"]?.arrayValue ?? []).map { plugin in
+        let mapsPorts = runtimeConfig?["portMappings"]?.arrayValue?.isEmpty == false
+        return (list["plugins"]?.arrayValue ?? []).compactMap { plugin in
+            if plugin["type"] == "portmap" && !mapsPorts { return nil }
             var p = plugin
             p["name"] = name
             p["cniVersion"] = version

@@ -140,14 +140,15 @@ extension PodSync {
     func mountClaims(_ context: PodContext) -> Bool {
         let pod = Pod(json: context.pod)
         guard !pod.claimVolumes.isEmpty else { return true }
-        if let paths = mountedClaims[context.uid] {
+        let state = states[context.uid]
+        if let paths = state.mountedClaims {
             context.claimPaths = paths
             return true
         }
         // Tried at most every 2 s per pod (each try reads the claims and volumes), and at once
         // when a claim on this node's watch became Bound since.
         let bound = agent.claimsBound.withLock { $0 }
-        if let last = claimMountFailures[context.uid], Date().timeIntervalSince(last.at) < 2, last.claimsBound == bound {
+        if let last = state.claimMountFailure, Date().timeIntervalSince(last.at) < 2, last.claimsBound == bound {
             context.mountFailure = last.message
             return false
         }
@@ -160,13 +161,12 @@ extension PodSync {
             defer { free(storage) }
             let paths = try ClaimVolumes(pod: pod, client: client, nodeName: agent.options.name, nodeLabels: labels,
                                          storageRoot: storage.map { String(cString: $0) }).mount()
-            mountedClaims[context.uid] = paths
-            claimMountFailures[context.uid] = nil
+            states.update(context.uid) { $0.mountedClaims = paths; $0.claimMountFailure = nil }
             context.claimPaths = paths
             return true
         } catch {
             context.mountFailure = "\(error)"
-            claimMountFailures[context.uid] = (Date(), "\(error)", bound)
+            states.update(context.uid) { $0.claimMountFailure = (Date(), "\(error)", bound) }
             agent.events.container(context.pod, nil, type: "Warning", reason: "FailedMount", message: "\(error)")
             return false
         }

@@ -67,7 +67,7 @@ final class ImagePuller: @unchecked Sendable {
                 lock.lock(); states[image] = .failed(message: "\(error)", at: Date(), failures: failures + 1); lock.unlock()
                 agent.events.container(pod, c, type: "Warning", reason: "Failed", message: "Failed to pull image \"\(image)\": \(error)")
             }
-            agent.pods.changed.signal()
+            agent.nodeChanged()
         }
     }
 }

@@ -22,6 +22,8 @@ public struct NodeOptions: Sendable {
     public var registry: RegistryConfig
     public var maxPods = 110
     public var syncInterval: Double = 1
+    /// Pods synced at once (each waits on its own CNI plugins, image and container starts).
+    public var podWorkers = 8
     /// The node server's address and port (0: any free port).
     public var address = "0.0.0.0"
     public var port = 10250
@@ -70,6 +72,9 @@ public final class NodeAgent: @unchecked Sendable {
     let pods = PodCache()
     /// Counts claims becoming Bound: a pod waiting for its claim retries at once, not on its 2 s timer.
     let claimsBound = Mutex(0)
+    /// Counts changes outside the pods and their containers (an image pulled, a probe result, a
+    /// claim bound, the pod CIDR): every pod syncs again after one (see PodSync.fingerprint).
+    let nodeChanges = Mutex(0)
     let log: (String) -> Void
     /// The node server's bound port (reported in the Node's daemonEndpoints).
     private(set) var serverPort = 0
@@ -121,6 +126,12 @@ public final class NodeAgent: @unchecked Sendable {
 
     func client() throws -> APIClient { try APIClient(server: options.server) }
 
+    /// Something pods wait on changed (not a pod or its containers): all of them sync again.
+    func nodeChanged() {
+        nodeChanges.withLock { $0 += 1 }
+        pods.changed.signal()
+    }
+
     /// Runs forever: a heartbeat thread, a pod watch thread, and the sync loop on this thread.
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     public func run() throws -> Never {
@@ -137,8 +148,10 @@ public final class NodeAgent: @unchecked Sendable {
             staticPods?.scan()
             sync.syncAll()
             // Wake at once when the API tells us something, else re-check on the interval
-            // (container exits and back-off timers are noticed there).
+            // (container exits and back-off timers are noticed there). One pass covers every
+            // change signalled so far: a burst of pod updates is not replayed pass by pass.
             _ = pods.changed.wait(timeout: .now() + options.syncInterval)
+            while pods.changed.wait(timeout: .now()) == .success {}
         }
     }
 
@@ -158,7 +171,7 @@ public final class NodeAgent: @unchecked Sendable {
             claimInformer.onChange(PersistentVolumeClaim.self) { [self] old, new in
                 guard let new, new.status.phase == "Bound", old?.status.phase != "Bound" else { return }
                 claimsBound.withLock { $0 += 1 }
-                pods.changed.signal()
+                nodeChanged()
             }
             provisioner.start(server: server, claimInformer: claimInformer, volumeInformer: volumeInformer)
         } catch {
@@ -231,7 +244,7 @@ public final class NodeAgent: @unchecked Sendable {
               let cidr = (try? r.json())?["spec"]?["podCIDR"]?.stringValue else { return }
         podCIDRLock.lock(); podCIDRValue = cidr; podCIDRLock.unlock()
         log("pod CIDR \(cidr)")
-        pods.changed.signal()
+        nodeChanged()
     }
 
     func register(_ c: APIClient) throws {

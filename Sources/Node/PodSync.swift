@@ -31,33 +31,31 @@ struct ContainerName: Equatable {
     }
 }
 
-final class PodSync {
+/// The sync loop (syncAll) lists the runtime once per pass and hands each pod that needs work
+/// to the pod workers; their syncs run at once, each with its own API connection.
+final class PodSync: @unchecked Sendable {
     let agent: NodeAgent
     var runtime: ContainerRuntime { agent.runtime }
-    /// Last status written per pod uid: only changes are sent.
-    var reported: [String: JSONValue] = [:]
-    /// When each running pod's volumes were last written (refreshed every syncFrequency).
-    var volumesWritten: [String: Date] = [:]
-    /// When each terminating pod's containers got SIGTERM.
-    var terminationStarted: [String: Date] = [:]
-    /// Claim volumes' host paths per pod uid, once mounted (ClaimVolumes); the last failure otherwise.
-    var mountedClaims: [String: [String: String]] = [:]
-    var claimMountFailures: [String: (at: Date, message: String, claimsBound: Int)] = [:]
-    /// The labels and annotations each pod's downward API files were last written from.
-    var downwardWritten: [String: DownwardSource] = [:]
+    let states = PodStates()
+    private(set) var workers: PodWorkers!
+
     struct DownwardSource: Equatable {
         var labels: [String: String]
         var annotations: [String: String]
     }
 
-    /// One keep-alive connection for status writes (the sync loop is single-threaded).
-    private var cachedClient: APIClient?
+    init(agent: NodeAgent) {
+        self.agent = agent
+        workers = PodWorkers(threads: agent.options.podWorkers) { [agent] in agent.pods.changed.signal() }
+    }
 
-    init(agent: NodeAgent) { self.agent = agent }
-
+    /// This worker thread's keep-alive connection for status writes and object reads.
     func api() -> APIClient? {
-        if cachedClient == nil { cachedClient = try? agent.client() }
-        return cachedClient
+        let key = "skiff.podsync.api"
+        if let client = Thread.current.threadDictionary[key] as? APIClient { return client }
+        guard let client = try? agent.client() else { return nil }
+        Thread.current.threadDictionary[key] = client
+        return client
     }
 
     /// Where volumes and environment read API objects, tokens and Services from.
@@ -75,16 +73,29 @@ final class PodSync {
         var pods = agent.staticPods?.all ?? []
         if apiSynced { pods += agent.pods.all.filter { !StaticPods.isMirror($0) } }
         if pods.isEmpty && !apiSynced { return }
+        // (Before the list: a pod in flight now may change its containers behind it.)
+        let inFlight = Set(workers.inFlight().map { String($0.prefix(8)) })
         var byPod: [String: [Instance]] = [:]
-        for (record, status) in runtime.list() {
+        for (record, status) in runtime.list(where: { _ in true }) {
             guard let n = ContainerName(parsing: record.name) else { continue }
             byPod[n.uid, default: []].append((n, record, status))
         }
-        var live = Set<String>()
+        let nodeChanges = agent.nodeChanges.withLock { $0 }
+        var live = inFlight
         for pod in pods {
-            guard let uid = pod["metadata"]?["uid"]?.stringValue else { continue }
-            live.insert(String(uid.prefix(8)))
-            sync(pod, uid: uid, instances: byPod[String(uid.prefix(8))] ?? [])
+            guard let uid = Pod(json: pod).metadata.uid else { continue }
+            let short = String(uid.prefix(8))
+            live.insert(short)
+            if inFlight.contains(short) { workers.passOver(uid); continue }
+            let instances = byPod[short] ?? []
+            if isSettled(pod, uid: uid, instances: instances) { continue }
+            let from = fingerprint(pod, instances: instances, nodeChanges: nodeChanges)
+            let state = states[uid]
+            if state.syncedFrom == from, let at = state.syncedAt, Date().timeIntervalSince(at) < agent.options.syncInterval { continue }
+            workers.submit(uid) { [self] in
+                states.update(uid) { $0.syncedFrom = from; $0.syncedAt = Date() }
+                sync(pod, uid: uid, instances: instances)
+            }
         }
         guard apiSynced else { return }
         // Pods no longer bound here (deleted with grace 0, or gone while we were down): their
@@ -100,16 +111,34 @@ final class PodSync {
         for list in byPod.values { for i in list { if case .running = i.status { runningIDs.insert(i.record.id) } } }
         agent.probes.forget(except: runningIDs)
         for dir in orphanDirs { cleanUpPod(uid: dir) }
-        for uid in reported.keys where !live.contains(String(uid.prefix(8))) { reported[uid] = nil }
-        for uid in volumesWritten.keys where !live.contains(String(uid.prefix(8))) {
-            volumesWritten[uid] = nil
-            agent.tokens.forget(podUID: uid)
+        for uid in states.retain({ live.contains(String($0.prefix(8))) }) { agent.tokens.forget(podUID: uid) }
+    }
+
+    /// What a pod's sync depends on: its object's version, its containers' states and the node's
+    /// other changes. A pod synced from the same within the last syncInterval is not synced
+    /// again (a pass comes with every pod update: under a Job burst, dozens a second), so new
+    /// pods don't queue behind running ones that have nothing to do. Timers (back-off, grace
+    /// periods, claim retries) are served by the syncInterval.
+    func fingerprint(_ pod: JSONValue, instances: [Instance], nodeChanges: Int) -> Int {
+        var hasher = Hasher()
+        hasher.combine(Pod(json: pod).metadata.resourceVersion)
+        hasher.combine(nodeChanges)
+        for i in instances {
+            hasher.combine(i.record.id)
+            switch i.status {
+            case .running(let pid): hasher.combine(1); hasher.combine(pid)
+            case .exited(let exit): hasher.combine(2); hasher.combine(exit.exitCode)
+            case .created: hasher.combine(3)
+            }
         }
-        for uid in Set(mountedClaims.keys).union(claimMountFailures.keys).union(downwardWritten.keys) where !live.contains(String(uid.prefix(8))) {
-            mountedClaims[uid] = nil
-            claimMountFailures[uid] = nil
-            downwardWritten[uid] = nil
-        }
+        return hasher.finalize()
+    }
+
+    /// A finished pod whose sandbox is stopped and address released needs nothing until it is
+    /// deleted: the loop passes it by (a node keeps hundreds of completed Job pods).
+    func isSettled(_ pod: JSONValue, uid: String, instances: [Instance]) -> Bool {
+        guard states[uid].released, Pod(json: pod).metadata.deletionTimestamp == nil else { return false }
+        return !instances.contains { if case .running = $0.status { return true }; return false }
     }
 
     /// What one sync pass of a pod knows about its sandbox and volumes.
@@ -135,7 +164,7 @@ final class PodSync {
             return
         }
         // A pod that finished (restartPolicy Never/OnFailure) keeps its state; its sandbox stops.
-        let phase = reported[uid]?["phase"]?.stringValue ?? pod["status"]?["phase"]?.stringValue
+        let phase = states[uid].reported?["phase"]?.stringValue ?? Pod(json: pod).status.phase?.rawValue
         if phase == "Succeeded" || phase == "Failed" {
             for i in instances where i.name.container == PodSandbox.containerName {
                 if case .running = i.status { try? runtime.kill(i.record.id, signal: SIGKILL) }
@@ -143,6 +172,7 @@ final class PodSync {
             // Its address goes back to the pool (CNI DEL once; later passes find no record):
             // completed Job pods would otherwise use up the node's /24 after 254 of them.
             agent.network.tearDown(uid)
+            states.update(uid) { $0.released = true }
             return
         }
         let spec = pod["spec"] ?? .null
@@ -214,7 +244,7 @@ final class PodSync {
         // Re-read the runtime only when this pass started something.
         report(pod, uid: uid, name: name, namespace: namespace, instances: started ? runtimeInstances(uid) : current,
                waiting: waiting, initState: initState)
-        if let phase = reported[uid]?["phase"]?.stringValue, phase == "Succeeded" || phase == "Failed" {
+        if let phase = states[uid].reported?["phase"]?.stringValue, phase == "Succeeded" || phase == "Failed" {
             for i in current where i.name.container == PodSandbox.containerName { try? runtime.kill(i.record.id, signal: SIGKILL) }
         }
     }
@@ -230,13 +260,13 @@ final class PodSync {
         guard (context.pod["spec"]?["volumes"]?.arrayValue ?? []).contains(where: { v in kinds.contains { v[$0] != nil } }) else { return }
         let meta = Pod(json: context.pod).metadata
         let downward = DownwardSource(labels: meta.labels ?? [:], annotations: meta.annotations ?? [:])
-        if wroteNow { volumesWritten[context.uid] = Date(); downwardWritten[context.uid] = downward; return }
-        let metadataChanged = downwardWritten[context.uid].map { $0 != downward } ?? false
-        if !metadataChanged, let last = volumesWritten[context.uid], Date().timeIntervalSince(last) < agent.options.syncFrequency { return }
-        volumesWritten[context.uid] = Date()
-        downwardWritten[context.uid] = downward
+        let state = states[context.uid]
+        let metadataChanged = state.downwardWritten.map { $0 != downward } ?? false
+        let due = state.volumesWritten.map { Date().timeIntervalSince($0) >= agent.options.syncFrequency } ?? true
+        states.update(context.uid) { if wroteNow || metadataChanged || due { $0.volumesWritten = Date(); $0.downwardWritten = downward } }
+        if wroteNow || !(metadataChanged || due) { return }
         let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects(),
-                                 claimPaths: mountedClaims[context.uid] ?? [:])
+                                 claimPaths: state.mountedClaims ?? [:])
         do { _ = try volumes.setUp(nodeAllocatable: agent.allocatable) } catch { agent.log("refreshing volumes of pod \(context.uid): \(error)") }
     }
 
@@ -283,7 +313,8 @@ final class PodSync {
 
     /// One pod's containers, fresh from the runtime (status read only for those).
     func runtimeInstances(_ uid: String) -> [Instance] {
-        runtime.store.all().compactMap { r in
+        let marker = "_" + uid.prefix(8) + "_"
+        return runtime.store.all(where: { $0.name.contains(marker) }).compactMap { r in
             guard let n = ContainerName(parsing: r.name), n.uid == String(uid.prefix(8)) else { return nil }
             return (n, r, runtime.store.status(of: r.id))
         }
@@ -386,215 +417,5 @@ final class PodSync {
             agent.events.container(context.pod, c, type: "Warning", reason: "Failed", message: "Error: \(error)")
             return ("CreateContainerError", "\(error)")
         }
-    }
-
-    /// Graceful termination: SIGTERM to the app containers, SIGKILL after the grace period, then
-    /// the sandbox; everything removed (volumes, cgroup) and the deletion confirmed to the API.
-    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    func terminate(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance]) {
-        let grace = pod["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? pod["spec"]?["terminationGracePeriodSeconds"]?.intValue ?? 30
-        let running = instances.filter {
-            guard $0.name.container != PodSandbox.containerName, case .running = $0.status else { return false }
-            return true
-        }
-        if !running.isEmpty {
-            let started = terminationStarted[uid] ?? Date()
-            if terminationStarted[uid] == nil {
-                terminationStarted[uid] = started
-                let containers = (pod["spec"]?["containers"]?.arrayValue ?? []) + (pod["spec"]?["initContainers"]?.arrayValue ?? [])
-                for i in running {
-                    let c = containers.first { $0["name"]?.stringValue == i.name.container }
-                    agent.events.container(pod, c, reason: "Killing", message: "Stopping container \(i.name.container)")
-                    stop(i, container: c, pod: pod, grace: Double(grace))
-                }
-            } else if Date().timeIntervalSince(started) >= Double(grace) {
-                for i in running { try? runtime.kill(i.record.id, signal: SIGKILL) }
-            }
-            return
-        }
-        // CNI DEL while the sandbox's namespace still exists (plugins find their addresses there).
-        agent.network.tearDown(uid)
-        for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
-            try? runtime.remove(i.record.id, force: true)
-        }
-        cleanUpPod(uid: uid)
-        terminationStarted[uid] = nil
-        if StaticPods.isStatic(pod) {
-            // Its file is gone: the mirror pod goes with the next mirror sync.
-            agent.staticPods?.finished(uid)
-            reported[uid] = nil
-            return
-        }
-        // Confirm: the pod may now go (grace 0, only this incarnation).
-        guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
-        let body: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": ["uid": .string(uid)]]
-        if let r = try? client.request("DELETE", ResourceResolver.path(podType, namespace: namespace, name: name), body: body.serialized()),
-           (200..<300).contains(r.code) || r.code == 404 || r.code == 409 {
-            agent.pods.remove(pod)
-            reported[uid] = nil
-        }
-    }
-
-    /// SIGTERM, after the preStop hook when there is one (on a thread: the hook may take up to the grace period).
-    func stop(_ i: Instance, container c: JSONValue?, pod: JSONValue, grace: Double) {
-        guard let hook = c?["lifecycle"]?["preStop"], let c, let action = ProbeAction(hook, container: c) else {
-            try? runtime.kill(i.record.id, signal: SIGTERM)
-            return
-        }
-        let runtime = self.runtime, agent = self.agent
-        var pid: Int32?
-        if let sandbox = runtimeInstances(pod["metadata"]?["uid"]?.stringValue ?? "").first(where: { $0.name.container == PodSandbox.containerName }),
-           case .running(let p) = sandbox.status { pid = p }
-        let sandboxPID = pid
-        Thread.detachNewThread {
-            let (ok, message) = action.run(runtime: runtime, containerID: i.record.id, sandboxPID: sandboxPID, timeout: max(1, grace))
-            if !ok { agent.events.container(pod, c, type: "Warning", reason: "FailedPreStopHook", message: message) }
-            try? runtime.kill(i.record.id, signal: SIGTERM)
-        }
-    }
-
-    /// Volumes (tmpfs unmounted), the pod directory and the pod cgroup go.
-    func cleanUpPod(uid: String) {
-        agent.network.tearDown(uid)
-        let podDir = agent.options.rootDir + "/pods/" + uid
-        do { try PodVolumes.tearDown(podDir: podDir) } catch { agent.log("cleaning up pod \(uid): \(error)") }
-        PodSandbox(rootDir: agent.options.rootDir, cgroupRoot: agent.options.cgroupRoot).removeCgroup(uid: uid)
-    }
-
-    // MARK: status
-
-    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    func report(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance],
-                waiting: [String: (String, String)], initState: InitState) {
-        let spec = pod["spec"] ?? .null
-        let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
-        let startTime = pod["status"]?["startTime"]?.stringValue ?? Timestamps.now()
-        var initStatuses: [JSONValue] = []
-        var initCounts = StateCounts()
-        for c in spec["initContainers"]?.arrayValue ?? [] {
-            initStatuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &initCounts))
-        }
-        var statuses: [JSONValue] = []
-        var counts = StateCounts()
-        for c in spec["containers"]?.arrayValue ?? [] {
-            statuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &counts))
-        }
-        let (running, succeeded, failed, waitingCount) = (counts.running, counts.succeeded, counts.failed, counts.waiting)
-        let total = statuses.count
-        var phase = "Pending"
-        if initState == .done {
-            if running > 0 || (waitingCount > 0 && (succeeded + failed) > 0) { phase = "Running" }
-            if waitingCount == 0 && running == 0 && total > 0 {
-                if restartPolicy == "Never" || (restartPolicy == "OnFailure" && failed == 0) {
-                    phase = failed > 0 ? "Failed" : "Succeeded"
-                } else {
-                    phase = "Running"
-                }
-            }
-        } else if initState == .failed {
-            phase = "Failed"
-        }
-        let ready = initState == .done && counts.ready == total && total > 0
-        func cond(_ type: String, _ ok: Bool, _ reason: String? = nil) -> JSONValue {
-            var c: JSONValue = ["type": .string(type), "status": ok ? "True" : "False", "lastProbeTime": .null,
-                                "lastTransitionTime": .string(startTime)]
-            if !ok, let reason { c["reason"] = .string(reason) }
-            return c
-        }
-        let podIP = PodNetwork.podIP(pod)
-        var status: JSONValue = [
-            "phase": .string(phase),
-            "conditions": [cond("PodReadyToStartContainers", true), cond("Initialized", initState == .done, "ContainersNotInitialized"),
-                           cond("Ready", ready, "ContainersNotReady"), cond("ContainersReady", ready, "ContainersNotReady"),
-                           cond("PodScheduled", true)],
-            "hostIP": .string(NodeInfo.hostIP()), "hostIPs": [["ip": .string(NodeInfo.hostIP())]],
-            "startTime": .string(startTime), "containerStatuses": .array(statuses),
-            "qosClass": .string(pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(spec)),
-        ]
-        if !initStatuses.isEmpty { status["initContainerStatuses"] = .array(initStatuses) }
-        if let podIP { status["podIP"] = .string(podIP); status["podIPs"] = [["ip": .string(podIP)]] }
-        if reported[uid] == status { return }
-        guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
-        let patch: JSONValue = ["status": status]
-        if let r = try? client.request("PATCH", ResourceResolver.path(podType, namespace: namespace, name: name, subresource: "status"),
-                                       body: patch.serialized(), contentType: "application/merge-patch+json"),
-           (200..<300).contains(r.code) {
-            reported[uid] = status
-        }
-    }
-
-    struct StateCounts { var running = 0, ready = 0, succeeded = 0, failed = 0, waiting = 0 }
-
-    /// One containerStatuses entry. Kept out of report()'s loop (and not inlined into it): the
-    /// release optimizer spent minutes on loop-invariant code motion over the inlined literals.
-    @inline(never)
-    func containerStatus(_ c: JSONValue, instances: [Instance], waiting: [String: (String, String)], counts: inout StateCounts) -> JSONValue {
-        let cname = c["name"]?.stringValue ?? ""
-        let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
-        var status = JSONValue.object(JSONObject())
-        status["name"] = .string(cname)
-        status["image"] = .string(c["image"]?.stringValue ?? "")
-        status["imageID"] = .string(attempts.last.map { Self.imageID($0.record) } ?? "")
-        status["restartCount"] = .int(Int64(attempts.last?.name.attempt ?? 0))
-        status["ready"] = .bool(false)
-        status["started"] = .bool(false)
-        if let latest = attempts.last { status["containerID"] = .string("skiff://" + latest.record.id) }
-        if let w = waiting[cname] {
-            status["state"] = waitingState(w.0, w.1)
-            counts.waiting += 1
-        } else if let latest = attempts.last {
-            switch latest.status {
-            case .running:
-                status["state"] = runningState(Timestamps.rfc3339(latest.record.createdAt))
-                let probed = agent.probes.state(latest.record.id)
-                let ready = probed?.ready ?? true
-                status["ready"] = .bool(ready)
-                status["started"] = .bool(probed?.started ?? true)
-                counts.running += 1
-                if ready { counts.ready += 1 }
-            case .exited(let e):
-                status["state"] = terminatedState(e)
-                if e.exitCode == 0 && !e.oomKilled { counts.succeeded += 1 } else { counts.failed += 1 }
-            case .created:
-                status["state"] = waitingState("ContainerCreating", nil)
-                counts.waiting += 1
-            }
-        } else {
-            status["state"] = waitingState("ContainerCreating", nil)
-            counts.waiting += 1
-        }
-        if attempts.count > 1, case .exited(let e) = attempts[attempts.count - 2].status {
-            status["lastState"] = terminatedState(e)
-        } else {
-            status["lastState"] = .object(JSONObject())
-        }
-        return status
-    }
-
-    /// "docker.io/library/busybox@sha256:..." — the repository and the manifest digest it ran.
-    static func imageID(_ record: ContainerRecord) -> String {
-        guard let digest = record.imageDigest else { return "" }
-        let repository = record.image.split(separator: "@").first.map { name -> String in
-            guard let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") else { return String(name) }
-            return String(name[..<colon])
-        } ?? record.image
-        return repository + "@" + digest
-    }
-
-    func waitingState(_ reason: String, _ message: String?) -> JSONValue {
-        var w = JSONObject()
-        w["reason"] = .string(reason)
-        if let message { w["message"] = .string(message) }
-        return .object(JSONObject([("waiting", .object(w))]))
-    }
-
-    func runningState(_ startedAt: String) -> JSONValue {
-        .object(JSONObject([("running", .object(JSONObject([("startedAt", .string(startedAt))])))]))
-    }
-
-    func terminatedState(_ e: ExitRecord) -> JSONValue {
-        let reason = e.oomKilled ? "OOMKilled" : (e.exitCode == 0 ? "Completed" : "Error")
-        return ["terminated": ["exitCode": .int(Int64(e.exitCode)), "reason": .string(reason),
-                               "startedAt": .string(Timestamps.rfc3339(e.startedAt)), "finishedAt": .string(Timestamps.rfc3339(e.finishedAt))]]
     }
 }

@@ -200,13 +200,13 @@ final class ProbeManager: @unchecked Sendable {
                 if !ok {
                     agent.events.container(pod, c, type: "Warning", reason: "FailedPostStartHook", message: message)
                     _ = update(containerID) { $0.unhealthy = "PostStartHook failed: \(message)" }
-                    agent.pods.changed.signal()
+                    agent.nodeChanged()
                     return
                 }
                 _ = update(containerID) { s in
                     if startup == nil { s.started = true; if readiness == nil { s.ready = true } }
                 }
-                agent.pods.changed.signal()
+                agent.nodeChanged()
             }
             run(containerID, container: c, pod: pod, sandboxPID: sandboxPID, startedAt: startedAt,
                 startup: startup, liveness: liveness, readiness: readiness)
@@ -258,7 +258,7 @@ final class ProbeManager: @unchecked Sendable {
                         if p.failures >= p.timing.failureThreshold && s.ready { s.ready = false; changed = true }
                     }
                 }
-                if changed { agent.pods.changed.signal() }
+                if changed { agent.nodeChanged() }
             }
             let wait = soonest.timeIntervalSinceNow
             if wait > 0 { Thread.sleep(forTimeInterval: min(wait, 1)) }

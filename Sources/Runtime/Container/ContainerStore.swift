@@ -65,6 +65,17 @@ final class ContainerStoreCache: Sendable {
     private let entries = Mutex(Entries())
 
     func record(_ id: String) -> ContainerRecord? { entries.withLock { $0.records[id] } }
+    /// The kept records of `ids` that match, under one lock (the agent's workers list containers
+    /// at once), and the ids not kept.
+    func records(_ ids: [String], where matches: (ContainerRecord) -> Bool) -> (found: [ContainerRecord], missing: [String]) {
+        entries.withLock { e in
+            var found: [ContainerRecord] = [], missing: [String] = []
+            for id in ids {
+                if let r = e.records[id] { if matches(r) { found.append(r) } } else { missing.append(id) }
+            }
+            return (found, missing)
+        }
+    }
     func pid(_ id: String) -> PidRecord? { entries.withLock { $0.pids[id] } }
     func exit(_ id: String) -> ExitRecord? { entries.withLock { $0.exits[id] } }
 
@@ -121,11 +132,25 @@ public struct ContainerStore: Sendable {
     public func all() -> [ContainerRecord] {
         let ids = FileIO.listDirectory(containersDir).filter { $0.count == 64 }
         cache.retain(Set(ids))
-        return ids.compactMap { try? load(id: $0) }.sorted { $0.createdAt < $1.createdAt }
+        return records(ids) { _ in true }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// The containers whose record matches, in no order: a node with thousands of finished
+    /// containers looks up one pod's or one name's without copying and sorting them all.
+    public func all(where matches: (ContainerRecord) -> Bool) -> [ContainerRecord] {
+        records(FileIO.listDirectory(containersDir).filter { $0.count == 64 }, where: matches)
+    }
+
+    private func records(_ ids: [String], where matches: (ContainerRecord) -> Bool) -> [ContainerRecord] {
+        let (found, missing) = cache.records(ids, where: matches)
+        return found + missing.compactMap { try? load(id: $0) }.filter(matches)
     }
 
     /// Finds a container by exact name, full id, or unique id prefix.
     public func find(_ ref: String) throws -> ContainerRecord {
+        // A full id needs no listing (the agent kills and removes by id).
+        if ref.count == 64, let record = try? load(id: ref) { return record }
+        if let byName = all(where: { $0.name == ref }).first { return byName }
         let everything = all()
         if let byName = everything.first(where: { $0.name == ref }) { return byName }
         let matches = everything.filter { $0.id.hasPrefix(ref) }

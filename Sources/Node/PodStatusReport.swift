@@ -1,0 +1,143 @@
+// A pod's status as the agent reports it: phase, conditions and one entry per container from
+// what the runtime has (only changes are sent, as a merge patch of status).
+import API
+import Client
+import Foundation
+import Runtime
+
+extension PodSync {
+    @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
+    func report(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance],
+                waiting: [String: (String, String)], initState: InitState) {
+        let spec = pod["spec"] ?? .null
+        let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
+        let startTime = pod["status"]?["startTime"]?.stringValue ?? Timestamps.now()
+        var initStatuses: [JSONValue] = []
+        var initCounts = StateCounts()
+        for c in spec["initContainers"]?.arrayValue ?? [] {
+            initStatuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &initCounts))
+        }
+        var statuses: [JSONValue] = []
+        var counts = StateCounts()
+        for c in spec["containers"]?.arrayValue ?? [] {
+            statuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &counts))
+        }
+        let (running, succeeded, failed, waitingCount) = (counts.running, counts.succeeded, counts.failed, counts.waiting)
+        let total = statuses.count
+        var phase = "Pending"
+        if initState == .done {
+            if running > 0 || (waitingCount > 0 && (succeeded + failed) > 0) { phase = "Running" }
+            if waitingCount == 0 && running == 0 && total > 0 {
+                if restartPolicy == "Never" || (restartPolicy == "OnFailure" && failed == 0) {
+                    phase = failed > 0 ? "Failed" : "Succeeded"
+                } else {
+                    phase = "Running"
+                }
+            }
+        } else if initState == .failed {
+            phase = "Failed"
+        }
+        let ready = initState == .done && counts.ready == total && total > 0
+        func cond(_ type: String, _ ok: Bool, _ reason: String? = nil) -> JSONValue {
+            var c: JSONValue = ["type": .string(type), "status": ok ? "True" : "False", "lastProbeTime": .null,
+                                "lastTransitionTime": .string(startTime)]
+            if !ok, let reason { c["reason"] = .string(reason) }
+            return c
+        }
+        let podIP = PodNetwork.podIP(pod)
+        var status: JSONValue = [
+            "phase": .string(phase),
+            "conditions": [cond("PodReadyToStartContainers", true), cond("Initialized", initState == .done, "ContainersNotInitialized"),
+                           cond("Ready", ready, "ContainersNotReady"), cond("ContainersReady", ready, "ContainersNotReady"),
+                           cond("PodScheduled", true)],
+            "hostIP": .string(NodeInfo.hostIP()), "hostIPs": [["ip": .string(NodeInfo.hostIP())]],
+            "startTime": .string(startTime), "containerStatuses": .array(statuses),
+            "qosClass": .string(pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(spec)),
+        ]
+        if !initStatuses.isEmpty { status["initContainerStatuses"] = .array(initStatuses) }
+        if let podIP { status["podIP"] = .string(podIP); status["podIPs"] = [["ip": .string(podIP)]] }
+        if states[uid].reported == status { return }
+        guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }
+        let patch: JSONValue = ["status": status]
+        if let r = try? client.request("PATCH", ResourceResolver.path(podType, namespace: namespace, name: name, subresource: "status"),
+                                       body: patch.serialized(), contentType: "application/merge-patch+json"),
+           (200..<300).contains(r.code) {
+            states.update(uid) { $0.reported = status }
+        }
+    }
+
+    struct StateCounts { var running = 0, ready = 0, succeeded = 0, failed = 0, waiting = 0 }
+
+    /// One containerStatuses entry. Kept out of report()'s loop (and not inlined into it): the
+    /// release optimizer spent minutes on loop-invariant code motion over the inlined literals.
+    @inline(never)
+    func containerStatus(_ c: JSONValue, instances: [Instance], waiting: [String: (String, String)], counts: inout StateCounts) -> JSONValue {
+        let cname = c["name"]?.stringValue ?? ""
+        let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
+        var status = JSONValue.object(JSONObject())
+        status["name"] = .string(cname)
+        status["image"] = .string(c["image"]?.stringValue ?? "")
+        status["imageID"] = .string(attempts.last.map { Self.imageID($0.record) } ?? "")
+        status["restartCount"] = .int(Int64(attempts.last?.name.attempt ?? 0))
+        status["ready"] = .bool(false)
+        status["started"] = .bool(false)
+        if let latest = attempts.last { status["containerID"] = .string("skiff://" + latest.record.id) }
+        if let w = waiting[cname] {
+            status["state"] = waitingState(w.0, w.1)
+            counts.waiting += 1
+        } else if let latest = attempts.last {
+            switch latest.status {
+            case .running:
+                status["state"] = runningState(Timestamps.rfc3339(latest.record.createdAt))
+                let probed = agent.probes.state(latest.record.id)
+                let ready = probed?.ready ?? true
+                status["ready"] = .bool(ready)
+                status["started"] = .bool(probed?.started ?? true)
+                counts.running += 1
+                if ready { counts.ready += 1 }
+            case .exited(let e):
+                status["state"] = terminatedState(e)
+                if e.exitCode == 0 && !e.oomKilled { counts.succeeded += 1 } else { counts.failed += 1 }
+            case .created:
+                status["state"] = waitingState("ContainerCreating", nil)
+                counts.waiting += 1
+            }
+        } else {
+            status["state"] = waitingState("ContainerCreating", nil)
+            counts.waiting += 1
+        }
+        if attempts.count > 1, case .exited(let e) = attempts[attempts.count - 2].status {
+            status["lastState"] = terminatedState(e)
+        } else {
+            status["lastState"] = .object(JSONObject())
+        }
+        return status
+    }
+
+    /// "docker.io/library/busybox@sha256:..." — the repository and the manifest digest it ran.
+    static func imageID(_ record: ContainerRecord) -> String {
+        guard let digest = record.imageDigest else { return "" }
+        let repository = record.image.split(separator: "@").first.map { name -> String in
+            guard let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") else { return String(name) }
+            return String(name[..<colon])
+        } ?? record.image
+        return repository + "@" + digest
+    }
+
+    func waitingState(_ reason: String, _ message: String?) -> JSONValue {
+        var w = JSONObject()
+        w["reason"] = .string(reason)
+        if let message { w["message"] = .string(message) }
+        return .object(JSONObject([("waiting", .object(w))]))
+    }
+
+    func runningState(_ startedAt: String) -> JSONValue {
+        .object(JSONObject([("running", .object(JSONObject([("startedAt", .string(startedAt))])))]))
+    }
+
+    func terminatedState(_ e: ExitRecord) -> JSONValue {
+        let reason = e.oomKilled ? "OOMKilled" : (e.exitCode == 0 ? "Completed" : "Error")
+        return ["terminated": ["exitCode": .int(Int64(e.exitCode)), "reason": .string(reason),
+                               "startedAt": .string(Timestamps.rfc3339(e.startedAt)), "finishedAt": .string(Timestamps.rfc3339(e.finishedAt))]]
+    }
+}
