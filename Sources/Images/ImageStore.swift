@@ -461,12 +461,7 @@ public final class ImageStore: @unchecked Sendable {
     static func list(_ dir: String) -> [String] {
         guard let d = opendir(dir) else { return [] }
         defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let n = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if n != "." && n != ".." { names.append(n) }
-        }
-        return names
+        return DirectoryEntries.names(d)
     }
 
     static func size(_ path: String) -> Int64 {

@@ -183,12 +183,7 @@ public struct LayerUnpacker {
         let dup = Glibc.dup(dirFD)
         guard dup >= 0, let dir = fdopendir(dup) else { throw posix("opendir", "") }
         defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        for name in names { try removeExisting(dirFD, name) }
+        for name in DirectoryEntries.names(dir) { try removeExisting(dirFD, name) }
     }
 
     // MARK: metadata

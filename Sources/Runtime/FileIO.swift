@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Images
 
 public enum FileIO {
     public static func read(_ path: String) throws -> [UInt8] {
@@ -72,14 +73,7 @@ public enum FileIO {
     public static func listDirectory(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return DirectoryEntries.names(dir)
     }
 
     /// rm -rf that never follows symlinks and never descends into another mount.
