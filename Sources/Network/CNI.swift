@@ -101,7 +101,6 @@ public enum DefaultNetwork {
          ]]
     }
 
-    public static let loopback: JSONValue = ["cniVersion": "1.0.0", "name": "lo", "plugins": [["type": "loopback"]]]
 
     /// The first *.conflist (or *.conf, wrapped as a list) in `dir`, by name.
     public static func load(_ dir: String) throws -> JSONValue? {

@@ -1,7 +1,8 @@
-// Pod networks through CNI: after a pod's sandbox starts, loopback and the node's network list
-// (the first config in --cni-conf-dir, or a default bridge + host-local + portmap over the node's
-// podCIDR, written there) are ADDed to its network namespace; the result is kept in the pod's
-// directory so DEL runs on removal — also after an agent crash, when the sandbox is long gone.
+// Pod networks through CNI: after a pod's sandbox starts, the node's network list (the first
+// config in --cni-conf-dir, or a default bridge + host-local + portmap over the node's podCIDR,
+// written there) is ADDed to its network namespace; the result is kept in the pod's directory so
+// DEL runs on removal — also after an agent crash, when the sandbox is long gone. Loopback needs
+// no plugin: the runtime's shim brings `lo` up in every network namespace it creates.
 import API
 import Foundation
 import Network
@@ -68,7 +69,6 @@ final class PodNetworking: @unchecked Sendable {
         guard pod["spec"]?["hostNetwork"]?.boolValue != true else { return nil }
         tearDown(uid)   // a previous sandbox's
         let netns = "/proc/\(sandboxPID)/ns/net"
-        _ = try cni.add(list: DefaultNetwork.loopback, containerID: uid, netns: netns, ifName: "lo")
         guard let list = try networkList() else { return nil }
         let runtimeConfig = Self.portMappings(pod)
         let result = try cni.add(list: list, containerID: uid, netns: netns, runtimeConfig: runtimeConfig)

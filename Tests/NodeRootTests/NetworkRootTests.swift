@@ -1,4 +1,4 @@
-// Pod networking through real CNI plugins (bridge, host-local, loopback, portmap): pods get
+// Pod networking through real CNI plugins (bridge, host-local, portmap; `lo` comes up in the runtime's shim): pods get
 // addresses from their node's podCIDR, reach each other and are reached from the host; their
 // Endpoints carry the pod IPs; deleting pods — also pods whose agent was down — releases the
 // address, the veth and the plugin's rules.
@@ -53,6 +53,9 @@ struct NetworkRootTests {
         #expect(fromHost.stdout.contains("served-by-web"), "\(fromHost)")
         // The pod's own address inside it, and its Endpoints.
         #expect(try c.kubectl(["exec", "client", "--", "sh", "-c", "ip -4 -o addr show eth0"]).out.contains(clientIP + "/24"))
+        // Loopback is up without a CNI plugin (the shim's): a pod reaches a server on 127.0.0.1.
+        let local = try c.kubectl(["exec", "web", "--", "wget", "-qO-", "http://127.0.0.1:8080/"])
+        #expect(local.out == "served-by-web\n", "\(local)")
         try c.create("/api/v1/namespaces/default/services", """
         apiVersion: v1
         kind: Service
