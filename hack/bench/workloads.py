@@ -171,6 +171,13 @@ def job(api, completions, parallelism):
     wall = time.perf_counter() - start
     print(f"Job of {completions} x /bin/true, parallelism {parallelism}: {done[0]['type']} in {wall:.1f} s "
           f"= {status.get('succeeded', 0) / wall:.1f} pods/s completed (failed: {status.get('failed', 0)})")
+    # A failed /bin/true pod costs the Job a 10 s back-off: say why it failed (the cluster is gone after).
+    if status.get("failed", 0):
+        pods = api.call("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dburst").get("items", [])
+        for pod in [p for p in pods if p.get("status", {}).get("phase") == "Failed"][:3]:
+            st = pod["status"]
+            print(f"  failed pod {pod['metadata']['name']}: reason={st.get('reason')} message={st.get('message')} "
+                  f"states={json.dumps({c['name']: c.get('state') for c in st.get('containerStatuses') or []})[:600]}")
 
 
 if __name__ == "__main__":
