@@ -9,17 +9,18 @@ extension PodSync {
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func report(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance],
                 waiting: [String: (String, String)], initState: InitState) {
-        let spec = pod["spec"] ?? .null
-        let restartPolicy = spec["restartPolicy"]?.stringValue ?? "Always"
+        let spec = Pod(json: pod).spec
+        let restartPolicy = spec.restartPolicy?.rawValue ?? "Always"
+        // (The written string as it is: the view's Date would reformat it.)
         let startTime = pod["status"]?["startTime"]?.stringValue ?? Timestamps.now()
         var initStatuses: [JSONValue] = []
         var initCounts = StateCounts()
-        for c in spec["initContainers"]?.arrayValue ?? [] {
+        for c in spec.initContainers {
             initStatuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &initCounts))
         }
         var statuses: [JSONValue] = []
         var counts = StateCounts()
-        for c in spec["containers"]?.arrayValue ?? [] {
+        for c in spec.containers {
             statuses.append(containerStatus(c, instances: instances, waiting: waiting, counts: &counts))
         }
         let (running, succeeded, failed, waitingCount) = (counts.running, counts.succeeded, counts.failed, counts.waiting)
@@ -52,7 +53,7 @@ extension PodSync {
                            cond("PodScheduled", true)],
             "hostIP": .string(NodeInfo.hostIP()), "hostIPs": [["ip": .string(NodeInfo.hostIP())]],
             "startTime": .string(startTime), "containerStatuses": .array(statuses),
-            "qosClass": .string(pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(spec)),
+            "qosClass": .string(pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(spec.json)),
         ]
         if !initStatuses.isEmpty { status["initContainerStatuses"] = .array(initStatuses) }
         if let podIP { status["podIP"] = .string(podIP); status["podIPs"] = [["ip": .string(podIP)]] }
@@ -71,47 +72,48 @@ extension PodSync {
     /// One containerStatuses entry. Kept out of report()'s loop (and not inlined into it): the
     /// release optimizer spent minutes on loop-invariant code motion over the inlined literals.
     @inline(never)
-    func containerStatus(_ c: JSONValue, instances: [Instance], waiting: [String: (String, String)], counts: inout StateCounts) -> JSONValue {
-        let cname = c["name"]?.stringValue ?? ""
+    func containerStatus(_ container: Container, instances: [Instance], waiting: [String: (String, String)], counts: inout StateCounts) -> JSONValue {
+        let cname = container.name ?? ""
         let attempts = instances.filter { $0.name.container == cname }.sorted { $0.name.attempt < $1.name.attempt }
-        var status = JSONValue.object(JSONObject())
-        status["name"] = .string(cname)
-        status["image"] = .string(c["image"]?.stringValue ?? "")
-        status["imageID"] = .string(attempts.last.map { Self.imageID($0.record) } ?? "")
-        status["restartCount"] = .int(Int64(attempts.last?.name.attempt ?? 0))
-        status["ready"] = .bool(false)
-        status["started"] = .bool(false)
-        if let latest = attempts.last { status["containerID"] = .string("skiff://" + latest.record.id) }
+        var status = ContainerStatus()
+        status.name = cname
+        status.image = container.image ?? ""
+        status.imageID = attempts.last.map { Self.imageID($0.record) } ?? ""
+        status.restartCount = Int64(attempts.last?.name.attempt ?? 0)
+        status.ready = false
+        status.started = false
+        if let latest = attempts.last { status.containerID = "skiff://" + latest.record.id }
         if let w = waiting[cname] {
-            status["state"] = waitingState(w.0, w.1)
+            status.state = waitingState(w.0, w.1)
             counts.waiting += 1
         } else if let latest = attempts.last {
             switch latest.status {
             case .running:
-                status["state"] = runningState(Timestamps.rfc3339(latest.record.createdAt))
+                status.state = runningState(Timestamps.rfc3339(latest.record.createdAt))
                 let probed = agent.probes.state(latest.record.id)
                 let ready = probed?.ready ?? true
-                status["ready"] = .bool(ready)
-                status["started"] = .bool(probed?.started ?? true)
+                status.ready = ready
+                status.started = probed?.started ?? true
                 counts.running += 1
                 if ready { counts.ready += 1 }
             case .exited(let e):
-                status["state"] = terminatedState(e)
+                status.state = terminatedState(e)
                 if e.exitCode == 0 && !e.oomKilled { counts.succeeded += 1 } else { counts.failed += 1 }
             case .created:
-                status["state"] = waitingState("ContainerCreating", nil)
+                status.state = waitingState("ContainerCreating", nil)
                 counts.waiting += 1
             }
         } else {
-            status["state"] = waitingState("ContainerCreating", nil)
+            status.state = waitingState("ContainerCreating", nil)
             counts.waiting += 1
         }
         if attempts.count > 1, case .exited(let e) = attempts[attempts.count - 2].status {
-            status["lastState"] = terminatedState(e)
+            status.lastState = terminatedState(e)
         } else {
-            status["lastState"] = .object(JSONObject())
+            // The kubelet writes `lastState: {}`; the view's setter leaves an empty state out.
+            status.json.put("lastState", .object(JSONObject()))
         }
-        return status
+        return status.json
     }
 
     /// "docker.io/library/busybox@sha256:..." — the repository and the manifest digest it ran.
@@ -124,20 +126,24 @@ extension PodSync {
         return repository + "@" + digest
     }
 
-    func waitingState(_ reason: String, _ message: String?) -> JSONValue {
-        var w = JSONObject()
-        w["reason"] = .string(reason)
-        if let message { w["message"] = .string(message) }
-        return .object(JSONObject([("waiting", .object(w))]))
+    func waitingState(_ reason: String, _ message: String?) -> ContainerState {
+        var w = ContainerStateWaiting()
+        w.reason = reason
+        w.message = message
+        var state = ContainerState()
+        state.waiting = w
+        return state
     }
 
-    func runningState(_ startedAt: String) -> JSONValue {
-        .object(JSONObject([("running", .object(JSONObject([("startedAt", .string(startedAt))])))]))
+    /// (startedAt as the runtime recorded it, not through the view's Date.)
+    func runningState(_ startedAt: String) -> ContainerState {
+        ContainerState(json: .object(JSONObject([("running", .object(JSONObject([("startedAt", .string(startedAt))])))])))
     }
 
-    func terminatedState(_ e: ExitRecord) -> JSONValue {
+    func terminatedState(_ e: ExitRecord) -> ContainerState {
         let reason = e.oomKilled ? "OOMKilled" : (e.exitCode == 0 ? "Completed" : "Error")
-        return ["terminated": ["exitCode": .int(Int64(e.exitCode)), "reason": .string(reason),
-                               "startedAt": .string(Timestamps.rfc3339(e.startedAt)), "finishedAt": .string(Timestamps.rfc3339(e.finishedAt))]]
+        return ContainerState(json: ["terminated": ["exitCode": .int(Int64(e.exitCode)), "reason": .string(reason),
+                                                    "startedAt": .string(Timestamps.rfc3339(e.startedAt)),
+                                                    "finishedAt": .string(Timestamps.rfc3339(e.finishedAt))]])
     }
 }

@@ -83,14 +83,15 @@ final class PodSync: @unchecked Sendable {
         let nodeChanges = agent.nodeChanges.withLock { $0 }
         var live = inFlight
         for pod in pods {
-            guard let uid = Pod(json: pod).metadata.uid else { continue }
+            let view = Pod(json: pod)
+            guard let uid = view.metadata.uid else { continue }
             let short = String(uid.prefix(8))
             live.insert(short)
             if inFlight.contains(short) { workers.passOver(uid); continue }
             let instances = byPod[short] ?? []
-            if isSettled(pod, uid: uid, instances: instances) { continue }
-            let from = fingerprint(pod, instances: instances, nodeChanges: nodeChanges)
             let state = states[uid]
+            if isSettled(view, state: state, instances: instances) { continue }
+            let from = fingerprint(view, instances: instances, nodeChanges: nodeChanges)
             if state.syncedFrom == from, let at = state.syncedAt, Date().timeIntervalSince(at) < agent.options.syncInterval { continue }
             workers.submit(uid) { [self] in
                 states.update(uid) { $0.syncedFrom = from; $0.syncedAt = Date() }
@@ -119,9 +120,9 @@ final class PodSync: @unchecked Sendable {
     /// again (a pass comes with every pod update: under a Job burst, dozens a second), so new
     /// pods don't queue behind running ones that have nothing to do. Timers (back-off, grace
     /// periods, claim retries) are served by the syncInterval.
-    func fingerprint(_ pod: JSONValue, instances: [Instance], nodeChanges: Int) -> Int {
+    func fingerprint(_ pod: Pod, instances: [Instance], nodeChanges: Int) -> Int {
         var hasher = Hasher()
-        hasher.combine(Pod(json: pod).metadata.resourceVersion)
+        hasher.combine(pod.metadata.resourceVersion)
         hasher.combine(nodeChanges)
         for i in instances {
             hasher.combine(i.record.id)
@@ -136,8 +137,8 @@ final class PodSync: @unchecked Sendable {
 
     /// A finished pod whose sandbox is stopped and address released needs nothing until it is
     /// deleted: the loop passes it by (a node keeps hundreds of completed Job pods).
-    func isSettled(_ pod: JSONValue, uid: String, instances: [Instance]) -> Bool {
-        guard states[uid].released, Pod(json: pod).metadata.deletionTimestamp == nil else { return false }
+    func isSettled(_ pod: Pod, state: PodState, instances: [Instance]) -> Bool {
+        guard state.released, pod.metadata.deletionTimestamp == nil else { return false }
         return !instances.contains { if case .running = $0.status { return true }; return false }
     }
 

@@ -13,20 +13,26 @@ extension PodSync {
     /// the sandbox; everything removed (volumes, cgroup) and the deletion confirmed to the API.
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
     func terminate(_ pod: JSONValue, uid: String, name: String, namespace: String, instances: [Instance]) {
-        let grace = pod["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? pod["spec"]?["terminationGracePeriodSeconds"]?.intValue ?? 30
+        let view = Pod(json: pod)
+        let grace = view.metadata.deletionGracePeriodSeconds ?? view.spec.terminationGracePeriodSeconds ?? 30
         let running = instances.filter {
             guard $0.name.container != PodSandbox.containerName, case .running = $0.status else { return false }
             return true
         }
         if !running.isEmpty {
-            let started = states[uid].terminationStarted ?? Date()
-            if states[uid].terminationStarted == nil {
+            let began = states[uid].terminationStarted
+            let started = began ?? Date()
+            if began == nil {
                 states.update(uid) { $0.terminationStarted = started }
-                let containers = (pod["spec"]?["containers"]?.arrayValue ?? []) + (pod["spec"]?["initContainers"]?.arrayValue ?? [])
+                let containers = view.spec.containers + view.spec.initContainers
+                var sandboxPID: Int32?
+                for i in instances where i.name.container == PodSandbox.containerName {
+                    if case .running(let pid) = i.status { sandboxPID = pid }
+                }
                 for i in running {
-                    let c = containers.first { $0["name"]?.stringValue == i.name.container }
+                    let c = containers.first { $0.name == i.name.container }?.json
                     agent.events.container(pod, c, reason: "Killing", message: "Stopping container \(i.name.container)")
-                    stop(i, container: c, pod: pod, grace: Double(grace))
+                    stop(i, container: c, pod: pod, sandboxPID: sandboxPID, grace: Double(grace))
                 }
             } else if Date().timeIntervalSince(started) >= Double(grace) {
                 for i in running { try? runtime.kill(i.record.id, signal: SIGKILL) }
@@ -57,16 +63,12 @@ extension PodSync {
     }
 
     /// SIGTERM, after the preStop hook when there is one (on a thread: the hook may take up to the grace period).
-    func stop(_ i: Instance, container c: JSONValue?, pod: JSONValue, grace: Double) {
+    func stop(_ i: Instance, container c: JSONValue?, pod: JSONValue, sandboxPID: Int32?, grace: Double) {
         guard let hook = c?["lifecycle"]?["preStop"], let c, let action = ProbeAction(hook, container: c) else {
             try? runtime.kill(i.record.id, signal: SIGTERM)
             return
         }
         let runtime = self.runtime, agent = self.agent
-        var pid: Int32?
-        if let sandbox = runtimeInstances(pod["metadata"]?["uid"]?.stringValue ?? "").first(where: { $0.name.container == PodSandbox.containerName }),
-           case .running(let p) = sandbox.status { pid = p }
-        let sandboxPID = pid
         Thread.detachNewThread {
             let (ok, message) = action.run(runtime: runtime, containerID: i.record.id, sandboxPID: sandboxPID, timeout: max(1, grace))
             if !ok { agent.events.container(pod, c, type: "Warning", reason: "FailedPreStopHook", message: message) }

@@ -481,6 +481,11 @@ public struct ContainerStatus: JSONView {
         set { json.put("image", newValue.map { .string($0) }) }
     }
 
+    public var imageID: String? {
+        get { json["imageID"]?.stringValue }
+        set { json.put("imageID", newValue.map { .string($0) }) }
+    }
+
     public var containerID: String? {
         get { json["containerID"]?.stringValue }
         set { json.put("containerID", newValue.map { .string($0) }) }

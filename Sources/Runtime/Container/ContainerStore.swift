@@ -151,9 +151,7 @@ public struct ContainerStore: Sendable {
         // A full id needs no listing (the agent kills and removes by id).
         if ref.count == 64, let record = try? load(id: ref) { return record }
         if let byName = all(where: { $0.name == ref }).first { return byName }
-        let everything = all()
-        if let byName = everything.first(where: { $0.name == ref }) { return byName }
-        let matches = everything.filter { $0.id.hasPrefix(ref) }
+        let matches = all(where: { $0.id.hasPrefix(ref) })
         guard !ref.isEmpty, let first = matches.first else {
             throw RuntimeError(.notFound, "no such container: \(ref)")
         }
