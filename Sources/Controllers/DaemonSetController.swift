@@ -54,6 +54,8 @@ final class DaemonSetController: Controller, InitialKeys, @unchecked Sendable {
 
     func sync(_ key: String, client: ObjectClient) throws {
         guard let ds = daemonSets.get(key), !ds.isBeingDeleted else { return }
+        // Read before listing: a create seen after the list would otherwise be made twice.
+        let expectationsMet = expectations.satisfied(key)
         let hash = try history.current(for: ds, template: ds.spec.template.json, client: client)
         let owned = pods.list(namespace: ds.namespace).filter { $0.controllerRef?.uid == ds.uid && !$0.isBeingDeleted }
         var byNode: [String: [Pod]] = [:]
@@ -77,7 +79,7 @@ final class DaemonSetController: Controller, InitialKeys, @unchecked Sendable {
             }
         }
         plan.delete += byNode.values.flatMap { $0 }   // on nodes that are gone
-        if expectations.satisfied(key) {
+        if expectationsMet {
             if ds.spec.updateStrategy.type == .rollingUpdate { rollingUpdate(ds, hash: hash, plan: &plan) }
             try apply(plan, to: ds, hash: hash, client: client)
         }

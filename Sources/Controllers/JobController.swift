@@ -20,7 +20,11 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
     let events: EventRecorder?
     let now: @Sendable () -> Date
     /// Pods this controller deleted itself (excess, suspended, finished Job): not failures.
+    /// Kept until the pod is gone, so a stale copy still holding the finalizer isn't one either.
     let deletedByUs = UIDSet()
+    /// Pods whose finalizer this controller removed and the informer hasn't shown without it yet
+    /// (client-go's finalizer expectations): their stale copies are not counted a second time.
+    let releasing = UIDSet()
 
     init(jobs: Lister<Job>, pods: Lister<Pod>, events: EventRecorder?, now: @escaping @Sendable () -> Date = { Date() }) {
         self.jobs = jobs
@@ -43,6 +47,10 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
 
     /// A pod of a Job appeared, changed or went: the creates and deletes we wait for, and the Job to sync.
     func podChanged(old: Pod?, new: Pod?) {
+        if let pod = new ?? old, new == nil || !JobTracking.holdsFinalizer(pod) {
+            releasing.remove(pod.uid)
+            if new == nil { deletedByUs.remove(pod.uid) }
+        }
         if let key = expectations.observe(old: old, new: new, ownerKind: Job.kind) { queue.add(key) }
     }
 
@@ -56,8 +64,11 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
             backoff.forget(key)
             return
         }
+        // Read before listing: a create seen after the list (while this sync counts and releases
+        // finished pods) would otherwise be made twice, and the extra pod deleted as excess.
+        let expectationsMet = expectations.satisfied(key)
         let owned = pods.list(namespace: job.namespace).filter { $0.controllerRef?.uid == job.uid }
-        var tracking = JobTracking(job: job, pods: owned, deletedByUs: deletedByUs, now: now())
+        var tracking = JobTracking(job: job, pods: owned, deletedByUs: deletedByUs, releasing: releasing, now: now())
         if job.isBeingDeleted || tracking.isFinished {
             // Nothing more to run: let every pod go (the garbage collector deletes them).
             try tracking.releaseAll(client: client)
@@ -88,7 +99,7 @@ final class JobController: Controller, InitialKeys, @unchecked Sendable {
                 setCondition(&status, .complete, true, reason: "CompletionsReached", message: "Reached expected number of succeeded pods")
                 status.completionTime = now()
                 events?.object(job, reason: "Completed", message: "Job completed")
-            } else if expectations.satisfied(key) {
+            } else if expectationsMet {
                 try manageActive(job, &tracking, client: client)
             }
             if let deadline = spec.activeDeadlineSeconds, let start = status.startTime, !tracking.isFinished {

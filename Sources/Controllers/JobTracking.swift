@@ -14,16 +14,18 @@ struct JobTracking {
     var active: [Pod]
     let owned: [Pod]
     let deletedByUs: UIDSet
+    let releasing: UIDSet
     let now: Date
     /// Finished pods holding the finalizer: to record in status, then release.
     private var finishedHolding: [Pod] = []
     private var policyFailure: Failure?
 
-    init(job: Job, pods: [Pod], deletedByUs: UIDSet, now: Date) {
+    init(job: Job, pods: [Pod], deletedByUs: UIDSet, releasing: UIDSet, now: Date) {
         self.job = job
         self.status = job.status
         self.owned = pods
         self.deletedByUs = deletedByUs
+        self.releasing = releasing
         self.now = now
         active = pods.filter { !$0.isTerminal && !$0.isBeingDeleted }
     }
@@ -48,6 +50,7 @@ struct JobTracking {
         var indexes = CompletedIndexes(status.completedIndexes ?? "")
         let completions = Int(job.spec.completions ?? 0)
         for pod in owned where Self.holdsFinalizer(pod) && (pod.isTerminal || pod.isBeingDeleted) {
+            if releasing.contains(pod.uid) { continue }   // counted already; its release is on the way
             finishedHolding.append(pod)
             if succeeded.contains(pod.uid) || failed.contains(pod.uid) { continue }
             if pod.status.phase == .succeeded {
@@ -83,9 +86,14 @@ struct JobTracking {
         }
         var released = Set<String>()
         for pod in finishedHolding {
-            try Self.removeFinalizer(pod, client: client)
+            releasing.insert(pod.uid)
+            do {
+                try Self.removeFinalizer(pod, client: client)
+            } catch {
+                releasing.remove(pod.uid)
+                throw error
+            }
             released.insert(pod.uid)
-            deletedByUs.remove(pod.uid)
         }
         let present = Dictionary(owned.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
         func countable(_ uid: String) -> Bool {

@@ -76,6 +76,8 @@ final class ReplicaSetController: Controller, InitialKeys, @unchecked Sendable {
         guard let sel = selector(owner), !sel.requirements.isEmpty else { return }
         let spec = owner["spec"] ?? .null
         let wanted = Int(spec["replicas"]?.intValue ?? 1)
+        // Read before listing: a create seen after the list would otherwise be made twice.
+        let expectationsMet = expectations.satisfied(key)
         var owned: [JSONValue] = []
         for pod in informers.inNamespace(informers.pods, ns) {
             let labels = pod["metadata"]?["labels"]?.stringMap ?? [:]
@@ -87,7 +89,7 @@ final class ReplicaSetController: Controller, InitialKeys, @unchecked Sendable {
             }
         }
         let active = owned.filter(isActive)
-        if expectations.satisfied(key) {
+        if expectationsMet {
             let diff = wanted - active.count
             if diff > 0 {
                 try create(diff, owner: owner, key: key, client: client)

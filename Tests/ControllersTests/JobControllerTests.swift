@@ -14,18 +14,72 @@ final class TestClock: Sendable {
     func advance(_ seconds: Double) { t.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
+/// The controller's pods, which can fall behind the API as an informer's cache does: while
+/// lagging, it lists the pods as they were and holds their change events back.
+final class LaggingPodCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private let live: Lister<Pod>
+    private var frozen: [JSONValue]?
+    private var held: [(Pod?, Pod?)] = []
+    private var catchUpAfterList = false
+    var handler: (@Sendable (Pod?, Pod?) -> Void)?
+
+    init(live: Lister<Pod>) { self.live = live }
+
+    var lister: Lister<Pod> {
+        Lister(items: { [self] in items() }, get: { [self] key in items().first { Pod(json: $0).key == key } })
+    }
+
+    func lag() { lock.lock(); frozen = live.list().map(\.json); lock.unlock() }
+
+    /// The held events arrive right after the next sync has taken its list.
+    func catchUpAfterNextList() { lock.lock(); catchUpAfterList = true; lock.unlock() }
+
+    func catchUp() {
+        lock.lock()
+        let events = held
+        held = []
+        frozen = nil
+        catchUpAfterList = false
+        lock.unlock()
+        for (old, new) in events { handler?(old, new) }
+    }
+
+    func changed(_ old: Pod?, _ new: Pod?) {
+        lock.lock()
+        if frozen != nil {
+            held.append((old, new))
+            lock.unlock()
+            return
+        }
+        lock.unlock()
+        handler?(old, new)
+    }
+
+    private func items() -> [JSONValue] {
+        lock.lock()
+        let (list, thenCatchUp) = (frozen ?? live.list().map(\.json), catchUpAfterList)
+        lock.unlock()
+        if thenCatchUp { catchUp() }
+        return list
+    }
+}
+
 /// A fake API, a Job controller over it and the clock both share.
 struct JobHarness {
     let clock = TestClock()
     let api: FakeObjectClient
+    let cache: LaggingPodCache
     let controller: JobController
 
     init() {
         let clock = self.clock
         api = FakeObjectClient(now: { clock.now })
-        controller = JobController(jobs: api.lister(Job.self), pods: api.lister(Pod.self), events: nil, now: { clock.now })
-        let c = controller
-        api.onChange(Pod.self) { c.podChanged(old: $0, new: $1) }
+        cache = LaggingPodCache(live: api.lister(Pod.self))
+        controller = JobController(jobs: api.lister(Job.self), pods: cache.lister, events: nil, now: { clock.now })
+        let c = controller, cache = self.cache
+        cache.handler = { c.podChanged(old: $0, new: $1) }
+        api.onChange(Pod.self) { cache.changed($0, $1) }
     }
 
     /// Creates a Job as the API server would (defaults, generated selector) and syncs it.
@@ -182,6 +236,53 @@ struct JobHarness {
         #expect(job.status.succeeded == 1 && job.status.failed == nil)
         #expect(try h.api.get(Pod.self, namespace: "default", name: pod.name) == nil)
         #expect(try h.active("once").count == 1)
+    }
+
+    @Test func aStalePodCacheCountsNothingTwice() throws {
+        let h = JobHarness()
+        try h.create("stale") { $0.spec.completions = 2; $0.spec.parallelism = 1 }
+        try h.finish(try h.active("stale")[0], exitCode: 0)
+        h.cache.lag()   // the pod informer still shows the pod finished and holding the finalizer
+        try h.sync("stale")
+        #expect(try h.job("stale").status.succeeded == 1)
+        try h.sync("stale")
+        var job = try h.job("stale")
+        #expect(job.status.succeeded == 1 && h.condition(job, .complete) == nil, "the stale copy is not counted again")
+        h.cache.catchUp()
+        try h.sync("stale")
+        job = try h.job("stale")
+        #expect(job.status.succeeded == 1 && job.status.active == 1)
+    }
+
+    @Test func anExcessPodDeletedByTheControllerIsNotAFailure() throws {
+        let h = JobHarness()
+        try h.create("shrink") { $0.spec.completions = 5; $0.spec.parallelism = 2 }
+        var job = try h.job("shrink")
+        job.spec.parallelism = 1
+        _ = try h.api.update(job)
+        try h.sync("shrink")   // deletes one pod: its finalizer holds it
+        h.cache.lag()
+        try h.sync("shrink")   // the finalizer comes off, and the API server removes the pod
+        try h.sync("shrink")   // the cache still shows it deleting and holding the finalizer
+        h.cache.catchUp()
+        try h.sync("shrink")
+        job = try h.job("shrink")
+        #expect(job.status.failed == nil && job.status.active == 1)
+    }
+
+    @Test func podsCreatedWhileASyncCountsAreNotCreatedTwice() throws {
+        let h = JobHarness()
+        try h.create("race") { $0.spec.completions = 10; $0.spec.parallelism = 2 }
+        h.cache.lag()
+        try h.finish(try h.active("race")[0], exitCode: 0)
+        h.cache.catchUp()
+        h.cache.lag()
+        try h.sync("race")   // counts the finished pod and creates its replacement, unseen yet
+        h.cache.catchUpAfterNextList()   // the replacement shows up while the next sync works on its old list
+        try h.sync("race")
+        try h.sync("race")
+        #expect(try h.active("race").count == 2, "no third pod, so none to delete as excess")
+        #expect(try h.pods("race").allSatisfy { !$0.isBeingDeleted })
     }
 
     @Test func podFailurePolicyFailsOrIgnores() throws {
