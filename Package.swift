@@ -109,7 +109,7 @@ let package = Package(
         // Services through iptables, as kube-proxy's iptables mode.
         .target(name: "Proxy", dependencies: ["API", "Client", "Network", "CNFTables", "CLinux"]),
         // Pod networks through CNI plugins (spec 1.0).
-        .target(name: "Network", dependencies: ["API"]),
+        .target(name: "Network", dependencies: ["API", "CLinux"]),
         // DNS: the cluster DNS server — wire codec, records from Services/EndpointSlices/Pods, forwarding.
         .target(name: "DNS", dependencies: [
             "API", "Client",

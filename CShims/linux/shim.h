@@ -1,4 +1,5 @@
-/* Linux headers Swift's Glibc module leaves out (xattrs, device numbers, setns, mallopt). Header-only. */
+/* Linux headers Swift's Glibc module leaves out (xattrs, device numbers, setns, mallopt, pipe2,
+ * posix_spawn's closefrom). Header-only. */
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
 
@@ -14,3 +15,12 @@ static inline int skiff_setns_net(int fd) { return (int)syscall(SYS_setns, fd, 0
 /* mallopt(M_ARENA_MAX): malloc.h is not in Swift's Glibc module. */
 #include <malloc.h>
 static inline int skiff_malloc_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }
+
+/* pipe2(O_CLOEXEC) and posix_spawn_file_actions_addclosefrom_np (glibc 2.34): a host command
+ * spawned from a many-threaded agent gets no descriptor but its three pipes, with no fork race. */
+#include <fcntl.h>
+#include <spawn.h>
+static inline int skiff_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }
+static inline int skiff_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

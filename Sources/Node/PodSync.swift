@@ -11,32 +11,15 @@ import Runtime
 import Glibc
 #endif
 
-struct ContainerName: Equatable {
-    var container: String
-    var pod: String
-    var namespace: String
-    var uid: String      // first 8 characters of the pod's uid
-    var attempt: Int
-
-    var text: String { "k8s_\(container)_\(pod)_\(namespace)_\(uid)_\(attempt)" }
-
-    init(container: String, pod: String, namespace: String, uid: String, attempt: Int) {
-        self.container = container; self.pod = pod; self.namespace = namespace; self.uid = String(uid.prefix(8)); self.attempt = attempt
-    }
-
-    init?(parsing name: String) {
-        let parts = name.split(separator: "_", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 6, parts[0] == "k8s", let attempt = Int(parts[5]) else { return nil }
-        self.init(container: parts[1], pod: parts[2], namespace: parts[3], uid: parts[4], attempt: attempt)
-    }
-}
-
 /// The sync loop (syncAll) lists the runtime once per pass and hands each pod that needs work
 /// to the pod workers; their syncs run at once, each with its own API connection.
 final class PodSync: @unchecked Sendable {
     let agent: NodeAgent
     var runtime: ContainerRuntime { agent.runtime }
     let states = PodStates()
+    let names = ContainerNames()
+    /// When syncAll last looked for pod directories left behind (only its thread touches it).
+    private var lastDirectoryScan = Date.distantPast
     private(set) var workers: PodWorkers!
 
     struct DownwardSource: Equatable {
@@ -75,22 +58,35 @@ final class PodSync: @unchecked Sendable {
         if pods.isEmpty && !apiSynced { return }
         // (Before the list: a pod in flight now may change its containers behind it.)
         let inFlight = Set(workers.inFlight().map { String($0.prefix(8)) })
+        // Settled pods (finished, sandbox gone, address released) and their containers are not
+        // looked at again until they are deleted: a node keeps hundreds of completed Job pods,
+        // and a pass comes with every pod update.
+        var settled = Set<String>(), live = inFlight
+        for pod in pods {
+            let meta = Pod(json: pod).metadata
+            guard let uid = meta.uid else { continue }
+            let short = String(uid.prefix(8))
+            live.insert(short)
+            if meta.deletionTimestamp == nil, states[uid].settled { settled.insert(short) }
+        }
         var byPod: [String: [Instance]] = [:]
-        for (record, status) in runtime.list(where: { _ in true }) {
-            guard let n = ContainerName(parsing: record.name) else { continue }
+        for (record, status) in runtime.list(where: { names.of($0).map { !settled.contains($0.uid) } ?? true }) {
+            guard let n = names.of(record) else { continue }
             byPod[n.uid, default: []].append((n, record, status))
         }
         let nodeChanges = agent.nodeChanges.withLock { $0 }
-        var live = inFlight
         for pod in pods {
             let view = Pod(json: pod)
             guard let uid = view.metadata.uid else { continue }
             let short = String(uid.prefix(8))
-            live.insert(short)
+            if settled.contains(short) { continue }
             if inFlight.contains(short) { workers.passOver(uid); continue }
             let instances = byPod[short] ?? []
             let state = states[uid]
-            if isSettled(view, state: state, instances: instances) { continue }
+            if isSettled(view, state: state, instances: instances) {
+                states.update(uid) { $0.settled = true }
+                continue
+            }
             let from = fingerprint(view, instances: instances, nodeChanges: nodeChanges)
             if state.syncedFrom == from, let at = state.syncedAt, Date().timeIntervalSince(at) < agent.options.syncInterval { continue }
             workers.submit(uid) { [self] in
@@ -100,8 +96,14 @@ final class PodSync: @unchecked Sendable {
         }
         guard apiSynced else { return }
         // Pods no longer bound here (deleted with grace 0, or gone while we were down): their
-        // network first, while the sandbox's namespace still exists.
-        let orphanDirs = FileIO.listDirectory(agent.options.rootDir + "/pods").filter { !live.contains(String($0.prefix(8))) }
+        // network first, while the sandbox's namespace still exists. Their containers are seen
+        // on every pass; their directories (one per pod, finished ones included) once a second.
+        var orphanDirs: [String] = []
+        if Date().timeIntervalSince(lastDirectoryScan) >= 1 {
+            lastDirectoryScan = Date()
+            orphanDirs = FileIO.listDirectory(agent.options.rootDir + "/pods").filter { !live.contains(String($0.prefix(8))) }
+            names.retain(Set(runtime.store.ids()))
+        }
         for dir in orphanDirs { agent.network.tearDown(dir) }
         for (uid, instances) in byPod where !live.contains(uid) {
             for i in instances.sorted(by: { a, _ in a.name.container != PodSandbox.containerName }) {
@@ -167,13 +169,7 @@ final class PodSync: @unchecked Sendable {
         // A pod that finished (restartPolicy Never/OnFailure) keeps its state; its sandbox stops.
         let phase = states[uid].reported?["phase"]?.stringValue ?? Pod(json: pod).status.phase?.rawValue
         if phase == "Succeeded" || phase == "Failed" {
-            for i in instances where i.name.container == PodSandbox.containerName {
-                if case .running = i.status { try? runtime.kill(i.record.id, signal: SIGKILL) }
-            }
-            // Its address goes back to the pool (CNI DEL once; later passes find no record):
-            // completed Job pods would otherwise use up the node's /24 after 254 of them.
-            agent.network.tearDown(uid)
-            states.update(uid) { $0.released = true }
+            releaseFinished(uid, instances: instances)
             return
         }
         let spec = pod["spec"] ?? .null
@@ -246,11 +242,22 @@ final class PodSync: @unchecked Sendable {
         report(pod, uid: uid, name: name, namespace: namespace, instances: started ? runtimeInstances(uid) : current,
                waiting: waiting, initState: initState)
         if let phase = states[uid].reported?["phase"]?.stringValue, phase == "Succeeded" || phase == "Failed" {
-            for i in current where i.name.container == PodSandbox.containerName { try? runtime.kill(i.record.id, signal: SIGKILL) }
+            releaseFinished(uid, instances: current)
         }
     }
 
     enum InitState { case running, done, failed }
+
+    /// A finished pod's address goes back to the pool and its sandbox stops (completed Job pods
+    /// would otherwise use up the node's /24 after 254 of them). CNI DEL comes first, while the
+    /// sandbox's namespace is there for the plugins to clean up in; later passes find no record.
+    func releaseFinished(_ uid: String, instances: [Instance]) {
+        agent.network.tearDown(uid)
+        for i in instances where i.name.container == PodSandbox.containerName {
+            if case .running = i.status { try? runtime.kill(i.record.id, signal: SIGKILL) }
+        }
+        states.update(uid) { $0.released = true }
+    }
 
     /// ConfigMap, Secret and downward API volumes follow their sources, like the kubelet's
     /// periodic sync: rewritten (only when changed) every syncFrequency.
@@ -314,10 +321,9 @@ final class PodSync: @unchecked Sendable {
 
     /// One pod's containers, fresh from the runtime (status read only for those).
     func runtimeInstances(_ uid: String) -> [Instance] {
-        let marker = "_" + uid.prefix(8) + "_"
-        return runtime.store.all(where: { $0.name.contains(marker) }).compactMap { r in
-            guard let n = ContainerName(parsing: r.name), n.uid == String(uid.prefix(8)) else { return nil }
-            return (n, r, runtime.store.status(of: r.id))
+        let short = String(uid.prefix(8))
+        return runtime.store.all(where: { names.of($0)?.uid == short }).compactMap { r in
+            names.of(r).map { ($0, r, runtime.store.status(of: r.id)) }
         }
     }
 

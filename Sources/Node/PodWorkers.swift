@@ -80,6 +80,9 @@ struct PodState {
     var syncedAt: Date?
     /// A finished pod whose sandbox was stopped and address released: nothing more to do until it is deleted.
     var released = false
+    /// Released, and a pass found none of its containers running: passes skip it and its
+    /// containers until it is deleted.
+    var settled = false
 }
 
 /// Every pod's PodState by uid. Workers of different pods use it at once; a pod's entry is only

@@ -59,14 +59,22 @@ public enum FileIO {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// mkdir -p. From the leaf up: where the parent exists (nearly always) it is one syscall.
     public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws {
-        if isDirectory(path) { return }
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, mode) != 0 && errno != EEXIST {
-                throw RuntimeError.posix(.io, "mkdir", path: current)
+        if mkdir(path, mode) == 0 { return }
+        switch errno {
+        case EEXIST:
+            if isDirectory(path) { return }
+            throw RuntimeError.posix(.io, "mkdir", path: path)
+        case ENOENT:
+            let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+            guard let slash = trimmed.lastIndex(of: "/"), slash != trimmed.startIndex else {
+                throw RuntimeError.posix(.io, "mkdir", path: path)
             }
+            try mkdirAll(String(trimmed[..<slash]), mode: mode)
+            if mkdir(trimmed, mode) != 0 && errno != EEXIST { throw RuntimeError.posix(.io, "mkdir", path: trimmed) }
+        default:
+            throw RuntimeError.posix(.io, "mkdir", path: path)
         }
     }
 

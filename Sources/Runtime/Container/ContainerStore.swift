@@ -63,6 +63,34 @@ final class ContainerStoreCache: Sendable {
         var exits: [String: ExitRecord] = [:]
     }
     private let entries = Mutex(Entries())
+    private let listing = Mutex(DirectoryListing())
+
+    /// The containers directory's entries as last read, and when: a pass over thousands of
+    /// containers then costs one stat, not a directory read, while nothing was added or removed.
+    struct DirectoryListing {
+        var ids: [String] = []
+        var mtime = timespec()
+        var valid = false
+    }
+
+    /// The container ids in `dir`, read again only when its mtime moved. A change within the
+    /// same timestamp tick as the last read could hide behind an unchanged mtime, so a listing
+    /// taken less than 50 ms after the directory's mtime is never reused.
+    func ids(in dir: String) -> [String] {
+        var st = stat()
+        guard stat(dir, &st) == 0 else { return [] }
+        let cached = listing.withLock { l -> [String]? in
+            guard l.valid, l.mtime.tv_sec == st.st_mtim.tv_sec, l.mtime.tv_nsec == st.st_mtim.tv_nsec else { return nil }
+            return l.ids
+        }
+        if let cached { return cached }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let ids = FileIO.listDirectory(dir).filter { $0.count == 64 }
+        let settled = Double(now.tv_sec - st.st_mtim.tv_sec) + Double(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9 > 0.05
+        listing.withLock { $0 = DirectoryListing(ids: ids, mtime: st.st_mtim, valid: settled) }
+        return ids
+    }
 
     func record(_ id: String) -> ContainerRecord? { entries.withLock { $0.records[id] } }
     /// The kept records of `ids` that match, under one lock (the agent's workers list containers
@@ -128,9 +156,12 @@ public struct ContainerStore: Sendable {
         }
     }
 
+    /// The ids of every container on disk.
+    public func ids() -> [String] { cache.ids(in: containersDir) }
+
     /// Every container with a readable record, oldest first.
     public func all() -> [ContainerRecord] {
-        let ids = FileIO.listDirectory(containersDir).filter { $0.count == 64 }
+        let ids = cache.ids(in: containersDir)
         cache.retain(Set(ids))
         return records(ids) { _ in true }.sorted { $0.createdAt < $1.createdAt }
     }
@@ -138,7 +169,7 @@ public struct ContainerStore: Sendable {
     /// The containers whose record matches, in no order: a node with thousands of finished
     /// containers looks up one pod's or one name's without copying and sorting them all.
     public func all(where matches: (ContainerRecord) -> Bool) -> [ContainerRecord] {
-        records(FileIO.listDirectory(containersDir).filter { $0.count == 64 }, where: matches)
+        records(cache.ids(in: containersDir), where: matches)
     }
 
     private func records(_ ids: [String], where matches: (ContainerRecord) -> Bool) -> [ContainerRecord] {
@@ -164,11 +195,8 @@ public struct ContainerStore: Sendable {
     public func status(of id: String) -> ContainerRunState {
         if let exit = cache.exit(id) { return .exited(exit) }
         let p = paths(id)
-        if let bytes = try? FileIO.read(p.exitFile),
-           let exit = try? JSONDecoder().decode(ExitRecord.self, from: Data(bytes)) {
-            cache.keep(exit: exit, for: id)
-            return .exited(exit)
-        }
+        // A live process first (one /proc read): the agent asks about every running container
+        // on every pass, and the exit record is only looked for once the process is gone.
         var pidRecord = cache.pid(id)
         if pidRecord == nil, let text = try? FileIO.readString(p.pidFile), let parsed = PidRecord(parsing: text) {
             cache.keep(pid: parsed, for: id)
