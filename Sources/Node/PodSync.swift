@@ -20,6 +20,7 @@ final class PodSync: @unchecked Sendable {
     let names = ContainerNames()
     /// When syncAll last looked for pod directories left behind (only its thread touches it).
     private var lastDirectoryScan = Date.distantPast
+    private var previousLive = Set<String>()
     private(set) var workers: PodWorkers!
 
     struct DownwardSource: Equatable {
@@ -97,9 +98,12 @@ final class PodSync: @unchecked Sendable {
         guard apiSynced else { return }
         // Pods no longer bound here (deleted with grace 0, or gone while we were down): their
         // network first, while the sandbox's namespace still exists. Their containers are seen
-        // on every pass; their directories (one per pod, finished ones included) once a second.
+        // on every pass; their directories (one per pod, finished ones included) when a pod
+        // went away since the last pass, and once a second.
         var orphanDirs: [String] = []
-        if Date().timeIntervalSince(lastDirectoryScan) >= 1 {
+        let podWentAway = !previousLive.isSubset(of: live) || byPod.keys.contains { !live.contains($0) }
+        previousLive = live
+        if podWentAway || Date().timeIntervalSince(lastDirectoryScan) >= 1 {
             lastDirectoryScan = Date()
             orphanDirs = FileIO.listDirectory(agent.options.rootDir + "/pods").filter { !live.contains(String($0.prefix(8))) }
             names.retain(Set(runtime.store.ids()))
