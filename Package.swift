@@ -69,7 +69,7 @@ let package = Package(
         // Cgroups: v1 and v2 behind one protocol.
         .target(name: "Cgroups"),
         // Runtime: containers — spawn plans, seccomp/capabilities, rootfs, state, monitor control.
-        .target(name: "Runtime", dependencies: ["Images", "Cgroups", "CShims", "CSeccomp"]),
+        .target(name: "Runtime", dependencies: ["Images", "Cgroups", "CShims", "CSeccomp", "CLinux"]),
         // API: Kubernetes resource types, ObjectMeta, Quantity, selectors, defaulting, validation. No I/O.
         .target(name: "API", exclude: ["Schema"]),
         // Writes Sources/API/Generated from Sources/API/Schema (hack/codegen.sh).

@@ -24,3 +24,15 @@ static inline int skiff_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pipe2
 static inline int skiff_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
+
+/* Spawn attributes every child of ours starts with: posix_spawnattr_init, no signal blocked
+ * (a daemon thread's mask must not leak into its tools or monitors), and a new session when
+ * asked (POSIX_SPAWN_SETSID, glibc 2.26). The caller destroys them. */
+#include <signal.h>
+static inline void skiff_spawnattr_init(posix_spawnattr_t *attr, int new_session) {
+    sigset_t none;
+    posix_spawnattr_init(attr);
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setflags(attr, (short)(POSIX_SPAWN_SETSIGMASK | (new_session ? 0x80 : 0)));
+}

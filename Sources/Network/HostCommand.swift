@@ -32,12 +32,8 @@ public enum HostCommand {
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         skiff_spawn_closefrom(&actions, 3)
         var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
+        skiff_spawnattr_init(&attr, 0)
         defer { posix_spawnattr_destroy(&attr) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attr, &noSignals)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { env in env.map { strdup("\($0.key)=\($0.value)") } + [nil] }

@@ -1,5 +1,6 @@
 // Starting skiff-monitor: detached (posix_spawn, readiness over a pipe) or in the foreground
 // (exec: this process becomes the monitor). posix_spawn and exec are C; no Swift runs in a child.
+import CLinux
 import CShims
 #if canImport(Glibc)
 import Glibc
@@ -77,13 +78,8 @@ public enum MonitorLauncher {
         defer { posix_spawn_file_actions_destroy(&actions) }
         fileActions(&actions)
         var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
+        skiff_spawnattr_init(&attr, newSession ? 1 : 0)
         defer { posix_spawnattr_destroy(&attr) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attr, &noSignals)
-        let setsid: Int32 = 0x80   // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | (newSession ? setsid : 0)))
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = ([monitor] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
