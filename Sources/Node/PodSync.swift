@@ -63,24 +63,22 @@ final class PodSync: @unchecked Sendable {
         // looked at again until they are deleted: a node keeps hundreds of completed Job pods,
         // and a pass comes with every pod update.
         var settled = Set<String>(), live = inFlight
-        for pod in pods {
-            let meta = Pod(json: pod).metadata
-            guard let uid = meta.uid else { continue }
-            let short = String(uid.prefix(8))
-            live.insert(short)
-            if meta.deletionTimestamp == nil, states[uid].settled { settled.insert(short) }
-        }
-        var byPod: [String: [Instance]] = [:]
-        for (record, status) in runtime.list(where: { names.of($0).map { !settled.contains($0.uid) } ?? true }) {
-            guard let n = names.of(record) else { continue }
-            byPod[n.uid, default: []].append((n, record, status))
-        }
-        let nodeChanges = agent.nodeChanges.withLock { $0 }
+        var unsettled: [(pod: JSONValue, view: Pod, uid: String, short: String)] = []
         for pod in pods {
             let view = Pod(json: pod)
             guard let uid = view.metadata.uid else { continue }
             let short = String(uid.prefix(8))
-            if settled.contains(short) { continue }
+            live.insert(short)
+            if view.metadata.deletionTimestamp == nil, states[uid].settled { settled.insert(short) } else { unsettled.append((pod, view, uid, short)) }
+        }
+        // (Containers not named by us are never a pod's: their status isn't read.)
+        var byPod: [String: [Instance]] = [:]
+        for (record, status) in runtime.list(where: { names.of($0).map { !settled.contains($0.uid) } ?? false }) {
+            guard let n = names.of(record) else { continue }
+            byPod[n.uid, default: []].append((n, record, status))
+        }
+        let nodeChanges = agent.nodeChanges.withLock { $0 }
+        for (pod, view, uid, short) in unsettled {
             if inFlight.contains(short) { workers.passOver(uid); continue }
             let instances = byPod[short] ?? []
             let state = states[uid]

@@ -65,8 +65,9 @@ final class ContainerStoreCache: Sendable {
     private let entries = Mutex(Entries())
     private let listing = Mutex(DirectoryListing())
 
-    /// The containers directory's entries as last read, and when: a pass over thousands of
-    /// containers then costs one stat, not a directory read, while nothing was added or removed.
+    /// The containers directory's entries as last read, at which mtime, and whether that read
+    /// may be reused: a pass over thousands of containers then costs one stat, not a directory
+    /// read, while nothing was added or removed.
     struct DirectoryListing {
         var ids: [String] = []
         var mtime = timespec()
