@@ -143,9 +143,10 @@ final class AccessControl: Sendable {
 
     func invalidate() { rbac.withLock { $0 = nil } }
 
-    /// Kubernetes' 403: `pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`.
+    /// Kubernetes' 403: `pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`;
+    /// the subject is the group-qualified resource without its subresource (`deployments.apps "web"`, `pods "x"` for pods/exec).
     static func forbidden(_ a: RequestAttributes) -> APIError {
-        let what = a.isResourceRequest ? (a.subresource.isEmpty ? a.resource : "\(a.resource)/\(a.subresource)") + (a.name.isEmpty ? "" : " \"\(a.name)\"") : ""
+        let what = a.isResourceRequest ? (a.apiGroup.isEmpty ? a.resource : "\(a.resource).\(a.apiGroup)") + (a.name.isEmpty ? "" : " \"\(a.name)\"") : ""
         let message = (a.isResourceRequest ? "\(what) is forbidden: " : "forbidden: ") + "User \"\(a.user.name)\" cannot \(a.describe)"
         guard a.isResourceRequest else { return APIError(Status(code: 403, reason: "Forbidden", message: message)) }
         return APIError(Status.forbidden(group: a.apiGroup, resource: a.resource, name: a.name.isEmpty ? nil : a.name, message: message))

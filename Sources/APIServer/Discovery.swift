@@ -84,6 +84,11 @@ enum Discovery {
                 ["operationId": .string(id + r.kind), "x-kubernetes-group-version-kind": gvk, "responses": ok,
                  "parameters": [fieldValidation]]
             }
+            if r.verbs == ResourceRegistry.readOnly {
+                paths[base] = ["get": op("list")]
+                paths[base + "/{name}"] = ["get": op("read")]
+                continue
+            }
             paths[base] = ["get": op("list"), "post": op("create")]
             paths[base + "/{name}"] = ["get": op("read"), "put": op("replace"), "patch": op("patch"), "delete": op("delete")]
         }

@@ -199,4 +199,78 @@ data:
         #expect(lines.contains { $0.hasPrefix("seed ") })
         #expect(lines.filter { $0.hasPrefix("watched ") }.count >= 3)
     }
+
+    /// `kubectl top` of every installed version against the metrics pipeline scraping a fake node server.
+    @Test func topNodesAndPods() throws {
+        let m = try MasterProcess(extraArgs: ["--metric-resolution", "1s"])
+        defer { m.stop() }
+        let node = try FakeStatsNode(master: m, pods: 3, containers: 2)
+        defer { node.stop() }
+        let ns = node.namespace
+        // A pod the node does not report: it exists, but has no metrics.
+        _ = try m.client.post("/api/v1/namespaces/\(ns)/pods", #"{"metadata":{"name":"quiet"},"spec":{"nodeName":"\#(node.name)","containers":[{"name":"c","image":"busybox"}]}}"#)
+        for version in ["1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"] {
+            let k = try Kubectl(version: version, master: m)
+            defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
+            // Two readings a second apart before the first numbers.
+            #expect(TestEnv.eventually(15) { (try? k.runArgs(["top", "pods", "-n", ns]).status) == 0 }, "kubectl \(version) top pods")
+
+            let nodes = Self.rows(try k.ok("top", "nodes"))
+            #expect(nodes.first?.map { $0.replacingOccurrences(of: "(%)", with: "%") } == ["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"],
+                    "\(version): \(nodes)")
+            let row = nodes.first { $0.first == node.name } ?? []
+            #expect(row.count == 5 && Self.near(row[1], 250) && row.dropFirst(2) == ["6%", "1024Mi", "12%"], "\(version): 250m of 4 cores, 1Gi of 8Gi: \(nodes)")
+            #expect(try k.ok("top", "node", node.name, "--no-headers").hasPrefix(node.name + " "), "\(version)")
+            #expect(Self.rows(try k.ok("top", "nodes", "-l", "metrics-test=yes", "--no-headers")).map(\.[0]) == [node.name], "\(version)")
+            let none = try k.runArgs(["top", "nodes", "-l", "metrics-test=no"])
+            #expect(none.status != 0 && none.err.contains("metrics not available yet"), "\(version): kubectl's answer to an empty list: \(none.err)")
+
+            // Pod i: two containers of (i+1) × 10m and (i+1) Mi each.
+            let pods = Self.rows(try k.ok("top", "pods", "-n", ns, "--no-headers"))
+            #expect(pods.map(\.[0]).sorted() == ["pod-0", "pod-1", "pod-2"], "\(version): \(pods)")
+            for p in pods {
+                let i = Int(p[0].dropFirst(4)) ?? 0
+                #expect(p.count == 3 && Self.near(p[1], 20 * (i + 1)) && p[2] == "\(2 * (i + 1))Mi", "\(version): \(p)")
+            }
+            for key in ["cpu", "memory"] {
+                let sorted = Self.rows(try k.ok("top", "pods", "-n", ns, "--sort-by=\(key)", "--no-headers")).map(\.[0])
+                #expect(sorted == ["pod-2", "pod-1", "pod-0"], "\(version) --sort-by=\(key): \(sorted)")
+            }
+            let containers = Self.rows(try k.ok("top", "pods", "-n", ns, "--containers", "-l", "idx=1"))
+            #expect(containers.first == ["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"], "\(version): \(containers)")
+            #expect(containers.dropFirst().map { [$0[0], $0[1], $0[3]] } == [["pod-1", "app", "2Mi"], ["pod-1", "side1", "2Mi"]], "\(version): \(containers)")
+            #expect(containers.dropFirst().allSatisfy { Self.near($0[2], 20) }, "\(version): \(containers)")
+            let all = Self.rows(try k.ok("top", "pods", "-A"))
+            #expect(all.first == ["NAMESPACE", "NAME", "CPU(cores)", "MEMORY(bytes)"], "\(version): \(all)")
+            #expect(all.filter { $0.first == ns }.map(\.[1]).sorted() == ["pod-0", "pod-1", "pod-2"], "\(version): \(all)")
+            let one = Self.rows(try k.ok("top", "pod", "pod-2", "-n", ns, "--no-headers"))
+            #expect(one.count == 1 && one.first?.first == "pod-2" && one.first?.last == "6Mi", "\(version): \(one)")
+
+            // Errors as on a cluster with metrics-server.
+            let missingPod = try k.runArgs(["top", "pod", "nope", "-n", ns])
+            #expect(missingPod.status != 0 && missingPod.err.contains(#"pods "nope" not found"#), "\(version): \(missingPod.err)")
+            let quiet = try k.runArgs(["top", "pod", "quiet", "-n", ns])
+            #expect(quiet.status != 0 && quiet.err.contains(#"podmetrics.metrics.k8s.io "\#(ns)/quiet" not found"#), "\(version): \(quiet.err)")
+            let missingNode = try k.runArgs(["top", "node", "nope"])
+            #expect(missingNode.status != 0 && missingNode.err.contains(#"node "nope" not found"#), "\(version): \(missingNode.err)")
+            let empty = try k.runArgs(["top", "pods", "-n", "default"])
+            #expect(empty.status == 0 && empty.out.isEmpty && empty.err.contains("No resources found in default namespace."), "\(version): \(empty)")
+
+            let services = Self.rows(try k.ok("get", "apiservices"))
+            #expect(services.first == ["NAME", "SERVICE", "AVAILABLE", "AGE"], "\(version): \(services)")
+            #expect(services.contains { $0.prefix(3) == ["v1beta1.metrics.k8s.io", "Local", "True"] }, "\(version): \(services)")
+            #expect(try k.ok("api-resources", "--api-group=metrics.k8s.io", "--no-headers").contains("PodMetrics"), "\(version)")
+        }
+    }
+
+    /// kubectl's columns, split on spaces.
+    static func rows(_ text: String) -> [[String]] {
+        text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    }
+
+    /// "21m" is within a millicore or two of `milli` (kubectl rounds nanocores up; the fake's counters are not exact).
+    static func near(_ cell: String, _ milli: Int) -> Bool {
+        guard cell.hasSuffix("m"), let v = Int(cell.dropLast()) else { return false }
+        return v >= milli && v <= milli + 2
+    }
 }

@@ -84,6 +84,16 @@ try:
 except ApiException as e:
     check(e.status == 409, f"stale replace status {e.status}")
 
+# The resource metrics API and the APIService announcing it (no node reports yet: empty lists).
+metrics = client.CustomObjectsApi(api_client)
+node_metrics = metrics.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")
+check(node_metrics["kind"] == "NodeMetricsList" and node_metrics["items"] == [], f"node metrics: {node_metrics}")
+pod_metrics = metrics.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", ns, "pods", label_selector="app=web")
+check(pod_metrics["kind"] == "PodMetricsList", f"pod metrics: {pod_metrics}")
+service = client.ApiregistrationV1Api(api_client).read_api_service("v1beta1.metrics.k8s.io")
+check(service.spec.group == "metrics.k8s.io" and service.spec.service is None, "metrics APIService spec")
+check([(c.type, c.status) for c in service.status.conditions] == [("Available", "True")], "metrics APIService available")
+
 core.delete_namespace(ns)
 for _ in range(50):
     try:
