@@ -62,10 +62,8 @@ extension KubernetesAPI {
         if rr.type.kind == "NodeMetrics" {
             let nodes: [Node]
             if let name = rr.name {
-                guard let kv = try? await storage.getRaw(Self.nodeType, namespace: nil, name: name) else {
-                    throw APIError(.notFound(group: "", resource: "node", name: name))   // (the node lister's words)
-                }
-                nodes = [Node(json: ObjectCodec.decode(kv.value, revision: kv.modRevision))]
+                // (The node lister's words.)
+                nodes = [Node(json: try await object(Self.nodeType, nil, name, missing: .notFound(group: "", resource: "node", name: name)))]
             } else {
                 let filter = try filter(request, rr.type)
                 nodes = try await storage.list(Self.nodeType, namespace: nil).filter(filter.matches).map(Node.init(json:))
@@ -80,10 +78,7 @@ extension KubernetesAPI {
         } else {
             let pods: [Pod]
             if let name = rr.name, let namespace = rr.namespace {
-                guard let kv = try? await storage.getRaw(Self.podType, namespace: namespace, name: name) else {
-                    throw APIError(.notFound(group: "", resource: "pods", name: name))
-                }
-                pods = [Pod(json: ObjectCodec.decode(kv.value, revision: kv.modRevision))]
+                pods = [Pod(json: try await object(Self.podType, namespace, name, missing: .notFound(group: "", resource: "pods", name: name)))]
             } else {
                 let filter = try filter(request, rr.type)
                 pods = try await storage.list(Self.podType, namespace: rr.namespace).filter(filter.matches).map(Pod.init(json:))
@@ -106,6 +101,12 @@ extension KubernetesAPI {
         let list: JSONValue = ["kind": .string(rr.type.kind + "List"), "apiVersion": .string(rr.type.groupVersion),
                                "metadata": .object(JSONObject()), "items": .array(items)]
         return JSONReply.bytes(list.serialized())
+    }
+
+    /// The stored object, or `missing` as the error when there is none.
+    private func object(_ type: ResourceType, _ namespace: String?, _ name: String, missing: Status) async throws -> JSONValue {
+        do { return try await storage.get(type, namespace: namespace, name: name).object }
+        catch let e as APIError where e.status.code == 404 { throw APIError(missing) }
     }
 
     static func cpu(_ nanoCores: UInt64) -> String { Quantity(Int64(clamping: nanoCores), scale: -9).description }

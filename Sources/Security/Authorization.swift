@@ -121,7 +121,8 @@ public enum BootstrapPolicy {
                                        "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
 
     /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view.
-    static let readMetrics: JSONValue = ["apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": readVerbs]
+    static let metricsGroup = "metrics.k8s.io"
+    static let readMetrics: JSONValue = ["apiGroups": [.string(metricsGroup)], "resources": ["pods", "nodes"], "verbs": readVerbs]
 
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
         ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",

@@ -6,9 +6,6 @@ import Client
 import Foundation
 import Testing
 import TestSupport
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite(.serialized) struct MetricsAPITests {
     static let group = "/apis/metrics.k8s.io/v1beta1"
@@ -110,17 +107,9 @@ import Glibc
         let m = try MasterProcess(extraArgs: ["--metric-resolution", "1s"])
         defer { m.stop() }
         let c = m.client
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(silent) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, len) == 0 && getsockname(silent, $0, &len) == 0 }
-        } && listen(silent, 16) == 0
-        #expect(listening)
-        try FakeStatsNode.register(c, name: TestEnv.uniqueName("hung"), port: Int(UInt16(bigEndian: addr.sin_port)))
+        let silent = try TestEnv.silentListener()
+        defer { close(silent.fd) }
+        try FakeStatsNode.register(c, name: TestEnv.uniqueName("hung"), port: silent.port)
         try FakeStatsNode.register(c, name: TestEnv.uniqueName("refused"), port: try TestEnv.freePort())
         let node = try FakeStatsNode(master: m, pods: 2)
         defer { node.stop() }

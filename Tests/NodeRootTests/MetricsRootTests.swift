@@ -1,7 +1,7 @@
 // The metrics pipeline against a real agent (`skiff up`, kubectl 1.33): a pod that writes 60 MB
 // into a memory-backed emptyDir (tmpfs pages are charged to its cgroup) shows at least 50Mi in
 // `kubectl top pods`, a pod spinning on a CPU shows in the CPU column, and the node shows non-zero
-// CPU. The master scrapes the agent's /stats/summary every 2 s.
+// CPU. The master scrapes the agent's /stats/summary every 2 s, over mutual TLS when secured.
 import Foundation
 import Testing
 import TestSupport
@@ -28,8 +28,10 @@ struct MetricsRootTests {
         command: ["sh", "-c", "while :; do :; done"]
     """
 
-    @Test func topShowsARealPodsMemoryAndCPU() throws {
-        let up = try SkiffUp(name: "skiff-metrics", extraArgs: ["--metric-resolution", "2s"])
+    /// Plain, and secured (the scrapes then use the master's kubelet-client certificate, as logs and exec do).
+    @Test(arguments: [false, true])
+    func topShowsARealPodsMemoryAndCPU(tls: Bool) throws {
+        let up = try SkiffUp(name: "skiff-metrics", tls: tls, extraArgs: ["--metric-resolution", "2s"])
         defer { up.stop() }
         #expect(try up.k(["apply", "-f", "-"], stdin: Self.manifest).status == 0)
         let ready = try up.k("wait", "--for=condition=Ready", "pod/hog", "--timeout=60s")

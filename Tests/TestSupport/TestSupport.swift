@@ -116,6 +116,23 @@ public enum TestEnv {
     public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
+        guard let port = bindLoopback(fd) else { throw TestSupportError("no free port") }
+        return port
+    }
+
+    /// A socket listening on a free loopback port that never accepts: connections to it complete in
+    /// the kernel and then hear nothing (a hung server). The caller closes `fd`.
+    public static func silentListener() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let port = bindLoopback(fd), listen(fd, 16) == 0 else {
+            close(fd)
+            throw TestSupportError("no loopback listener")
+        }
+        return (fd, port)
+    }
+
+    /// Binds `fd` to 127.0.0.1 on a port the kernel picks; returns the port.
+    private static func bindLoopback(_ fd: Int32) -> Int? {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -124,8 +141,7 @@ public enum TestEnv {
         let ok = withUnsafeMutablePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
-        guard ok else { throw TestSupportError("no free port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return ok ? Int(UInt16(bigEndian: addr.sin_port)) : nil
     }
 
     private static let counter = Counter()

@@ -10,15 +10,12 @@
 # Goal (issue 17): <= 1% of one core at 2,000 pods at the default 15 s resolution.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH=$PATH:/opt/swift/usr/bin
 real=${1:-100}
 fake=${2:-2000}
 long=${LONG:-120}
 short=${SHORT:-30}
-hack/install-deps.sh
-swift build -c release --static-swift-stdlib --product skiff >/dev/null
-swift build -c release --static-swift-stdlib --product skiff-monitor >/dev/null
-bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
+source hack/bench/lib.sh
+bench_build
 work=$(mktemp -d /tmp/skiff-metricsbench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 url=http://127.0.0.1:$port
@@ -84,6 +81,7 @@ ps -eo pcpu,comm --sort=-pcpu | sed -n 2,5p | sed 's/^/  /'
 ns=metrics-bench
 python3 Tests/compat/fake_stats_summary.py "$node-fake" "$fake" $ns >"$work/stats.port" 2>/dev/null &
 stats=$!
+disown "$stats"   # (killed at the end: no "Killed" report)
 for _ in $(seq 50); do [ -s "$work/stats.port" ] && break; sleep 0.1; done
 stats_port=$(head -1 "$work/stats.port")
 start_master "$work/fake" 15s
@@ -96,14 +94,15 @@ kill -9 "$stats"; stats=""
 
 # --- real: REAL_PODS busybox pods on one agent (host network: no CNI, no bridge) ---------------
 if [ "$(id -u)" != 0 ]; then echo "real: skipped (needs root)"; exit 0; fi
-"$bin/skiff" image import --root "$work/node" "$(hack/build-test-image.sh)" --tag busybox:latest >/dev/null
+"$bin/skiff" image import --root "$work/node" "$layout" --tag busybox:latest >/dev/null
 start_master "$work/real" 15s
 "$bin/skiff" node --server $url --name $node --root-dir "$work/node" --cgroup-root $cgroot --address 127.0.0.1 --port 0 \
   --node-ip 127.0.0.1 --max-pods $((real + 10)) --cni-conf-dir "$work/node/cni-conf" 2>"$work/node.log" &
 agent=$!
+disown "$agent"
 for _ in $(seq 100); do curl -sf $url/api/v1/nodes/$node | grep -q '"type": *"Ready", *"status": *"True"' && break; sleep 0.2; done
 python3 hack/bench/metrics_pods.py real $url $node $ns "$real" | sed 's/^/  /'
-echo "real node: $real pods, $(curl -s "$url/api/v1/nodes/$node" >/dev/null; "$bin/skiff" ps --root "$work/node" | grep -c Running) containers running (sandboxes included)"
+echo "real node: $real pods, $("$bin/skiff" ps --root "$work/node" | grep -c Running) containers running (sandboxes included)"
 stop_master
 scenario "real, $real pods" "$work/real" \
   'echo "  kubectl top pods -n $ns: $(kubectl -s $url top pods -n $ns --no-headers | wc -l) rows; node: $(kubectl -s $url top nodes --no-headers)"'
