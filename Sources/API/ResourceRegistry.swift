@@ -94,7 +94,7 @@ public enum ResourceRegistry {
               namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
-    ]
+    ] + governance
 
     /// Subresources whose objects are of another kind than their resource's.
     static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]

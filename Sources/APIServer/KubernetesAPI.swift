@@ -77,6 +77,7 @@ public final class KubernetesAPI: HTTPHandler {
         }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] { await ensureDefaultServiceAccount(ns) }
         if createsDefaultStorageClass { await storage.ensureDefaultStorageClass() }
+        await storage.ensureSystemPriorityClasses()
         await namespaces.resume()
     }
 

@@ -115,6 +115,8 @@ public struct RBACAuthorizer: Sendable {
 public enum BootstrapPolicy {
     static let readVerbs: JSONValue = ["get", "list", "watch"]
     static let writeVerbs: JSONValue = ["create", "delete", "deletecollection", "patch", "update"]
+    /// Every role that reads a namespace reads its limits and quotas (upstream's view rules).
+    static let quotaReadable: JSONValue = ["limitranges", "resourcequotas", "resourcequotas/status"]
     static let workloads: JSONValue = ["pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale",
                                        "replicationcontrollers/status", "services", "services/status", "endpoints", "configmaps",
                                        "events", "deployments", "deployments/scale", "deployments/status", "replicasets",
@@ -143,6 +145,7 @@ public enum BootstrapPolicy {
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+            ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
         ]),
         role("edit", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
@@ -150,10 +153,12 @@ public enum BootstrapPolicy {
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+            ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
         ]),
         role("view", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": readVerbs],
             ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
+            ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": readVerbs],
         ]),
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),

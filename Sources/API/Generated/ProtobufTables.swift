@@ -8,6 +8,9 @@ extension ProtobufSchemas {
         "apps/v1/StatefulSet": "apps.StatefulSet",
         "batch/v1/Job": "batch.Job",
         "batch/v1/CronJob": "batch.CronJob",
+        "v1/LimitRange": "core.LimitRange",
+        "v1/ResourceQuota": "core.ResourceQuota",
+        "scheduling.k8s.io/v1/PriorityClass": "scheduling.PriorityClass",
         "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
         "policy/v1/Eviction": "policy.Eviction",
         "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
@@ -199,6 +202,50 @@ extension ProtobufSchemas {
             1: F("active", .message("core.ObjectReference"), repeated: true),
             4: F("lastScheduleTime", .time),
             5: F("lastSuccessfulTime", .time),
+        ],
+        "core.LimitRange": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("core.LimitRangeSpec")),
+        ],
+        "core.LimitRangeSpec": [
+            1: F("limits", .message("core.LimitRangeItem"), repeated: true),
+        ],
+        "core.LimitRangeItem": [
+            1: F("type", .string),
+            2: F("max", quantityMap),
+            3: F("min", quantityMap),
+            4: F("default", quantityMap),
+            5: F("defaultRequest", quantityMap),
+            6: F("maxLimitRequestRatio", quantityMap),
+        ],
+        "core.ResourceQuota": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("core.ResourceQuotaSpec")),
+            3: F("status", .message("core.ResourceQuotaStatus")),
+        ],
+        "core.ResourceQuotaSpec": [
+            1: F("hard", quantityMap),
+            2: F("scopes", .string, repeated: true),
+            3: F("scopeSelector", .message("core.ScopeSelector")),
+        ],
+        "core.ScopeSelector": [
+            1: F("matchExpressions", .message("core.ScopedResourceSelectorRequirement"), repeated: true),
+        ],
+        "core.ScopedResourceSelectorRequirement": [
+            1: F("scopeName", .string),
+            2: F("operator", .string),
+            3: F("values", .string, repeated: true),
+        ],
+        "core.ResourceQuotaStatus": [
+            1: F("hard", quantityMap),
+            2: F("used", quantityMap),
+        ],
+        "scheduling.PriorityClass": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("value", .int),
+            3: F("globalDefault", .bool),
+            4: F("description", .string),
+            5: F("preemptionPolicy", .string),
         ],
         "meta.DeleteOptions": [
             1: F("gracePeriodSeconds", .int),
