@@ -11,10 +11,12 @@ public enum LimitRanger {
     /// default request to the default limit, then to its min.
     public static func defaultItem(_ item: inout LimitRangeItem) {
         guard item.type == "Container" else { return }
+        // (A value that is no quantity is left where it was, for validation to name once.)
+        let valid = { (v: String) in (try? Quantity(parsing: v)) != nil }
         var limits = item.defaultLimits ?? [:], requests = item.defaultRequest ?? [:]
-        for (k, v) in item.max ?? [:] where limits[k] == nil { limits[k] = v }
-        for (k, v) in limits where requests[k] == nil { requests[k] = v }
-        for (k, v) in item.min ?? [:] where requests[k] == nil { requests[k] = v }
+        for (k, v) in item.max ?? [:] where limits[k] == nil && valid(v) { limits[k] = v }
+        for (k, v) in limits where requests[k] == nil && valid(v) { requests[k] = v }
+        for (k, v) in item.min ?? [:] where requests[k] == nil && valid(v) { requests[k] = v }
         if !limits.isEmpty { item.defaultLimits = limits }
         if !requests.isEmpty { item.defaultRequest = requests }
     }

@@ -8,8 +8,13 @@ import Foundation
 /// forbidden: ` in front of `forbidden` ones; the others are 500s with the message as is).
 public struct AdmissionRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
-    public var forbidden = true
+    public var forbidden: Bool
     public var description: String { message }
+
+    public init(message: String, forbidden: Bool = true) {
+        self.message = message
+        self.forbidden = forbidden
+    }
 }
 
 public enum QuotaAdmission {

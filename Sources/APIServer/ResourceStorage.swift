@@ -95,6 +95,7 @@ final class ResourceStorage: Sendable {
             try await admitLimitRangeDefaults(&obj, namespace: ns)
             try await admitServiceAccount(&obj, namespace: ns, podName: givenName.isEmpty ? generateName : givenName)
             try await admitPriority(&obj, name: givenName.isEmpty ? generateName : givenName)
+            strategy.applyDefaults(&obj)   // again: the QoS class follows the requests admission set
         }
         // Pod Security admission: the namespace's enforce level refuses what breaks it.
         if type.kind == "Pod", let level = PodSecurity.level(namespaceObject), level != .privileged {
