@@ -13,7 +13,7 @@ final class MasterProcess: @unchecked Sendable {
     /// `controllers`: run the controller manager too (off by default, see start()).
     init(extraArgs: [String] = [], controllers: Bool = false) throws {
         dataDir = try TestEnv.makeTempDir("skiff-master")
-        self.extraArgs = extraArgs + (controllers ? [] : ["--no-controllers"])
+        self.extraArgs = (controllers ? [] : ["--no-controllers"]) + extraArgs
         try start()
     }
 

@@ -84,6 +84,26 @@ try:
 except ApiException as e:
     check(e.status == 409, f"stale replace status {e.status}")
 
+# Resource governance: the built-in classes, a LimitRange's defaults, a quota refusing a pod.
+scheduling = client.SchedulingV1Api(api_client)
+names = {c.metadata.name for c in scheduling.list_priority_class().items}
+check({"system-node-critical", "system-cluster-critical"} <= names, f"priority classes: {names}")
+core.create_namespaced_limit_range(ns, client.V1LimitRange(
+    metadata=client.V1ObjectMeta(name="defaults"),
+    spec=client.V1LimitRangeSpec(limits=[client.V1LimitRangeItem(type="Container", default={"memory": "64Mi"})])))
+check(core.read_namespaced_limit_range("defaults", ns).spec.limits[0].default_request == {"memory": "64Mi"},
+      "limit range default request")
+quota = core.create_namespaced_resource_quota(ns, client.V1ResourceQuota(
+    metadata=client.V1ObjectMeta(name="pods"), spec=client.V1ResourceQuotaSpec(hard={"pods": "3"})))
+quota.status = client.V1ResourceQuotaStatus(hard={"pods": "3"}, used={"pods": "3"})
+core.replace_namespaced_resource_quota_status("pods", ns, quota)
+try:
+    core.create_namespaced_pod(ns, client.V1Pod(
+        metadata=client.V1ObjectMeta(name="extra"), spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])))
+    check(False, "pod over quota")
+except ApiException as e:
+    check(e.status == 403 and "exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3" in e.body, f"quota refusal {e.status} {e.body}")
+
 core.delete_namespace(ns)
 for _ in range(50):
     try:
