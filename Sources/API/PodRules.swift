@@ -11,7 +11,7 @@ public enum PodRules {
             withChild(&pod, "status", create: true) { status in
                 setDefault(&status, ["phase"], "Pending")
             }
-            if let spec = pod["spec"] { pod["status"]?["qosClass"] = .string(qosClass(spec)) }
+            setQOSClass(&pod)
         }
         s.validate = { pod in validatePodSpec(pod["spec"], path: "spec") }
         s.validateUpdate = { new, old in
@@ -80,6 +80,11 @@ public enum PodRules {
         let lastComponent = image.split(separator: "/").last.map(String.init) ?? image
         guard let colon = lastComponent.lastIndex(of: ":") else { return "Always" }
         return lastComponent[lastComponent.index(after: colon)...] == "latest" ? "Always" : "IfNotPresent"
+    }
+
+    /// status.qosClass from the spec (again after admission has set requests and limits).
+    public static func setQOSClass(_ pod: inout JSONValue) {
+        if let spec = pod["spec"] { pod["status"]?["qosClass"] = .string(qosClass(spec)) }
     }
 
     /// ComputePodQOS: BestEffort when no container asks for or caps cpu or memory (above zero);

@@ -15,11 +15,13 @@ extension ResourceStorage {
     }
 
     func limitRanges(_ namespace: String) async throws -> [LimitRange] {
-        try await list(LimitRange.resource, namespace: namespace).map { LimitRange(json: $0) }.sorted { $0.name < $1.name }
+        try await admissionCache.items(under: Self.listPrefix(LimitRange.resource, namespace: namespace))
+            .map { LimitRange(json: $0.object) }.sorted { $0.name < $1.name }
     }
 
     func priorityClasses() async throws -> [PriorityClass] {
-        try await list(PriorityClass.resource, namespace: nil).map { PriorityClass(json: $0) }
+        try await admissionCache.items(under: Self.listPrefix(PriorityClass.resource, namespace: nil))
+            .map { PriorityClass(json: $0.object) }
     }
 
     // MARK: mutating

@@ -34,11 +34,13 @@ actor KeyedLock {
 }
 
 extension ResourceStorage {
-    /// The quotas of a namespace, each with the revision it was read at.
-    func quotas(_ namespace: String) async throws -> [(quota: ResourceQuota, revision: Int64)] {
-        let page = try await store.list(prefix: Self.listPrefix(ResourceQuota.resource, namespace: namespace), limit: nil,
-                                        continueAfter: nil, revision: nil)
-        return page.items.map { (ResourceQuota(json: ObjectCodec.decode($0.value, revision: $0.modRevision)), $0.modRevision) }
+    /// The quotas of a namespace, each with the revision it was read at: as the store has them
+    /// now (`fresh`), or as admission's cache last saw them.
+    func quotas(_ namespace: String, fresh: Bool = true) async throws -> [(quota: ResourceQuota, revision: Int64)] {
+        let prefix = Self.listPrefix(ResourceQuota.resource, namespace: namespace)
+        guard fresh else { return try await admissionCache.items(under: prefix).map { (ResourceQuota(json: $0.object), $0.revision) } }
+        let items = try await store.list(prefix: prefix, limit: nil, continueAfter: nil, revision: nil).items
+        return items.map { (ResourceQuota(json: ObjectCodec.decode($0.value, revision: $0.modRevision)), $0.modRevision) }
     }
 
     /// Checks a create (or, for services and claims, an update from `old`) against the
@@ -49,9 +51,14 @@ extension ResourceStorage {
         guard type.namespaced, type.kind != "Event", old == nil || evaluator.kind == .services || evaluator.kind == .claims,
               let namespace = obj["metadata"]?["namespace"]?.stringValue else { return QuotaCharges() }
         let name = obj["metadata"]?["name"]?.stringValue ?? ""
-        // Most namespaces have no quota that this write changes: decide that without the lock.
-        let probe = try await decide(try await quotas(namespace).map(\.quota), evaluator, obj, old, name, charges: QuotaCharges())
-        if probe.isEmpty || dryRun { return QuotaCharges() }
+        // Most writes change no quota: the cache tells, without the lock. What it would charge
+        // or refuse is decided again on the store's values, under the lock.
+        let cached = try await quotas(namespace, fresh: false).map(\.quota)
+        if (try? QuotaAdmission.check(cached, evaluator: evaluator, object: obj, old: old, now: Date()))?.isEmpty == true { return QuotaCharges() }
+        if dryRun {
+            _ = try await decide(try await quotas(namespace).map(\.quota), evaluator, obj, old, name, charges: QuotaCharges())
+            return QuotaCharges()
+        }
         await quotaLocks.lock(namespace)
         do {
             let charges = try await charge(obj, old: old, evaluator: evaluator, namespace: namespace, name: name)
@@ -77,6 +84,7 @@ extension ResourceStorage {
                 let key = Self.key(ResourceQuota.resource, namespace: namespace, name: q.name)
                 do {
                     _ = try await store.update(key, value: ObjectCodec.encodeForStorage(q.json), expectedModRevision: before.revision)
+                    admissionCache.written(ResourceQuota.resource, namespace: namespace)
                     charges.entries.append((key, QuotaAdmission.charge(from: before.quota, to: q)))
                 } catch let e as StoreError where isConflict(e) || e.code == .notFound {
                     if e.code != .notFound { lost.insert(q.name) }   // (a quota deleted meanwhile limits nothing)
@@ -111,6 +119,7 @@ extension ResourceStorage {
                 let back = QuotaAdmission.refund(q, charge)
                 do {
                     _ = try await store.update(key, value: ObjectCodec.encodeForStorage(back.json), expectedModRevision: kv.modRevision)
+                    admissionCache.written(ResourceQuota.resource, namespace: q.metadata.namespace)
                     break
                 } catch let e as StoreError where isConflict(e) {
                     continue

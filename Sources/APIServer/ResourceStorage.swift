@@ -17,11 +17,14 @@ final class ResourceStorage: Sendable {
     let mountsServiceAccountTokens: Bool
     /// Quota charges of one namespace are taken one at a time (QuotaCharging.swift).
     let quotaLocks = KeyedLock()
+    /// LimitRanges, ResourceQuotas and PriorityClasses as admission reads them.
+    let admissionCache: AdmissionCache
 
     init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
          mountsServiceAccountTokens: Bool = false) {
         self.store = store
         self.mountsServiceAccountTokens = mountsServiceAccountTokens
+        admissionCache = AdmissionCache(store: store)
         self.services = ServiceAllocator(store: store, cidr: serviceCIDR, nodePorts: nodePorts)
     }
 
@@ -95,7 +98,7 @@ final class ResourceStorage: Sendable {
             try await admitLimitRangeDefaults(&obj, namespace: ns)
             try await admitServiceAccount(&obj, namespace: ns, podName: givenName.isEmpty ? generateName : givenName)
             try await admitPriority(&obj, name: givenName.isEmpty ? generateName : givenName)
-            strategy.applyDefaults(&obj)   // again: the QoS class follows the requests admission set
+            PodRules.setQOSClass(&obj)   // (from the requests and limits admission set)
         }
         // Pod Security admission: the namespace's enforce level refuses what breaks it.
         if type.kind == "Pod", let level = PodSecurity.level(namespaceObject), level != .privileged {
@@ -132,6 +135,7 @@ final class ResourceStorage: Sendable {
             let key = Self.key(type, namespace: obj["metadata"]?["namespace"]?.stringValue, name: name)
             do {
                 let rev = try await store.create(key, value: ObjectCodec.encodeForStorage(obj))
+                admissionCache.written(type, namespace: obj["metadata"]?["namespace"]?.stringValue)
                 obj["metadata"]?["resourceVersion"] = .string(String(rev))
                 return StoredObject(object: obj, revision: rev)
             } catch let e as StoreError where e.code == .alreadyExists && givenName.isEmpty && attempt < 7 {
@@ -247,6 +251,7 @@ final class ResourceStorage: Sendable {
                type.kind != "Pod" || (new["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? 0) == 0 {
                 do {
                     let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
+                    admissionCache.written(type, namespace: namespace)
                     new["metadata"]?["resourceVersion"] = .string(String(rev))
                     if type.kind == "Service" { await services.release(new); await services.releaseDropped(old: old, new: new) }
                     return StoredObject(object: new, revision: rev)
@@ -258,6 +263,7 @@ final class ResourceStorage: Sendable {
             }
             do {
                 let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(new), expectedModRevision: kv.modRevision)
+                admissionCache.written(type, namespace: namespace)
                 new["metadata"]?["resourceVersion"] = .string(String(rev))
                 if type.kind == "Service" { await services.releaseDropped(old: old, new: new) }
                 return StoredObject(object: new, revision: rev)
@@ -375,6 +381,7 @@ final class ResourceStorage: Sendable {
                 if type.kind == "Namespace" { obj["status"]?["phase"] = "Terminating" }
                 do {
                     let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(obj), expectedModRevision: kv.modRevision)
+                    admissionCache.written(type, namespace: namespace)
                     obj["metadata"]?["resourceVersion"] = .string(String(rev))
                     return (StoredObject(object: obj, revision: rev), false)
                 } catch let e as StoreError where isConflict(e) { continue }
@@ -382,6 +389,7 @@ final class ResourceStorage: Sendable {
             if options.dryRun { return (StoredObject(object: obj, revision: kv.modRevision), true) }
             do {
                 let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
+                admissionCache.written(type, namespace: namespace)
                 if type.kind == "Service" { await services.release(obj) }
                 return (StoredObject(object: obj, revision: rev), true)
             } catch let e as StoreError where isConflict(e) { continue }
