@@ -1,11 +1,12 @@
-// ResourceQuota admission over the store. The namespace's quotas are read, the object checked
-// against them (API's QuotaAdmission), and each charged quota's new status.used written with a
-// compare-and-swap on the revision it was read at: two creates can never both take the last
-// unit. A lost swap (another master, the quota controller) reads again and decides again for
-// the quotas not yet charged. Charges of one namespace are taken one at a time inside this
-// server, so parallel creates queue instead of retrying against each other. A write that fails
-// after its quotas were charged gives the charge back; what a crash leaks in between, the quota
-// controller's recount corrects.
+// ResourceQuota admission over the store. Writes that charge a namespace's quotas are decided
+// in batches, as kube-apiserver's quota evaluator does: every charge waiting when a batch starts
+// is checked in arrival order against the quotas as the ones before it left them (API's
+// QuotaAdmission), then each changed quota is written once with a compare-and-swap on the
+// revision it was read at. Two creates can never both take the last unit, and 50 parallel
+// creates cost a few quota writes rather than 50 in a row. A lost swap (another master, the
+// quota controller) reads again and decides again for the quotas not yet written. A write that
+// fails after its charge gives it back; what a crash leaks in between, the controller's recount
+// corrects.
 import API
 import Foundation
 import Store
@@ -15,21 +16,34 @@ struct QuotaCharges: Sendable {
     var entries: [(key: String, charge: ResourceList)] = []
 }
 
-/// One holder per key, waiters served in arrival order.
-actor KeyedLock {
-    private var held = Set<String>()
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+/// One write waiting for its namespace's next batch.
+struct QuotaRequest: Sendable {
+    var object: JSONValue
+    var old: JSONValue?
+    var evaluator: QuotaEvaluator
+    var name: String
+}
 
-    func lock(_ key: String) async {
-        if held.insert(key).inserted { return }
-        await withCheckedContinuation { waiters[key, default: []].append($0) }
+/// Per namespace: the requests waiting, and whether a batch is being decided (then new ones wait
+/// for the next).
+actor QuotaBatches {
+    typealias Decide = @Sendable (_ namespace: String, _ batch: [QuotaRequest]) async -> [Result<QuotaCharges, Error>]
+    private var waiting: [String: [(QuotaRequest, CheckedContinuation<QuotaCharges, Error>)]] = [:]
+    private var draining = Set<String>()
+
+    func charge(_ request: QuotaRequest, namespace: String, decide: @escaping Decide) async throws -> QuotaCharges {
+        try await withCheckedThrowingContinuation { c in
+            waiting[namespace, default: []].append((request, c))
+            if draining.insert(namespace).inserted { Task { await drain(namespace, decide) } }
+        }
     }
 
-    func unlock(_ key: String) {
-        guard var queue = waiters[key], !queue.isEmpty else { held.remove(key); return }
-        let next = queue.removeFirst()
-        waiters[key] = queue.isEmpty ? nil : queue
-        next.resume()   // the key stays held: it passes to the next waiter
+    private func drain(_ namespace: String, _ decide: Decide) async {
+        while let batch = waiting.removeValue(forKey: namespace), !batch.isEmpty {
+            let results = await decide(namespace, batch.map(\.0))   // (arrivals meanwhile wait for the next round)
+            for ((_, c), result) in zip(batch, results) { c.resume(with: result) }
+        }
+        draining.remove(namespace)
     }
 }
 
@@ -50,63 +64,87 @@ extension ResourceStorage {
         // Events are never counted; of updates, only services' and claims' change what they use.
         guard type.namespaced, type.kind != "Event", old == nil || evaluator.kind == .services || evaluator.kind == .claims,
               let namespace = obj["metadata"]?["namespace"]?.stringValue else { return QuotaCharges() }
-        let name = obj["metadata"]?["name"]?.stringValue ?? ""
-        // Most writes change no quota: the cache tells, without the lock. What it would charge
-        // or refuse is decided again on the store's values, under the lock.
+        let request = QuotaRequest(object: obj, old: old, evaluator: evaluator, name: obj["metadata"]?["name"]?.stringValue ?? "")
+        // Most writes change no quota: the cache tells. What it would charge or refuse is decided
+        // again on the store's values.
         let cached = try await quotas(namespace, fresh: false).map(\.quota)
         if (try? QuotaAdmission.check(cached, evaluator: evaluator, object: obj, old: old, now: Date()))?.isEmpty == true { return QuotaCharges() }
         if dryRun {
-            _ = try await decide(try await quotas(namespace).map(\.quota), evaluator, obj, old, name, charges: QuotaCharges())
+            _ = try decide(request, try await quotas(namespace).map(\.quota))
             return QuotaCharges()
         }
-        await quotaLocks.lock(namespace)
-        do {
-            let charges = try await charge(obj, old: old, evaluator: evaluator, namespace: namespace, name: name)
-            await quotaLocks.unlock(namespace)
-            return charges
-        } catch {
-            await quotaLocks.unlock(namespace)
-            throw error
+        return try await quotaBatches.charge(request, namespace: namespace) { [self] namespace, batch in
+            await chargeBatch(namespace, batch)
         }
     }
 
-    private func charge(_ obj: JSONValue, old: JSONValue?, evaluator: QuotaEvaluator, namespace: String,
-                        name: String) async throws -> QuotaCharges {
-        var charges = QuotaCharges()
-        var pending: Set<String>?   // after a lost swap: the quotas still to charge
+    /// Decides a batch and writes its charges (see the top of the file); one result per request.
+    func chargeBatch(_ namespace: String, _ batch: [QuotaRequest]) async -> [Result<QuotaCharges, Error>] {
+        var results = [Result<QuotaCharges, Error>?](repeating: nil, count: batch.count)
+        var written = [QuotaCharges](repeating: QuotaCharges(), count: batch.count)   // charges already stored
+        var pending: Set<String>?   // after a lost swap: the quotas still to write
         for _ in 0..<16 {
-            let current = try await quotas(namespace)
-            let considered = current.filter { pending?.contains($0.quota.name) ?? true }
-            let updated = try await decide(considered.map(\.quota), evaluator, obj, old, name, charges: charges)
-            var lost = Set<String>()
-            for q in updated {
-                guard let before = considered.first(where: { $0.quota.name == q.name }) else { continue }
-                let key = Self.key(ResourceQuota.resource, namespace: namespace, name: q.name)
+            let current: [(quota: ResourceQuota, revision: Int64)]
+            do { current = try await quotas(namespace).filter { pending?.contains($0.quota.name) ?? true } } catch {
+                return await finish(batch, results, written, failing: error)
+            }
+            // Each request in turn against the quotas as the earlier ones left them.
+            var working = Dictionary(uniqueKeysWithValues: current.map { ($0.quota.name, $0.quota) })
+            var charged: [Int: [(name: String, charge: ResourceList)]] = [:]
+            for i in batch.indices where results[i] == nil {
                 do {
-                    _ = try await store.update(key, value: ObjectCodec.encodeForStorage(q.json), expectedModRevision: before.revision)
-                    admissionCache.written(ResourceQuota.resource, namespace: namespace)
-                    charges.entries.append((key, QuotaAdmission.charge(from: before.quota, to: q)))
-                } catch let e as StoreError where isConflict(e) || e.code == .notFound {
-                    if e.code != .notFound { lost.insert(q.name) }   // (a quota deleted meanwhile limits nothing)
+                    for q in try decide(batch[i], Array(working.values)) {
+                        if let before = working[q.name] { charged[i, default: []].append((q.name, QuotaAdmission.charge(from: before, to: q))) }
+                        working[q.name] = q
+                    }
+                } catch {
+                    results[i] = .failure(error)
                 }
             }
-            if lost.isEmpty { return charges }
+            // Each changed quota written once.
+            var lost = Set<String>()
+            for (q, revision) in current {
+                guard let after = working[q.name], after.status.used != q.status.used else { continue }
+                let key = Self.key(ResourceQuota.resource, namespace: namespace, name: q.name)
+                do {
+                    _ = try await store.update(key, value: ObjectCodec.encodeForStorage(after.json), expectedModRevision: revision)
+                    admissionCache.written(ResourceQuota.resource, namespace: namespace)
+                    for (i, charges) in charged { for c in charges where c.name == q.name { written[i].entries.append((key, c.charge)) } }
+                } catch let e as StoreError where isConflict(e) {
+                    lost.insert(q.name)
+                } catch let e as StoreError where e.code == .notFound {
+                    continue   // (a quota deleted meanwhile limits nothing)
+                } catch {
+                    return await finish(batch, results, written, failing: error)
+                }
+            }
+            if lost.isEmpty { return await finish(batch, results, written, failing: nil) }
             pending = lost
         }
-        await refund(charges)
-        throw APIError(.conflict(group: ResourceQuota.resource.group, resource: ResourceQuota.resource.plural, name: pending?.sorted().first ?? ""))
+        let conflict = APIError(.conflict(group: "", resource: ResourceQuota.resource.plural, name: pending?.sorted().first ?? ""))
+        return await finish(batch, results, written, failing: conflict)
     }
 
-    /// The quotas the write would charge, with their new usage; a refusal (after giving back
-    /// what was already charged) as its Status.
-    private func decide(_ quotas: [ResourceQuota], _ evaluator: QuotaEvaluator, _ obj: JSONValue, _ old: JSONValue?, _ name: String,
-                        charges: QuotaCharges) async throws -> [ResourceQuota] {
+    /// The batch's answers: the admitted get what they were charged; the refused (and, with
+    /// `failing`, the undecided) get their error and their stored charges back.
+    private func finish(_ batch: [QuotaRequest], _ results: [Result<QuotaCharges, Error>?], _ written: [QuotaCharges],
+                        failing: Error?) async -> [Result<QuotaCharges, Error>] {
+        var out: [Result<QuotaCharges, Error>] = []
+        for i in batch.indices {
+            let result = results[i] ?? (failing.map { .failure($0) } ?? .success(written[i]))
+            if case .failure = result { await refund(written[i]) }
+            out.append(result)
+        }
+        return out
+    }
+
+    /// The quotas one request would charge, with their new usage; a refusal as its Status.
+    private func decide(_ request: QuotaRequest, _ quotas: [ResourceQuota]) throws -> [ResourceQuota] {
         do {
-            return try QuotaAdmission.check(quotas, evaluator: evaluator, object: obj, old: old, now: Date())
+            return try QuotaAdmission.check(quotas, evaluator: request.evaluator, object: request.object, old: request.old, now: Date())
         } catch let refusal as AdmissionRefusal {
-            await refund(charges)
             if !refusal.forbidden { throw APIError(Status(code: 500, reason: "", message: refusal.message)) }
-            throw Self.admissionForbidden(evaluator.resource, name, refusal.message)
+            throw Self.admissionForbidden(request.evaluator.resource, request.name, refusal.message)
         }
     }
 

@@ -15,8 +15,8 @@ final class ResourceStorage: Sendable {
     let services: ServiceAllocator
     /// New pods get a projected service account token volume (only where tokens are issued: a master serving TLS).
     let mountsServiceAccountTokens: Bool
-    /// Quota charges of one namespace are taken one at a time (QuotaCharging.swift).
-    let quotaLocks = KeyedLock()
+    /// Quota charges of one namespace are decided a batch at a time (QuotaCharging.swift).
+    let quotaBatches = QuotaBatches()
     /// LimitRanges, ResourceQuotas and PriorityClasses as admission reads them.
     let admissionCache: AdmissionCache
 

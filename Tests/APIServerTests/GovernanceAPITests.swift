@@ -1,7 +1,7 @@
 // LimitRange, ResourceQuota and PriorityClass against a real `skiff master`: discovery, the
 // built-in classes, Kubernetes' 422s and 403s, LimitRange defaults on the stored pod, quota
 // refusals in Kubernetes' words, 50 parallel creates against pods=10 (exactly 10 admitted), the
-// controller's recount, and the real kubectl's tables, describe and create commands.
+// controller's recount and full resync, and the real kubectl's tables, describe and create commands.
 import API
 import Foundation
 import Synchronization
@@ -162,7 +162,7 @@ import TestSupport
     }
 
     @Test func fiftyParallelCreatesAgainstTenPodsAdmitExactlyTen() throws {
-        let m = try MasterProcess(controllers: true)
+        let m = try MasterProcess(extraArgs: ["--resource-quota-sync-period", "1s"], controllers: true)
         defer { m.stop() }
         let c = m.client
         let ns = TestEnv.uniqueName("quota")
@@ -200,6 +200,12 @@ import TestSupport
         }
         #expect(try c.get(quotas + "/ten").json["status"]?["used"] == ["pods": "0"])
         #expect(try c.post(pods, pod("again")).code == 201)
+
+        // Drift (a charge whose write never happened, a hand-edited status) is undone by the full resync.
+        var drifted = ResourceQuota(json: try c.get(quotas + "/ten").json)
+        drifted.status.used = ["pods": "9"]
+        #expect(try c.put(quotas + "/ten/status", drifted.json.jsonString).code == 200)
+        #expect(try TestEnv.eventually(10) { try c.get(quotas + "/ten").json["status"]?["used"] == ["pods": "1"] })
     }
 
     @Test(arguments: ["1.27", "1.33"]) func kubectlTablesDescribeAndCreate(version: String) throws {
