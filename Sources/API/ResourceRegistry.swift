@@ -72,6 +72,11 @@ public enum ResourceRegistry {
               shortNames: [], subresources: ["status": statusVerbs], inAllCategory: true),
         .init(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true,
               shortNames: ["cj"], subresources: ["status": statusVerbs], inAllCategory: true),
+        // autoscaling/v2 first: the group's preferred version, and where the objects are stored.
+        .init(group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+              kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], subresources: ["status": statusVerbs], inAllCategory: true),
+        .init(group: "autoscaling", version: "v1", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+              kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget",
               kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "storage.k8s.io", version: "v1", plural: "storageclasses", singular: "storageclass",
@@ -94,6 +99,9 @@ public enum ResourceRegistry {
               namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
+        // TEMPORARY until the metrics-api branch lands (it serves these).
+        .init(group: "metrics.k8s.io", version: "v1beta1", plural: "pods", singular: "", kind: "PodMetrics", namespaced: true,
+              shortNames: [], subresources: [:], inAllCategory: false),
     ]
 
     /// Subresources whose objects are of another kind than their resource's.
@@ -111,6 +119,14 @@ public enum ResourceRegistry {
     public static func lookup(apiVersion: String, kind: String) -> ResourceType? {
         all.first { $0.groupVersion == apiVersion && $0.kind == kind }
     }
+
+    /// The version a resource served in several keeps its objects in (the others are views
+    /// converted on the way in and out: VersionConversion); a resource served once is its own.
+    public static func storageType(of type: ResourceType) -> ResourceType {
+        all.first { $0.group == type.group && $0.plural == type.plural } ?? type
+    }
+
+    public static func isStorageVersion(_ type: ResourceType) -> Bool { storageType(of: type) == type }
 
     public static var groupVersions: [String] {
         var seen: [String] = []

@@ -58,6 +58,7 @@ extension ResourceStrategy {
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
         case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget
+        case "HorizontalPodAutoscaler": return AutoscalingRules.horizontalPodAutoscaler
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment

@@ -54,6 +54,7 @@ enum Tables {
         case "DaemonSet", "ControllerRevision", "StatefulSet": return appsColumns(kind, name: name, age: age)
         case "PersistentVolumeClaim", "PersistentVolume", "StorageClass": return storageColumns(kind, name: name, age: age)
         case "PodDisruptionBudget": return policyColumns(name: name, age: age)
+        case "HorizontalPodAutoscaler": return autoscalingColumns(name: name, age: age)
         default: return [name, age]
         }
     }
@@ -155,6 +156,7 @@ enum Tables {
         case "PersistentVolume": return volumeCells(PersistentVolume(json: o), name: name, age: age)
         case "StorageClass": return storageClassCells(StorageClass(json: o), name: name, age: age)
         case "PodDisruptionBudget": return podDisruptionBudgetCells(PodDisruptionBudget(json: o), name: name, age: age)
+        case "HorizontalPodAutoscaler": return horizontalPodAutoscalerCells(HorizontalPodAutoscaler(json: o), name: name, age: age)
         default: return [name, age]
         }
     }

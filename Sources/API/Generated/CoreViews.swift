@@ -267,9 +267,9 @@ public struct Container: JSONView {
         set { json.put("imagePullPolicy", newValue.map { .string($0) }) }
     }
 
-    public var resources: JSONValue? {
-        get { json["resources"] }
-        set { json.put("resources", newValue) }
+    public var resources: ResourceRequirements {
+        get { ResourceRequirements(json: json["resources"] ?? .object(JSONObject())) }
+        set { json.putView("resources", newValue.json) }
     }
 
     public var volumeMounts: [VolumeMount] {
@@ -280,6 +280,27 @@ public struct Container: JSONView {
     public var securityContext: SecurityContext {
         get { SecurityContext(json: json["securityContext"] ?? .object(JSONObject())) }
         set { json.putView("securityContext", newValue.json) }
+    }
+}
+
+/// What a container asks for (requests) and may use at most (limits), by resource name.
+public struct ResourceRequirements: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var limits: [String: String]? {
+        get { json["limits"]?.stringMap }
+        set { json.put("limits", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var requests: [String: String]? {
+        get { json["requests"]?.stringMap }
+        set { json.put("requests", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var claims: JSONValue? {
+        get { json["claims"] }
+        set { json.put("claims", newValue) }
     }
 }
 
