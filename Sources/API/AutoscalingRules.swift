@@ -41,7 +41,7 @@ public enum AutoscalingRules {
         return r
     }
 
-    static func policy(_ type: HPAScalingPolicyType, _ value: Int64, _ period: Int64) -> HPAScalingPolicy {
+    public static func policy(_ type: HPAScalingPolicyType, _ value: Int64, _ period: Int64) -> HPAScalingPolicy {
         var p = HPAScalingPolicy()
         p.type = type
         p.value = value
