@@ -52,7 +52,7 @@ public enum AutoscalingRules {
     static func applyDefaults(_ hpa: inout HorizontalPodAutoscaler) {
         if hpa.spec.minReplicas == nil { hpa.spec.minReplicas = 1 }
         if hpa.spec.metrics.isEmpty { hpa.spec.metrics = [cpuUtilizationMetric(defaultCPUUtilization)] }
-        if hpa.spec.json["behavior"].map({ !$0.isNull }) == true {
+        if hpa.spec.hasBehavior {
             hpa.spec.behavior.scaleUp = filled(hpa.spec.behavior.json["scaleUp"], defaults: defaultScaleUp)
             hpa.spec.behavior.scaleDown = filled(hpa.spec.behavior.json["scaleDown"], defaults: defaultScaleDown)
         }
@@ -101,7 +101,7 @@ public enum AutoscalingRules {
         }
         errs += validateReference(spec.scaleTargetRef, path: "spec.scaleTargetRef")
         for (i, metric) in spec.metrics.enumerated() { errs += validateMetric(metric, path: "spec.metrics[\(i)]") }
-        if spec.json["behavior"].map({ !$0.isNull }) == true {
+        if spec.hasBehavior {
             errs += validateRules(spec.behavior.scaleUp, path: "spec.behavior.scaleUp")
             errs += validateRules(spec.behavior.scaleDown, path: "spec.behavior.scaleDown")
         }
@@ -225,4 +225,9 @@ public enum AutoscalingRules {
         }
         return errs
     }
+}
+
+extension HorizontalPodAutoscalerSpec {
+    /// A behavior is set (an HPA without one scales by the controller's flags and legacy rules).
+    public var hasBehavior: Bool { json["behavior"].map { !$0.isNull } ?? false }
 }

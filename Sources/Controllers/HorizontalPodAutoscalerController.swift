@@ -109,7 +109,7 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
             let outcome = histories.withLock { all -> HPANormalizer.Outcome in
                 var history = all[hpa.key, default: HPAScalingHistory()]
                 defer { all[hpa.key] = history }
-                if hpa.spec.json["behavior"].map({ !$0.isNull }) == true {
+                if hpa.spec.hasBehavior {
                     return normalizer.normalize(history: &history, behavior: hpa.spec.behavior, current: current, desired: desired,
                                                 min: minReplicas, max: maxReplicas, now: now)
                 }
@@ -136,7 +136,7 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
         }
         set(&hpa, "AbleToScale", .true, "SucceededRescale", "the HPA controller was able to update the target scale to \(desired)", now: now)
         events?.object(hpa, reason: "SuccessfulRescale", message: "New size: \(desired); reason: \(reason)")
-        if hpa.spec.json["behavior"].map({ !$0.isNull }) == true {
+        if hpa.spec.hasBehavior {
             histories.withLock { $0[hpa.key, default: HPAScalingHistory()].storeScaleEvent(from: current, to: desired, behavior: hpa.spec.behavior, now: now) }
         }
         hpa.status.desiredReplicas = desired
@@ -172,7 +172,7 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
                 failures.append((failure.reason, failure.message))
                 events?.object(hpa, type: "Warning", reason: failure.reason, message: failure.message)
                 var empty = MetricStatus()
-                empty.json["type"] = spec.json["type"]
+                empty.type = spec.type
                 statuses.append(empty)
             } catch {
                 failures.append(("FailedGetResourceMetric", "\(error)"))
@@ -260,7 +260,7 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
             let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
             throw ReplicaCalculationError(description: "unable to determine resource for scale target reference: no matches for kind \"\(kind)\" in group \"\(group)\"")
         }
-        guard type.subresources["scale"] != nil else {
+        guard type.subresources.keys.contains("scale") else {
             throw ReplicaCalculationError(description: "\(type.plural)\(type.group.isEmpty ? "" : "." + type.group) \"\(ref.name ?? "")\" has no scale subresource")
         }
         return type
