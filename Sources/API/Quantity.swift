@@ -67,6 +67,18 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible,
         self.format = format
     }
 
+    /// value × 10^scale, as resource.NewScaledQuantity makes it: (123456, -9) is "123456n" of cpu,
+    /// (52428800, 0, .binarySI) is "50Mi" of memory.
+    public init(_ value: Int64, scale: Int = 0, format: Format = .decimalSI) {
+        var m = value
+        var e = scale
+        if m == 0 { e = 0 }
+        while m != 0 && m % 10 == 0 { m /= 10; e += 1 }
+        mantissa = m
+        exponent = e
+        self.format = format
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self) { try self.init(parsing: s); return }

@@ -21,12 +21,17 @@ public struct ResourceType: Sendable, Equatable {
     public var shortNames: [String]
     public var subresources: [String: [String]]   // e.g. "status": ["get", "patch", "update"]
     public var inAllCategory: Bool
+    /// What discovery lists and the server accepts (read-only kinds such as the metrics: get, list).
+    public var verbs: [String] = ResourceRegistry.crud
+    /// The resource metrics: computed by the master's metrics pipeline, never stored.
+    public var isResourceMetrics: Bool { group == "metrics.k8s.io" }
 
     public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 }
 
 public enum ResourceRegistry {
-    static let crud = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    public static let crud = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    public static let readOnly = ["get", "list"]
     static let statusVerbs = ["get", "patch", "update"]
 
     public static let all: [ResourceType] = [
@@ -99,9 +104,13 @@ public enum ResourceRegistry {
               namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
-        // TEMPORARY until the metrics-api branch lands (it serves these).
+        .init(group: "apiregistration.k8s.io", version: "v1", plural: "apiservices", singular: "apiservice", kind: "APIService",
+              namespaced: false, shortNames: [], subresources: ["status": statusVerbs], inAllCategory: false),
+        // The resource metrics (metrics-server's discovery: no singular names, get and list only).
+        .init(group: "metrics.k8s.io", version: "v1beta1", plural: "nodes", singular: "", kind: "NodeMetrics", namespaced: false,
+              shortNames: [], subresources: [:], inAllCategory: false, verbs: readOnly),
         .init(group: "metrics.k8s.io", version: "v1beta1", plural: "pods", singular: "", kind: "PodMetrics", namespaced: true,
-              shortNames: [], subresources: [:], inAllCategory: false),
+              shortNames: [], subresources: [:], inAllCategory: false, verbs: readOnly),
     ]
 
     /// Subresources whose objects are of another kind than their resource's.
@@ -139,7 +148,7 @@ public enum ResourceRegistry {
         var out: [APIResource] = []
         for r in all where r.groupVersion == groupVersion {
             out.append(APIResource(name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind,
-                                   verbs: crud,
+                                   verbs: r.verbs,
                                    shortNames: r.shortNames.isEmpty ? nil : r.shortNames,
                                    categories: r.inAllCategory ? ["all"] : nil))
             for (sub, verbs) in r.subresources.sorted(by: { $0.key < $1.key }) {

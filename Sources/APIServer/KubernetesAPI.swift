@@ -2,6 +2,7 @@
 // and answers with the object, a list, a Table (kubectl get), a watch stream or a Status.
 import API
 import Foundation
+import MetricsPipeline
 import NIOHTTP1
 import Security
 import Store
@@ -25,6 +26,9 @@ public final class KubernetesAPI: HTTPHandler {
     let serviceAccountTokens: ServiceAccountTokens?
     /// TLS to node servers (secure mode): the cluster CA and the API server's kubelet-client certificate.
     let nodeTLS: NodeClientTLS?
+
+    /// What metrics.k8s.io serves from, once the pipeline runs (503 until then, as with metrics-server away).
+    let metricsSource = Mutex<(any ResourceMetricsSource)?>(nil)
 
     /// Bootstrap makes the `local-path` StorageClass (the built-in provisioner's) when it is missing.
     let createsDefaultStorageClass: Bool
@@ -77,6 +81,7 @@ public final class KubernetesAPI: HTTPHandler {
         }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] { await ensureDefaultServiceAccount(ns) }
         if createsDefaultStorageClass { await storage.ensureDefaultStorageClass() }
+        await ensureMetricsAPIService()
         await namespaces.resume()
     }
 
@@ -200,6 +205,7 @@ public final class KubernetesAPI: HTTPHandler {
         if type.namespaced, rr.namespace == nil, rr.name != nil {
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
+        if type.isResourceMetrics { return try await handleResourceMetrics(request, rr) }
         let storageType = ResourceRegistry.storageType(of: type)
         if storageType != type { return try await handleConverted(request, rr, storageType: storageType, user: user) }
         if let sub = rr.subresource { return try await handleSubresource(request, rr, sub, user: user) }

@@ -55,6 +55,7 @@ enum Tables {
         case "PersistentVolumeClaim", "PersistentVolume", "StorageClass": return storageColumns(kind, name: name, age: age)
         case "PodDisruptionBudget": return policyColumns(name: name, age: age)
         case "HorizontalPodAutoscaler": return autoscalingColumns(name: name, age: age)
+        case "APIService": return apiServiceColumns(name: name, age: age)
         default: return [name, age]
         }
     }
@@ -157,6 +158,7 @@ enum Tables {
         case "StorageClass": return storageClassCells(StorageClass(json: o), name: name, age: age)
         case "PodDisruptionBudget": return podDisruptionBudgetCells(PodDisruptionBudget(json: o), name: name, age: age)
         case "HorizontalPodAutoscaler": return horizontalPodAutoscalerCells(HorizontalPodAutoscaler(json: o), name: name, age: age)
+        case "APIService": return apiServiceCells(APIService(json: o), name: name, age: age)
         default: return [name, age]
         }
     }

@@ -120,6 +120,9 @@ public enum BootstrapPolicy {
                                        "events", "deployments", "deployments/scale", "deployments/status", "replicasets",
                                        "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
 
+    /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view.
+    static let readMetrics: JSONValue = ["apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": readVerbs]
+
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
         ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": ["name": .string(name), "labels": labels, "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
@@ -143,6 +146,7 @@ public enum BootstrapPolicy {
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+            readMetrics,
         ]),
         role("edit", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
@@ -150,12 +154,18 @@ public enum BootstrapPolicy {
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+            readMetrics,
         ]),
         role("view", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": readVerbs],
             ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": readVerbs],
+            readMetrics,
         ]),
+        // (Skiff does not aggregate roles: the rule is in admin, edit and view already; the role is there for bindings that name it.)
+        role("system:aggregated-metrics-reader", [readMetrics],
+             labels: ["kubernetes.io/bootstrapping": "rbac-defaults", "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                      "rbac.authorization.k8s.io/aggregate-to-edit": "true", "rbac.authorization.k8s.io/aggregate-to-view": "true"]),
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
         role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"], "verbs": ["get"]]]),
         role("system:node-bootstrapper", [["nonResourceURLs": ["/skiff/v1/node-credentials"], "verbs": ["post"]]]),
