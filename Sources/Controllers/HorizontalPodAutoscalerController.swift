@@ -49,7 +49,7 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
     func initialKeys() -> [String] { autoscalers.list().map(\.key) }
 
     func sync(_ key: String, client: APIClient) throws {
-        try sync(key, objects: client, scales: client, metrics: ResourceMetricsAPI(client: client))
+        try sync(key, objects: client, scales: client, metrics: PodMetricsClient(client: client))
     }
 
     func sync(_ key: String, objects: ObjectClient, scales: ScaleClient, metrics: PodMetricsSource) throws {

@@ -1,5 +1,5 @@
 // The horizontal pod autoscaler controller against in-memory twins of the scale subresource and
-// the resource metrics API (their real twins — APIClient's scale calls and ResourceMetricsAPI
+// the resource metrics API (their real twins — APIClient's scale calls and PodMetricsClient
 // over metrics.k8s.io — run against skiff up in NodeRootTests/AutoscalingRootTests.swift): a
 // rescale with its status and conditions, bounds, a missing target, metrics that fail, and
 // selectors.

@@ -5,7 +5,7 @@ import API
 import Client
 import Foundation
 
-final class ResourceMetricsAPI: PodMetricsSource {
+final class PodMetricsClient: PodMetricsSource {
     let client: ObjectClient
     init(client: ObjectClient) { self.client = client }
 
