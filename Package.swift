@@ -76,9 +76,11 @@ let package = Package(
         .executableTarget(name: "codegen"),
         // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
         .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer", "CCrypto"]),
+        // MetricsPipeline: metrics-server's scraper and storage — nodes' stats to usage per node and pod.
+        .target(name: "MetricsPipeline", dependencies: ["API"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
-            "API", "Store", "YAML", "Security",
+            "API", "Store", "YAML", "Security", "MetricsPipeline",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -139,6 +141,7 @@ let package = Package(
         // Shared test helpers: root gating, the locally built busybox image, unique names.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "APITests", dependencies: ["API"]),
+        .testTarget(name: "MetricsPipelineTests", dependencies: ["MetricsPipeline", "API"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
         .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport", "Security"]),

@@ -93,7 +93,7 @@ extension GovernanceRules {
         }
         if let l = defaultLimit, let min, min > l { invalid("default", min, "min value \(min) is greater than default value \(l)") }
         if let l = defaultLimit, let max, l > max { invalid("default", max, "default value \(l) is greater than max value \(max)") }
-        if let ratio, ratio < Quantity(count: 1) { invalid("maxLimitRequestRatio", ratio, "ratio \(ratio) is less than 1") }
+        if let ratio, ratio < Quantity(1) { invalid("maxLimitRequestRatio", ratio, "ratio \(ratio) is less than 1") }
         if let ratio, let min, let max {
             // Milli precision unless that would overflow, as Kubernetes compares.
             let milli = ratio.value < maxMilliValue && min.value < maxMilliValue && max.value < maxMilliValue

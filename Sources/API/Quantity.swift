@@ -67,6 +67,18 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible,
         self.format = format
     }
 
+    /// value × 10^scale, as resource.NewScaledQuantity makes it: (123456, -9) is "123456n" of cpu,
+    /// (52428800, 0, .binarySI) is "50Mi" of memory.
+    public init(_ value: Int64, scale: Int = 0, format: Format = .decimalSI) {
+        var m = value
+        var e = scale
+        if m == 0 { e = 0 }
+        while m != 0 && m % 10 == 0 { m /= 10; e += 1 }
+        mantissa = m
+        exponent = e
+        self.format = format
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self) { try self.init(parsing: s); return }
@@ -166,19 +178,7 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible,
 // MARK: - arithmetic (quota sums, pod totals)
 
 extension Quantity {
-    /// An exact value `mantissa` × 10^`exponent`, normalised (no trailing zeros in the mantissa).
-    init(mantissa: Int64, exponent: Int, format: Format) {
-        var m = mantissa, e = exponent
-        while m != 0 && m % 10 == 0 { m /= 10; e += 1 }
-        self.mantissa = m
-        self.exponent = m == 0 ? 0 : e
-        self.format = format
-    }
-
-    public static let zero = Quantity(mantissa: 0, exponent: 0, format: .decimalSI)
-
-    /// An integer count ("1" pod, "3" node ports).
-    public init(count: Int64) { self.init(mantissa: count, exponent: 0, format: .decimalSI) }
+    public static let zero = Quantity(0)
 
     public var isZero: Bool { mantissa == 0 }
     public var isNegative: Bool { mantissa < 0 }
@@ -187,12 +187,12 @@ extension Quantity {
     /// as resource.Quantity.Add does, so "0" + "64Mi" prints "64Mi".
     public func adding(_ other: Quantity) -> Quantity {
         let format = isZero ? other.format : self.format
-        if other.isZero { return Quantity(mantissa: mantissa, exponent: exponent, format: format) }
-        if isZero { return Quantity(mantissa: other.mantissa, exponent: other.exponent, format: format) }
+        if other.isZero { return Quantity(mantissa, scale: exponent, format: format) }
+        if isZero { return Quantity(other.mantissa, scale: other.exponent, format: format) }
         let low = min(exponent, other.exponent)
         // Past 18 digits apart the smaller value is below the larger one's precision.
-        if exponent - low > 18 { return Quantity(mantissa: mantissa, exponent: exponent, format: format) }
-        if other.exponent - low > 18 { return Quantity(mantissa: other.mantissa, exponent: other.exponent, format: format) }
+        if exponent - low > 18 { return Quantity(mantissa, scale: exponent, format: format) }
+        if other.exponent - low > 18 { return Quantity(other.mantissa, scale: other.exponent, format: format) }
         var x = Int128(mantissa), y = Int128(other.mantissa)
         for _ in 0..<(exponent - low) { x *= 10 }
         for _ in 0..<(other.exponent - low) { y *= 10 }
@@ -203,17 +203,17 @@ extension Quantity {
             sum = sum > 0 ? (sum + 9) / 10 : (sum - 9) / 10
             e += 1
         }
-        return Quantity(mantissa: Int64(sum), exponent: e, format: format)
+        return Quantity(Int64(sum), scale: e, format: format)
     }
 
     public func subtracting(_ other: Quantity) -> Quantity { adding(other.negated) }
 
-    public var negated: Quantity { Quantity(mantissa: -mantissa, exponent: exponent, format: format) }
+    public var negated: Quantity { Quantity(-mantissa, scale: exponent, format: format) }
 
     /// Rounded up to a whole number (a claim's storage counts in whole bytes).
     public var roundedUp: Quantity {
         guard exponent < 0 else { return self }
-        return Quantity(mantissa: value, exponent: 0, format: format)
+        return Quantity(value, scale: 0, format: format)
     }
 }
 

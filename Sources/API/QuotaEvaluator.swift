@@ -79,8 +79,8 @@ public struct QuotaEvaluator: Sendable, Equatable {
         case .services: return Self.serviceUsage(object)
         case .claims: return Self.claimUsage(PersistentVolumeClaim(json: object))
         case .objectCount:
-            var out: ResourceList = [countName: Quantity(count: 1)]
-            if let legacy = legacyCountName { out[legacy] = Quantity(count: 1) }
+            var out: ResourceList = [countName: Quantity(1)]
+            if let legacy = legacyCountName { out[legacy] = Quantity(1) }
             return out
         }
     }
@@ -88,7 +88,7 @@ public struct QuotaEvaluator: Sendable, Equatable {
     /// A pod always counts in count/pods; until it finishes (or outlives its deletion grace),
     /// also in pods and its compute (PodUsageFunc).
     static func podUsage(_ pod: Pod, now: Date) -> ResourceList {
-        var out: ResourceList = ["count/pods": Quantity(count: 1)]
+        var out: ResourceList = ["count/pods": Quantity(1)]
         guard isCharged(pod, now: now) else { return out }
         out = out.adding(computeUsage(requests: PodResources.requests(pod.spec), limits: PodResources.limits(pod.spec)))
         return out
@@ -104,7 +104,7 @@ public struct QuotaEvaluator: Sendable, Equatable {
 
     /// podComputeUsageHelper: requests and limits under their quota names, and one `pods`.
     static func computeUsage(requests: ResourceList, limits: ResourceList) -> ResourceList {
-        var out: ResourceList = [ResourceName.pods: Quantity(count: 1)]
+        var out: ResourceList = [ResourceName.pods: Quantity(1)]
         for r in [ResourceName.cpu, ResourceName.memory, ResourceName.ephemeralStorage] {
             if let q = requests[r] { out[r] = q; out[ResourceName.requests(r)] = q }
             if let q = limits[r] { out[ResourceName.limits(r)] = q }
@@ -119,25 +119,25 @@ public struct QuotaEvaluator: Sendable, Equatable {
     static func serviceUsage(_ svc: JSONValue) -> ResourceList {
         let spec = svc["spec"] ?? .null
         let ports = spec["ports"]?.arrayValue ?? []
-        var out: ResourceList = ["count/services": Quantity(count: 1), ResourceName.services: Quantity(count: 1),
+        var out: ResourceList = ["count/services": Quantity(1), ResourceName.services: Quantity(1),
                                  ResourceName.servicesLoadBalancers: .zero, ResourceName.servicesNodePorts: .zero]
         switch spec["type"]?.stringValue {
-        case "NodePort": out[ResourceName.servicesNodePorts] = Quantity(count: Int64(ports.count))
+        case "NodePort": out[ResourceName.servicesNodePorts] = Quantity(Int64(ports.count))
         case "LoadBalancer":
             // Without node ports for the balancer, only those asked for by number count.
             let allocates = spec["allocateLoadBalancerNodePorts"]?.boolValue ?? true
             let nodePorts = allocates ? ports.count : ports.filter { ($0["nodePort"]?.intValue ?? 0) != 0 }.count
-            out[ResourceName.servicesNodePorts] = Quantity(count: Int64(nodePorts))
-            out[ResourceName.servicesLoadBalancers] = Quantity(count: 1)
+            out[ResourceName.servicesNodePorts] = Quantity(Int64(nodePorts))
+            out[ResourceName.servicesLoadBalancers] = Quantity(1)
         default: break
         }
         return out
     }
 
     static func claimUsage(_ claim: PersistentVolumeClaim) -> ResourceList {
-        var out: ResourceList = [ResourceName.persistentVolumeClaims: Quantity(count: 1), "count/persistentvolumeclaims": Quantity(count: 1)]
+        var out: ResourceList = [ResourceName.persistentVolumeClaims: Quantity(1), "count/persistentvolumeclaims": Quantity(1)]
         let className = claim.metadata.annotations?["volume.beta.kubernetes.io/storage-class"] ?? claim.spec.storageClassName ?? ""
-        if !className.isEmpty { out[className + storageClassSuffix + ResourceName.persistentVolumeClaims] = Quantity(count: 1) }
+        if !className.isEmpty { out[className + storageClassSuffix + ResourceName.persistentVolumeClaims] = Quantity(1) }
         if let text = claim.spec.resources.requests?[ResourceName.storage], let q = try? Quantity(parsing: text) {
             out[ResourceName.requests(ResourceName.storage)] = q.roundedUp
             if !className.isEmpty { out[className + storageClassSuffix + ResourceName.requests(ResourceName.storage)] = q.roundedUp }

@@ -21,12 +21,17 @@ public struct ResourceType: Sendable, Equatable {
     public var shortNames: [String]
     public var subresources: [String: [String]]   // e.g. "status": ["get", "patch", "update"]
     public var inAllCategory: Bool
+    /// What discovery lists and the server accepts (read-only kinds such as the metrics: get, list).
+    public var verbs: [String] = ResourceRegistry.crud
+    /// The resource metrics: computed by the master's metrics pipeline, never stored.
+    public var isResourceMetrics: Bool { group == "metrics.k8s.io" }
 
     public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 }
 
 public enum ResourceRegistry {
-    static let crud = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    public static let crud = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    public static let readOnly = ["get", "list"]
     static let statusVerbs = ["get", "patch", "update"]
 
     public static let all: [ResourceType] = [
@@ -72,6 +77,11 @@ public enum ResourceRegistry {
               shortNames: [], subresources: ["status": statusVerbs], inAllCategory: true),
         .init(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true,
               shortNames: ["cj"], subresources: ["status": statusVerbs], inAllCategory: true),
+        // autoscaling/v2 first: the group's preferred version, and where the objects are stored.
+        .init(group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+              kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], subresources: ["status": statusVerbs], inAllCategory: true),
+        .init(group: "autoscaling", version: "v1", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+              kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget",
               kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "storage.k8s.io", version: "v1", plural: "storageclasses", singular: "storageclass",
@@ -94,6 +104,13 @@ public enum ResourceRegistry {
               namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "apiregistration.k8s.io", version: "v1", plural: "apiservices", singular: "apiservice", kind: "APIService",
+              namespaced: false, shortNames: [], subresources: ["status": statusVerbs], inAllCategory: false),
+        // The resource metrics (metrics-server's discovery: no singular names, get and list only).
+        .init(group: "metrics.k8s.io", version: "v1beta1", plural: "nodes", singular: "", kind: "NodeMetrics", namespaced: false,
+              shortNames: [], subresources: [:], inAllCategory: false, verbs: readOnly),
+        .init(group: "metrics.k8s.io", version: "v1beta1", plural: "pods", singular: "", kind: "PodMetrics", namespaced: true,
+              shortNames: [], subresources: [:], inAllCategory: false, verbs: readOnly),
     ] + governance
 
     /// Subresources whose objects are of another kind than their resource's.
@@ -112,6 +129,14 @@ public enum ResourceRegistry {
         all.first { $0.groupVersion == apiVersion && $0.kind == kind }
     }
 
+    /// The version a resource served in several keeps its objects in (the others are views
+    /// converted on the way in and out: VersionConversion); a resource served once is its own.
+    public static func storageType(of type: ResourceType) -> ResourceType {
+        all.first { $0.group == type.group && $0.plural == type.plural } ?? type
+    }
+
+    public static func isStorageVersion(_ type: ResourceType) -> Bool { storageType(of: type) == type }
+
     public static var groupVersions: [String] {
         var seen: [String] = []
         for r in all where !seen.contains(r.groupVersion) { seen.append(r.groupVersion) }
@@ -123,7 +148,7 @@ public enum ResourceRegistry {
         var out: [APIResource] = []
         for r in all where r.groupVersion == groupVersion {
             out.append(APIResource(name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind,
-                                   verbs: crud,
+                                   verbs: r.verbs,
                                    shortNames: r.shortNames.isEmpty ? nil : r.shortNames,
                                    categories: r.inAllCategory ? ["all"] : nil))
             for (sub, verbs) in r.subresources.sorted(by: { $0.key < $1.key }) {

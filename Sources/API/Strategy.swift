@@ -60,6 +60,8 @@ extension ResourceStrategy {
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
         case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget
+        case "HorizontalPodAutoscaler": return AutoscalingRules.horizontalPodAutoscaler
+        case "APIService": return APIServiceRules.strategy
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment

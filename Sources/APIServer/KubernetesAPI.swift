@@ -2,6 +2,7 @@
 // and answers with the object, a list, a Table (kubectl get), a watch stream or a Status.
 import API
 import Foundation
+import MetricsPipeline
 import NIOHTTP1
 import Security
 import Store
@@ -25,6 +26,9 @@ public final class KubernetesAPI: HTTPHandler {
     let serviceAccountTokens: ServiceAccountTokens?
     /// TLS to node servers (secure mode): the cluster CA and the API server's kubelet-client certificate.
     let nodeTLS: NodeClientTLS?
+
+    /// What metrics.k8s.io serves from, once the pipeline runs (503 until then, as with metrics-server away).
+    let metricsSource = Mutex<(any ResourceMetricsSource)?>(nil)
 
     /// Bootstrap makes the `local-path` StorageClass (the built-in provisioner's) when it is missing.
     let createsDefaultStorageClass: Bool
@@ -78,6 +82,7 @@ public final class KubernetesAPI: HTTPHandler {
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] { await ensureDefaultServiceAccount(ns) }
         if createsDefaultStorageClass { await storage.ensureDefaultStorageClass() }
         await storage.ensureSystemPriorityClasses()
+        await ensureMetricsAPIService()
         await namespaces.resume()
     }
 
@@ -201,6 +206,9 @@ public final class KubernetesAPI: HTTPHandler {
         if type.namespaced, rr.namespace == nil, rr.name != nil {
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
+        if type.isResourceMetrics { return try await handleResourceMetrics(request, rr) }
+        let storageType = ResourceRegistry.storageType(of: type)
+        if storageType != type { return try await handleConverted(request, rr, storageType: storageType, user: user) }
         if let sub = rr.subresource { return try await handleSubresource(request, rr, sub, user: user) }
         let dryRun = request.query["dryRun"] == "All"
         switch (request.method, rr.name) {
@@ -406,8 +414,9 @@ public final class KubernetesAPI: HTTPHandler {
 
     // MARK: patch
 
+    /// Applies a PATCH; with `view`, to the object as that version shows it (ConvertedRequests.swift).
     func patch(_ request: HTTPRequest, _ rr: ResourceRequest, name: String, target: ResourceStorage.UpdateTarget,
-               dryRun: Bool) async throws -> StoredObject {
+               dryRun: Bool, view: ResourceType? = nil) async throws -> StoredObject {
         let contentType = request.headers.first(name: "content-type")?.lowercased() ?? ""
         if contentType.contains("apply-patch") {
             throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
@@ -417,27 +426,33 @@ public final class KubernetesAPI: HTTPHandler {
         let patch: JSONValue
         do { patch = try JSONValue.parse(request.body) } catch { throw APIError.badRequest("the patch is not valid JSON: \(error)") }
         let kind = rr.type.kind
-        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun) { current in
-            var base = current
-            base["metadata"]?["resourceVersion"] = nil   // a patch pins a version only if it names one
-            do {
-                if contentType.contains("json-patch") {
-                    var b = current
-                    b = try Patch.jsonPatch(b, patch)
-                    if b["metadata"]?["resourceVersion"] == current["metadata"]?["resourceVersion"] { b["metadata"]?["resourceVersion"] = nil }
-                    return b
-                } else if contentType.contains("strategic-merge-patch") {
-                    guard case .object = patch else { throw PatchError("a strategic merge patch must be a JSON object") }
-                    return try Patch.strategicMergePatch(base, patch, kind: kind)
-                } else if contentType.contains("merge-patch") {
-                    guard case .object = patch else { throw PatchError("a merge patch must be a JSON object") }
-                    return Patch.mergePatch(base, patch)
-                }
-            } catch let e as PatchError {
-                throw APIError(Status(code: 422, reason: "Invalid", message: "the patch could not be applied: \(e.message)"))
-            }
-            throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
-                                  message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"))
+        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun) { stored in
+            guard let view else { return try Self.applyPatch(patch, to: stored, contentType: contentType, kind: kind) }
+            let patched = try Self.applyPatch(patch, to: VersionConversion.fromStorage(stored, to: view), contentType: contentType, kind: kind)
+            return VersionConversion.toStorage(patched, from: view)
         }
+    }
+
+    static func applyPatch(_ patch: JSONValue, to current: JSONValue, contentType: String, kind: String) throws -> JSONValue {
+        var base = current
+        base["metadata"]?["resourceVersion"] = nil   // a patch pins a version only if it names one
+        do {
+            if contentType.contains("json-patch") {
+                var b = current
+                b = try Patch.jsonPatch(b, patch)
+                if b["metadata"]?["resourceVersion"] == current["metadata"]?["resourceVersion"] { b["metadata"]?["resourceVersion"] = nil }
+                return b
+            } else if contentType.contains("strategic-merge-patch") {
+                guard case .object = patch else { throw PatchError("a strategic merge patch must be a JSON object") }
+                return try Patch.strategicMergePatch(base, patch, kind: kind)
+            } else if contentType.contains("merge-patch") {
+                guard case .object = patch else { throw PatchError("a merge patch must be a JSON object") }
+                return Patch.mergePatch(base, patch)
+            }
+        } catch let e as PatchError {
+            throw APIError(Status(code: 422, reason: "Invalid", message: "the patch could not be applied: \(e.message)"))
+        }
+        throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
+                              message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"))
     }
 }

@@ -57,16 +57,14 @@ extension KubernetesAPI {
         guard let nodeName = pod["spec"]?["nodeName"]?.stringValue, !nodeName.isEmpty else {
             throw APIError.badRequest("pod \(name) does not have a host assigned")
         }
-        let node: JSONValue
-        do { node = try await storage.get(nodeType, namespace: nil, name: nodeName).object } catch {
+        let node: Node
+        do { node = Node(json: try await storage.get(nodeType, namespace: nil, name: nodeName).object) } catch {
             throw APIError(Status(code: 503, reason: "ServiceUnavailable", message: "node \(nodeName) of pod \(name) is not registered"))
         }
-        let addresses = node["status"]?["addresses"]?.arrayValue ?? []
-        let ip = (addresses.first { $0["type"] == "InternalIP" } ?? addresses.first)?["address"]?.stringValue
-        guard let ip, let port = node["status"]?["daemonEndpoints"]?["kubeletEndpoint"]?["Port"]?.intValue, port > 0 else {
+        guard let endpoint = node.serverEndpoint else {
             throw APIError(Status(code: 503, reason: "ServiceUnavailable", message: "node \(nodeName) does not report a node server address"))
         }
-        return (ip, Int(port), chosen)
+        return (endpoint.host, endpoint.port, chosen)
     }
 
     /// GET pods/log: the node's /containerLogs, streamed.
@@ -173,7 +171,13 @@ struct NodeResponse {
             sink.finish()
         }
         sink.onTermination = { _ in task.cancel(); channel.channel.close(promise: nil) }
-        let status = try await head.value()
+        // A node that accepts but never answers must not hold the caller past its cancellation (a scrape's timeout).
+        let status = try await withTaskCancellationHandler {
+            try await head.value()
+        } onCancel: {
+            head.resolve(.failure(CancellationError()))
+            channel.channel.close(promise: nil)
+        }
         return NodeResponse(status: status, body: body)
     }
 }

@@ -13,6 +13,10 @@ public struct ControllerOptions: Sendable {
     public var podEvictionTimeout: Double = 300
     /// Every ResourceQuota's usage is recounted this often (kube-controller-manager: 5 m).
     public var resourceQuotaSyncPeriod: Double = 300
+    /// How often each HorizontalPodAutoscaler is reconciled.
+    public var horizontalPodAutoscalerSyncPeriod: Double = 15
+    /// The scale-down stabilization window of HPAs that don't set their own.
+    public var horizontalPodAutoscalerDownscaleStabilization: Double = 300
     /// Pod CIDRs for nodes come from here (a /24 each).
     public var clusterCIDR = IPv4CIDR("10.244.0.0/16")!
     /// The cluster CA (PEM) published to every namespace as ConfigMap kube-root-ca.crt (nil: not published).
@@ -26,6 +30,7 @@ final class SharedInformers: @unchecked Sendable {
     let namespaces: Informer
     let jobs, cronJobs, daemonSets, controllerRevisions, statefulSets, claims, volumes, storageClasses: Informer
     let budgets, resourceQuotas: Informer
+    let autoscalers: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -49,13 +54,14 @@ final class SharedInformers: @unchecked Sendable {
         storageClasses = Informer(StorageClass.self, server: server)
         budgets = Informer(PodDisruptionBudget.self, server: server)
         resourceQuotas = Informer(ResourceQuota.self, server: server)
+        autoscalers = Informer(HorizontalPodAutoscaler.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
         [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, daemonSets,
-         controllerRevisions, statefulSets, claims, volumes, storageClasses, budgets, resourceQuotas]
+         controllerRevisions, statefulSets, claims, volumes, storageClasses, budgets, resourceQuotas, autoscalers]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -128,10 +134,16 @@ public final class ControllerManager: @unchecked Sendable {
         binder.watch(claims: informers.claims, volumes: informers.volumes, classes: informers.storageClasses)
         let protection = StorageProtectionController(claims: Lister(informers.claims), volumes: Lister(informers.volumes), pods: Lister(informers.pods))
         protection.watch(claims: informers.claims, volumes: informers.volumes, pods: informers.pods)
-                let ephemeralEvents = EventRecorder(component: "ephemeral_volume") { [options] in try? APIClient(server: options.server) }
+        let ephemeralEvents = EventRecorder(component: "ephemeral_volume") { [options] in try? APIClient(server: options.server) }
         let ephemeral = EphemeralVolumeController(pods: Lister(informers.pods), claims: Lister(informers.claims), events: ephemeralEvents)
         ephemeral.watch(pods: informers.pods, claims: informers.claims)
-        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection, ephemeral, resourceQuotaController()]
+        let autoscalerEvents = EventRecorder(component: "horizontal-pod-autoscaler") { [options] in try? APIClient(server: options.server) }
+        let autoscaler = HorizontalPodAutoscalerController(autoscalers: Lister(informers.autoscalers), pods: Lister(informers.pods),
+                                                           events: autoscalerEvents, syncPeriod: options.horizontalPodAutoscalerSyncPeriod)
+        autoscaler.normalizer.downscaleStabilization = options.horizontalPodAutoscalerDownscaleStabilization
+        autoscaler.watch(informers.autoscalers)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection, ephemeral, autoscaler,
+                        resourceQuotaController()]
         if let ca = options.rootCAPEM {
             let publisher = RootCAPublisher(namespaces: Lister(informers.namespaces), configMaps: Lister(informers.rootCAConfigMaps), caPEM: ca)
             publisher.watch(namespaces: informers.namespaces, configMaps: informers.rootCAConfigMaps)

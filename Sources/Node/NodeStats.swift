@@ -1,7 +1,8 @@
 // Resource usage as the kubelet reports it (the seeds' cAdvisor): /stats/summary (node, pods,
 // containers: cpu, memory working set, network, filesystem) and /metrics/cadvisor, both read
-// from cgroups and /proc at request time. usageNanoCores needs two samples: the previous
-// cumulative reading of each cgroup is kept.
+// from cgroups and /proc at request time, stamped to the microsecond (the master's metrics
+// pipeline divides by the time between two readings). usageNanoCores needs two samples: the
+// previous cumulative reading of each cgroup is kept.
 import API
 import Cgroups
 import Foundation
@@ -73,7 +74,8 @@ final class NodeStats: @unchecked Sendable {
     }
 
     func summary() -> JSONValue {
-        let time = Timestamps.now()
+        // Microseconds: a rate over a window of a few seconds needs more than whole-second readings.
+        let time = Timestamps.nowMicro()
         let manager = try? makeCgroupManager()
         let sandbox = PodSandbox(rootDir: agent.options.rootDir, cgroupRoot: agent.options.cgroupRoot)
         var pods: [JSONValue] = []
@@ -98,6 +100,7 @@ final class NodeStats: @unchecked Sendable {
             if let sandboxPID { entry["network"] = network(pid: sandboxPID, time: time) }
             pods.append(entry)
         }
+        let nodeTime = Timestamps.nowMicro()
         let mem = Self.meminfo()
         let total = mem["MemTotal"] ?? 0, available = mem["MemAvailable"] ?? 0
         let nodeUsage = Usage(cpuNanos: Self.hostCPUNanos(), memoryUsage: total - (mem["MemFree"] ?? 0), workingSet: total - available)
@@ -108,7 +111,7 @@ final class NodeStats: @unchecked Sendable {
         lastCPU["/"] = (now, nodeUsage.cpuNanos)
         lock.unlock()
         let node: JSONValue = ["nodeName": .string(agent.options.name), "startTime": .string(started),
-                               "cpu": cpu(nodeCPU, time: time), "memory": memory(nodeUsage, time: time, available: available),
+                               "cpu": cpu(nodeCPU, time: nodeTime), "memory": memory(nodeUsage, time: nodeTime, available: available),
                                "fs": fsStats(agent.options.rootDir, time: time),
                                "runtime": ["imageFs": fsStats(agent.options.rootDir + "/images", time: time)]]
         return ["node": node, "pods": .array(pods)]

@@ -122,6 +122,10 @@ public enum BootstrapPolicy {
                                        "events", "deployments", "deployments/scale", "deployments/status", "replicasets",
                                        "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
 
+    /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view.
+    // (The group as .array([.string(...)]): a one-string array literal reads as a subscript to hack/check-json-subscripts.sh.)
+    static let readMetrics: JSONValue = ["apiGroups": .array([.string("metrics.k8s.io")]), "resources": ["pods", "nodes"], "verbs": readVerbs]
+
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
         ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": ["name": .string(name), "labels": labels, "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
@@ -146,6 +150,7 @@ public enum BootstrapPolicy {
             ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
             ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
+            readMetrics,
         ]),
         role("edit", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
@@ -154,13 +159,19 @@ public enum BootstrapPolicy {
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
             ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
+            readMetrics,
         ]),
         role("view", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": readVerbs],
             ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
             ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": readVerbs],
+            readMetrics,
         ]),
+        // (Skiff does not aggregate roles: the rule is in admin, edit and view already; the role is there for bindings that name it.)
+        role("system:aggregated-metrics-reader", [readMetrics],
+             labels: ["kubernetes.io/bootstrapping": "rbac-defaults", "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                      "rbac.authorization.k8s.io/aggregate-to-edit": "true", "rbac.authorization.k8s.io/aggregate-to-view": "true"]),
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
         role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"], "verbs": ["get"]]]),
         role("system:node-bootstrapper", [["nonResourceURLs": ["/skiff/v1/node-credentials"], "verbs": ["post"]]]),

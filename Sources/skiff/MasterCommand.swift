@@ -39,6 +39,10 @@ struct MasterCommand: ParsableCommand {
             help: "How often to drop store history older than the previous interval (e.g. 5m, 30s).")
     var compactionInterval: String = "5m"
 
+    @Option(name: .customLong("metric-resolution"),
+            help: "How often the metrics pipeline scrapes every Ready node's stats for metrics.k8s.io and kubectl top (at least 1s).")
+    var metricResolution: String = "15s"
+
     @Option(name: .customLong("service-cidr"), help: "The range Services' cluster IPs come from (its first address is the kubernetes service's).")
     var serviceCIDR: String = "10.96.0.0/12"
 
@@ -76,6 +80,9 @@ struct MasterCommand: ParsableCommand {
         guard let interval = Self.seconds(compactionInterval), interval > 0 else {
             throw ValidationError("--compaction-interval must be a duration like 30s, 5m or 1h, got \(compactionInterval)")
         }
+        guard let resolution = Self.seconds(metricResolution), resolution >= 1 else {
+            throw ValidationError("--metric-resolution must be a duration of at least 1s like 15s or 1m, got \(metricResolution)")
+        }
         guard let cidr = IPv4CIDR(serviceCIDR), cidr.prefix <= 30 else {
             throw ValidationError("--service-cidr must be an IPv4 CIDR of at least 4 addresses (e.g. 10.96.0.0/12), got \(serviceCIDR)")
         }
@@ -112,6 +119,8 @@ struct MasterCommand: ParsableCommand {
                         previous = (try? await store.currentRevision()) ?? previous
                     }
                 }
+                let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
+                _ = api.startResourceMetrics(resolution: resolution, log: log)
                 let scheme = secured == nil ? "http" : "https"
                 let local = "\(scheme)://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(server.port)"
                 // (The kubeconfig exists before the first line says where the API is.)
@@ -122,7 +131,6 @@ struct MasterCommand: ParsableCommand {
                     writeAll(2, "skiff master: admin kubeconfig in \(kubeconfig) (kubectl --kubeconfig \(kubeconfig) get nodes)\n")
                     writeAll(2, "skiff master: nodes join with: skiff node --server \(local) --token $(cat \(secured.nodeToken))\n")
                 }
-                let log: @Sendable (String) -> Void = { writeAll(2, "skiff master: " + $0 + "\n") }
                 if controllers {
                     let options = try controllerOptions.options(server: local, rootCAPEM: secured?.ca.certificatePEM)
                     let elector = election.elector(server: local, lease: "kube-controller-manager")

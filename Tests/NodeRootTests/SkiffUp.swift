@@ -18,14 +18,14 @@ final class SkiffUp {
     let proxy: Bool
     private let process = Process()
 
-    /// Starts the cluster and waits (up to 20 s) for its node to be Ready.
-    init(name: String, tls: Bool = false, proxy: Bool = false) throws {
+    /// Starts the cluster and waits (up to 20 s) for its node to be Ready; `extraArgs` go to `skiff up`.
+    init(name: String, tls: Bool = false, proxy: Bool = false, extraArgs: [String] = []) throws {
         self.proxy = proxy
         dir = try TestEnv.makeTempDir(name)
         kubectl = try TestEnv.kubectl()
         _ = try TestEnv.capture([skiff, "image", "import", "--root", dir + "/node", try TestEnv.busyboxImageLayout(), "--tag", "busybox:latest"])
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "exec \"$0\" up \(tls ? "--tls " : "")\(proxy ? "" : "--no-proxy ")--listen 127.0.0.1:0 --dns-port 0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr \(Cluster.nextClusterCIDR()) --kubeconfig \(dir)/kubeconfig 2>>\(dir)/up.log", skiff]
+        process.arguments = ["-c", "exec \"$0\" up \(tls ? "--tls " : "")\(proxy ? "" : "--no-proxy ")--listen 127.0.0.1:0 --dns-port 0 --data-dir \(dir)/master --root-dir \(dir)/node --cgroup-root \(cgroupRoot) --address 127.0.0.1 --port 0 --node-ip 127.0.0.1 --cni-conf-dir \(dir)/node/cni-conf --cluster-cidr \(Cluster.nextClusterCIDR()) --kubeconfig \(dir)/kubeconfig \(extraArgs.joined(separator: " ")) 2>>\(dir)/up.log", skiff]
         try process.run()
         var nodes = ""
         for _ in 0..<100 {

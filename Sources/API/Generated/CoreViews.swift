@@ -309,6 +309,27 @@ public struct Container: JSONView {
     }
 }
 
+/// What a container asks for (requests) and may use at most (limits), by resource name.
+public struct ResourceRequirements: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var limits: [String: String]? {
+        get { json["limits"]?.quantityMap }
+        set { json.put("limits", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var requests: [String: String]? {
+        get { json["requests"]?.quantityMap }
+        set { json.put("requests", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var claims: JSONValue? {
+        get { json["claims"] }
+        set { json.put("claims", newValue) }
+    }
+}
+
 public struct EnvVar: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }

@@ -194,24 +194,3 @@ public struct PriorityClass: KubernetesObject {
         set { json.put("preemptionPolicy", newValue.map { .string($0) }) }
     }
 }
-
-/// A container's resources (core/v1 ResourceRequirements): quantities as written.
-public struct ResourceRequirements: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var limits: [String: String]? {
-        get { json["limits"]?.quantityMap }
-        set { json.put("limits", newValue.map(JSONValue.stringMap)) }
-    }
-
-    public var requests: [String: String]? {
-        get { json["requests"]?.quantityMap }
-        set { json.put("requests", newValue.map(JSONValue.stringMap)) }
-    }
-
-    public var claims: JSONValue? {
-        get { json["claims"] }
-        set { json.put("claims", newValue) }
-    }
-}

@@ -105,6 +105,63 @@ public struct NodeStatus: JSONView {
         get { (json["conditions"]?.arrayValue ?? []).map(NodeCondition.init(json:)) }
         set { json.putArray("conditions", newValue.map(\.json)) }
     }
+
+    public var addresses: [NodeAddress] {
+        get { (json["addresses"]?.arrayValue ?? []).map(NodeAddress.init(json:)) }
+        set { json.putArray("addresses", newValue.map(\.json)) }
+    }
+
+    public var daemonEndpoints: NodeDaemonEndpoints {
+        get { NodeDaemonEndpoints(json: json["daemonEndpoints"] ?? .object(JSONObject())) }
+        set { json.putView("daemonEndpoints", newValue.json) }
+    }
+
+    public var capacity: [String: String]? {
+        get { json["capacity"]?.quantityMap }
+        set { json.put("capacity", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var allocatable: [String: String]? {
+        get { json["allocatable"]?.quantityMap }
+        set { json.put("allocatable", newValue.map(JSONValue.stringMap)) }
+    }
+}
+
+/// InternalIP, ExternalIP, Hostname... and the address.
+public struct NodeAddress: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    public var address: String? {
+        get { json["address"]?.stringValue }
+        set { json.put("address", newValue.map { .string($0) }) }
+    }
+}
+
+/// Where the node's own server (the kubelet port) listens.
+public struct NodeDaemonEndpoints: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var kubeletEndpoint: DaemonEndpoint {
+        get { DaemonEndpoint(json: json["kubeletEndpoint"] ?? .object(JSONObject())) }
+        set { json.putView("kubeletEndpoint", newValue.json) }
+    }
+}
+
+public struct DaemonEndpoint: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var port: Int64? {
+        get { json["Port"]?.intValue }
+        set { json.put("Port", newValue.map { .int($0) }) }
+    }
 }
 
 public struct NodeCondition: JSONView {
