@@ -122,8 +122,8 @@ public enum BootstrapPolicy {
                                        "events", "deployments", "deployments/scale", "deployments/status", "replicasets",
                                        "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
 
-    /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view.
-    // (The group as .array([.string(...)]): a one-string array literal reads as a subscript to hack/check-json-subscripts.sh.)
+    /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view. (The
+    /// group is spelt `.array([.string(...)])`: hack/check-json-subscripts.sh counts `["x"]` literals.)
     static let readMetrics: JSONValue = ["apiGroups": .array([.string("metrics.k8s.io")]), "resources": ["pods", "nodes"], "verbs": readVerbs]
 
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
