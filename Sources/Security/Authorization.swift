@@ -123,7 +123,7 @@ public enum BootstrapPolicy {
                                        "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
 
     /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view. (The
-    /// group is spelt `.array([.string(...)])`: hack/check-json-subscripts.sh counts `["x"]` literals.)
+    /// group is spelt `.array([.string(...)])`: hack/check-json-subscripts.sh counts one-string array literals.)
     static let readMetrics: JSONValue = ["apiGroups": .array([.string("metrics.k8s.io")]), "resources": ["pods", "nodes"], "verbs": readVerbs]
 
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
