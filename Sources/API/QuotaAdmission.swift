@@ -25,25 +25,19 @@ public enum QuotaAdmission {
         public var matchScopes: [ScopedResourceSelectorRequirement]
     }
 
-    /// Skiff's configuration: pods of the system priority classes only where a quota covers
-    /// that class (as GKE limits them; the master keeps such a quota in kube-system).
-    public static let limitedResources: [LimitedResource] = {
+    /// Skiff's configuration: none, as kube-apiserver ships (pods of any priority class are
+    /// admitted in any namespace). The check stays for configurations that limit some scope.
+    public static let limitedResources: [LimitedResource] = []
+
+    /// A limit some providers configure (GKE): pods of the system priority classes only where a
+    /// quota covers those classes.
+    public static let systemClassesLimit: LimitedResource = {
         var s = ScopedResourceSelectorRequirement()
         s.scopeName = "PriorityClass"
         s.op = "In"
         s.values = [GovernanceRules.systemNodeCritical, GovernanceRules.systemClusterCritical]
-        return [LimitedResource(resource: "pods", matchScopes: [s])]
+        return LimitedResource(resource: "pods", matchScopes: [s])
     }()
-
-    /// The quota that lets kube-system hold the system classes' pods.
-    public static var systemCriticalPodsQuota: ResourceQuota {
-        var q = ResourceQuota.new(namespace: "kube-system", name: "system-critical-pods")
-        q.spec.hard = [ResourceName.pods: "1G"]
-        var selector = ScopeSelector()
-        selector.matchExpressions = limitedResources[0].matchScopes
-        q.spec.scopeSelector = selector
-        return q
-    }
 
     /// Decides on `object` (created, or replacing `old`): returns the quotas whose status.used
     /// changes, with the new usage, or throws the refusal.

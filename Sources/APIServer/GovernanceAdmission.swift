@@ -78,10 +78,8 @@ extension ResourceStorage {
 
     // MARK: bootstrap
 
-    /// system-node-critical and system-cluster-critical, and the kube-system quota that lets
-    /// pods of those classes run there (QuotaAdmission.limitedResources).
+    /// system-node-critical and system-cluster-critical.
     func ensureSystemPriorityClasses() async {
         for pc in GovernanceRules.systemPriorityClasses { _ = try? await create(PriorityClass.resource, namespace: nil, body: pc.json) }
-        _ = try? await create(ResourceQuota.resource, namespace: "kube-system", body: QuotaAdmission.systemCriticalPodsQuota.json)
     }
 }

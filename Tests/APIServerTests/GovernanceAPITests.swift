@@ -77,11 +77,11 @@ import TestSupport
         #expect(r.code == 403 && r.errorMessage == #"pods "lost" is forbidden: no PriorityClass with name nope was found"#, "\(r.errorMessage)")
         r = try c.post(Self.pods, pod("pinned", spec: #","priorityClassName":"high","priority":7"#))
         #expect(r.code == 403 && r.errorMessage.contains("the integer value of priority (7) must not be provided in pod spec"), "\(r.errorMessage)")
-        // System classes only where a quota covers them: kube-system has one from the start.
+        // The system classes in any namespace, as kube-apiserver admits them.
         r = try c.post(Self.pods, pod("crit", spec: #","priorityClassName":"system-node-critical""#))
-        #expect(r.code == 500 && r.errorMessage == "insufficient quota to match these scopes: [{PriorityClass In [system-node-critical system-cluster-critical]}]", "\(r.errorMessage)")
-        r = try c.post("/api/v1/namespaces/kube-system/pods", pod("crit", spec: #","priorityClassName":"system-node-critical""#))
         #expect(r.code == 201 && Pod(json: r.json).spec.priority == 2_000_001_000, "\(r.errorMessage)")
+        r = try c.post("/api/v1/namespaces/kube-system/pods", pod("crit", spec: #","priorityClassName":"system-cluster-critical""#))
+        #expect(r.code == 201 && Pod(json: r.json).spec.priority == 2_000_000_000, "\(r.errorMessage)")
     }
 
     @Test func limitRangeDefaultsAndBounds() throws {

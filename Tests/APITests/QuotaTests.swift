@@ -146,14 +146,22 @@ import Testing
         #expect(refusal([none], try pod("low")) == nil)
     }
 
-    @Test func systemClassesNeedACoveringQuota() throws {
+    @Test func limitedScopesNeedACoveringQuota() throws {
         let critical = try testPod(container("a"), spec: #","priorityClassName":"system-node-critical""#)
+        // Skiff limits nothing by default, as kube-apiserver.
+        #expect(try check([], critical).isEmpty)
+        // A configuration that limits the system classes (as GKE's) wants a quota covering them.
+        let limited = [QuotaAdmission.systemClassesLimit]
         #expect(throws: AdmissionRefusal(message: "insufficient quota to match these scopes: [{PriorityClass In [system-node-critical system-cluster-critical]}]", forbidden: false)) {
-            try check([], critical)
+            try QuotaAdmission.check([], evaluator: pods, object: critical.json, old: nil, limited: limited, now: Self.now)
         }
-        let covering = QuotaAdmission.systemCriticalPodsQuota
-        #expect(try check([covering], critical).isEmpty)   // (no status yet: covers, charges nothing)
-        #expect(try check([], try testPod(container("a"))).isEmpty)
+        var covering = ResourceQuota.new(namespace: "kube-system", name: "system-critical-pods")
+        covering.spec.hard = ["pods": "1G"]
+        var selector = ScopeSelector()
+        selector.matchExpressions = QuotaAdmission.systemClassesLimit.matchScopes
+        covering.spec.scopeSelector = selector
+        #expect(try QuotaAdmission.check([covering], evaluator: pods, object: critical.json, old: nil, limited: limited, now: Self.now).isEmpty)
+        #expect(try QuotaAdmission.check([], evaluator: pods, object: try testPod(container("a")).json, old: nil, limited: limited, now: Self.now).isEmpty)
     }
 
     @Test func servicesAndClaimsAreChargedOnCreateAndByTheirGrowth() throws {
