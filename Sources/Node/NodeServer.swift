@@ -12,6 +12,7 @@ import NIOSSL
 import Security
 import NIOWebSocket
 import Runtime
+import Telemetry
 
 /// A request's path and its query (repeated names kept: exec's `command` repeats).
 struct NodeRequest {
@@ -139,9 +140,9 @@ public final class NodeServer: @unchecked Sendable {
         case "stats" where s.count == 2 && s[1] == "summary":
             reply(.ok, "application/json", stats.summary().serialized())
         case "metrics" where s.count == 1:
-            reply(.ok, "text/plain; version=0.0.4", Array(stats.nodeMetrics().utf8))
+            reply(.ok, MetricsRegistry.contentType, agent.metrics.registry.render())
         case "metrics" where s.count == 2 && s[1] == "cadvisor":
-            reply(.ok, "text/plain; version=0.0.4", Array(stats.cadvisorMetrics().utf8))
+            reply(.ok, MetricsRegistry.contentType, stats.cadvisorMetrics())
         case "exec", "attach":
             reply(.badRequest, "text/plain", Array("exec and attach need a websocket upgrade (v4/v5.channel.k8s.io)\n".utf8))
         default:
