@@ -134,10 +134,10 @@ public final class KubernetesAPI: HTTPHandler {
         } catch {
             reply = JSONReply.status(APIError.internalError(String(describing: error)).status)
         }
-        if case .full(let status, _, _) = reply, let routed {
+        if case .full(let status, _, _) = reply {
             let nanoseconds = Int64(DispatchTime.now().uptimeNanoseconds - start)
             metrics.record(routed, verb: verb, dryRun: request.query["dryRun"] == "All", code: Int(status.code), nanoseconds: nanoseconds)
-            if let audit {
+            if let audit, let routed {
                 audit.record(request, routed, verb: verb, user: (user.name, user.groups), code: Int(status.code), received: received)
             }
         }
@@ -209,6 +209,7 @@ public final class KubernetesAPI: HTTPHandler {
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
         if type.isResourceMetrics { return try await handleResourceMetrics(request, rr) }
+        if type.isReview { return try await handleReview(request, rr, user: user) }
         let storageType = ResourceRegistry.storageType(of: type)
         if storageType != type { return try await handleConverted(request, rr, storageType: storageType, user: user) }
         if let sub = rr.subresource { return try await handleSubresource(request, rr, sub, user: user) }

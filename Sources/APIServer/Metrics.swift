@@ -59,8 +59,11 @@ final class Metrics: Sendable {
                       subresource: rr.subresource ?? "", scope: scope(rr, verb: verb))
     }
 
-    func record(_ rr: ResourceRequest, verb: String, dryRun: Bool, code: Int, nanoseconds: Int64) {
-        let labels = Self.labels(rr, verb: verb, dryRun: dryRun)
+    /// One request answered: a resource request (`rr`), or a path (/metrics, /healthz, discovery) with
+    /// empty group, version, resource and scope, as kube-apiserver counts those.
+    func record(_ rr: ResourceRequest?, verb: String, dryRun: Bool, code: Int, nanoseconds: Int64) {
+        let labels = rr.map { Self.labels($0, verb: verb, dryRun: dryRun) }
+            ?? RequestLabels(verb: verb, dryRun: false, group: "", version: "", resource: "", subresource: "", scope: "")
         requests[CodedLabels(request: labels, code: code)].increment()
         durations[labels].recordNanoseconds(nanoseconds)
     }

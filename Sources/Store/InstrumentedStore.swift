@@ -7,24 +7,28 @@ import Telemetry
 
 public final class InstrumentedStore: KeyValueStore {
     public let base: any KeyValueStore
-    private struct Labels: Hashable, Sendable { var operation: String; var type: Substring }
+    private struct Labels: Hashable, Sendable {
+        var operation: String
+        var type: Substring
+        var dimensions: [(String, String)] { [("operation", operation), ("type", String(type))] }
+    }
     private final class Handles: Sendable {
         let duration: CoreMetrics.Timer
         let requests: Counter
-        let errors: Counter
         init(_ labels: Labels, factory: any MetricsFactory) {
-            let dimensions = [("operation", labels.operation), ("type", String(labels.type))]
-            duration = CoreMetrics.Timer(label: "etcd_request_duration_seconds", dimensions: dimensions, factory: factory)
-            requests = Counter(label: "etcd_requests_total", dimensions: dimensions, factory: factory)
-            errors = Counter(label: "etcd_request_errors_total", dimensions: dimensions, factory: factory)
+            duration = CoreMetrics.Timer(label: "etcd_request_duration_seconds", dimensions: labels.dimensions, factory: factory)
+            requests = Counter(label: "etcd_requests_total", dimensions: labels.dimensions, factory: factory)
         }
     }
     private let handles: LabeledHandles<Labels, Handles>
+    /// (Made at the first failure of an operation and type, as kube-apiserver's are.)
+    private let errors: LabeledHandles<Labels, Counter>
 
     public init(_ base: any KeyValueStore, metrics: MetricsRegistry) {
         self.base = base
         let factory = metrics.factory
         handles = LabeledHandles { Handles($0, factory: factory) }
+        errors = LabeledHandles { Counter(label: "etcd_request_errors_total", dimensions: $0.dimensions, factory: factory) }
     }
 
     /// "/pods/ns/name" → "pods": the resource part of a key, without copying it.
@@ -34,13 +38,14 @@ public final class InstrumentedStore: KeyValueStore {
     }
 
     private func timed<T>(_ operation: String, _ key: String, _ body: () async throws -> T) async throws -> T {
-        let h = handles[Labels(operation: operation, type: Self.type(of: key))]
+        let labels = Labels(operation: operation, type: Self.type(of: key))
+        let h = handles[labels]
         let start = ContinuousClock.now
         defer {
             h.duration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
             h.requests.increment()
         }
-        do { return try await body() } catch { h.errors.increment(); throw error }
+        do { return try await body() } catch { errors[labels].increment(); throw error }
     }
 
     static func nanoseconds(_ d: Duration) -> Int64 {
