@@ -90,7 +90,6 @@ public enum MetricCatalog {
         "container_memory_rss": Entry("Size of RSS in bytes."),
         "container_memory_cache": Entry("Number of bytes of page cache memory."),
         "container_oom_events_total": Entry("Count of out of memory events observed for the container"),
-        "container_processes": Entry("Number of processes running inside the container."),
         "container_spec_memory_limit_bytes": Entry("Memory limit for the container."),
         "container_spec_cpu_quota": Entry("CPU quota of the container."),
         "container_spec_cpu_period": Entry("CPU period of the container."),
