@@ -25,6 +25,8 @@ public struct ResourceType: Sendable, Equatable {
     public var verbs: [String] = ResourceRegistry.crud
     /// The resource metrics: computed by the master's metrics pipeline, never stored.
     public var isResourceMetrics: Bool { group == "metrics.k8s.io" }
+    /// The reviews: questions to the server (AccessReviews), created and answered, never stored.
+    public var isReview: Bool { group == "authentication.k8s.io" || group == "authorization.k8s.io" }
 
     public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 }
@@ -73,6 +75,17 @@ public enum ResourceRegistry {
               shortNames: ["sts"], subresources: ["status": statusVerbs, "scale": statusVerbs], inAllCategory: true),
         .init(group: "apps", version: "v1", plural: "controllerrevisions", singular: "controllerrevision",
               kind: "ControllerRevision", namespaced: true, shortNames: [], subresources: [:], inAllCategory: false),
+        // The reviews (AccessReviews.swift): questions answered on create, never stored.
+        .init(group: "authentication.k8s.io", version: "v1", plural: "tokenreviews", singular: "tokenreview", kind: "TokenReview",
+              namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "selfsubjectreview",
+              kind: "SelfSubjectReview", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "subjectaccessreviews", singular: "subjectaccessreview",
+              kind: "SubjectAccessReview", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
+              kind: "SelfSubjectAccessReview", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "localsubjectaccessreviews", singular: "localsubjectaccessreview",
+              kind: "LocalSubjectAccessReview", namespaced: true, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
         .init(group: "batch", version: "v1", plural: "jobs", singular: "job", kind: "Job", namespaced: true,
               shortNames: [], subresources: ["status": statusVerbs], inAllCategory: true),
         .init(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true,

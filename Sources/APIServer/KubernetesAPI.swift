@@ -7,11 +7,13 @@ import NIOHTTP1
 import Security
 import Store
 import Synchronization
+import Telemetry
 import YAML
 
 public final class KubernetesAPI: HTTPHandler {
     let storage: ResourceStorage
-    let metrics = Metrics()
+    /// The master's series (this server's, and the store's, controllers' and scheduler's when they share `registry`).
+    let metrics: Metrics
     /// host:port clients reach the API on (discovery and the `kubernetes` service); set by bootstrap.
     let advertised = Mutex("127.0.0.1:6443")
     var serverAddress: String { advertised.withLock { $0 } }
@@ -36,7 +38,9 @@ public final class KubernetesAPI: HTTPHandler {
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
     public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
                 audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil, ca: ClusterCA? = nil, nodeTLS: NodeClientTLS? = nil,
-                serviceAccountTokens: ServiceAccountTokens? = nil, defaultStorageClass: Bool = true) {
+                serviceAccountTokens: ServiceAccountTokens? = nil, defaultStorageClass: Bool = true,
+                metrics registry: MetricsRegistry = MetricsRegistry()) {
+        metrics = Metrics(registry: registry)
         self.serviceAccountTokens = serviceAccountTokens
         createsDefaultStorageClass = defaultStorageClass
         self.audit = audit
@@ -99,14 +103,12 @@ public final class KubernetesAPI: HTTPHandler {
         let start = DispatchTime.now().uptimeNanoseconds
         let received = Date()
         var verb = request.method.rawValue
-        var resource = ""
         var routed: ResourceRequest?
         var user = UserInfo(name: "system:admin", groups: ["system:masters", "system:authenticated"])
         let reply: HTTPReply
         do {
             let route = RequestInfo.route(request.path)
             if case .resource(let rr) = route {
-                resource = rr.type.plural + (rr.subresource.map { "/" + $0 } ?? "")
                 verb = Self.verb(request, rr)
                 routed = rr
             }
@@ -132,9 +134,9 @@ public final class KubernetesAPI: HTTPHandler {
         } catch {
             reply = JSONReply.status(APIError.internalError(String(describing: error)).status)
         }
-        if case .full(let status, _, _) = reply, !resource.isEmpty {
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            metrics.record(verb: verb, resource: resource, code: Int(status.code), seconds: seconds)
+        if case .full(let status, _, _) = reply {
+            let nanoseconds = Int64(DispatchTime.now().uptimeNanoseconds - start)
+            metrics.record(routed, verb: verb, dryRun: request.query["dryRun"] == "All", code: Int(status.code), nanoseconds: nanoseconds)
             if let audit, let routed {
                 audit.record(request, routed, verb: verb, user: (user.name, user.groups), code: Int(status.code), received: received)
             }
@@ -183,7 +185,7 @@ public final class KubernetesAPI: HTTPHandler {
             return .full(status: .ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
         case .metrics:
             let text = metrics.render(storeRevision: (try? await store.currentRevision()) ?? 0)
-            return .full(status: .ok, contentType: "text/plain; version=0.0.4", body: Array(text.utf8))
+            return .full(status: .ok, contentType: MetricsRegistry.contentType, body: text)
         case .coreVersions: return JSONReply.bytes(Discovery.coreVersions(serverAddress: serverAddress).serialized())
         case .groups: return JSONReply.bytes(Discovery.groups.serialized())
         case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g).serialized())
@@ -207,6 +209,7 @@ public final class KubernetesAPI: HTTPHandler {
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
         if type.isResourceMetrics { return try await handleResourceMetrics(request, rr) }
+        if type.isReview { return try await handleReview(request, rr, user: user) }
         let storageType = ResourceRegistry.storageType(of: type)
         if storageType != type { return try await handleConverted(request, rr, storageType: storageType, user: user) }
         if let sub = rr.subresource { return try await handleSubresource(request, rr, sub, user: user) }

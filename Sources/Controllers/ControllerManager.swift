@@ -4,6 +4,7 @@
 import API
 import Client
 import Foundation
+import Telemetry
 
 public struct ControllerOptions: Sendable {
     public var server: String
@@ -89,11 +90,14 @@ public final class ControllerManager: @unchecked Sendable {
     let options: ControllerOptions
     let informers: SharedInformers
     let log: @Sendable (String) -> Void
+    /// Where each controller's work queue records its workqueue_* series (the master's registry in `skiff master`).
+    let metrics: MetricsRegistry?
     private(set) var controllers: [any Controller] = []
 
-    public init(options: ControllerOptions, log: @escaping @Sendable (String) -> Void) {
+    public init(options: ControllerOptions, metrics: MetricsRegistry? = nil, log: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.informers = SharedInformers(server: options.server)
+        self.metrics = metrics
         self.log = log
     }
 
@@ -149,6 +153,8 @@ public final class ControllerManager: @unchecked Sendable {
             publisher.watch(namespaces: informers.namespaces, configMaps: informers.rootCAConfigMaps)
             controllers.append(publisher)
         }
+        // (Before the informers deliver the first keys, so every add is counted and timed.)
+        if let metrics { for c in controllers { c.queue.instrument(name: c.name, registry: metrics) } }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }
         for informer in used { informer.waitForSync() }

@@ -104,6 +104,17 @@ try:
 except ApiException as e:
     check(e.status == 403 and "exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3" in e.body, f"quota refusal {e.status} {e.body}")
 
+# The reviews (a plain-HTTP master lets every caller do anything and authenticates no tokens).
+authz = client.AuthorizationV1Api(api_client)
+can = authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+    spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(verb="get", resource="pods", namespace=ns))))
+check(can.status.allowed is True, "self subject access review")
+sar = authz.create_subject_access_review(client.V1SubjectAccessReview(
+    spec=client.V1SubjectAccessReviewSpec(user="jane", non_resource_attributes=client.V1NonResourceAttributes(path="/metrics", verb="get"))))
+check(sar.status.allowed is True and sar.spec.user == "jane", "subject access review")
+review = client.AuthenticationV1Api(api_client).create_token_review(client.V1TokenReview(spec=client.V1TokenReviewSpec(token="nobody")))
+check(review.status.authenticated is False and review.status.error, "token review")
+
 core.delete_namespace(ns)
 for _ in range(50):
     try:

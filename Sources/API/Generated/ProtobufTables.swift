@@ -13,6 +13,11 @@ extension ProtobufSchemas {
         "scheduling.k8s.io/v1/PriorityClass": "scheduling.PriorityClass",
         "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
         "policy/v1/Eviction": "policy.Eviction",
+        "authentication.k8s.io/v1/TokenReview": "authentication.TokenReview",
+        "authentication.k8s.io/v1/SelfSubjectReview": "authentication.SelfSubjectReview",
+        "authorization.k8s.io/v1/SubjectAccessReview": "authorization.SubjectAccessReview",
+        "authorization.k8s.io/v1/LocalSubjectAccessReview": "authorization.LocalSubjectAccessReview",
+        "authorization.k8s.io/v1/SelfSubjectAccessReview": "authorization.SelfSubjectAccessReview",
         "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
         "storage.k8s.io/v1/StorageClass": "storage.StorageClass",
     ]
@@ -289,6 +294,80 @@ extension ProtobufSchemas {
         "policy.Eviction": [
             1: F("metadata", .message("meta.ObjectMeta")),
             2: F("deleteOptions", .message("meta.DeleteOptions")),
+        ],
+        "authentication.TokenReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authentication.TokenReviewSpec")),
+            3: F("status", .message("authentication.TokenReviewStatus")),
+        ],
+        "authentication.TokenReviewSpec": [
+            1: F("token", .string),
+            2: F("audiences", .string, repeated: true),
+        ],
+        "authentication.TokenReviewStatus": [
+            1: F("authenticated", .bool),
+            2: F("user", .message("authentication.UserInfo")),
+            3: F("error", .string),
+            4: F("audiences", .string, repeated: true),
+        ],
+        "authentication.UserInfo": [
+            1: F("username", .string),
+            2: F("uid", .string),
+            3: F("groups", .string, repeated: true),
+            4: F("extra", .skip),
+        ],
+        "authentication.SelfSubjectReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("status", .message("authentication.SelfSubjectReviewStatus")),
+        ],
+        "authentication.SelfSubjectReviewStatus": [
+            1: F("userInfo", .message("authentication.UserInfo")),
+        ],
+        "authorization.SubjectAccessReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authorization.SubjectAccessReviewSpec")),
+            3: F("status", .message("authorization.SubjectAccessReviewStatus")),
+        ],
+        "authorization.LocalSubjectAccessReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authorization.SubjectAccessReviewSpec")),
+            3: F("status", .message("authorization.SubjectAccessReviewStatus")),
+        ],
+        "authorization.SubjectAccessReviewSpec": [
+            1: F("resourceAttributes", .message("authorization.ResourceAttributes")),
+            2: F("nonResourceAttributes", .message("authorization.NonResourceAttributes")),
+            3: F("user", .string),
+            4: F("groups", .string, repeated: true),
+            5: F("extra", .skip),
+            6: F("uid", .string),
+        ],
+        "authorization.ResourceAttributes": [
+            1: F("namespace", .string),
+            2: F("verb", .string),
+            3: F("group", .string),
+            4: F("version", .string),
+            5: F("resource", .string),
+            6: F("subresource", .string),
+            7: F("name", .string),
+        ],
+        "authorization.NonResourceAttributes": [
+            1: F("path", .string),
+            2: F("verb", .string),
+        ],
+        "authorization.SubjectAccessReviewStatus": [
+            1: F("allowed", .bool),
+            2: F("reason", .string),
+            3: F("evaluationError", .string),
+            4: F("denied", .bool),
+        ],
+        "authorization.SelfSubjectAccessReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authorization.SelfSubjectAccessReviewSpec")),
+            3: F("status", .message("authorization.SubjectAccessReviewStatus")),
+        ],
+        "authorization.SelfSubjectAccessReviewSpec": [
+            1: F("resourceAttributes", .message("authorization.ResourceAttributes")),
+            2: F("nonResourceAttributes", .message("authorization.NonResourceAttributes")),
         ],
         "core.PersistentVolumeClaim": [
             1: F("metadata", .message("meta.ObjectMeta")),
