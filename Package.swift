@@ -39,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        // Metrics: swift-metrics types in every component, exposed in Prometheus' text format on /metrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C: container child setup (namespaces, mounts, caps, seccomp load, exec) and its config parser.
@@ -74,13 +77,19 @@ let package = Package(
         .target(name: "API", exclude: ["Schema"]),
         // Writes Sources/API/Generated from Sources/API/Schema (hack/codegen.sh).
         .executableTarget(name: "codegen"),
+        // Telemetry: a Prometheus registry per component (the master's, each agent's), the metric catalog
+        // (upstream's names, help and buckets), and the swift-metrics factory that fills the registry.
+        .target(name: "Telemetry", dependencies: [
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Store: revisioned key-value store with watch; SQLite (embedded) and memory backends.
-        .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer", "CCrypto"]),
+        .target(name: "Store", dependencies: ["CSQLite", "API", "HTTPTransfer", "CCrypto", "Telemetry"]),
         // MetricsPipeline: metrics-server's scraper and storage — nodes' stats to usage per node and pod.
         .target(name: "MetricsPipeline", dependencies: ["API"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
-            "API", "Store", "YAML", "Security", "MetricsPipeline",
+            "API", "Store", "YAML", "Security", "MetricsPipeline", "Telemetry",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -97,10 +106,10 @@ let package = Package(
         // YAML: YAML documents to JSONValue and back (libyaml via Yams).
         .target(name: "YAML", dependencies: ["API", .product(name: "Yams", package: "Yams")]),
         // Client: talking to the API server — HTTP/1.1 client, kubeconfig, manifests.
-        .target(name: "Client", dependencies: ["API", "YAML", "HTTPTransfer", "CSSL"]),
+        .target(name: "Client", dependencies: ["API", "YAML", "HTTPTransfer", "CSSL", "Telemetry"]),
         // Node: the node agent (kubelet) — registration, lease, pod sync over the runtime.
         // Scheduler: filter/score plugins, queue with back-off, a cache with assumed pods, binding.
-        .target(name: "Scheduler", dependencies: ["API", "Client"],
+        .target(name: "Scheduler", dependencies: ["API", "Client", "Telemetry"],
                 // The filter/score loops read node fields thousands of times per pod; all writes
                 // to the cache happen under its lock, so the runtime exclusivity checks only cost.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
@@ -119,9 +128,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
-        .target(name: "Controllers", dependencies: ["API", "Client"]),
+        .target(name: "Controllers", dependencies: ["API", "Client", "Telemetry"]),
         .target(name: "Node", dependencies: [
-            "API", "CLinux", "Client", "Cgroups", "Images", "Network", "Registry", "Runtime", "YAML",
+            "API", "CLinux", "Client", "Cgroups", "Images", "Network", "Registry", "Runtime", "YAML", "Telemetry",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -134,7 +143,7 @@ let package = Package(
         ]),
         .executableTarget(name: "skiff", dependencies: [
             "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler", "Controllers", "Proxy", "CLinux", "DNS",
-            "Security", .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "Security", "Telemetry", .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -142,6 +151,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "MetricsPipelineTests", dependencies: ["MetricsPipeline", "API"]),
+        // The metric catalog and registry, and the work queue's metrics, read back from the exposition.
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Client", "Store", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
         .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport", "Security"]),

@@ -11,7 +11,7 @@ public enum PodRules {
             withChild(&pod, "status", create: true) { status in
                 setDefault(&status, ["phase"], "Pending")
             }
-            if let spec = pod["spec"] { pod["status"]?["qosClass"] = .string(qosClass(spec)) }
+            setQOSClass(&pod)
         }
         s.validate = { pod in validatePodSpec(pod["spec"], path: "spec") }
         s.validateUpdate = { new, old in
@@ -52,7 +52,6 @@ public enum PodRules {
         setDefault(&spec, ["securityContext"], .object(JSONObject()))
         setDefault(&spec, ["schedulerName"], "default-scheduler")
         setDefault(&spec, ["enableServiceLinks"], true)
-        setDefault(&spec, ["priority"], 0)
         for key in ["containers", "initContainers"] { forEachElement(&spec, key) { defaultContainer(&$0) } }
     }
 
@@ -83,21 +82,29 @@ public enum PodRules {
         return lastComponent[lastComponent.index(after: colon)...] == "latest" ? "Always" : "IfNotPresent"
     }
 
-    /// Guaranteed (every container has equal cpu and memory requests and limits), BestEffort (none), else Burstable.
+    /// status.qosClass from the spec (again after admission has set requests and limits).
+    public static func setQOSClass(_ pod: inout JSONValue) {
+        if let spec = pod["spec"] { pod["status"]?["qosClass"] = .string(qosClass(spec)) }
+    }
+
+    /// ComputePodQOS: BestEffort when no container asks for or caps cpu or memory (above zero);
+    /// Guaranteed when every container caps both and the pod's requests equal its limits; else Burstable.
     public static func qosClass(_ spec: JSONValue) -> String {
-        let containers = (spec["containers"]?.arrayValue ?? []) + (spec["initContainers"]?.arrayValue ?? [])
-        var any = false, guaranteed = true
-        for c in containers {
-            let req = c["resources"]?["requests"]?.objectValue ?? JSONObject()
-            let lim = c["resources"]?["limits"]?.objectValue ?? JSONObject()
-            if !req.isEmpty || !lim.isEmpty { any = true }
-            for r in ["cpu", "memory"] {
-                guard let l = lim[r]?.stringValue.flatMap({ try? Quantity(parsing: $0) }),
-                      let q = (req[r] ?? lim[r])?.stringValue.flatMap({ try? Quantity(parsing: $0) }), l == q else { guaranteed = false; continue }
+        let s = PodSpec(json: spec)
+        var requests = ResourceList(), limits = ResourceList()
+        var guaranteed = true
+        for c in s.containers + s.initContainers {
+            func compute(_ map: [String: String]?) -> ResourceList {
+                ResourceList(parsing: map).filter { ($0.key == ResourceName.cpu || $0.key == ResourceName.memory) && $0.value > .zero }
             }
+            let r = compute(c.resources.requests), l = compute(c.resources.limits)
+            requests = requests.adding(r)
+            limits = limits.adding(l)
+            if l[ResourceName.cpu] == nil || l[ResourceName.memory] == nil { guaranteed = false }
         }
-        if !any { return "BestEffort" }
-        return guaranteed ? "Guaranteed" : "Burstable"
+        if requests.isEmpty && limits.isEmpty { return "BestEffort" }
+        if guaranteed, requests.allSatisfy({ limits[$0.key] == $0.value }), requests.count == limits.count { return "Guaranteed" }
+        return "Burstable"
     }
 
     // MARK: validation

@@ -32,12 +32,13 @@ public enum ProtobufSchemas {
         "policy/v1beta1/Eviction": "policy.Eviction",   // pods/eviction takes both versions (the same fields)
         "v1/DeleteOptions": "meta.DeleteOptions",
         "meta.k8s.io/v1/DeleteOptions": "meta.DeleteOptions",
+        "autoscaling/v1/HorizontalPodAutoscaler": "autoscalingv1.HorizontalPodAutoscaler",   // kubectl autoscale sends it
     ].merging(generatedKinds) { a, _ in a }
 
     /// Message name → field number → field.
     public static let messages: [String: [Int: ProtoField]] =
         meta.merging(core) { a, _ in a }.merging(pod) { a, _ in a }.merging(apps) { a, _ in a }.merging(auth) { a, _ in a }
-            .merging(generatedMessages) { a, _ in a }   // from Schema/*.schema (hack/codegen.sh)
+            .merging(autoscalingV1) { a, _ in a }.merging(generatedMessages) { a, _ in a }   // from Schema/*.schema (hack/codegen.sh)
 
     typealias F = ProtoField
     static let stringMap: ProtoType = .map(.string, .string)
@@ -245,6 +246,21 @@ public enum ProtobufSchemas {
     ]
 
     // MARK: k8s.io.api.rbac.v1 and k8s.io.api.authentication.v1 (kubectl create role/rolebinding/token)
+
+    // MARK: k8s.io.api.autoscaling.v1 (a view of the stored v2 objects: VersionConversion)
+
+    private static let autoscalingV1: [String: [Int: ProtoField]] = [
+        "autoscalingv1.HorizontalPodAutoscaler": [1: F("metadata", .message("meta.ObjectMeta")),
+                                                  2: F("spec", .message("autoscalingv1.HorizontalPodAutoscalerSpec")),
+                                                  3: F("status", .message("autoscalingv1.HorizontalPodAutoscalerStatus"))],
+        "autoscalingv1.HorizontalPodAutoscalerSpec": [1: F("scaleTargetRef", .message("autoscalingv1.CrossVersionObjectReference")),
+                                                      2: F("minReplicas", .int), 3: F("maxReplicas", .int),
+                                                      4: F("targetCPUUtilizationPercentage", .int)],
+        "autoscalingv1.CrossVersionObjectReference": [1: F("kind", .string), 2: F("name", .string), 3: F("apiVersion", .string)],
+        "autoscalingv1.HorizontalPodAutoscalerStatus": [1: F("observedGeneration", .int), 2: F("lastScaleTime", .time),
+                                                        3: F("currentReplicas", .int), 4: F("desiredReplicas", .int),
+                                                        5: F("currentCPUUtilizationPercentage", .int)],
+    ]
 
     private static let auth: [String: [Int: ProtoField]] = [
         // Role and ClusterRole share the shape (ClusterRole's aggregationRule, 3, is not served).

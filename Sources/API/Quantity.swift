@@ -175,6 +175,65 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible,
     }
 }
 
+// MARK: - arithmetic (quota sums, pod totals)
+
+extension Quantity {
+    public static let zero = Quantity(0)
+
+    public var isZero: Bool { mantissa == 0 }
+    public var isNegative: Bool { mantissa < 0 }
+
+    /// The exact sum. The result keeps this value's format unless it is zero (then the other's),
+    /// as resource.Quantity.Add does, so "0" + "64Mi" prints "64Mi".
+    public func adding(_ other: Quantity) -> Quantity {
+        let format = isZero ? other.format : self.format
+        if other.isZero { return Quantity(mantissa, scale: exponent, format: format) }
+        if isZero { return Quantity(other.mantissa, scale: other.exponent, format: format) }
+        let low = min(exponent, other.exponent)
+        // Past 18 digits apart the smaller value is below the larger one's precision.
+        if exponent - low > 18 { return Quantity(mantissa, scale: exponent, format: format) }
+        if other.exponent - low > 18 { return Quantity(other.mantissa, scale: other.exponent, format: format) }
+        var x = Int128(mantissa), y = Int128(other.mantissa)
+        for _ in 0..<(exponent - low) { x *= 10 }
+        for _ in 0..<(other.exponent - low) { y *= 10 }
+        var sum = x + y, e = low
+        while sum != 0 && sum % 10 == 0 { sum /= 10; e += 1 }
+        // Too many digits for the mantissa: round the lowest away (up in magnitude), as quota rounds up.
+        while sum > Int128(999_999_999_999_999_999) || sum < Int128(-999_999_999_999_999_999) {
+            sum = sum > 0 ? (sum + 9) / 10 : (sum - 9) / 10
+            e += 1
+        }
+        return Quantity(Int64(sum), scale: e, format: format)
+    }
+
+    public func subtracting(_ other: Quantity) -> Quantity { adding(other.negated) }
+
+    public var negated: Quantity { Quantity(-mantissa, scale: exponent, format: format) }
+
+    /// Rounded up to a whole number (a claim's storage counts in whole bytes).
+    public var roundedUp: Quantity {
+        guard exponent < 0 else { return self }
+        return Quantity(value, scale: 0, format: format)
+    }
+}
+
+extension JSONValue {
+    /// A map of quantities as written: strings, and numbers (YAML's `pods: 10`) as their decimal text.
+    public var quantityMap: [String: String]? {
+        guard let o = objectValue else { return nil }
+        var out: [String: String] = [:]
+        for (k, v) in o {
+            switch v {
+            case .string(let s): out[k] = s
+            case .int(let i): out[k] = String(i)
+            case .double(let d) where d.isFinite: out[k] = d == d.rounded() && abs(d) < 9e15 ? String(Int64(d)) : String(d)
+            default: return nil
+            }
+        }
+        return out
+    }
+}
+
 public struct QuantityError: Error, CustomStringConvertible, Sendable {
     public let text: String
     public let reason: String

@@ -25,6 +25,8 @@ public struct ResourceType: Sendable, Equatable {
     public var verbs: [String] = ResourceRegistry.crud
     /// The resource metrics: computed by the master's metrics pipeline, never stored.
     public var isResourceMetrics: Bool { group == "metrics.k8s.io" }
+    /// The reviews: questions to the server (AccessReviews), created and answered, never stored.
+    public var isReview: Bool { group == "authentication.k8s.io" || group == "authorization.k8s.io" }
 
     public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 }
@@ -73,10 +75,26 @@ public enum ResourceRegistry {
               shortNames: ["sts"], subresources: ["status": statusVerbs, "scale": statusVerbs], inAllCategory: true),
         .init(group: "apps", version: "v1", plural: "controllerrevisions", singular: "controllerrevision",
               kind: "ControllerRevision", namespaced: true, shortNames: [], subresources: [:], inAllCategory: false),
+        // The reviews (AccessReviews.swift): questions answered on create, never stored.
+        .init(group: "authentication.k8s.io", version: "v1", plural: "tokenreviews", singular: "tokenreview", kind: "TokenReview",
+              namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "selfsubjectreview",
+              kind: "SelfSubjectReview", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "subjectaccessreviews", singular: "subjectaccessreview",
+              kind: "SubjectAccessReview", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
+              kind: "SelfSubjectAccessReview", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "localsubjectaccessreviews", singular: "localsubjectaccessreview",
+              kind: "LocalSubjectAccessReview", namespaced: true, shortNames: [], subresources: [:], inAllCategory: false, verbs: ["create"]),
         .init(group: "batch", version: "v1", plural: "jobs", singular: "job", kind: "Job", namespaced: true,
               shortNames: [], subresources: ["status": statusVerbs], inAllCategory: true),
         .init(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true,
               shortNames: ["cj"], subresources: ["status": statusVerbs], inAllCategory: true),
+        // autoscaling/v2 first: the group's preferred version, and where the objects are stored.
+        .init(group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+              kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], subresources: ["status": statusVerbs], inAllCategory: true),
+        .init(group: "autoscaling", version: "v1", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
+              kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget",
               kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], subresources: ["status": statusVerbs], inAllCategory: false),
         .init(group: "storage.k8s.io", version: "v1", plural: "storageclasses", singular: "storageclass",
@@ -106,7 +124,7 @@ public enum ResourceRegistry {
               shortNames: [], subresources: [:], inAllCategory: false, verbs: readOnly),
         .init(group: "metrics.k8s.io", version: "v1beta1", plural: "pods", singular: "", kind: "PodMetrics", namespaced: true,
               shortNames: [], subresources: [:], inAllCategory: false, verbs: readOnly),
-    ]
+    ] + governance
 
     /// Subresources whose objects are of another kind than their resource's.
     static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]
@@ -123,6 +141,14 @@ public enum ResourceRegistry {
     public static func lookup(apiVersion: String, kind: String) -> ResourceType? {
         all.first { $0.groupVersion == apiVersion && $0.kind == kind }
     }
+
+    /// The version a resource served in several keeps its objects in (the others are views
+    /// converted on the way in and out: VersionConversion); a resource served once is its own.
+    public static func storageType(of type: ResourceType) -> ResourceType {
+        all.first { $0.group == type.group && $0.plural == type.plural } ?? type
+    }
+
+    public static func isStorageVersion(_ type: ResourceType) -> Bool { storageType(of: type) == type }
 
     public static var groupVersions: [String] {
         var seen: [String] = []

@@ -3,6 +3,8 @@
 // generation. Works on JSONValue so fields Skiff doesn't model pass through untouched.
 
 public struct ResourceStrategy: Sendable {
+    /// Resets what a create may not set (a quota's status), before defaults.
+    public var prepareForCreate: @Sendable (inout JSONValue) -> Void = { _ in }
     /// Fills in defaults on create and update (idempotent).
     public var applyDefaults: @Sendable (inout JSONValue) -> Void = { _ in }
     /// Validates a whole object (metadata is checked separately by the server).
@@ -58,12 +60,13 @@ extension ResourceStrategy {
         case "Job": return BatchRules.job
         case "CronJob": return BatchRules.cronJob
         case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget
+        case "HorizontalPodAutoscaler": return AutoscalingRules.horizontalPodAutoscaler
         case "APIService": return APIServiceRules.strategy
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment
             return rbac
-        default: return ResourceStrategy()
+        default: return GovernanceRules.strategy(forKind: kind) ?? ResourceStrategy()
         }
     }
 }

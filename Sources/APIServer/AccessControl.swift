@@ -29,15 +29,21 @@ final class AccessControl: Sendable {
         // The scheme is case-insensitive (RFC 7235): the official Python client sends "bearer".
         guard auth.count > 7, auth.prefix(7).lowercased() == "bearer " else { throw unauthorized }
         let token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        if let user = await user(forToken: token) { return user }
+        throw unauthorized
+    }
+
+    /// Who a bearer token belongs to (nil: nobody), for requests and TokenReviews.
+    func user(forToken token: String, audience: String = ServiceAccountTokens.issuer) async -> UserInfo? {
         if let user = tokens.user(for: token) { return user }
         // A service account token: signed by us, unexpired, and its account (and the pod or secret it
         // is bound to) still there with the same uid.
-        if let claims = serviceAccounts?.verify(token),
+        if let claims = serviceAccounts?.verify(token, audience: audience),
            await exists("serviceaccounts", claims.namespace, ServiceAccountTokens.BoundObject(name: claims.name, uid: claims.uid)),
            await exists("pods", claims.namespace, claims.pod), await exists("secrets", claims.namespace, claims.secret) {
             return claims.user
         }
-        throw unauthorized
+        return nil
     }
 
     /// Whether the bound object is stored with that uid (true when there is none to check).
@@ -82,10 +88,24 @@ final class AccessControl: Sendable {
 
     /// Throws 403 unless the caller may.
     func authorize(_ a: RequestAttributes) async throws {
-        if a.user.groups.contains("system:masters") { return }
-        if let node = NodeAuthorizer.nodeName(a.user), try await nodeDecision(a, node: node) == .allow { return }
-        if try await rbacAuthorizer().allows(a) { return }
+        if try await decide(a).allowed { return }
         throw Self.forbidden(a)
+    }
+
+    /// The authorizers in turn (system:masters, the Node authorizer, RBAC): whether `a` is allowed,
+    /// and why not when an authorizer said so (a SubjectAccessReview's reason).
+    func decide(_ a: RequestAttributes) async throws -> (allowed: Bool, reason: String) {
+        if a.user.groups.contains("system:masters") { return (true, "") }
+        var reason = ""
+        if let node = NodeAuthorizer.nodeName(a.user) {
+            switch try await nodeDecision(a, node: node) {
+            case .allow: return (true, "")
+            case .deny(let why): reason = why
+            case .noOpinion: break
+            }
+        }
+        if try await rbacAuthorizer().allows(a) { return (true, "") }
+        return (false, reason)
     }
 
     /// The Node authorizer, with the pod graph read from the store only when the request needs it.

@@ -7,11 +7,13 @@ import NIOHTTP1
 import Security
 import Store
 import Synchronization
+import Telemetry
 import YAML
 
 public final class KubernetesAPI: HTTPHandler {
     let storage: ResourceStorage
-    let metrics = Metrics()
+    /// The master's series (this server's, and the store's, controllers' and scheduler's when they share `registry`).
+    let metrics: Metrics
     /// host:port clients reach the API on (discovery and the `kubernetes` service); set by bootstrap.
     let advertised = Mutex("127.0.0.1:6443")
     var serverAddress: String { advertised.withLock { $0 } }
@@ -36,7 +38,9 @@ public final class KubernetesAPI: HTTPHandler {
     /// `serviceCIDR` and `nodePorts`: the ranges Services' cluster IPs and node ports come from.
     public init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
                 audit: AuditLog? = nil, tokens: TokenAuthenticator? = nil, ca: ClusterCA? = nil, nodeTLS: NodeClientTLS? = nil,
-                serviceAccountTokens: ServiceAccountTokens? = nil, defaultStorageClass: Bool = true) {
+                serviceAccountTokens: ServiceAccountTokens? = nil, defaultStorageClass: Bool = true,
+                metrics registry: MetricsRegistry = MetricsRegistry()) {
+        metrics = Metrics(registry: registry)
         self.serviceAccountTokens = serviceAccountTokens
         createsDefaultStorageClass = defaultStorageClass
         self.audit = audit
@@ -81,6 +85,7 @@ public final class KubernetesAPI: HTTPHandler {
         }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] { await ensureDefaultServiceAccount(ns) }
         if createsDefaultStorageClass { await storage.ensureDefaultStorageClass() }
+        await storage.ensureSystemPriorityClasses()
         await ensureMetricsAPIService()
         await namespaces.resume()
     }
@@ -98,14 +103,12 @@ public final class KubernetesAPI: HTTPHandler {
         let start = DispatchTime.now().uptimeNanoseconds
         let received = Date()
         var verb = request.method.rawValue
-        var resource = ""
         var routed: ResourceRequest?
         var user = UserInfo(name: "system:admin", groups: ["system:masters", "system:authenticated"])
         let reply: HTTPReply
         do {
             let route = RequestInfo.route(request.path)
             if case .resource(let rr) = route {
-                resource = rr.type.plural + (rr.subresource.map { "/" + $0 } ?? "")
                 verb = Self.verb(request, rr)
                 routed = rr
             }
@@ -131,9 +134,9 @@ public final class KubernetesAPI: HTTPHandler {
         } catch {
             reply = JSONReply.status(APIError.internalError(String(describing: error)).status)
         }
-        if case .full(let status, _, _) = reply, !resource.isEmpty {
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            metrics.record(verb: verb, resource: resource, code: Int(status.code), seconds: seconds)
+        if case .full(let status, _, _) = reply {
+            let nanoseconds = Int64(DispatchTime.now().uptimeNanoseconds - start)
+            metrics.record(routed, verb: verb, dryRun: request.query["dryRun"] == "All", code: Int(status.code), nanoseconds: nanoseconds)
             if let audit, let routed {
                 audit.record(request, routed, verb: verb, user: (user.name, user.groups), code: Int(status.code), received: received)
             }
@@ -182,7 +185,7 @@ public final class KubernetesAPI: HTTPHandler {
             return .full(status: .ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
         case .metrics:
             let text = metrics.render(storeRevision: (try? await store.currentRevision()) ?? 0)
-            return .full(status: .ok, contentType: "text/plain; version=0.0.4", body: Array(text.utf8))
+            return .full(status: .ok, contentType: MetricsRegistry.contentType, body: text)
         case .coreVersions: return JSONReply.bytes(Discovery.coreVersions(serverAddress: serverAddress).serialized())
         case .groups: return JSONReply.bytes(Discovery.groups.serialized())
         case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g).serialized())
@@ -206,6 +209,9 @@ public final class KubernetesAPI: HTTPHandler {
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
         if type.isResourceMetrics { return try await handleResourceMetrics(request, rr) }
+        if type.isReview { return try await handleReview(request, rr, user: user) }
+        let storageType = ResourceRegistry.storageType(of: type)
+        if storageType != type { return try await handleConverted(request, rr, storageType: storageType, user: user) }
         if let sub = rr.subresource { return try await handleSubresource(request, rr, sub, user: user) }
         let dryRun = request.query["dryRun"] == "All"
         switch (request.method, rr.name) {
@@ -411,8 +417,9 @@ public final class KubernetesAPI: HTTPHandler {
 
     // MARK: patch
 
+    /// Applies a PATCH; with `view`, to the object as that version shows it (ConvertedRequests.swift).
     func patch(_ request: HTTPRequest, _ rr: ResourceRequest, name: String, target: ResourceStorage.UpdateTarget,
-               dryRun: Bool) async throws -> StoredObject {
+               dryRun: Bool, view: ResourceType? = nil) async throws -> StoredObject {
         let contentType = request.headers.first(name: "content-type")?.lowercased() ?? ""
         if contentType.contains("apply-patch") {
             throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
@@ -422,27 +429,33 @@ public final class KubernetesAPI: HTTPHandler {
         let patch: JSONValue
         do { patch = try JSONValue.parse(request.body) } catch { throw APIError.badRequest("the patch is not valid JSON: \(error)") }
         let kind = rr.type.kind
-        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun) { current in
-            var base = current
-            base["metadata"]?["resourceVersion"] = nil   // a patch pins a version only if it names one
-            do {
-                if contentType.contains("json-patch") {
-                    var b = current
-                    b = try Patch.jsonPatch(b, patch)
-                    if b["metadata"]?["resourceVersion"] == current["metadata"]?["resourceVersion"] { b["metadata"]?["resourceVersion"] = nil }
-                    return b
-                } else if contentType.contains("strategic-merge-patch") {
-                    guard case .object = patch else { throw PatchError("a strategic merge patch must be a JSON object") }
-                    return try Patch.strategicMergePatch(base, patch, kind: kind)
-                } else if contentType.contains("merge-patch") {
-                    guard case .object = patch else { throw PatchError("a merge patch must be a JSON object") }
-                    return Patch.mergePatch(base, patch)
-                }
-            } catch let e as PatchError {
-                throw APIError(Status(code: 422, reason: "Invalid", message: "the patch could not be applied: \(e.message)"))
-            }
-            throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
-                                  message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"))
+        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun) { stored in
+            guard let view else { return try Self.applyPatch(patch, to: stored, contentType: contentType, kind: kind) }
+            let patched = try Self.applyPatch(patch, to: VersionConversion.fromStorage(stored, to: view), contentType: contentType, kind: kind)
+            return VersionConversion.toStorage(patched, from: view)
         }
+    }
+
+    static func applyPatch(_ patch: JSONValue, to current: JSONValue, contentType: String, kind: String) throws -> JSONValue {
+        var base = current
+        base["metadata"]?["resourceVersion"] = nil   // a patch pins a version only if it names one
+        do {
+            if contentType.contains("json-patch") {
+                var b = current
+                b = try Patch.jsonPatch(b, patch)
+                if b["metadata"]?["resourceVersion"] == current["metadata"]?["resourceVersion"] { b["metadata"]?["resourceVersion"] = nil }
+                return b
+            } else if contentType.contains("strategic-merge-patch") {
+                guard case .object = patch else { throw PatchError("a strategic merge patch must be a JSON object") }
+                return try Patch.strategicMergePatch(base, patch, kind: kind)
+            } else if contentType.contains("merge-patch") {
+                guard case .object = patch else { throw PatchError("a merge patch must be a JSON object") }
+                return Patch.mergePatch(base, patch)
+            }
+        } catch let e as PatchError {
+            throw APIError(Status(code: 422, reason: "Invalid", message: "the patch could not be applied: \(e.message)"))
+        }
+        throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
+                              message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"))
     }
 }

@@ -1,65 +1,87 @@
-// Prometheus /metrics: request counts by verb, resource and code, latency histograms by verb
-// and resource, open watches, and process memory — the series operators alert on first.
-import Foundation
-import Synchronization
+// The API server's series on the master's /metrics, named and labelled as kube-apiserver's:
+// apiserver_request_total and apiserver_request_duration_seconds per verb, dry run, group,
+// version, resource, subresource, scope and code; open watches (apiserver_longrunning_requests)
+// and the events they sent; the store's revision. The store's own latency is InstrumentedStore's,
+// the controllers' and scheduler's series are theirs: one registry holds them all.
+import API
+import CoreMetrics
+import Telemetry
 
 final class Metrics: Sendable {
-    struct RequestKey: Hashable { var verb: String; var resource: String; var code: Int }
-    struct LatencyKey: Hashable { var verb: String; var resource: String }
+    let registry: MetricsRegistry
 
-    static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// A request's labels (kube-apiserver's, less component: always "apiserver").
+    struct RequestLabels: Hashable, Sendable {
+        var verb: String
+        var dryRun: Bool
+        var group: String
+        var version: String
+        var resource: String
+        var subresource: String
+        var scope: String
 
-    private struct State {
-        var requests: [RequestKey: Int] = [:]
-        var latency: [LatencyKey: (counts: [Int], sum: Double, count: Int)] = [:]
-    }
-    private let state = Mutex(State())
-    let watches = Atomic<Int>(0)
-
-    func record(verb: String, resource: String, code: Int, seconds: Double) {
-        state.withLock { s in
-            s.requests[RequestKey(verb: verb, resource: resource, code: code), default: 0] += 1
-            let key = LatencyKey(verb: verb, resource: resource)
-            var entry = s.latency[key] ?? (Array(repeating: 0, count: Metrics.buckets.count), 0, 0)
-            for (i, b) in Metrics.buckets.enumerated() where seconds <= b { entry.counts[i] += 1 }
-            entry.sum += seconds
-            entry.count += 1
-            s.latency[key] = entry
+        var dimensions: [(String, String)] {
+            [("verb", verb), ("dry_run", dryRun ? "All" : ""), ("group", group), ("version", version), ("resource", resource),
+             ("subresource", subresource), ("scope", scope), ("component", "apiserver")]
         }
     }
+    struct CodedLabels: Hashable, Sendable { var request: RequestLabels; var code: Int }
+    struct KindLabels: Hashable, Sendable { var group: String; var version: String; var kind: String }
 
-    func render(storeRevision: Int64) -> String {
-        var out = ""
-        let snapshot = state.withLock { $0 }
-        out += "# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, resource and HTTP response code.\n"
-        out += "# TYPE apiserver_request_total counter\n"
-        for (k, v) in snapshot.requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-            out += "apiserver_request_total{verb=\"\(k.verb)\",resource=\"\(k.resource)\",code=\"\(k.code)\"} \(v)\n"
+    private let requests: LabeledHandles<CodedLabels, Counter>
+    private let durations: LabeledHandles<RequestLabels, CoreMetrics.Timer>
+    private let longRunning: LabeledHandles<RequestLabels, Meter>
+    private let watchEvents: LabeledHandles<KindLabels, Counter>
+    private let revision: Meter
+
+    init(registry: MetricsRegistry) {
+        self.registry = registry
+        let factory = registry.factory
+        requests = LabeledHandles { Counter(label: "apiserver_request_total", dimensions: $0.request.dimensions + [("code", String($0.code))], factory: factory) }
+        durations = LabeledHandles { CoreMetrics.Timer(label: "apiserver_request_duration_seconds", dimensions: $0.dimensions, factory: factory) }
+        longRunning = LabeledHandles { Meter(label: "apiserver_longrunning_requests", dimensions: $0.dimensions, factory: factory) }
+        watchEvents = LabeledHandles {
+            Counter(label: "apiserver_watch_events_total", dimensions: [("group", $0.group), ("version", $0.version), ("kind", $0.kind)], factory: factory)
         }
-        out += "# HELP apiserver_request_duration_seconds Response latency distribution in seconds for each verb and resource.\n"
-        out += "# TYPE apiserver_request_duration_seconds histogram\n"
-        for (k, v) in snapshot.latency.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-            let labels = "verb=\"\(k.verb)\",resource=\"\(k.resource)\""
-            for (i, b) in Metrics.buckets.enumerated() {
-                out += "apiserver_request_duration_seconds_bucket{\(labels),le=\"\(b)\"} \(v.counts[i])\n"
-            }
-            out += "apiserver_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(v.count)\n"
-            out += "apiserver_request_duration_seconds_sum{\(labels)} \(v.sum)\n"
-            out += "apiserver_request_duration_seconds_count{\(labels)} \(v.count)\n"
-        }
-        out += "# HELP apiserver_longrunning_requests Number of open watch requests.\n# TYPE apiserver_longrunning_requests gauge\n"
-        out += "apiserver_longrunning_requests{verb=\"WATCH\"} \(watches.load(ordering: .relaxed))\n"
-        out += "# HELP skiff_store_revision The store's current revision.\n# TYPE skiff_store_revision gauge\n"
-        out += "skiff_store_revision \(storeRevision)\n"
-        out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n"
-        out += "process_resident_memory_bytes \(Metrics.residentBytes())\n"
-        return out
+        revision = Meter(label: "skiff_store_revision", dimensions: [], factory: factory)
+        ProcessMetrics.register(in: registry)
     }
 
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// kube-apiserver's scope label: "resource" for one named object (or a create), "namespace" for
+    /// a namespace's collection, "cluster" for the whole cluster's.
+    static func scope(_ rr: ResourceRequest, verb: String) -> String {
+        if rr.name != nil || verb == "POST" { return "resource" }
+        return rr.namespace == nil ? "cluster" : "namespace"
+    }
+
+    static func labels(_ rr: ResourceRequest, verb: String, dryRun: Bool) -> RequestLabels {
+        RequestLabels(verb: verb, dryRun: dryRun, group: rr.type.group, version: rr.type.version, resource: rr.type.plural,
+                      subresource: rr.subresource ?? "", scope: scope(rr, verb: verb))
+    }
+
+    /// One request answered: a resource request (`rr`), or a path (/metrics, /healthz, discovery) with
+    /// empty group, version, resource and scope, as kube-apiserver counts those.
+    func record(_ rr: ResourceRequest?, verb: String, dryRun: Bool, code: Int, nanoseconds: Int64) {
+        let labels = rr.map { Self.labels($0, verb: verb, dryRun: dryRun) }
+            ?? RequestLabels(verb: verb, dryRun: false, group: "", version: "", resource: "", subresource: "", scope: "")
+        requests[CodedLabels(request: labels, code: code)].increment()
+        durations[labels].recordNanoseconds(nanoseconds)
+    }
+
+    /// The open-watch gauge of a watch request (incremented now; the caller decrements it when the watch ends).
+    func watchOpened(_ rr: ResourceRequest) -> Meter {
+        let gauge = longRunning[Self.labels(rr, verb: "WATCH", dryRun: false)]
+        gauge.increment()
+        return gauge
+    }
+
+    /// The counter of events sent to watchers of `type`.
+    func watchEventCounter(_ type: ResourceType) -> Counter {
+        watchEvents[KindLabels(group: type.group, version: type.version, kind: type.kind)]
+    }
+
+    func render(storeRevision: Int64) -> [UInt8] {
+        revision.set(storeRevision)
+        return registry.render()
     }
 }

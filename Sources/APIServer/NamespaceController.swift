@@ -41,7 +41,7 @@ final class NamespaceController: Sendable {
     /// One pass: delete what is left; true once the namespace itself is gone.
     func finalizeOnce(_ name: String) async throws -> Bool {
         var remaining = 0
-        for type in ResourceRegistry.all where type.namespaced && !type.isResourceMetrics {   // (metrics are never stored)
+        for type in ResourceRegistry.all where type.namespaced && ResourceRegistry.isStorageVersion(type) && !type.isResourceMetrics {
             let list = try await storage.store.list(prefix: ResourceStorage.listPrefix(type, namespace: name), limit: nil, continueAfter: nil, revision: nil)
             for kv in list.items {
                 remaining += 1

@@ -15,11 +15,16 @@ final class ResourceStorage: Sendable {
     let services: ServiceAllocator
     /// New pods get a projected service account token volume (only where tokens are issued: a master serving TLS).
     let mountsServiceAccountTokens: Bool
+    /// Quota charges of one namespace are decided a batch at a time (QuotaCharging.swift).
+    let quotaBatches = QuotaBatches()
+    /// LimitRanges, ResourceQuotas and PriorityClasses as admission reads them.
+    let admissionCache: AdmissionCache
 
     init(store: any KeyValueStore, serviceCIDR: String = "10.96.0.0/12", nodePorts: ClosedRange<Int64> = 30000...32767,
          mountsServiceAccountTokens: Bool = false) {
         self.store = store
         self.mountsServiceAccountTokens = mountsServiceAccountTokens
+        admissionCache = AdmissionCache(store: store)
         self.services = ServiceAllocator(store: store, cidr: serviceCIDR, nodePorts: nodePorts)
     }
 
@@ -86,9 +91,14 @@ final class ResourceStorage: Sendable {
         meta["managedFields"] = nil
         if strategy.tracksGeneration { meta["generation"] = 1 } else { meta["generation"] = nil }
         obj["metadata"] = .object(meta)
+        strategy.prepareForCreate(&obj)
         strategy.applyDefaults(&obj)
+        // Mutating admission, in kube-apiserver's order: LimitRanger, ServiceAccount, Priority.
         if type.kind == "Pod", let ns = meta["namespace"]?.stringValue {
+            try await admitLimitRangeDefaults(&obj, namespace: ns)
             try await admitServiceAccount(&obj, namespace: ns, podName: givenName.isEmpty ? generateName : givenName)
+            try await admitPriority(&obj, name: givenName.isEmpty ? generateName : givenName)
+            PodRules.setQOSClass(&obj)   // (from the requests and limits admission set)
         }
         // Pod Security admission: the namespace's enforce level refuses what breaks it.
         if type.kind == "Pod", let level = PodSecurity.level(namespaceObject), level != .privileged {
@@ -100,6 +110,7 @@ final class ResourceStorage: Sendable {
         if type.kind == "PersistentVolumeClaim" || type.kind == "PersistentVolume" { try await admitStorage(&obj, kind: type.kind) }
         if type.kind == "Service" && !dryRun { try await services.allocate(&obj) }
 
+        var charges: QuotaCharges?
         for attempt in 0..<8 {
             if givenName.isEmpty && !generateName.isEmpty {
                 obj["metadata"]?["name"] = .string(String((generateName + ObjectCodec.randomSuffix()).prefix(253)))
@@ -110,19 +121,32 @@ final class ResourceStorage: Sendable {
                 if type.kind == "Service" && !dryRun { await services.release(obj) }
                 throw APIError.invalid(type, name, errs)
             }
+            // Validating admission, once: LimitRanger's bounds, the one default class, then quota.
+            if charges == nil {
+                do {
+                    try await admitGovernance(obj, type: type)
+                    charges = try await chargeQuota(obj, old: nil, type: type, dryRun: dryRun)
+                } catch {
+                    if type.kind == "Service" && !dryRun { await services.release(obj) }
+                    throw error
+                }
+            }
             if dryRun { return StoredObject(object: obj, revision: 0) }
             let key = Self.key(type, namespace: obj["metadata"]?["namespace"]?.stringValue, name: name)
             do {
                 let rev = try await store.create(key, value: ObjectCodec.encodeForStorage(obj))
+                admissionCache.written(type, namespace: obj["metadata"]?["namespace"]?.stringValue)
                 obj["metadata"]?["resourceVersion"] = .string(String(rev))
                 return StoredObject(object: obj, revision: rev)
             } catch let e as StoreError where e.code == .alreadyExists && givenName.isEmpty && attempt < 7 {
                 continue   // generateName collided: draw another suffix
             } catch {
                 if type.kind == "Service" { await services.release(obj) }
+                if let charges { await refund(charges) }
                 throw APIError.from(error, type: type, name: name)
             }
         }
+        if let charges { await refund(charges) }
         throw APIError.internalError("could not generate a unique name")
     }
 
@@ -210,31 +234,47 @@ final class ResourceStorage: Sendable {
             let errs = validateMeta(new, type, strategy) + strategy.validate(new) + strategy.validateUpdate(new, old)
             if !errs.isEmpty || dryRun { await services.release(ports: reserved) }
             if !errs.isEmpty { throw APIError.invalid(type, name, errs) }
+            // Validating admission of a change: claims' bounds, the one default class, quota.
+            var charges = QuotaCharges()
+            if target == .main {
+                do {
+                    if type.kind != "Pod" { try await admitGovernance(new, type: type) }
+                    charges = try await chargeQuota(new, old: old, type: type, dryRun: dryRun)
+                } catch {
+                    await services.release(ports: reserved)
+                    throw error
+                }
+            }
             if dryRun { return StoredObject(object: new, revision: kv.modRevision) }
             // Finalizers all gone on an object being deleted: the update completes the deletion.
             if new["metadata"]?["deletionTimestamp"] != nil, (new["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty,
                type.kind != "Pod" || (new["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? 0) == 0 {
                 do {
                     let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
+                    admissionCache.written(type, namespace: namespace)
                     new["metadata"]?["resourceVersion"] = .string(String(rev))
                     if type.kind == "Service" { await services.release(new); await services.releaseDropped(old: old, new: new) }
                     return StoredObject(object: new, revision: rev)
                 } catch let e as StoreError where isConflict(e) {
                     await services.release(ports: reserved)
+                    await refund(charges)
                     continue
                 }
             }
             do {
                 let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(new), expectedModRevision: kv.modRevision)
+                admissionCache.written(type, namespace: namespace)
                 new["metadata"]?["resourceVersion"] = .string(String(rev))
                 if type.kind == "Service" { await services.releaseDropped(old: old, new: new) }
                 return StoredObject(object: new, revision: rev)
             } catch let e as StoreError where isConflict(e) {
                 await services.release(ports: reserved)
+                await refund(charges)
                 if !pinned.isEmpty { throw APIError(.conflict(group: type.group, resource: type.plural, name: name)) }
                 continue
             } catch {
                 await services.release(ports: reserved)
+                await refund(charges)
                 throw APIError.from(error, type: type, name: name)
             }
         }
@@ -307,6 +347,7 @@ final class ResourceStorage: Sendable {
     /// Deletes now, or marks for deletion (finalizers pending, or a pod awaiting its node).
     /// Returns the object's last state and whether it is gone.
     func delete(_ type: ResourceType, namespace: String?, name: String, options: DeleteOptions) async throws -> (StoredObject, gone: Bool) {
+        try refuseSystemClassDeletion(type, name: name)
         let key = Self.key(type, namespace: namespace, name: name)
         for _ in 0..<16 {
             guard let kv = try await store.get(key) else { throw APIError.notFound(type, name) }
@@ -340,6 +381,7 @@ final class ResourceStorage: Sendable {
                 if type.kind == "Namespace" { obj["status"]?["phase"] = "Terminating" }
                 do {
                     let rev = try await store.update(key, value: ObjectCodec.encodeForStorage(obj), expectedModRevision: kv.modRevision)
+                    admissionCache.written(type, namespace: namespace)
                     obj["metadata"]?["resourceVersion"] = .string(String(rev))
                     return (StoredObject(object: obj, revision: rev), false)
                 } catch let e as StoreError where isConflict(e) { continue }
@@ -347,6 +389,7 @@ final class ResourceStorage: Sendable {
             if options.dryRun { return (StoredObject(object: obj, revision: kv.modRevision), true) }
             do {
                 let (_, rev) = try await store.delete(key, expectedModRevision: kv.modRevision)
+                admissionCache.written(type, namespace: namespace)
                 if type.kind == "Service" { await services.release(obj) }
                 return (StoredObject(object: obj, revision: rev), true)
             } catch let e as StoreError where isConflict(e) { continue }

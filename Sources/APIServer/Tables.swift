@@ -54,8 +54,9 @@ enum Tables {
         case "DaemonSet", "ControllerRevision", "StatefulSet": return appsColumns(kind, name: name, age: age)
         case "PersistentVolumeClaim", "PersistentVolume", "StorageClass": return storageColumns(kind, name: name, age: age)
         case "PodDisruptionBudget": return policyColumns(name: name, age: age)
+        case "HorizontalPodAutoscaler": return autoscalingColumns(name: name, age: age)
         case "APIService": return apiServiceColumns(name: name, age: age)
-        default: return [name, age]
+        default: return governanceColumns(kind, name: name, age: age) ?? [name, age]
         }
     }
 
@@ -156,8 +157,9 @@ enum Tables {
         case "PersistentVolume": return volumeCells(PersistentVolume(json: o), name: name, age: age)
         case "StorageClass": return storageClassCells(StorageClass(json: o), name: name, age: age)
         case "PodDisruptionBudget": return podDisruptionBudgetCells(PodDisruptionBudget(json: o), name: name, age: age)
+        case "HorizontalPodAutoscaler": return horizontalPodAutoscalerCells(HorizontalPodAutoscaler(json: o), name: name, age: age)
         case "APIService": return apiServiceCells(APIService(json: o), name: name, age: age)
-        default: return [name, age]
+        default: return governanceCells(o, kind: kind, name: name, age: age) ?? [name, age]
         }
     }
 

@@ -3,6 +3,7 @@
 // once compacted). Selector filtering turns updates that enter or leave the selection into
 // ADDED or DELETED, as the Kubernetes watch cache does. Bookmarks carry progress when asked.
 import API
+import CoreMetrics
 import Foundation
 import Store
 import Synchronization
@@ -46,11 +47,11 @@ extension KubernetesAPI {
 
         let (chunks, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingOldest(4096))
         let encoder = WatchEncoder(kind: type.kind, groupVersion: type.groupVersion, table: table, includeObject: includeObject)
-        let metrics = self.metrics
-        metrics.watches.wrappingAdd(1, ordering: .relaxed)
+        let open = metrics.watchOpened(rr)
+        let sent = metrics.watchEventCounter(type)
         let task = Task {
             defer {
-                metrics.watches.wrappingSubtract(1, ordering: .relaxed)
+                open.decrement()
                 continuation.finish()
             }
             var encoder = encoder
@@ -60,7 +61,10 @@ extension KubernetesAPI {
             }
             for kv in initial {
                 let obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
-                if filter.matches(obj) { continuation.yield(encoder.event("ADDED", stored: kv.value, revision: kv.modRevision, parsed: obj)) }
+                if filter.matches(obj) {
+                    continuation.yield(encoder.event("ADDED", stored: kv.value, revision: kv.modRevision, parsed: obj))
+                    sent.increment()
+                }
             }
             guard let events else { return }
             let progress = WatchProgress(startRevision)
@@ -82,6 +86,7 @@ extension KubernetesAPI {
                     progress.revision.store(event.revision, ordering: .relaxed)
                     if let chunk = encoder.encode(event, filter: filter) {
                         if case .terminated = continuation.yield(chunk) { return }
+                        sent.increment()
                     }
                 }
             } catch let e as StoreError where e.code == .watcherTooSlow {

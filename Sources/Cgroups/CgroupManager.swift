@@ -73,22 +73,47 @@ public struct Cgroup: Sendable {
                 s.memoryUsageBytes = Int64(try fs.read(d + "/memory.usage_in_bytes").trimmed) ?? 0
                 s.memoryWorkingSetBytes = max(0, s.memoryUsageBytes - (stat["total_inactive_file"] ?? 0))
             }
+            let keys = MemoryStatKeys(v2: isV2(.memory))
+            s.memoryRSSBytes = stat[keys.rss] ?? 0
+            s.memoryCacheBytes = stat[keys.cache] ?? 0
             if let oom = oomEventsFile { s.oomKills = keyValues(try fs.read(oom))["oom_kill"] ?? 0 }
         }
         if let d = dir(.cpu) {
             let stat = keyValues(try fs.read(d + "/cpu.stat"))
             if isV2(.cpu) {
                 s.cpuUsageNanos = (stat["usage_usec"] ?? 0) * 1000
+                (s.cpuUserNanos, s.cpuSystemNanos) = CPUTimeKeys.v2.nanoseconds(stat)
                 s.throttledPeriods = stat["nr_throttled"] ?? 0
                 s.throttledNanos = (stat["throttled_usec"] ?? 0) * 1000
             } else {
                 s.throttledPeriods = stat["nr_throttled"] ?? 0
                 s.throttledNanos = stat["throttled_time"] ?? 0
-                if let a = dir(.cpuacct) { s.cpuUsageNanos = Int64(try fs.read(a + "/cpuacct.usage").trimmed) ?? 0 }
+                if let a = dir(.cpuacct) {
+                    s.cpuUsageNanos = Int64(try fs.read(a + "/cpuacct.usage").trimmed) ?? 0
+                    // (An older kernel may lack cpuacct.stat.)
+                    (s.cpuUserNanos, s.cpuSystemNanos) = CPUTimeKeys.v1.nanoseconds(keyValues((try? fs.read(a + "/cpuacct.stat")) ?? ""))
+                }
             }
         }
         if let d = dir(.pids) { s.pidsCurrent = Int64(try fs.read(d + "/pids.current").trimmed) ?? 0 }
         return s
+    }
+}
+
+/// memory.stat's anonymous memory and page cache: v1's hierarchical totals, v2's own counters.
+struct MemoryStatKeys {
+    let rss: String, cache: String
+    init(v2: Bool) { (rss, cache) = v2 ? ("anon", "file") : ("total_rss", "total_cache") }
+}
+
+/// User and system CPU time: v2's cpu.stat in microseconds, v1's cpuacct.stat in USER_HZ ticks.
+struct CPUTimeKeys {
+    let user: String, system: String, nanosPerUnit: Int64
+    static let v2 = CPUTimeKeys(user: "user_usec", system: "system_usec", nanosPerUnit: 1000)
+    static let v1 = CPUTimeKeys(user: "user", system: "system", nanosPerUnit: 1_000_000_000 / max(Int64(sysconf(Int32(_SC_CLK_TCK))), 1))
+
+    func nanoseconds(_ stat: [String: Int64]) -> (user: Int64, system: Int64) {
+        ((stat[user] ?? 0) * nanosPerUnit, (stat[system] ?? 0) * nanosPerUnit)
     }
 }
 
@@ -101,6 +126,11 @@ public struct CgroupStats: Equatable, Sendable {
     public var throttledPeriods: Int64 = 0
     public var throttledNanos: Int64 = 0
     public var pidsCurrent: Int64 = 0
+    /// Anonymous memory (v1 total_rss, v2 anon) and page cache (total_cache, file).
+    public var memoryRSSBytes: Int64 = 0
+    public var memoryCacheBytes: Int64 = 0
+    public var cpuUserNanos: Int64 = 0
+    public var cpuSystemNanos: Int64 = 0
 }
 
 struct CgroupTree: CgroupManager {

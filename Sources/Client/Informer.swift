@@ -4,6 +4,7 @@
 // reconciles each object at most once at a time.
 import API
 import Foundation
+import Telemetry
 
 public enum InformerEvent: Sendable {
     case added(JSONValue)
@@ -137,13 +138,26 @@ public final class WorkQueue: @unchecked Sendable {
     private var dirty = Set<String>()
     private var processing = Set<String>()
     private var failures: [String: Int] = [:]
+    /// client-go's workqueue_* series, once instrument(name:registry:) named the queue.
+    private var metrics: WorkQueueMetrics?
 
     public init() {}
+
+    /// Records this queue's workqueue_* series (label name=`name`) in `registry`.
+    public func instrument(name: String, registry: MetricsRegistry) {
+        let m = WorkQueueMetrics(name: name, registry: registry)
+        lock.lock()
+        metrics = m
+        m.depth.set(dirty.count)
+        lock.unlock()
+        registry.onScrape { [weak self] in self?.updateUnfinishedWork() }
+    }
 
     public func add(_ key: String) {
         lock.lock(); defer { lock.unlock() }
         guard !dirty.contains(key) else { return }
         dirty.insert(key)
+        metrics?.added(key)
         if !processing.contains(key) { queue.append(key); lock.signal() }
     }
 
@@ -156,6 +170,7 @@ public final class WorkQueue: @unchecked Sendable {
         lock.lock()
         let n = failures[key, default: 0]
         failures[key] = n + 1
+        metrics?.retries.increment()
         lock.unlock()
         addAfter(key, min(0.005 * pow(2, Double(n)), 60))
     }
@@ -171,14 +186,21 @@ public final class WorkQueue: @unchecked Sendable {
         if head > 1024 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
         processing.insert(key)
         dirty.remove(key)
+        metrics?.started(key)
         return key
     }
 
     public func done(_ key: String) {
         lock.lock(); defer { lock.unlock() }
         processing.remove(key)
+        metrics?.finished(key)
         if dirty.contains(key) { queue.append(key); lock.signal() }
     }
 
     public var count: Int { lock.lock(); defer { lock.unlock() }; return queue.count - head }
+
+    private func updateUnfinishedWork() {
+        lock.lock(); defer { lock.unlock() }
+        metrics?.updateUnfinishedWork()
+    }
 }

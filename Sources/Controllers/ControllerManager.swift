@@ -4,6 +4,7 @@
 import API
 import Client
 import Foundation
+import Telemetry
 
 public struct ControllerOptions: Sendable {
     public var server: String
@@ -11,6 +12,12 @@ public struct ControllerOptions: Sendable {
     public var nodeMonitorGracePeriod: Double = 40
     /// How long pods stay on an unreachable node before eviction (unless they tolerate it longer).
     public var podEvictionTimeout: Double = 300
+    /// Every ResourceQuota's usage is recounted this often (kube-controller-manager: 5 m).
+    public var resourceQuotaSyncPeriod: Double = 300
+    /// How often each HorizontalPodAutoscaler is reconciled.
+    public var horizontalPodAutoscalerSyncPeriod: Double = 15
+    /// The scale-down stabilization window of HPAs that don't set their own.
+    public var horizontalPodAutoscalerDownscaleStabilization: Double = 300
     /// Pod CIDRs for nodes come from here (a /24 each).
     public var clusterCIDR = IPv4CIDR("10.244.0.0/16")!
     /// The cluster CA (PEM) published to every namespace as ConfigMap kube-root-ca.crt (nil: not published).
@@ -23,7 +30,8 @@ final class SharedInformers: @unchecked Sendable {
     let pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices: Informer
     let namespaces: Informer
     let jobs, cronJobs, daemonSets, controllerRevisions, statefulSets, claims, volumes, storageClasses: Informer
-    let budgets: Informer
+    let budgets, resourceQuotas: Informer
+    let autoscalers: Informer
     /// Only the kube-root-ca.crt ConfigMaps (a field selector), not every ConfigMap in the cluster.
     let rootCAConfigMaps: Informer
 
@@ -46,13 +54,15 @@ final class SharedInformers: @unchecked Sendable {
         volumes = Informer(PersistentVolume.self, server: server)
         storageClasses = Informer(StorageClass.self, server: server)
         budgets = Informer(PodDisruptionBudget.self, server: server)
+        resourceQuotas = Informer(ResourceQuota.self, server: server)
+        autoscalers = Informer(HorizontalPodAutoscaler.self, server: server)
         rootCAConfigMaps = Informer(server: server, path: "/api/v1/configmaps", query: "fieldSelector=metadata.name%3D" + RootCAPublisher.configMapName)
     }
 
     /// The informers the controllers use (the root CA ones only when it is published).
     func all(publishingRootCA: Bool) -> [Informer] {
         [pods, replicaSets, replicationControllers, deployments, services, nodes, leases, endpointSlices, jobs, cronJobs, daemonSets,
-         controllerRevisions, statefulSets, claims, volumes, storageClasses, budgets]
+         controllerRevisions, statefulSets, claims, volumes, storageClasses, budgets, resourceQuotas, autoscalers]
             + (publishingRootCA ? [namespaces, rootCAConfigMaps] : [])
     }
 
@@ -80,11 +90,14 @@ public final class ControllerManager: @unchecked Sendable {
     let options: ControllerOptions
     let informers: SharedInformers
     let log: @Sendable (String) -> Void
+    /// Where each controller's work queue records its workqueue_* series (the master's registry in `skiff master`).
+    let metrics: MetricsRegistry?
     private(set) var controllers: [any Controller] = []
 
-    public init(options: ControllerOptions, log: @escaping @Sendable (String) -> Void) {
+    public init(options: ControllerOptions, metrics: MetricsRegistry? = nil, log: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.informers = SharedInformers(server: options.server)
+        self.metrics = metrics
         self.log = log
     }
 
@@ -125,15 +138,23 @@ public final class ControllerManager: @unchecked Sendable {
         binder.watch(claims: informers.claims, volumes: informers.volumes, classes: informers.storageClasses)
         let protection = StorageProtectionController(claims: Lister(informers.claims), volumes: Lister(informers.volumes), pods: Lister(informers.pods))
         protection.watch(claims: informers.claims, volumes: informers.volumes, pods: informers.pods)
-                let ephemeralEvents = EventRecorder(component: "ephemeral_volume") { [options] in try? APIClient(server: options.server) }
+        let ephemeralEvents = EventRecorder(component: "ephemeral_volume") { [options] in try? APIClient(server: options.server) }
         let ephemeral = EphemeralVolumeController(pods: Lister(informers.pods), claims: Lister(informers.claims), events: ephemeralEvents)
         ephemeral.watch(pods: informers.pods, claims: informers.claims)
-        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection, ephemeral]
+        let autoscalerEvents = EventRecorder(component: "horizontal-pod-autoscaler") { [options] in try? APIClient(server: options.server) }
+        let autoscaler = HorizontalPodAutoscalerController(autoscalers: Lister(informers.autoscalers), pods: Lister(informers.pods),
+                                                           events: autoscalerEvents, syncPeriod: options.horizontalPodAutoscalerSyncPeriod)
+        autoscaler.normalizer.downscaleStabilization = options.horizontalPodAutoscalerDownscaleStabilization
+        autoscaler.watch(informers.autoscalers)
+        controllers += [job, ttl, cronJob, daemonSet, statefulSet, disruption, binder, protection, ephemeral, autoscaler,
+                        resourceQuotaController()]
         if let ca = options.rootCAPEM {
             let publisher = RootCAPublisher(namespaces: Lister(informers.namespaces), configMaps: Lister(informers.rootCAConfigMaps), caPEM: ca)
             publisher.watch(namespaces: informers.namespaces, configMaps: informers.rootCAConfigMaps)
             controllers.append(publisher)
         }
+        // (Before the informers deliver the first keys, so every add is counted and timed.)
+        if let metrics { for c in controllers { c.queue.instrument(name: c.name, registry: metrics) } }
         let used = informers.all(publishingRootCA: options.rootCAPEM != nil)
         for informer in used { informer.start() }
         for informer in used { informer.waitForSync() }
@@ -142,6 +163,17 @@ public final class ControllerManager: @unchecked Sendable {
             Self.startWorkers(c, server: options.server, log: log)
         }
         log("controllers running: " + controllers.map(\.name).joined(separator: ", "))
+    }
+
+    /// The quota controller over the shared informers (and monitors it starts for other counted kinds).
+    func resourceQuotaController() -> ResourceQuotaController {
+        let monitors = QuotaMonitors(server: options.server, informers: informers)
+        let controller = ResourceQuotaController(quotas: Lister(informers.resourceQuotas),
+                                                 objects: { monitors.objects($0, namespace: $1) },
+                                                 resyncPeriod: options.resourceQuotaSyncPeriod)
+        monitors.changed = { [controller] resource, old, new in controller.objectChanged(resource, old: old, new: new) }
+        controller.watch(quotas: informers.resourceQuotas)
+        return controller
     }
 
     /// Each controller's workers are threads of their own with their own API connection, so a

@@ -76,6 +76,8 @@ public final class NodeAgent: @unchecked Sendable {
     /// claim bound, the pod CIDR): every pod syncs again after one (see PodSync.fingerprint).
     let nodeChanges = Mutex(0)
     let log: (String) -> Void
+    /// This agent's /metrics (kubelet_*, process_*): its own registry, never shared with another agent or a master.
+    let metrics: KubeletMetrics
     /// The node server's bound port (reported in the Node's daemonEndpoints).
     private(set) var serverPort = 0
     private(set) var events: EventRecorder!
@@ -105,6 +107,7 @@ public final class NodeAgent: @unchecked Sendable {
         self.log = log
         if let ip = options.nodeIP { NodeInfo.configuredIP = ip }
         runtime = try ContainerRuntime(options: RuntimeOptions(root: options.rootDir, cgroupParent: options.cgroupRoot))
+        metrics = KubeletMetrics(node: options.name, runtime: runtime)
         try PodSandbox(rootDir: options.rootDir, cgroupRoot: options.cgroupRoot).prepareRootfs(monitorPath: runtime.options.monitorPath)
         let server = options.server
         serviceLister = ServiceLister(server: server)

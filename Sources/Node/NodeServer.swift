@@ -1,6 +1,7 @@
 // The node server (the kubelet's :10250): container logs, exec over the Kubernetes websocket
 // streaming protocol, /stats/summary and /metrics/cadvisor from cgroups, /metrics, /healthz,
-// /pods. The API server proxies pods/log and pods/exec here. Classic NIO handlers: the agent
+// /pods. The API server proxies pods/log and pods/exec here. With TLS, every request's caller
+// is authenticated and authorized first (NodeAccess: certificates or tokens, asked of the API server). Classic NIO handlers: the agent
 // is thread-based, so blocking work (following a log, exec I/O) runs on its own threads and
 // writes back through the channel, which is thread-safe.
 import API
@@ -12,6 +13,7 @@ import NIOSSL
 import Security
 import NIOWebSocket
 import Runtime
+import Telemetry
 
 /// A request's path and its query (repeated names kept: exec's `command` repeats).
 struct NodeRequest {
@@ -42,35 +44,19 @@ struct NodeRequest {
     var segments: [String] { path.split(separator: "/").map(String.init) }
 }
 
-/// On a TLS node server: the caller's verified certificate must be in group system:masters (the
-/// API server's kubelet client); anyone else gets 403 and the connection closes.
-final class NodeCallerCheck: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let cert = (try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap { try? $0.toDERBytes() }
-        if let der = cert, let user = CertificateIdentity.user(der: der), user.groups.contains("system:masters") {
-            context.fireChannelRead(data)
-            context.pipeline.syncOperations.removeHandler(self, promise: nil)
-            return
-        }
-        let who = cert.flatMap { CertificateIdentity.user(der: $0)?.name } ?? "unknown"
-        let body = "Forbidden (user=\(who)): only the API server may use the node server\n"
-        let response = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in context.close(promise: nil) }
-    }
-}
-
 public final class NodeServer: @unchecked Sendable {
     let agent: NodeAgent
     let stats: NodeStats
+    /// A TLS node server's callers: client certificates of the cluster CA, or bearer tokens, checked with the API server.
+    let access: NodeAccessControl?
     private var channel: Channel?
 
     init(agent: NodeAgent) {
         self.agent = agent
         stats = NodeStats(agent: agent)
+        access = agent.options.serverTLS.map { _ in
+            NodeAccessControl(node: agent.options.name, reviewer: MasterAccessReviewer { try agent.client() })
+        }
     }
 
     /// Binds and serves in the background; returns the bound port.
@@ -79,7 +65,8 @@ public final class NodeServer: @unchecked Sendable {
             var config = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(t.certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: t.key, format: .pem)))
-            config.certificateVerification = .noHostnameVerification   // a client certificate is required
+            // A client certificate is asked for and verified when sent, not required: scrapers bring bearer tokens.
+            config.certificateVerification = .optionalVerification
             config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(t.ca))
             config.minimumTLSVersion = .tlsv12
             return try NIOSSLContext(configuration: config)
@@ -90,16 +77,17 @@ public final class NodeServer: @unchecked Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 if let tls {
-                    do {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                        try channel.pipeline.syncOperations.addHandler(NodeCallerCheck())
-                    } catch { return channel.eventLoop.makeFailedFuture(error) }
+                    do { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    catch { return channel.eventLoop.makeFailedFuture(error) }
                 }
                 let http = NodeHTTPHandler(server: self)
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: 1 << 20,
                     shouldUpgrade: { [self] channel, head in
-                        channel.eventLoop.makeSucceededFuture(self.websocketHeaders(head))
+                        // A caller who may not is not upgraded: the plain handler then answers 401 or 403.
+                        let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                        authorize(head, channel: channel) { allowed in promise.succeed(allowed ? self.websocketHeaders(head) : nil) }
+                        return promise.futureResult
                     },
                     upgradePipelineHandler: { [self] channel, head in
                         channel.pipeline.addHandler(self.streamHandler(head))
@@ -113,6 +101,38 @@ public final class NodeServer: @unchecked Sendable {
         let channel = try bootstrap.bind(host: host, port: port).wait()
         self.channel = channel
         return channel.localAddress?.port ?? port
+    }
+
+    // MARK: access
+
+    /// Decides whether the request's caller may (on the event loop when the answer is cached, else
+    /// on another thread: the API server is asked), then calls `done`. Without TLS everyone may.
+    func authorize(_ head: HTTPRequestHead, channel: Channel, respond: Bool = false, done: @escaping @Sendable (Bool) -> Void) {
+        guard let access else { return done(true) }
+        let certificate = (try? channel.pipeline.syncOperations.nioSSL_peerCertificate())?
+            .flatMap { try? $0.toDERBytes() }.flatMap(CertificateIdentity.user(der:))
+        let method = head.method.rawValue, path = NodeRequest(head).path, authorization = head.headers.first(name: "Authorization")
+        let finish: @Sendable (NodeAccessControl.Outcome) -> Void = { outcome in
+            if case .allowed = outcome { return done(true) }
+            if respond { Self.refuse(outcome, channel: channel, keepAlive: head.isKeepAlive) }
+            done(false)
+        }
+        if let outcome = access.cached(method: method, path: path, authorization: authorization, certificate: certificate) { return finish(outcome) }
+        DispatchQueue.global().async {
+            finish(access.check(method: method, path: path, authorization: authorization, certificate: certificate))
+        }
+    }
+
+    /// The kubelet's answers: 401 Unauthorized, 403 Forbidden (user=..., verb=..., resource=..., subresource=...), 500.
+    static func refuse(_ outcome: NodeAccessControl.Outcome, channel: Channel, keepAlive: Bool) {
+        let (status, text): (HTTPResponseStatus, String)
+        switch outcome {
+        case .allowed: return
+        case .unauthorized: (status, text) = (.unauthorized, "Unauthorized")
+        case .forbidden(let message): (status, text) = (.forbidden, message)
+        case .failed(let message): (status, text) = (.internalServerError, message)
+        }
+        NodeHTTPHandler.send(channel, status: status, contentType: "text/plain; charset=utf-8", body: Array((text + "\n").utf8), keepAlive: keepAlive)
     }
 
     // MARK: routing
@@ -139,9 +159,9 @@ public final class NodeServer: @unchecked Sendable {
         case "stats" where s.count == 2 && s[1] == "summary":
             reply(.ok, "application/json", stats.summary().serialized())
         case "metrics" where s.count == 1:
-            reply(.ok, "text/plain; version=0.0.4", Array(stats.nodeMetrics().utf8))
+            reply(.ok, MetricsRegistry.contentType, agent.metrics.registry.render())
         case "metrics" where s.count == 2 && s[1] == "cadvisor":
-            reply(.ok, "text/plain; version=0.0.4", Array(stats.cadvisorMetrics().utf8))
+            reply(.ok, MetricsRegistry.contentType, stats.cadvisorMetrics())
         case "exec", "attach":
             reply(.badRequest, "text/plain", Array("exec and attach need a websocket upgrade (v4/v5.channel.k8s.io)\n".utf8))
         default:
@@ -191,7 +211,10 @@ final class NodeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @un
         case .end:
             guard let head else { return }
             self.head = nil
-            server.handle(NodeRequest(head), channel: context.channel, head: head)
+            let server = self.server, channel = context.channel
+            server.authorize(head, channel: channel, respond: true) { allowed in
+                if allowed { server.handle(NodeRequest(head), channel: channel, head: head) }
+            }
         }
     }
 

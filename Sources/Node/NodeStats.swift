@@ -1,6 +1,6 @@
 // Resource usage as the kubelet reports it (the seeds' cAdvisor): /stats/summary (node, pods,
-// containers: cpu, memory working set, network, filesystem) and /metrics/cadvisor, both read
-// from cgroups and /proc at request time, stamped to the microsecond (the master's metrics
+// containers: cpu, memory working set, network, filesystem) and (CadvisorMetrics) /metrics/cadvisor,
+// both read from cgroups and /proc at request time, stamped to the microsecond (the master's metrics
 // pipeline divides by the time between two readings). usageNanoCores needs two samples: the
 // previous cumulative reading of each cgroup is kept.
 import API
@@ -53,7 +53,7 @@ final class NodeStats: @unchecked Sendable {
     }
 
     /// Pods with their containers' cgroups, from the runtime's containers and the API's pods.
-    private func podContainers() -> [(pod: JSONValue, containers: [(name: ContainerName, record: ContainerRecord)], sandboxPID: Int32?)] {
+    func podContainers() -> [(pod: JSONValue, containers: [(name: ContainerName, record: ContainerRecord)], sandboxPID: Int32?)] {
         var byUID: [String: [(ContainerName, ContainerRecord, ContainerRunState)]] = [:]
         for (r, s) in agent.runtime.list() {
             guard let n = ContainerName(parsing: r.name) else { continue }
@@ -102,8 +102,8 @@ final class NodeStats: @unchecked Sendable {
         }
         let nodeTime = Timestamps.nowMicro()
         let mem = Self.meminfo()
-        let total = mem["MemTotal"] ?? 0, available = mem["MemAvailable"] ?? 0
-        let nodeUsage = Usage(cpuNanos: Self.hostCPUNanos(), memoryUsage: total - (mem["MemFree"] ?? 0), workingSet: total - available)
+        let total = mem.total, available = mem.available
+        let nodeUsage = Usage(cpuNanos: Self.hostCPUNanos(), memoryUsage: total - mem.free, workingSet: total - available)
         var nodeCPU = nodeUsage
         lock.lock()
         let now = Date().timeIntervalSince1970
@@ -127,13 +127,21 @@ final class NodeStats: @unchecked Sendable {
         return (f.reduce(0, +) - idle) * (1_000_000_000 / max(ticks, 1))
     }
 
-    /// /proc/meminfo in bytes.
-    static func meminfo() -> [String: Int64] {
-        var out: [String: Int64] = [:]
+    /// The host's memory from /proc/meminfo, in bytes.
+    struct HostMemory { var total: Int64 = 0, free: Int64 = 0, available: Int64 = 0 }
+
+    static func meminfo() -> HostMemory {
+        var out = HostMemory()
         for line in ((try? FileIO.readString("/proc/meminfo")) ?? "").split(separator: "\n") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             guard parts.count >= 2, let v = Int64(parts[1]) else { continue }
-            out[String(parts[0].dropLast())] = parts.count > 2 ? v * 1024 : v
+            let bytes = parts.count > 2 ? v * 1024 : v
+            switch parts[0] {
+            case "MemTotal:": out.total = bytes
+            case "MemFree:": out.free = bytes
+            case "MemAvailable:": out.available = bytes
+            default: continue
+            }
         }
         return out
     }
@@ -166,58 +174,5 @@ final class NodeStats: @unchecked Sendable {
         var o: JSONValue = ["time": .string(time), "interfaces": .array(list)]
         if let first = ifaces.first { o["name"] = .string(first.name); o["rxBytes"] = .int(first.rx); o["txBytes"] = .int(first.tx) }
         return o
-    }
-
-    /// cAdvisor's container metrics (Prometheus text).
-    func cadvisorMetrics() -> String {
-        let manager = try? makeCgroupManager()
-        var cpu = "# HELP container_cpu_usage_seconds_total Cumulative cpu time consumed in seconds.\n# TYPE container_cpu_usage_seconds_total counter\n"
-        var ws = "# HELP container_memory_working_set_bytes Current working set in bytes.\n# TYPE container_memory_working_set_bytes gauge\n"
-        var usage = "# HELP container_memory_usage_bytes Current memory usage in bytes, including all memory regardless of when it was accessed.\n# TYPE container_memory_usage_bytes gauge\n"
-        var rx = "# HELP container_network_receive_bytes_total Cumulative count of bytes received.\n# TYPE container_network_receive_bytes_total counter\n"
-        var tx = "# HELP container_network_transmit_bytes_total Cumulative count of bytes transmitted.\n# TYPE container_network_transmit_bytes_total counter\n"
-        for (pod, containers, sandboxPID) in podContainers() {
-            let meta = pod["metadata"] ?? .null
-            let podName = meta["name"]?.stringValue ?? "", ns = meta["namespace"]?.stringValue ?? ""
-            for (name, record) in containers {
-                guard let s = try? manager?.open(record.cgroupPath).stats() else { continue }
-                let labels = "{container=\"\(name.container)\",id=\"/\(record.cgroupPath)\",image=\"\(record.image)\",name=\"\(record.name)\",namespace=\"\(ns)\",pod=\"\(podName)\"}"
-                cpu += "container_cpu_usage_seconds_total\(labels) \(Double(s.cpuUsageNanos) / 1e9)\n"
-                ws += "container_memory_working_set_bytes\(labels) \(s.memoryWorkingSetBytes)\n"
-                usage += "container_memory_usage_bytes\(labels) \(s.memoryUsageBytes)\n"
-            }
-            if let sandboxPID {
-                for i in Self.interfaces(pid: sandboxPID) where i.name != "lo" {
-                    let labels = "{interface=\"\(i.name)\",namespace=\"\(ns)\",pod=\"\(podName)\"}"
-                    rx += "container_network_receive_bytes_total\(labels) \(i.rx)\n"
-                    tx += "container_network_transmit_bytes_total\(labels) \(i.tx)\n"
-                }
-            }
-        }
-        return cpu + ws + usage + rx + tx
-    }
-
-    /// The agent's own metrics.
-    func nodeMetrics() -> String {
-        let list = agent.runtime.list()
-        let running = list.filter { if case .running = $0.status { return true }; return false }
-        let containers = running.filter { ContainerName(parsing: $0.record.name).map { $0.container != PodSandbox.containerName } ?? false }
-        var rss: Int64 = 0
-        if let status = try? FileIO.readString("/proc/self/status"),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) {
-            rss = (Int64(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-        }
-        return """
-        # HELP kubelet_running_pods Number of pods that have a running pod sandbox.
-        # TYPE kubelet_running_pods gauge
-        kubelet_running_pods \(running.count - containers.count)
-        # HELP kubelet_running_containers Number of containers currently running.
-        # TYPE kubelet_running_containers gauge
-        kubelet_running_containers{container_state="running"} \(containers.count)
-        # HELP process_resident_memory_bytes Resident memory size in bytes.
-        # TYPE process_resident_memory_bytes gauge
-        process_resident_memory_bytes \(rss)
-
-        """
     }
 }

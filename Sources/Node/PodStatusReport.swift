@@ -63,7 +63,15 @@ extension PodSync {
         if let r = try? client.request("PATCH", ResourceResolver.path(podType, namespace: namespace, name: name, subresource: "status"),
                                        body: patch.serialized(), contentType: "application/merge-patch+json"),
            (200..<300).contains(r.code) {
-            states.update(uid) { $0.reported = status }
+            // First reported Running (not a re-adopted pod the API already has Running): the pod's start is timed.
+            let wasRunning = Pod(json: pod).status.phase == .running
+            states.update(uid) { s in
+                s.reported = status
+                if phase == "Running", !s.startTimed, !wasRunning, let seen = s.firstSeen {
+                    agent.metrics.podRunning(afterSeconds: Date().timeIntervalSince(seen))
+                }
+                if phase == "Running" { s.startTimed = true }
+            }
         }
     }
 

@@ -88,9 +88,15 @@ final class PodSync: @unchecked Sendable {
             }
             let from = fingerprint(view, instances: instances, nodeChanges: nodeChanges)
             if state.syncedFrom == from, let at = state.syncedAt, Date().timeIntervalSince(at) < agent.options.syncInterval { continue }
+            let operation = Self.operation(view, state: state)
             workers.submit(uid) { [self] in
-                states.update(uid) { $0.syncedFrom = from; $0.syncedAt = Date() }
+                let started = KubeletMetrics.now()
+                states.update(uid) { s in
+                    s.syncedFrom = from; s.syncedAt = Date(); s.syncedVersion = view.metadata.resourceVersion
+                    if s.firstSeen == nil { s.firstSeen = Date() }
+                }
                 sync(pod, uid: uid, instances: instances)
+                agent.metrics.podSynced(operation, started: started)
             }
         }
         guard apiSynced else { return }
@@ -137,6 +143,13 @@ final class PodSync: @unchecked Sendable {
             }
         }
         return hasher.finalize()
+    }
+
+    /// The kubelet's name for a sync: the first of a pod, one after its object changed, a periodic one, or its termination.
+    static func operation(_ pod: Pod, state: PodState) -> KubeletMetrics.Operation {
+        if pod.metadata.deletionTimestamp != nil { return .kill }
+        guard state.syncedAt != nil else { return .create }
+        return state.syncedVersion == pod.metadata.resourceVersion ? .sync : .update
     }
 
     /// A finished pod whose sandbox is stopped and address released needs nothing until it is
@@ -189,7 +202,7 @@ final class PodSync: @unchecked Sendable {
         }
         switch ensureSandbox(context, instances: instances) {
         case .ready(let restarted):
-            if restarted { started = true; current = runtimeInstances(uid) }
+            if restarted { started = true; current = runtimeInstances(uid); agent.metrics.sandboxStarted() }
         case .failed(let reason, let message):
             for c in (spec["initContainers"]?.arrayValue ?? []) + (spec["containers"]?.arrayValue ?? []) {
                 if let n = c["name"]?.stringValue { waiting[n] = (reason, message) }
@@ -415,6 +428,7 @@ final class PodSync: @unchecked Sendable {
         }
         do {
             let record = try runtime.run(spec)
+            agent.metrics.containerStarted(initContainer: Pod(json: context.pod).spec.initContainers.contains { $0.name == name.container })
             agent.events.container(context.pod, c, reason: "Created", message: "Created container \(name.container)")
             agent.events.container(context.pod, c, reason: "Started", message: "Started container \(name.container)")
             agent.probes.track(containerID: record.id, container: c, pod: context.pod, sandboxPID: context.sandboxPID,

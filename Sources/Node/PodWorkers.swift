@@ -75,9 +75,13 @@ struct PodState {
     /// Claim volumes' host paths once mounted (ClaimVolumes); the last failure otherwise.
     var mountedClaims: [String: String]?
     var claimMountFailure: (at: Date, message: String, claimsBound: Int)?
-    /// What the pod's last sync was started from (PodSync.fingerprint), and when.
+    /// What the pod's last sync was started from (PodSync.fingerprint), and when; the object's version then.
     var syncedFrom: Int?
     var syncedAt: Date?
+    var syncedVersion: String?
+    /// When this agent first synced the pod, and whether its start (Running) was timed (kubelet_pod_start_duration_seconds).
+    var firstSeen: Date?
+    var startTimed = false
     /// A finished pod whose sandbox was stopped and address released: nothing more to do until it is deleted.
     var released = false
     /// Released, and a pass found none of its containers running: passes skip it and its

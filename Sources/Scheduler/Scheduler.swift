@@ -7,6 +7,7 @@
 import API
 import Client
 import Foundation
+import Telemetry
 
 public struct SchedulerOptions: Sendable {
     public var server: String
@@ -192,6 +193,17 @@ final class SchedulingQueue: @unchecked Sendable {
         waiting[key] = (Date().addingTimeInterval(min(pow(2, Double(n - 1)), 10)), untilClusterChanges)
     }
 
+    /// Pods waiting in each queue: to be tried now, backing off after a passing failure, parked as unschedulable.
+    func pendingCounts() -> (active: Int, backoff: Int, unschedulable: Int) {
+        cond.lock(); defer { cond.unlock() }
+        var parked = 0
+        for w in waiting.values where w.parked { parked += 1 }
+        return (queued.count, waiting.count - parked, parked)
+    }
+
+    /// How many failed attempts the pod has had so far.
+    func failedAttempts(_ key: String) -> Int { cond.lock(); defer { cond.unlock() }; return attempts[key] ?? 0 }
+
     func scheduled(_ key: String) {
         cond.lock(); defer { cond.unlock() }
         pods[key] = nil
@@ -224,26 +236,30 @@ public final class Scheduler: @unchecked Sendable {
     private let jobs = WorkPool()
     let events: EventRecorder
     let volumes: VolumeBinding
+    /// scheduler_* series, when the scheduler runs where they are exposed (`skiff master`).
+    let metrics: SchedulerMetrics?
     /// The informers under VolumeBinding's listers (none in unit tests, which call the handlers).
     private let volumeInformers: (claims: Informer, volumes: Informer, classes: Informer)?
 
-    public convenience init(options: SchedulerOptions, log: @escaping (String) -> Void) {
+    public convenience init(options: SchedulerOptions, metrics: MetricsRegistry? = nil, log: @escaping (String) -> Void) {
         let claims = Informer(PersistentVolumeClaim.self, server: options.server)
         let volumes = Informer(PersistentVolume.self, server: options.server)
         let classes = Informer(StorageClass.self, server: options.server)
         self.init(options: options, log: log,
                   volumes: VolumeBinding(claims: Lister(claims), volumes: Lister(volumes), classes: Lister(classes)),
-                  informers: (claims, volumes, classes))
+                  informers: (claims, volumes, classes), metrics: metrics)
     }
 
     init(options: SchedulerOptions, log: @escaping (String) -> Void, volumes: VolumeBinding,
-         informers: (claims: Informer, volumes: Informer, classes: Informer)? = nil) {
+         informers: (claims: Informer, volumes: Informer, classes: Informer)? = nil, metrics: MetricsRegistry? = nil) {
         self.options = options
         self.log = log
         self.volumes = volumes
         volumeInformers = informers
         let server = options.server
         events = EventRecorder(component: options.schedulerName) { try? APIClient(server: server) }
+        let queue = self.queue
+        self.metrics = metrics.map { SchedulerMetrics(profile: options.schedulerName, registry: $0, queue: queue) }
     }
 
     /// Starts the informers and the binders, then schedules on this thread forever.
@@ -309,12 +325,13 @@ public final class Scheduler: @unchecked Sendable {
     /// One attempt: the node and the volume writes to make before binding, or why no node fits.
     @discardableResult
     func scheduleOne(_ pod: PodInfo) -> Result<(node: String, steps: [VolumeStep]), FitError> {
+        let started = SchedulerMetrics.now()
         let nodes = cache.nodeList
         var podVolumes: PodVolumes?
         if !pod.claims.isEmpty {
             switch volumes.preFilter(pod, usersOf: cache.users(ofClaim:)) {
             case .success(let v): podVolumes = v.isEmpty ? nil : v
-            case .failure(let rejection): return unschedulable(pod, FitError(rejection, nodes: nodes.count))
+            case .failure(let rejection): return unschedulable(pod, FitError(rejection, nodes: nodes.count), started: started)
             }
         }
         let result = cache.withLock {
@@ -322,29 +339,33 @@ public final class Scheduler: @unchecked Sendable {
         }
         switch result {
         case .success(let chosen):
+            let tries = queue.failedAttempts(pod.key) + 1
             volumes.assume(chosen.steps)
             cache.assume(pod, on: chosen.node)
             queue.scheduled(pod.key)
-            bind(pod, to: chosen.node.name, steps: chosen.steps)
+            bind(pod, to: chosen.node.name, steps: chosen.steps, started: started, tries: tries)
             return .success((chosen.node.name, chosen.steps))
         case .failure(let fit):
-            return unschedulable(pod, fit)
+            return unschedulable(pod, fit, started: started)
         }
     }
 
-    private func unschedulable(_ pod: PodInfo, _ fit: FitError) -> Result<(node: String, steps: [VolumeStep]), FitError> {
+    private func unschedulable(_ pod: PodInfo, _ fit: FitError, started: UInt64) -> Result<(node: String, steps: [VolumeStep]), FitError> {
+        metrics?.attempt(.unschedulable, started: started)
         queue.unschedulable(pod)
         let message = fit.description
         jobs.submit { [self] client in recordUnschedulable(pod, message: message, client: client) }
         return .failure(fit)
     }
 
-    func bind(_ pod: PodInfo, to node: String, steps: [VolumeStep] = []) {
-        jobs.submit { [self] client in bindNow(pod, to: node, steps: steps, client: client) }
+    func bind(_ pod: PodInfo, to node: String, steps: [VolumeStep] = [], started: UInt64, tries: Int) {
+        jobs.submit { [self] client in bindNow(pod, to: node, steps: steps, client: client, started: started, tries: tries) }
     }
 
     /// PreBind, then the binding: the volume writes land before the pod is bound (kube-scheduler's order).
-    func bindNow(_ pod: PodInfo, to node: String, steps: [VolumeStep], client: some BindingClient) {
+    /// The attempt that began at `started` (uptime ns) ends here.
+    func bindNow(_ pod: PodInfo, to node: String, steps: [VolumeStep], client: some BindingClient,
+                 started: UInt64 = SchedulerMetrics.now(), tries: Int = 1) {
         do {
             try volumes.preBind(steps, client: client)
         } catch {
@@ -353,6 +374,7 @@ public final class Scheduler: @unchecked Sendable {
             log("binding \(pod.key) to \(node): volumes: \(error); retrying")
             events.container(pod.object, nil, type: "Warning", reason: "FailedScheduling",
                              message: "running PreBind plugin \"VolumeBinding\": \(error)")
+            metrics?.attempt(.error, started: started)
             queue.backOff(pod)
             return
         }
@@ -360,13 +382,16 @@ public final class Scheduler: @unchecked Sendable {
             try client.bind(pod, to: node)
         } catch let e as APIStatusError where e.code == 404 || e.code == 409 {
             cache.forget(pod.key)   // gone, or bound by someone else
+            metrics?.attempt(.error, started: started)
             return
         } catch {
             cache.forget(pod.key)
             log("binding \(pod.key) to \(node): \(error); retrying")
+            metrics?.attempt(.error, started: started)
             queue.add(pod)
             return
         }
+        metrics?.attempt(.scheduled, started: started, tries: tries)
         if options.scheduledEvents {
             events.container(pod.object, nil, reason: "Scheduled", message: "Successfully assigned \(pod.key) to \(node)")
         }

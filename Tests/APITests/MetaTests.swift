@@ -41,8 +41,13 @@ import Testing
         #expect(ResourceRegistry.lookup(groupVersion: "v1", plural: "pods")?.kind == "Pod")
         #expect(ResourceRegistry.lookup(apiVersion: "apps/v1", kind: "Deployment")?.plural == "deployments")
         #expect(ResourceRegistry.lookup(groupVersion: "apps/v1", plural: "pods") == nil)
-        #expect(ResourceRegistry.groupVersions == ["v1", "apps/v1", "batch/v1", "policy/v1", "storage.k8s.io/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1", "rbac.authorization.k8s.io/v1",
-                                                 "apiregistration.k8s.io/v1", "metrics.k8s.io/v1beta1"])
+        #expect(ResourceRegistry.groupVersions == ["v1", "apps/v1", "authentication.k8s.io/v1", "authorization.k8s.io/v1", "batch/v1",
+                                                   "autoscaling/v2", "autoscaling/v1", "policy/v1", "storage.k8s.io/v1", "coordination.k8s.io/v1",
+                                                   "discovery.k8s.io/v1", "rbac.authorization.k8s.io/v1", "apiregistration.k8s.io/v1",
+                                                   "metrics.k8s.io/v1beta1", "scheduling.k8s.io/v1"])
+        // The reviews are created only.
+        #expect(ResourceRegistry.resources(in: "authorization.k8s.io/v1").map(\.verbs).allSatisfy { $0 == ["create"] })
+        #expect(ResourceRegistry.lookup(groupVersion: "authorization.k8s.io/v1", plural: "localsubjectaccessreviews")?.namespaced == true)
         #expect(ResourceRegistry.lookup(groupVersion: "metrics.k8s.io/v1beta1", plural: "pods")?.kind == "PodMetrics")
         #expect(ResourceRegistry.resources(in: "metrics.k8s.io/v1beta1").map(\.verbs) == [["get", "list"], ["get", "list"]])
     }

@@ -1,5 +1,8 @@
 import Testing
 @testable import Cgroups
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An in-memory cgroup filesystem: records writes, can be told to fail one.
 final class FakeCgroupFS: CgroupFS, @unchecked Sendable {
@@ -175,5 +178,62 @@ let comountedV1 = "25 24 0:22 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexe
         let s = try cg.stats()
         #expect(s == CgroupStats(memoryUsageBytes: 10000, memoryWorkingSetBytes: 5904, oomKills: 2, cpuUsageNanos: 123456,
                                  throttledPeriods: 3, throttledNanos: 500, pidsCurrent: 4))
+    }
+
+    @Test func memoryAndCPUSplitsFromV1AndV2Files() throws {
+        let v1 = FakeCgroupFS()
+        let hybrid = CgroupLayout.parse(mountinfo: hybridMountinfo) { _ in "" }
+        v1.files["/sys/fs/cgroup/memory/c7/memory.stat"] = "cache 10\nrss 5\ntotal_cache 4096\ntotal_rss 8192\ntotal_inactive_file 0\n"
+        v1.files["/sys/fs/cgroup/memory/c7/memory.usage_in_bytes"] = "12288\n"
+        v1.files["/sys/fs/cgroup/memory/c7/memory.oom_control"] = "oom_kill 0\n"
+        v1.files["/sys/fs/cgroup/cpu/c7/cpu.stat"] = "nr_throttled 0\nthrottled_time 0\n"
+        v1.files["/sys/fs/cgroup/cpuacct/c7/cpuacct.usage"] = "3000000000\n"
+        v1.files["/sys/fs/cgroup/cpuacct/c7/cpuacct.stat"] = "user 150\nsystem 50\n"
+        v1.files["/sys/fs/cgroup/pids/c7/pids.current"] = "1\n"
+        let a = try makeCgroupManager(fs: v1, layout: hybrid).open("c7").stats()
+        #expect(a.memoryRSSBytes == 8192 && a.memoryCacheBytes == 4096, "the hierarchical totals")
+        let tick = 1_000_000_000 / Int64(sysconf(Int32(_SC_CLK_TCK)))
+        #expect(a.cpuUserNanos == 150 * tick && a.cpuSystemNanos == 50 * tick)
+
+        let v2 = FakeCgroupFS()
+        let pure = CgroupLayout.parse(mountinfo: pureV2Mountinfo) { _ in "cpu memory pids" }
+        v2.files["/sys/fs/cgroup/c8/memory.stat"] = "anon 7000\nfile 3000\ninactive_file 1000\n"
+        v2.files["/sys/fs/cgroup/c8/memory.current"] = "10000\n"
+        v2.files["/sys/fs/cgroup/c8/memory.events"] = "oom_kill 1\n"
+        v2.files["/sys/fs/cgroup/c8/cpu.stat"] = "usage_usec 900\nuser_usec 600\nsystem_usec 300\nnr_throttled 2\nthrottled_usec 40\n"
+        v2.files["/sys/fs/cgroup/c8/pids.current"] = "3\n"
+        let b = try makeCgroupManager(fs: v2, layout: pure).open("c8").stats()
+        #expect(b == CgroupStats(memoryUsageBytes: 10000, memoryWorkingSetBytes: 9000, oomKills: 1, cpuUsageNanos: 900_000, throttledPeriods: 2,
+                                 throttledNanos: 40_000, pidsCurrent: 3, memoryRSSBytes: 7000, memoryCacheBytes: 3000,
+                                 cpuUserNanos: 600_000, cpuSystemNanos: 300_000))
+    }
+
+    @Test func limitsReadBack() {
+        let v1 = FakeCgroupFS()
+        let hybrid = CgroupLayout.parse(mountinfo: hybridMountinfo) { _ in "" }
+        v1.files["/sys/fs/cgroup/memory/c9/memory.limit_in_bytes"] = "67108864\n"
+        v1.files["/sys/fs/cgroup/cpu/c9/cpu.cfs_quota_us"] = "50000\n"
+        v1.files["/sys/fs/cgroup/cpu/c9/cpu.cfs_period_us"] = "100000\n"
+        v1.files["/sys/fs/cgroup/cpu/c9/cpu.shares"] = "512\n"
+        #expect((try? makeCgroupManager(fs: v1, layout: hybrid).open("c9").spec())
+            == CgroupSpec(memoryLimitBytes: 67_108_864, cpuQuotaMicros: 50_000, cpuPeriodMicros: 100_000, cpuShares: 512))
+        // Unlimited: v1's page-rounded 2^63-1 and a quota of -1.
+        v1.files["/sys/fs/cgroup/memory/c9/memory.limit_in_bytes"] = "9223372036854771712\n"
+        v1.files["/sys/fs/cgroup/cpu/c9/cpu.cfs_quota_us"] = "-1\n"
+        #expect((try? makeCgroupManager(fs: v1, layout: hybrid).open("c9").spec())
+            == CgroupSpec(memoryLimitBytes: nil, cpuQuotaMicros: nil, cpuPeriodMicros: 100_000, cpuShares: 512))
+
+        let v2 = FakeCgroupFS()
+        let pure = CgroupLayout.parse(mountinfo: pureV2Mountinfo) { _ in "cpu memory pids" }
+        v2.files["/sys/fs/cgroup/c10/memory.max"] = "max\n"
+        v2.files["/sys/fs/cgroup/c10/cpu.max"] = "25000 100000\n"
+        v2.files["/sys/fs/cgroup/c10/cpu.weight"] = String(CgroupConversions.weight(fromShares: 1024))
+        let spec = try? makeCgroupManager(fs: v2, layout: pure).open("c10").spec()
+        #expect(spec?.memoryLimitBytes == nil && spec?.cpuQuotaMicros == 25_000 && spec?.cpuPeriodMicros == 100_000)
+        // The weight maps back to about the shares it came from (both conversions round down).
+        #expect(spec?.cpuShares.map { abs($0 - 1024) < 30 } == true, "\(String(describing: spec))")
+        // No quota on v2 is "max".
+        v2.files["/sys/fs/cgroup/c10/cpu.max"] = "max 100000\n"
+        #expect((try? makeCgroupManager(fs: v2, layout: pure).open("c10").spec())?.cpuQuotaMicros == nil)
     }
 }

@@ -94,6 +94,37 @@ service = client.ApiregistrationV1Api(api_client).read_api_service("v1beta1.metr
 check(service.spec.group == "metrics.k8s.io" and service.spec.service is None, "metrics APIService spec")
 check([(c.type, c.status) for c in service.status.conditions] == [("Available", "True")], "metrics APIService available")
 
+# Resource governance: the built-in classes, a LimitRange's defaults, a quota refusing a pod.
+scheduling = client.SchedulingV1Api(api_client)
+names = {c.metadata.name for c in scheduling.list_priority_class().items}
+check({"system-node-critical", "system-cluster-critical"} <= names, f"priority classes: {names}")
+core.create_namespaced_limit_range(ns, client.V1LimitRange(
+    metadata=client.V1ObjectMeta(name="defaults"),
+    spec=client.V1LimitRangeSpec(limits=[client.V1LimitRangeItem(type="Container", default={"memory": "64Mi"})])))
+check(core.read_namespaced_limit_range("defaults", ns).spec.limits[0].default_request == {"memory": "64Mi"},
+      "limit range default request")
+quota = core.create_namespaced_resource_quota(ns, client.V1ResourceQuota(
+    metadata=client.V1ObjectMeta(name="pods"), spec=client.V1ResourceQuotaSpec(hard={"pods": "3"})))
+quota.status = client.V1ResourceQuotaStatus(hard={"pods": "3"}, used={"pods": "3"})
+core.replace_namespaced_resource_quota_status("pods", ns, quota)
+try:
+    core.create_namespaced_pod(ns, client.V1Pod(
+        metadata=client.V1ObjectMeta(name="extra"), spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])))
+    check(False, "pod over quota")
+except ApiException as e:
+    check(e.status == 403 and "exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3" in e.body, f"quota refusal {e.status} {e.body}")
+
+# The reviews (a plain-HTTP master lets every caller do anything and authenticates no tokens).
+authz = client.AuthorizationV1Api(api_client)
+can = authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+    spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(verb="get", resource="pods", namespace=ns))))
+check(can.status.allowed is True, "self subject access review")
+sar = authz.create_subject_access_review(client.V1SubjectAccessReview(
+    spec=client.V1SubjectAccessReviewSpec(user="jane", non_resource_attributes=client.V1NonResourceAttributes(path="/metrics", verb="get"))))
+check(sar.status.allowed is True and sar.spec.user == "jane", "subject access review")
+review = client.AuthenticationV1Api(api_client).create_token_review(client.V1TokenReview(spec=client.V1TokenReviewSpec(token="nobody")))
+check(review.status.authenticated is False and review.status.error, "token review")
+
 core.delete_namespace(ns)
 for _ in range(50):
     try:

@@ -122,6 +122,26 @@ public struct PodSpec: JSONView {
         get { PodSecurityContext(json: json["securityContext"] ?? .object(JSONObject())) }
         set { json.putView("securityContext", newValue.json) }
     }
+
+    public var priorityClassName: String? {
+        get { json["priorityClassName"]?.stringValue }
+        set { json.put("priorityClassName", newValue.map { .string($0) }) }
+    }
+
+    public var priority: Int64? {
+        get { json["priority"]?.intValue }
+        set { json.put("priority", newValue.map { .int($0) }) }
+    }
+
+    public var preemptionPolicy: String? {
+        get { json["preemptionPolicy"]?.stringValue }
+        set { json.put("preemptionPolicy", newValue.map { .string($0) }) }
+    }
+
+    public var overhead: [String: String]? {
+        get { json["overhead"]?.quantityMap }
+        set { json.put("overhead", newValue.map(JSONValue.stringMap)) }
+    }
 }
 
 public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
@@ -267,9 +287,15 @@ public struct Container: JSONView {
         set { json.put("imagePullPolicy", newValue.map { .string($0) }) }
     }
 
-    public var resources: JSONValue? {
-        get { json["resources"] }
-        set { json.put("resources", newValue) }
+    public var resources: ResourceRequirements {
+        get { ResourceRequirements(json: json["resources"] ?? .object(JSONObject())) }
+        set { json.putView("resources", newValue.json) }
+    }
+
+    /// Always on an init container makes it a sidecar (it keeps running beside the app containers).
+    public var restartPolicy: String? {
+        get { json["restartPolicy"]?.stringValue }
+        set { json.put("restartPolicy", newValue.map { .string($0) }) }
     }
 
     public var volumeMounts: [VolumeMount] {
@@ -280,6 +306,27 @@ public struct Container: JSONView {
     public var securityContext: SecurityContext {
         get { SecurityContext(json: json["securityContext"] ?? .object(JSONObject())) }
         set { json.putView("securityContext", newValue.json) }
+    }
+}
+
+/// What a container asks for (requests) and may use at most (limits), by resource name.
+public struct ResourceRequirements: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    public var limits: [String: String]? {
+        get { json["limits"]?.quantityMap }
+        set { json.put("limits", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var requests: [String: String]? {
+        get { json["requests"]?.quantityMap }
+        set { json.put("requests", newValue.map(JSONValue.stringMap)) }
+    }
+
+    public var claims: JSONValue? {
+        get { json["claims"] }
+        set { json.put("claims", newValue) }
     }
 }
 

@@ -27,7 +27,7 @@ public struct NodeMetrics: KubernetesObject {
 
     /// cpu in nanocores ("123456n"), memory as the working set in bytes ("52428Ki").
     public var usage: [String: String]? {
-        get { json["usage"]?.stringMap }
+        get { json["usage"]?.quantityMap }
         set { json.put("usage", newValue.map(JSONValue.stringMap)) }
     }
 }
@@ -71,7 +71,7 @@ public struct ContainerMetrics: JSONView {
     }
 
     public var usage: [String: String]? {
-        get { json["usage"]?.stringMap }
+        get { json["usage"]?.quantityMap }
         set { json.put("usage", newValue.map(JSONValue.stringMap)) }
     }
 }

@@ -117,12 +117,12 @@ public struct NodeStatus: JSONView {
     }
 
     public var capacity: [String: String]? {
-        get { json["capacity"]?.stringMap }
+        get { json["capacity"]?.quantityMap }
         set { json.put("capacity", newValue.map(JSONValue.stringMap)) }
     }
 
     public var allocatable: [String: String]? {
-        get { json["allocatable"]?.stringMap }
+        get { json["allocatable"]?.quantityMap }
         set { json.put("allocatable", newValue.map(JSONValue.stringMap)) }
     }
 }

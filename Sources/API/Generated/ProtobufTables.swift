@@ -8,8 +8,16 @@ extension ProtobufSchemas {
         "apps/v1/StatefulSet": "apps.StatefulSet",
         "batch/v1/Job": "batch.Job",
         "batch/v1/CronJob": "batch.CronJob",
+        "v1/LimitRange": "core.LimitRange",
+        "v1/ResourceQuota": "core.ResourceQuota",
+        "scheduling.k8s.io/v1/PriorityClass": "scheduling.PriorityClass",
         "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
         "policy/v1/Eviction": "policy.Eviction",
+        "authentication.k8s.io/v1/TokenReview": "authentication.TokenReview",
+        "authentication.k8s.io/v1/SelfSubjectReview": "authentication.SelfSubjectReview",
+        "authorization.k8s.io/v1/SubjectAccessReview": "authorization.SubjectAccessReview",
+        "authorization.k8s.io/v1/LocalSubjectAccessReview": "authorization.LocalSubjectAccessReview",
+        "authorization.k8s.io/v1/SelfSubjectAccessReview": "authorization.SelfSubjectAccessReview",
         "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
         "storage.k8s.io/v1/StorageClass": "storage.StorageClass",
     ]
@@ -200,6 +208,50 @@ extension ProtobufSchemas {
             4: F("lastScheduleTime", .time),
             5: F("lastSuccessfulTime", .time),
         ],
+        "core.LimitRange": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("core.LimitRangeSpec")),
+        ],
+        "core.LimitRangeSpec": [
+            1: F("limits", .message("core.LimitRangeItem"), repeated: true),
+        ],
+        "core.LimitRangeItem": [
+            1: F("type", .string),
+            2: F("max", quantityMap),
+            3: F("min", quantityMap),
+            4: F("default", quantityMap),
+            5: F("defaultRequest", quantityMap),
+            6: F("maxLimitRequestRatio", quantityMap),
+        ],
+        "core.ResourceQuota": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("core.ResourceQuotaSpec")),
+            3: F("status", .message("core.ResourceQuotaStatus")),
+        ],
+        "core.ResourceQuotaSpec": [
+            1: F("hard", quantityMap),
+            2: F("scopes", .string, repeated: true),
+            3: F("scopeSelector", .message("core.ScopeSelector")),
+        ],
+        "core.ScopeSelector": [
+            1: F("matchExpressions", .message("core.ScopedResourceSelectorRequirement"), repeated: true),
+        ],
+        "core.ScopedResourceSelectorRequirement": [
+            1: F("scopeName", .string),
+            2: F("operator", .string),
+            3: F("values", .string, repeated: true),
+        ],
+        "core.ResourceQuotaStatus": [
+            1: F("hard", quantityMap),
+            2: F("used", quantityMap),
+        ],
+        "scheduling.PriorityClass": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("value", .int),
+            3: F("globalDefault", .bool),
+            4: F("description", .string),
+            5: F("preemptionPolicy", .string),
+        ],
         "meta.DeleteOptions": [
             1: F("gracePeriodSeconds", .int),
             2: F("preconditions", .message("meta.Preconditions")),
@@ -242,6 +294,80 @@ extension ProtobufSchemas {
         "policy.Eviction": [
             1: F("metadata", .message("meta.ObjectMeta")),
             2: F("deleteOptions", .message("meta.DeleteOptions")),
+        ],
+        "authentication.TokenReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authentication.TokenReviewSpec")),
+            3: F("status", .message("authentication.TokenReviewStatus")),
+        ],
+        "authentication.TokenReviewSpec": [
+            1: F("token", .string),
+            2: F("audiences", .string, repeated: true),
+        ],
+        "authentication.TokenReviewStatus": [
+            1: F("authenticated", .bool),
+            2: F("user", .message("authentication.UserInfo")),
+            3: F("error", .string),
+            4: F("audiences", .string, repeated: true),
+        ],
+        "authentication.UserInfo": [
+            1: F("username", .string),
+            2: F("uid", .string),
+            3: F("groups", .string, repeated: true),
+            4: F("extra", .skip),
+        ],
+        "authentication.SelfSubjectReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("status", .message("authentication.SelfSubjectReviewStatus")),
+        ],
+        "authentication.SelfSubjectReviewStatus": [
+            1: F("userInfo", .message("authentication.UserInfo")),
+        ],
+        "authorization.SubjectAccessReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authorization.SubjectAccessReviewSpec")),
+            3: F("status", .message("authorization.SubjectAccessReviewStatus")),
+        ],
+        "authorization.LocalSubjectAccessReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authorization.SubjectAccessReviewSpec")),
+            3: F("status", .message("authorization.SubjectAccessReviewStatus")),
+        ],
+        "authorization.SubjectAccessReviewSpec": [
+            1: F("resourceAttributes", .message("authorization.ResourceAttributes")),
+            2: F("nonResourceAttributes", .message("authorization.NonResourceAttributes")),
+            3: F("user", .string),
+            4: F("groups", .string, repeated: true),
+            5: F("extra", .skip),
+            6: F("uid", .string),
+        ],
+        "authorization.ResourceAttributes": [
+            1: F("namespace", .string),
+            2: F("verb", .string),
+            3: F("group", .string),
+            4: F("version", .string),
+            5: F("resource", .string),
+            6: F("subresource", .string),
+            7: F("name", .string),
+        ],
+        "authorization.NonResourceAttributes": [
+            1: F("path", .string),
+            2: F("verb", .string),
+        ],
+        "authorization.SubjectAccessReviewStatus": [
+            1: F("allowed", .bool),
+            2: F("reason", .string),
+            3: F("evaluationError", .string),
+            4: F("denied", .bool),
+        ],
+        "authorization.SelfSubjectAccessReview": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("spec", .message("authorization.SelfSubjectAccessReviewSpec")),
+            3: F("status", .message("authorization.SubjectAccessReviewStatus")),
+        ],
+        "authorization.SelfSubjectAccessReviewSpec": [
+            1: F("resourceAttributes", .message("authorization.ResourceAttributes")),
+            2: F("nonResourceAttributes", .message("authorization.NonResourceAttributes")),
         ],
         "core.PersistentVolumeClaim": [
             1: F("metadata", .message("meta.ObjectMeta")),

@@ -79,12 +79,12 @@ public struct VolumeResourceRequirements: JSONView {
     public init(json: JSONValue) { self.json = json }
 
     public var limits: [String: String]? {
-        get { json["limits"]?.stringMap }
+        get { json["limits"]?.quantityMap }
         set { json.put("limits", newValue.map(JSONValue.stringMap)) }
     }
 
     public var requests: [String: String]? {
-        get { json["requests"]?.stringMap }
+        get { json["requests"]?.quantityMap }
         set { json.put("requests", newValue.map(JSONValue.stringMap)) }
     }
 }
@@ -104,7 +104,7 @@ public struct PersistentVolumeClaimStatus: JSONView {
     }
 
     public var capacity: [String: String]? {
-        get { json["capacity"]?.stringMap }
+        get { json["capacity"]?.quantityMap }
         set { json.put("capacity", newValue.map(JSONValue.stringMap)) }
     }
 }
@@ -139,7 +139,7 @@ public struct PersistentVolumeSpec: JSONView {
     public init(json: JSONValue) { self.json = json }
 
     public var capacity: [String: String]? {
-        get { json["capacity"]?.stringMap }
+        get { json["capacity"]?.quantityMap }
         set { json.put("capacity", newValue.map(JSONValue.stringMap)) }
     }
 
