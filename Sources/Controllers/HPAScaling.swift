@@ -117,7 +117,7 @@ struct HPANormalizer: Sendable {
         var replicas = stabilized
         var reason = ("DesiredWithinRange", "the desired count is within the acceptable range")
         if stabilized > current {
-            let rate = Swift.max(current, Self.scaleUpLimit(current, history, behavior.scaleUp, now: now))
+            let rate = Swift.max(current, Self.rateLimit(current, history, behavior.scaleUp, up: true, now: now))
             let allowed = Swift.min(max, rate)
             if stabilized > allowed {
                 replicas = allowed
@@ -125,7 +125,7 @@ struct HPANormalizer: Sendable {
                     : ("TooManyReplicas", "the desired replica count is more than the maximum replica count")
             }
         } else if stabilized < current {
-            let rate = Swift.min(current, Self.scaleDownLimit(current, history, behavior.scaleDown, now: now))
+            let rate = Swift.min(current, Self.rateLimit(current, history, behavior.scaleDown, up: false, now: now))
             let allowed = Swift.max(min, rate)
             if stabilized < allowed {
                 replicas = allowed
@@ -137,32 +137,26 @@ struct HPANormalizer: Sendable {
         return Outcome(replicas: replicas, conditions: conditions)
     }
 
-    /// The most (selectPolicy Max) or least (Min) the policies allow scaling up to.
-    static func scaleUpLimit(_ current: Int64, _ history: HPAScalingHistory, _ rules: HPAScalingRules, now: Date) -> Int64 {
+    /// The count the policies let a scale go to from `current`: up, the largest proposal
+    /// (selectPolicy Max) or the smallest (Min); down, the smallest count (Max: the biggest
+    /// change) or the largest (Min). Each policy starts from the count its period began with.
+    static func rateLimit(_ current: Int64, _ history: HPAScalingHistory, _ rules: HPAScalingRules, up: Bool, now: Date) -> Int64 {
         if rules.selectPolicy == .disabled { return current }
-        let pickMin = rules.selectPolicy == .min
-        var result: Int64 = pickMin ? .max : .min
+        // Up with Max and down with Min keep the largest count; the other two the smallest.
+        let keepLargest = up == (rules.selectPolicy != .min)
+        var result: Int64 = keepLargest ? .min : .max
         for p in rules.policies {
-            let period = p.periodSeconds ?? 0
+            let period = p.periodSeconds ?? 0, value = Double(p.value ?? 0)
             let start = current - HPAScalingHistory.change(in: history.scaleUps, period: period, now: now)
                 + HPAScalingHistory.change(in: history.scaleDowns, period: period, now: now)
-            let proposed = p.type == .pods ? start + (p.value ?? 0) : Int64((Double(start) * (1 + Double(p.value ?? 0) / 100)).rounded(.up))
-            result = pickMin ? Swift.min(result, proposed) : Swift.max(result, proposed)
-        }
-        return result
-    }
-
-    /// The least (Max) or most (Min) the policies allow scaling down to.
-    static func scaleDownLimit(_ current: Int64, _ history: HPAScalingHistory, _ rules: HPAScalingRules, now: Date) -> Int64 {
-        if rules.selectPolicy == .disabled { return current }
-        let pickMin = rules.selectPolicy == .min
-        var result: Int64 = pickMin ? .min : .max
-        for p in rules.policies {
-            let period = p.periodSeconds ?? 0
-            let start = current - HPAScalingHistory.change(in: history.scaleUps, period: period, now: now)
-                + HPAScalingHistory.change(in: history.scaleDowns, period: period, now: now)
-            let proposed = p.type == .pods ? start - (p.value ?? 0) : Int64(Double(start) * (1 - Double(p.value ?? 0) / 100))
-            result = pickMin ? Swift.max(result, proposed) : Swift.min(result, proposed)
+            let proposed: Int64
+            switch (p.type, up) {
+            case (.pods?, true): proposed = start + (p.value ?? 0)
+            case (.pods?, false): proposed = start - (p.value ?? 0)
+            case (_, true): proposed = Int64((Double(start) * (1 + value / 100)).rounded(.up))   // rounded up, so a small set still grows
+            case (_, false): proposed = Int64(Double(start) * (1 - value / 100))
+            }
+            result = keepLargest ? Swift.max(result, proposed) : Swift.min(result, proposed)
         }
         return result
     }
