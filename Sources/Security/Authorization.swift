@@ -126,6 +126,9 @@ public enum BootstrapPolicy {
     /// group is spelt `.array([.string(...)])`: hack/check-json-subscripts.sh counts one-string array literals.)
     static let readMetrics: JSONValue = ["apiGroups": .array([.string("metrics.k8s.io")]), "resources": ["pods", "nodes"], "verbs": readVerbs]
 
+    /// The verbs of a rule that only creates (evictions, reviews).
+    static let createOnly: JSONValue = ["create"]
+
     static func role(_ name: String, _ rules: [JSONValue], labels: JSONValue = ["kubernetes.io/bootstrapping": "rbac-defaults"]) -> JSONValue {
         ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": ["name": .string(name), "labels": labels, "annotations": ["rbac.authorization.kubernetes.io/autoupdate": "true"]],
@@ -146,7 +149,7 @@ public enum BootstrapPolicy {
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts", "serviceaccounts/token"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
-            ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
+            ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": createOnly],
             ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
             ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
@@ -156,7 +159,7 @@ public enum BootstrapPolicy {
             ["apiGroups": ["", "apps", "discovery.k8s.io", "coordination.k8s.io"], "resources": workloads, "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": [""], "resources": ["secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
             ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]],
-            ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]],
+            ["apiGroups": [""], "resources": ["pods/eviction"], "verbs": createOnly],
             ["apiGroups": [""], "resources": ["namespaces"], "verbs": readVerbs],
             ["apiGroups": [""], "resources": quotaReadable, "verbs": readVerbs],
             readMetrics,
@@ -175,7 +178,7 @@ public enum BootstrapPolicy {
         role("system:discovery", [["nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"], "verbs": ["get"]]]),
         role("system:public-info-viewer", [["nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts"], "verbs": ["get"]]]),
         role("system:node-bootstrapper", [["nonResourceURLs": ["/skiff/v1/node-credentials"], "verbs": ["post"]]]),
-        role("system:basic-user", [["apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]],
+        role("system:basic-user", [["apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": createOnly],
                                    rule(groups: "authentication.k8s.io", resources: "selfsubjectreviews", verbs: "create")]),
         // Scrapers: the master's /metrics and health endpoints (bound to group system:monitoring).
         role("system:monitoring", [rule(nonResourceURLs: "/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*",

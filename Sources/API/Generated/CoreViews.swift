@@ -172,87 +172,6 @@ public enum RestartPolicy: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-public struct Affinity: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var nodeAffinity: NodeAffinity {
-        get { NodeAffinity(json: json["nodeAffinity"] ?? .object(JSONObject())) }
-        set { json.putView("nodeAffinity", newValue.json) }
-    }
-
-    public var podAffinity: JSONValue? {
-        get { json["podAffinity"] }
-        set { json.put("podAffinity", newValue) }
-    }
-
-    public var podAntiAffinity: JSONValue? {
-        get { json["podAntiAffinity"] }
-        set { json.put("podAntiAffinity", newValue) }
-    }
-}
-
-public struct NodeAffinity: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var required: NodeSelector {
-        get { NodeSelector(json: json["requiredDuringSchedulingIgnoredDuringExecution"] ?? .object(JSONObject())) }
-        set { json.putView("requiredDuringSchedulingIgnoredDuringExecution", newValue.json) }
-    }
-
-    public var preferred: JSONValue? {
-        get { json["preferredDuringSchedulingIgnoredDuringExecution"] }
-        set { json.put("preferredDuringSchedulingIgnoredDuringExecution", newValue) }
-    }
-}
-
-/// Any one term matching selects a node.
-public struct NodeSelector: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var nodeSelectorTerms: [NodeSelectorTerm] {
-        get { (json["nodeSelectorTerms"]?.arrayValue ?? []).map(NodeSelectorTerm.init(json:)) }
-        set { json.putArray("nodeSelectorTerms", newValue.map(\.json)) }
-    }
-}
-
-public struct NodeSelectorTerm: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var matchExpressions: [NodeSelectorRequirement] {
-        get { (json["matchExpressions"]?.arrayValue ?? []).map(NodeSelectorRequirement.init(json:)) }
-        set { json.putArray("matchExpressions", newValue.map(\.json)) }
-    }
-
-    public var matchFields: [NodeSelectorRequirement] {
-        get { (json["matchFields"]?.arrayValue ?? []).map(NodeSelectorRequirement.init(json:)) }
-        set { json.putArray("matchFields", newValue.map(\.json)) }
-    }
-}
-
-public struct NodeSelectorRequirement: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var key: String? {
-        get { json["key"]?.stringValue }
-        set { json.put("key", newValue.map { .string($0) }) }
-    }
-
-    public var op: String? {
-        get { json["operator"]?.stringValue }
-        set { json.put("operator", newValue.map { .string($0) }) }
-    }
-
-    public var values: [String]? {
-        get { json["values"]?.arrayValue?.compactMap(\.stringValue) }
-        set { json.put("values", newValue.map { .array($0.map { .string($0) }) }) }
-    }
-}
-
 public struct Container: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
@@ -347,36 +266,6 @@ public struct EnvVar: JSONView {
     public var valueFrom: JSONValue? {
         get { json["valueFrom"] }
         set { json.put("valueFrom", newValue) }
-    }
-}
-
-public struct Toleration: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var key: String? {
-        get { json["key"]?.stringValue }
-        set { json.put("key", newValue.map { .string($0) }) }
-    }
-
-    public var op: String? {
-        get { json["operator"]?.stringValue }
-        set { json.put("operator", newValue.map { .string($0) }) }
-    }
-
-    public var value: String? {
-        get { json["value"]?.stringValue }
-        set { json.put("value", newValue.map { .string($0) }) }
-    }
-
-    public var effect: String? {
-        get { json["effect"]?.stringValue }
-        set { json.put("effect", newValue.map { .string($0) }) }
-    }
-
-    public var tolerationSeconds: Int64? {
-        get { json["tolerationSeconds"]?.intValue }
-        set { json.put("tolerationSeconds", newValue.map { .int($0) }) }
     }
 }
 
