@@ -28,6 +28,8 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
     var normalizer = HPANormalizer()
     let now: @Sendable () -> Date
     private let histories = Mutex<[String: HPAScalingHistory]>([:])
+    /// When each HPA's periodic resync is due: an early sync (a spec change) starts no second chain.
+    private let resyncs = Mutex<[String: Date]>([:])
 
     init(autoscalers: Lister<HorizontalPodAutoscaler>, pods: Lister<Pod>, events: EventRecorder?, syncPeriod: TimeInterval = 15,
          now: @escaping @Sendable () -> Date = { Date() }) {
@@ -55,15 +57,29 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
     func sync(_ key: String, objects: ObjectClient, scales: ScaleClient, metrics: PodMetricsSource) throws {
         guard let hpa = autoscalers.get(key) else {
             histories.withLock { _ = $0.removeValue(forKey: key) }
+            resyncs.withLock { _ = $0.removeValue(forKey: key) }
             return
         }
-        defer { queue.addAfter(key, syncPeriod) }
-        var updated = hpa
         let at = now()
+        defer { scheduleResync(key, from: at) }
+        var updated = hpa
         let rescaled = reconcile(&updated, scales: scales, metrics: metrics, now: at)
         updated.status.observedGeneration = hpa.metadata.generation
         if rescaled { updated.status.lastScaleTime = at }
         if updated.status.json != hpa.status.json { _ = try objects.updateStatus(updated) }
+    }
+
+    /// True when this call started the key's next periodic resync.
+    @discardableResult
+    func scheduleResync(_ key: String, from at: Date) -> Bool {
+        let due = resyncs.withLock { due -> Bool in
+            // (A timer may fire a hair before its due time by the wall clock: that one reschedules.)
+            if let next = due[key], next > at.addingTimeInterval(min(1, syncPeriod / 2)) { return false }
+            due[key] = at.addingTimeInterval(syncPeriod)
+            return true
+        }
+        if due { queue.addAfter(key, syncPeriod) }
+        return due
     }
 
     /// One pass over an HPA: its status is updated in place; true when the target was rescaled.

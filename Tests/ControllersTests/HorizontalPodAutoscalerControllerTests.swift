@@ -216,3 +216,14 @@ struct AutoscalerHarness {
         #expect(try h.condition("ScalingActive")?.reason == "InvalidSelector")
     }
 }
+
+@Suite struct HorizontalPodAutoscalerResyncTests {
+    @Test func anEarlySyncStartsNoSecondResyncChain() {
+        let h = AutoscalerHarness()   // sync period 3600 s
+        #expect(h.controller.scheduleResync("default/web", from: hpaEpoch))
+        // A spec change syncs early: the periodic resync is already pending.
+        #expect(!h.controller.scheduleResync("default/web", from: hpaEpoch.addingTimeInterval(60)))
+        // The resync, firing at (or a hair before) its due time, schedules the next one.
+        #expect(h.controller.scheduleResync("default/web", from: hpaEpoch.addingTimeInterval(3599.9)))
+    }
+}
