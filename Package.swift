@@ -130,7 +130,7 @@ let package = Package(
         // Controllers: ReplicaSet/RC, Deployment, Endpoints(+Slices), node lifecycle, garbage collector.
         .target(name: "Controllers", dependencies: ["API", "Client", "Telemetry"]),
         .target(name: "Node", dependencies: [
-            "API", "CLinux", "Client", "Cgroups", "Images", "Network", "Registry", "Runtime", "YAML", "Telemetry",
+            "API", "CLinux", "CZlib", "Client", "Cgroups", "Images", "Network", "Registry", "Runtime", "YAML", "Telemetry",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(name: "ImagesRootTests", dependencies: ["Images", "CLinux", "TestSupport"]),
         .testTarget(name: "CgroupsRootTests", dependencies: ["Cgroups", "TestSupport"]),
         // The node agent's logic without root (env, volumes layout, cgroup maths, probes, naming).
-        .testTarget(name: "NodeTests", dependencies: ["Node", "API", "Client", "Network"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "API", "Client", "Network", "CZlib"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "API", "Client"]),
         .testTarget(name: "ControllersTests", dependencies: ["Controllers", "Client", "API"]),
         // The DNS codec, records and a real server on loopback sockets.

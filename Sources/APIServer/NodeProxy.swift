@@ -34,8 +34,9 @@ public struct NodeClientTLS: Sendable {
 }
 
 extension KubernetesAPI {
-    /// Where the pod's node server is, and its container (the named one, else the only/first).
-    func nodeTarget(namespace: String, pod name: String, container: String?) async throws -> (host: String, port: Int, container: String) {
+    /// Where the pod's node server is, and its container (the named one, else the only one; with
+    /// `anyContainer`, the first: port-forward reaches the pod's network, not a container).
+    func nodeTarget(namespace: String, pod name: String, container: String?, anyContainer: Bool = false) async throws -> (host: String, port: Int, container: String) {
         guard let podType = ResourceRegistry.lookup(groupVersion: "v1", plural: "pods"),
               let nodeType = ResourceRegistry.lookup(groupVersion: "v1", plural: "nodes") else {
             throw APIError.internalError("pods and nodes are not registered")
@@ -49,7 +50,7 @@ extension KubernetesAPI {
                 throw APIError.badRequest("container \(container) is not valid for pod \(name)")
             }
             chosen = container
-        } else if containers.count == 1 {
+        } else if containers.count == 1 || (anyContainer && !containers.isEmpty) {
             chosen = containers[0]
         } else {
             throw APIError.badRequest("a container name must be specified for pod \(name), choose one of: [\(containers.joined(separator: " "))]")
@@ -117,7 +118,7 @@ extension KubernetesAPI {
         }
         let container = HTTPRequest(method: .GET, uri: uri).query["container"]
         do {
-            let t = try await nodeTarget(namespace: path[3], pod: path[5], container: container)
+            let t = try await nodeTarget(namespace: path[3], pod: path[5], container: container, anyContainer: path[6] == "portforward")
             let sub = path[6] == "portforward" ? "portForward" : path[6]
             return .success(NodeTarget(host: t.host, port: t.port, path: "/\(sub)/\(path[3])/\(path[5])/\(t.container)" + (rawQuery.isEmpty ? "" : "?" + rawQuery),
                                        tls: nodeTLS?.context))

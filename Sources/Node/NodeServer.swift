@@ -1,6 +1,7 @@
-// The node server (the kubelet's :10250): container logs, exec over the Kubernetes websocket
-// streaming protocol, /stats/summary and /metrics/cadvisor from cgroups, /metrics, /healthz,
-// /pods. The API server proxies pods/log and pods/exec here. With TLS, every request's caller
+// The node server (the kubelet's :10250): container logs; exec, attach and port-forward over
+// websocket (v4/v5.channel.k8s.io, SPDY/3.1+portforward.k8s.io) or a SPDY/3.1 upgrade (Streaming/);
+// /stats/summary and /metrics/cadvisor from cgroups, /metrics, /healthz, /pods. The API server
+// proxies pods/log, exec, attach and portforward here. With TLS, every request's caller
 // is authenticated and authorized first (NodeAccess: certificates or tokens, asked of the API server). Classic NIO handlers: the agent
 // is thread-based, so blocking work (following a log, exec I/O) runs on its own threads and
 // writes back through the channel, which is thread-safe.
@@ -90,10 +91,17 @@ public final class NodeServer: @unchecked Sendable {
                         return promise.futureResult
                     },
                     upgradePipelineHandler: { [self] channel, head in
-                        channel.pipeline.addHandler(self.streamHandler(head))
+                        channel.pipeline.addHandler(self.websocketHandler(head))
                     })
+                let spdy = SPDYUpgrader(
+                    decide: { [self] channel, head in
+                        let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                        authorize(head, channel: channel) { allowed in promise.succeed(allowed ? self.spdyHeaders(head) : nil) }
+                        return promise.futureResult
+                    },
+                    handler: { [self] head in self.spdyHandler(head) })
                 return channel.pipeline.configureHTTPServerPipeline(
-                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                    withServerUpgrade: (upgraders: [upgrader, spdy], completionHandler: { context in
                         context.pipeline.removeHandler(http, promise: nil)
                     })
                 ).flatMap { channel.pipeline.addHandler(http) }
@@ -144,9 +152,7 @@ public final class NodeServer: @unchecked Sendable {
             NodeHTTPHandler.send(channel, status: status, contentType: contentType, body: body, keepAlive: head.isKeepAlive)
         }
         guard request.method == .GET else {
-            if s.first == "exec" || s.first == "attach" {
-                return reply(.badRequest, "text/plain", Array("exec and attach need a websocket upgrade (v4/v5.channel.k8s.io)\n".utf8))
-            }
+            if let refusal = streamRefusal(request) { return reply(refusal.0, "text/plain", Array((refusal.1 + "\n").utf8)) }
             return reply(.methodNotAllowed, "text/plain", Array("method not allowed\n".utf8))
         }
         switch s.first ?? "" {
@@ -162,36 +168,74 @@ public final class NodeServer: @unchecked Sendable {
             reply(.ok, MetricsRegistry.contentType, agent.metrics.registry.render())
         case "metrics" where s.count == 2 && s[1] == "cadvisor":
             reply(.ok, MetricsRegistry.contentType, stats.cadvisorMetrics())
-        case "exec", "attach":
-            reply(.badRequest, "text/plain", Array("exec and attach need a websocket upgrade (v4/v5.channel.k8s.io)\n".utf8))
+        case "exec", "attach", "portForward":
+            let refusal = streamRefusal(request) ?? (.badRequest, "Upgrade request required")
+            reply(refusal.0, "text/plain", Array((refusal.1 + "\n").utf8))
         default:
             reply(.notFound, "text/plain", Array("404 page not found\n".utf8))
         }
     }
 
-    // MARK: websocket streams (exec, attach)
+    // MARK: streams (exec, attach, port-forward) over websocket or SPDY
 
-    static let streamProtocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+    static let websocketProtocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+    /// kubectl ≥ 1.31 tunnels port-forward's SPDY session through a websocket of this protocol.
+    static let portForwardTunnel = "SPDY/3.1+" + SPDYPortForward.protocolName
 
-    /// Upgrade only exec/attach of a running container, with a protocol we speak; else the
-    /// request goes on as plain HTTP (and gets its error there).
-    func websocketHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
-        let request = NodeRequest(head)
+    /// Why an exec/attach/portForward request can't be streamed (the kubelet's answers), or nil.
+    func streamRefusal(_ request: NodeRequest) -> (HTTPResponseStatus, String)? {
         let s = request.segments
-        guard s.count >= 3, s[0] == "exec" || s[0] == "attach" else { return nil }
-        let offered = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let chosen = Self.streamProtocols.first(where: { offered.contains($0) }) else { return nil }
-        guard agent.findContainer(namespace: s[1], pod: s[2], container: s.count > 3 ? s[3] : nil, previous: false)?.running == true else { return nil }
-        return ["Sec-WebSocket-Protocol": chosen]
+        guard s.count >= 3, ["exec", "attach", "portForward"].contains(s[0]) else { return nil }
+        if s[0] == "portForward" {
+            return agent.podSandbox(namespace: s[1], pod: s[2]) == nil ? (.notFound, "pod not found (\"\(s[1])/\(s[2])\")") : nil
+        }
+        guard agent.findContainer(namespace: s[1], pod: s[2], container: s.count > 3 ? s[3] : nil, previous: false)?.running == true else {
+            return (.notFound, "container not found (\"\(s.count > 3 ? s[3] : "")\")")
+        }
+        return nil
     }
 
-    func streamHandler(_ head: HTTPRequestHead) -> ExecStreamHandler {
+    /// Upgrade only exec/attach of a running container (or port-forward to a running pod), with a
+    /// protocol we speak; else the request goes on as plain HTTP (and gets its error there).
+    func websocketHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
+        let request = NodeRequest(head)
+        guard let kind = request.segments.first, streamRefusal(request) == nil, request.segments.count >= 3 else { return nil }
+        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.trimmingCharacters(in: .whitespaces) }
+        let speaks = kind == "portForward" ? [Self.portForwardTunnel] : Self.websocketProtocols
+        guard let chosen = speaks.first(where: { offered.contains($0) }) else { return nil }
+        return HTTPHeaders([("Sec-WebSocket-Protocol", chosen)])
+    }
+
+    func websocketHandler(_ head: HTTPRequestHead) -> any ChannelHandler & Sendable {
         let request = NodeRequest(head)
         let s = request.segments
-        let v5 = head.headers["Sec-WebSocket-Protocol"].contains { $0.contains("v5.channel.k8s.io") }
-        return ExecStreamHandler(agent: agent, kind: s[0], namespace: s[1], pod: s[2], container: s.count > 3 ? s[3] : nil,
-                                 command: request.all("command"), tty: request.flag("tty"),
-                                 stdin: request.flag("stdin") || request.flag("input"), v5: v5)
+        if s[0] == "portForward" {
+            let forward = SPDYPortForward(agent: agent, namespace: s[1], pod: s[2])
+            return SPDYOverWebSocketHandler(start: forward.serve)
+        }
+        let v5 = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].contains { $0.contains("v5.channel.k8s.io") }
+        return ExecStreamHandler(agent: agent, request: ContainerStreamRequest(request), v5: v5)
+    }
+
+    /// The SPDY/3.1 upgrade's extra answer header: the stream protocol chosen from the client's
+    /// X-Stream-Protocol-Version list (client-go's handshake).
+    func spdyHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
+        let request = NodeRequest(head)
+        guard let kind = request.segments.first, streamRefusal(request) == nil, request.segments.count >= 3 else { return nil }
+        let offered = head.headers[canonicalForm: "X-Stream-Protocol-Version"].map { $0.trimmingCharacters(in: .whitespaces) }
+        let speaks = kind == "portForward" ? [SPDYPortForward.protocolName] : SPDYRemoteCommand.protocols
+        guard let chosen = speaks.first(where: { offered.contains($0) }) else { return nil }
+        return HTTPHeaders([("X-Stream-Protocol-Version", chosen)])
+    }
+
+    func spdyHandler(_ head: HTTPRequestHead) -> any ChannelHandler & Sendable {
+        let request = NodeRequest(head)
+        let s = request.segments
+        let version = spdyHeaders(head)?.first(name: "X-Stream-Protocol-Version") ?? ""
+        if s[0] == "portForward" {
+            return SPDYConnectionHandler(start: SPDYPortForward(agent: agent, namespace: s[1], pod: s[2]).serve)
+        }
+        return SPDYConnectionHandler(start: SPDYRemoteCommand(agent: agent, request: ContainerStreamRequest(request), version: version).serve)
     }
 }
 

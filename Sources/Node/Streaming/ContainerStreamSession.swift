@@ -1,0 +1,170 @@
+// exec and attach, whatever carries them (websocket channels, SPDY streams): the process runs
+// through ContainerRuntime.exec; its output is pumped by threads, each write waited for
+// (back-pressure), and the final Status sent once it exited and its output drained. attach
+// follows the container's output from now on. The transport calls in (stdin, its end, resize,
+// hang-up) from its event loop and gets output through a `ContainerStreamOutput`.
+import API
+import Foundation
+import Runtime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum ContainerOutputStream { case stdout, stderr }
+
+/// Where a session's output goes.
+protocol ContainerStreamOutput: Sendable {
+    /// Writes and waits until written; false once the client is gone.
+    func send(_ stream: ContainerOutputStream, _ bytes: ArraySlice<UInt8>) -> Bool
+    /// The final Status (Success, or Failure with the exit code), then the end of the connection.
+    func finish(_ status: StreamStatus)
+}
+
+/// A metav1.Status for the client, and its message when it is a failure.
+struct StreamStatus: Sendable {
+    let json: JSONValue
+    let failure: String?
+}
+
+/// What the client asked for: exec or attach, of which container, with which stdio.
+struct ContainerStreamRequest: Sendable {
+    var kind: String
+    var namespace: String, pod: String, container: String?
+    var command: [String]
+    var tty: Bool, stdin: Bool
+    /// SPDY clients name the output streams they will open (websocket clients get both).
+    var stdout: Bool, stderr: Bool
+
+    /// From the node path (/exec|attach/ns/pod[/container]) and query (a short path names no container).
+    init(_ request: NodeRequest) {
+        let s = request.segments + Array(repeating: "", count: max(0, 3 - request.segments.count))
+        kind = s[0]; namespace = s[1]; pod = s[2]; container = s.count > 3 ? s[3] : nil
+        command = request.all("command")
+        tty = request.flag("tty")
+        stdin = request.flag("stdin") || request.flag("input")
+        stdout = request.flag("stdout") || request.flag("output")
+        stderr = request.flag("stderr") || request.flag("error")
+    }
+}
+
+final class ContainerStreamSession: @unchecked Sendable {   // process/input state: the transport's event loop, or `input`
+    let agent: NodeAgent
+    let request: ContainerStreamRequest
+    let output: ContainerStreamOutput
+    private var process: ExecProcess?
+    /// Writes to the process's stdin, in order, off the event loop.
+    private let input = DispatchQueue(label: "skiff.exec.stdin")
+    private var inputOpen = true
+
+    init(agent: NodeAgent, request: ContainerStreamRequest, output: ContainerStreamOutput) {
+        self.agent = agent; self.request = request; self.output = output
+    }
+
+    func start() {
+        let r = request
+        guard let found = agent.findContainer(namespace: r.namespace, pod: r.pod, container: r.container, previous: false), found.running else {
+            return output.finish(Self.failure("container not found (\"\(r.container ?? "")\" in pod \(r.namespace)/\(r.pod))", reason: "NotFound"))
+        }
+        if r.kind == "attach" { return attach(id: found.record.id) }
+        let process: ExecProcess
+        do {
+            process = try agent.runtime.exec(found.record.id, command: r.command, tty: r.tty)
+        } catch {
+            return output.finish(Self.failure("error executing command \(r.command) in container: \(error)", reason: "InternalError"))
+        }
+        self.process = process
+        if !r.stdin && !r.tty { closeInput() }
+        let outputs: [(Int32, ContainerOutputStream)] = r.tty ? [(process.terminal, .stdout)] : [(process.stdout, .stdout), (process.stderr, .stderr)]
+        let drained = DispatchGroup()
+        for (fd, stream) in outputs {
+            drained.enter()
+            Thread.detachNewThread { [output] in Self.pump(fd, to: stream, output); drained.leave() }
+        }
+        Thread.detachNewThread { [self] in
+            let code = process.wait()
+            drained.wait()
+            input.sync {
+                if inputOpen { inputOpen = false; if !r.tty { close(process.stdin) } }
+            }
+            if !r.tty { close(process.stdout); close(process.stderr) } else { close(process.terminal) }
+            output.finish(code == 0 ? Self.success : Self.exitStatus(code, command: r.command))
+        }
+    }
+
+    func write(_ bytes: [UInt8]) {
+        guard let process, !bytes.isEmpty else { return }
+        input.async { [self] in
+            guard inputOpen else { return }
+            var off = 0
+            while off < bytes.count {
+                let n = bytes[off...].withUnsafeBytes { Glibc.write(process.stdin, $0.baseAddress, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; return }
+                off += n
+            }
+        }
+    }
+
+    func closeInput() {
+        input.async { [self] in
+            guard inputOpen, let process else { return }
+            inputOpen = false
+            if request.tty { _ = Glibc.write(process.terminal, [4], 1) } else { close(process.stdin) }   // ^D ends a terminal's input
+        }
+    }
+
+    /// A resize message's JSON ({"Width","Height"}).
+    func resize(_ payload: [UInt8]) {
+        guard let process, let size = try? JSONValue.parse(payload),
+              let w = size["Width"]?.intValue, let h = size["Height"]?.intValue else { return }
+        process.resize(columns: UInt16(clamping: w), rows: UInt16(clamping: h))
+    }
+
+    /// The client went away: end the process (the monitor forwards the signal).
+    func hangUp() {
+        if let process { kill(process.pid, request.tty ? SIGHUP : SIGTERM) }
+        closeInput()
+    }
+
+    /// attach (output only): the container's output from now on, until it exits.
+    private func attach(id: String) {
+        let runtime = agent.runtime, output = self.output
+        Thread.detachNewThread {
+            var live = false, open = true
+            try? runtime.logs(id, follow: true, cancelled: { !open }, caughtUp: { live = true }) { line in
+                guard live else { return }
+                let text = line.complete ? line.text + "\n" : line.text
+                open = output.send(line.stream == .stderr ? .stderr : .stdout, ArraySlice(text.utf8))
+            }
+            let code: Int32
+            if case .exited(let e)? = runtime.list().first(where: { $0.record.id == id })?.status { code = e.exitCode } else { code = 0 }
+            output.finish(code == 0 ? Self.success : Self.exitStatus(code, command: []))
+        }
+    }
+
+    static func pump(_ fd: Int32, to stream: ContainerOutputStream, _ output: ContainerStreamOutput) {
+        var buf = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }   // EOF (pipe) or EIO (terminal closed)
+            if !output.send(stream, buf[0..<n]) { return }
+        }
+    }
+
+    // MARK: statuses
+
+    static let success = StreamStatus(json: ["metadata": .object(JSONObject()), "status": "Success"], failure: nil)
+
+    static func failure(_ message: String, reason: String) -> StreamStatus {
+        StreamStatus(json: ["metadata": .object(JSONObject()), "status": "Failure", "message": .string(message), "reason": .string(reason)],
+                     failure: message)
+    }
+
+    /// What kubectl turns into its own exit code (reason NonZeroExitCode, cause ExitCode).
+    static func exitStatus(_ code: Int32, command: [String]) -> StreamStatus {
+        let message = "command terminated with non-zero exit code: error executing command \(command), exit code \(code)"
+        let json: JSONValue = ["metadata": .object(JSONObject()), "status": "Failure", "message": .string(message), "reason": "NonZeroExitCode",
+                               "details": ["causes": [["reason": "ExitCode", "message": .string(String(code))]]]]
+        return StreamStatus(json: json, failure: message)
+    }
+}
