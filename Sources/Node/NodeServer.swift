@@ -211,7 +211,7 @@ public final class NodeServer: @unchecked Sendable {
         let s = request.segments
         if s[0] == "portForward" {
             let forward = SPDYPortForward(agent: agent, namespace: s[1], pod: s[2])
-            return SPDYOverWebSocketHandler(start: forward.serve)
+            return SPDYOverWebSocketHandler { forward.serve($0, transport: "websocket") }
         }
         let v5 = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].contains { $0.contains("v5.channel.k8s.io") }
         return ExecStreamHandler(agent: agent, request: ContainerStreamRequest(request), v5: v5)
@@ -233,7 +233,8 @@ public final class NodeServer: @unchecked Sendable {
         let s = request.segments
         let version = spdyHeaders(head)?.first(name: "X-Stream-Protocol-Version") ?? ""
         if s[0] == "portForward" {
-            return SPDYConnectionHandler(start: SPDYPortForward(agent: agent, namespace: s[1], pod: s[2]).serve)
+            let forward = SPDYPortForward(agent: agent, namespace: s[1], pod: s[2])
+            return SPDYConnectionHandler { forward.serve($0, transport: "SPDY") }
         }
         return SPDYConnectionHandler(start: SPDYRemoteCommand(agent: agent, request: ContainerStreamRequest(request), version: version).serve)
     }

@@ -134,6 +134,9 @@ struct StreamingRootTests {
         }
         // The forward keeps serving after connections closed.
         #expect(roundTrip(port: forward.localPorts[1], payload: Array("again\n".utf8)) == Array("again\n".utf8))
+        // kubectl ≥ 1.31 tunnels SPDY in a websocket; 1.27 upgrades to SPDY itself.
+        let transport = version == "1.27" ? "SPDY" : "websocket"
+        #expect(c.nodeLog.contains("port-forward to default/echo over \(transport)"), "\(c.nodeLog.suffix(1000))")
     }
 
     @Test(arguments: ["1.33", "1.27"])

@@ -21,7 +21,9 @@ final class SPDYPortForward: @unchecked Sendable {   // the session's event loop
         self.agent = agent; self.namespace = namespace; self.pod = pod
     }
 
-    func serve(_ spdy: SPDYSession) {
+    /// Serves the session; `transport` names the carrier in the agent's log ("SPDY", "websocket").
+    func serve(_ spdy: SPDYSession, transport: String) {
+        agent.log("port-forward to \(namespace)/\(pod) over \(transport)")
         spdy.onStream = { [self] in accept($0, spdy: spdy) }
         spdy.onClose = { [self] in pairs = [:] }
     }
@@ -53,7 +55,7 @@ final class SPDYPortForward: @unchecked Sendable {   // the session's event loop
             let fd = ProbeAction.connect(host: "127.0.0.1", port: port, netnsPID: target.pid, timeout: Self.connectTimeout)
             guard fd >= 0 else {
                 return fail("failed to connect to localhost:\(port) inside the pod's network namespace: "
-                            + "dial tcp4 127.0.0.1:\(port): connect: \(String(cString: strerror(-fd)))")
+                            + "dial tcp4 127.0.0.1:\(port): connect: \(String(cString: strerror(-fd)).lowercased())")   // Go's wording
             }
             ClientBootstrap(group: loop)
                 .channelOption(.allowRemoteHalfClosure, value: true)
