@@ -91,7 +91,7 @@ public final class NodeServer: @unchecked Sendable {
                         return promise.futureResult
                     },
                     upgradePipelineHandler: { [self] channel, head in
-                        channel.pipeline.addHandler(self.websocketHandler(head))
+                        channel.pipeline.addHandlers(self.websocketHandlers(head))
                     })
                 let spdy = SPDYUpgrader(
                     decide: { [self] channel, head in
@@ -196,36 +196,35 @@ public final class NodeServer: @unchecked Sendable {
     }
 
     /// Upgrade only exec/attach of a running container (or port-forward to a running pod), with a
-    /// protocol we speak; else the request goes on as plain HTTP (and gets its error there).
-    func websocketHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
+    /// protocol we speak — the first of ours the client offers in `header`; else the request goes
+    /// on as plain HTTP (and gets its error there).
+    func negotiate(_ head: HTTPRequestHead, header: String, portForward: [String], commands: [String]) -> HTTPHeaders? {
         let request = NodeRequest(head)
-        guard let kind = request.segments.first, streamRefusal(request) == nil, request.segments.count >= 3 else { return nil }
-        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.trimmingCharacters(in: .whitespaces) }
-        let speaks = kind == "portForward" ? [Self.portForwardTunnel] : Self.websocketProtocols
+        guard let kind = request.segments.first, request.segments.count >= 3, streamRefusal(request) == nil else { return nil }
+        let offered = head.headers[canonicalForm: header].map { $0.trimmingCharacters(in: .whitespaces) }
+        let speaks = kind == "portForward" ? portForward : commands
         guard let chosen = speaks.first(where: { offered.contains($0) }) else { return nil }
-        return HTTPHeaders([("Sec-WebSocket-Protocol", chosen)])
+        return HTTPHeaders([(header, chosen)])
     }
 
-    func websocketHandler(_ head: HTTPRequestHead) -> any ChannelHandler & Sendable {
+    func websocketHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
+        negotiate(head, header: "Sec-WebSocket-Protocol", portForward: [Self.portForwardTunnel], commands: Self.websocketProtocols)
+    }
+
+    /// client-go's SPDY handshake: the stream protocol chosen from its X-Stream-Protocol-Version list.
+    func spdyHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
+        negotiate(head, header: "X-Stream-Protocol-Version", portForward: [SPDYPortForward.protocolName], commands: SPDYRemoteCommand.protocols)
+    }
+
+    func websocketHandlers(_ head: HTTPRequestHead) -> [any ChannelHandler & Sendable] {
         let request = NodeRequest(head)
         let s = request.segments
         if s[0] == "portForward" {
             let forward = SPDYPortForward(agent: agent, namespace: s[1], pod: s[2])
-            return SPDYOverWebSocketHandler { forward.serve($0, transport: "websocket") }
+            return [WebSocketBytesHandler(), SPDYConnectionHandler { forward.serve($0, transport: "websocket") }]
         }
         let v5 = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].contains { $0.contains("v5.channel.k8s.io") }
-        return ExecStreamHandler(agent: agent, request: ContainerStreamRequest(request), v5: v5)
-    }
-
-    /// The SPDY/3.1 upgrade's extra answer header: the stream protocol chosen from the client's
-    /// X-Stream-Protocol-Version list (client-go's handshake).
-    func spdyHeaders(_ head: HTTPRequestHead) -> HTTPHeaders? {
-        let request = NodeRequest(head)
-        guard let kind = request.segments.first, streamRefusal(request) == nil, request.segments.count >= 3 else { return nil }
-        let offered = head.headers[canonicalForm: "X-Stream-Protocol-Version"].map { $0.trimmingCharacters(in: .whitespaces) }
-        let speaks = kind == "portForward" ? [SPDYPortForward.protocolName] : SPDYRemoteCommand.protocols
-        guard let chosen = speaks.first(where: { offered.contains($0) }) else { return nil }
-        return HTTPHeaders([("X-Stream-Protocol-Version", chosen)])
+        return [ExecStreamHandler(agent: agent, request: ContainerStreamRequest(request), v5: v5)]
     }
 
     func spdyHandler(_ head: HTTPRequestHead) -> any ChannelHandler & Sendable {

@@ -12,8 +12,6 @@ import NIOWebSocket
 
 final class SPDYSession: @unchecked Sendable {   // state touched on `channel.eventLoop` only
     let channel: Channel
-    /// Wraps outgoing bytes for the transport (raw, or a websocket frame).
-    private let wrap: @Sendable (ByteBuffer) -> NIOAny
     private var streams: [UInt32: SPDYStream] = [:]
     private var buffer = ByteBuffer()
     private let compressor = SPDYHeaderCompressor()
@@ -27,10 +25,7 @@ final class SPDYSession: @unchecked Sendable {   // state touched on `channel.ev
     /// The session ended (connection closed or GOAWAY).
     var onClose: () -> Void = {}
 
-    init(channel: Channel, wrap: @escaping @Sendable (ByteBuffer) -> NIOAny) {
-        self.channel = channel
-        self.wrap = wrap
-    }
+    init(channel: Channel) { self.channel = channel }
 
     // MARK: inbound
 
@@ -97,7 +92,7 @@ final class SPDYSession: @unchecked Sendable {   // state touched on `channel.ev
     func send(_ frame: SPDYFrame, flush: Bool = true) -> EventLoopFuture<Void> {
         var out = channel.allocator.buffer(capacity: 16)
         frame.write(to: &out)
-        return flush ? channel.writeAndFlush(wrap(out)) : channel.write(wrap(out))
+        return flush ? channel.writeAndFlush(out) : channel.write(out)
     }
 
     func reply(_ id: UInt32) {
@@ -227,7 +222,7 @@ final class SPDYConnectionHandler: ChannelInboundHandler, @unchecked Sendable { 
     init(start: @escaping (SPDYSession) -> Void) { self.start = start }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let session = SPDYSession(channel: context.channel) { NIOAny($0) }
+        let session = SPDYSession(channel: context.channel)
         self.session = session
         start(session)
     }
@@ -244,31 +239,22 @@ final class SPDYConnectionHandler: ChannelInboundHandler, @unchecked Sendable { 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 }
 
-/// A SPDY session carried in websocket binary messages (kubectl's "SPDY/3.1+portforward.k8s.io").
-final class SPDYOverWebSocketHandler: ChannelInboundHandler, @unchecked Sendable {   // one channel's event loop
+/// Carries a SPDY session in websocket binary messages (kubectl's "SPDY/3.1+portforward.k8s.io"):
+/// placed before an SPDYConnectionHandler, it turns frames into bytes and bytes into frames.
+final class WebSocketBytesHandler: ChannelDuplexHandler, @unchecked Sendable {   // one channel's event loop
     typealias InboundIn = WebSocketFrame
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = WebSocketFrame
-    private let start: (SPDYSession) -> Void
-    private var session: SPDYSession?
-
-    init(start: @escaping (SPDYSession) -> Void) { self.start = start }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let session = SPDYSession(channel: context.channel) { NIOAny(WebSocketFrame(fin: true, opcode: .binary, data: $0)) }
-        self.session = session
-        start(session)
-    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .binary, .continuation:
-            var bytes = frame.unmaskedData
-            session?.receive(&bytes)
+            context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
-            session?.end()
             let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer(bytes: [0x03, 0xE8]))
             context.writeAndFlush(wrapOutboundOut(close)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         default:
@@ -276,9 +262,7 @@ final class SPDYOverWebSocketHandler: ChannelInboundHandler, @unchecked Sendable
         }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) { session?.writabilityChanged() }
-
-    func channelInactive(context: ChannelHandlerContext) { session?.end() }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: unwrapOutboundIn(data))), promise: promise)
+    }
 }
