@@ -151,10 +151,12 @@ public final class NodeServer: @unchecked Sendable {
         func reply(_ status: HTTPResponseStatus, _ contentType: String, _ body: [UInt8]) {
             NodeHTTPHandler.send(channel, status: status, contentType: contentType, body: body, keepAlive: head.isKeepAlive)
         }
-        guard request.method == .GET else {
-            if let refusal = streamRefusal(request) { return reply(refusal.0, "text/plain", Array((refusal.1 + "\n").utf8)) }
-            return reply(.methodNotAllowed, "text/plain", Array("method not allowed\n".utf8))
+        if Self.streamKinds.contains(s.first ?? "") {
+            // Only an upgrade we accepted streams; anything else gets the kubelet's reason.
+            let refusal = streamRefusal(request) ?? (.badRequest, "Upgrade request required")
+            return reply(refusal.0, "text/plain", Array((refusal.1 + "\n").utf8))
         }
+        guard request.method == .GET else { return reply(.methodNotAllowed, "text/plain", Array("method not allowed\n".utf8)) }
         switch s.first ?? "" {
         case "healthz": reply(.ok, "text/plain", Array("ok".utf8))
         case "pods":
@@ -168,9 +170,6 @@ public final class NodeServer: @unchecked Sendable {
             reply(.ok, MetricsRegistry.contentType, agent.metrics.registry.render())
         case "metrics" where s.count == 2 && s[1] == "cadvisor":
             reply(.ok, MetricsRegistry.contentType, stats.cadvisorMetrics())
-        case "exec", "attach", "portForward":
-            let refusal = streamRefusal(request) ?? (.badRequest, "Upgrade request required")
-            reply(refusal.0, "text/plain", Array((refusal.1 + "\n").utf8))
         default:
             reply(.notFound, "text/plain", Array("404 page not found\n".utf8))
         }
@@ -178,6 +177,7 @@ public final class NodeServer: @unchecked Sendable {
 
     // MARK: streams (exec, attach, port-forward) over websocket or SPDY
 
+    static let streamKinds: Set<String> = ["exec", "attach", "portForward"]
     static let websocketProtocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
     /// kubectl ≥ 1.31 tunnels port-forward's SPDY session through a websocket of this protocol.
     static let portForwardTunnel = "SPDY/3.1+" + SPDYPortForward.protocolName
@@ -185,7 +185,7 @@ public final class NodeServer: @unchecked Sendable {
     /// Why an exec/attach/portForward request can't be streamed (the kubelet's answers), or nil.
     func streamRefusal(_ request: NodeRequest) -> (HTTPResponseStatus, String)? {
         let s = request.segments
-        guard s.count >= 3, ["exec", "attach", "portForward"].contains(s[0]) else { return nil }
+        guard s.count >= 3 else { return (.notFound, "404 page not found") }
         if s[0] == "portForward" {
             return agent.podSandbox(namespace: s[1], pod: s[2]) == nil ? (.notFound, "pod not found (\"\(s[1])/\(s[2])\")") : nil
         }
@@ -200,7 +200,7 @@ public final class NodeServer: @unchecked Sendable {
     /// on as plain HTTP (and gets its error there).
     func negotiate(_ head: HTTPRequestHead, header: String, portForward: [String], commands: [String]) -> HTTPHeaders? {
         let request = NodeRequest(head)
-        guard let kind = request.segments.first, request.segments.count >= 3, streamRefusal(request) == nil else { return nil }
+        guard let kind = request.segments.first, Self.streamKinds.contains(kind), streamRefusal(request) == nil else { return nil }
         let offered = head.headers[canonicalForm: header].map { $0.trimmingCharacters(in: .whitespaces) }
         let speaks = kind == "portForward" ? portForward : commands
         guard let chosen = speaks.first(where: { offered.contains($0) }) else { return nil }

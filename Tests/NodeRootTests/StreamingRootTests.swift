@@ -71,8 +71,9 @@ final class PortForward {
     }
 }
 
-/// Sends `payload` on a fresh loopback connection, half-closes, and returns everything read back.
-func roundTrip(port: Int, payload: [UInt8]) -> [UInt8] {
+/// Sends `payload` on a fresh loopback connection, half-closes (unless told not to: the server
+/// then closes), and returns everything read back.
+func roundTrip(port: Int, payload: [UInt8], halfClose: Bool = true) -> [UInt8] {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return [] }
     defer { close(fd) }
@@ -93,7 +94,7 @@ func roundTrip(port: Int, payload: [UInt8]) -> [UInt8] {
             if n <= 0 { break }
             off += n
         }
-        shutdown(fd, Int32(SHUT_WR))
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
     }
     writer.start()
     var received: [UInt8] = []
@@ -165,28 +166,27 @@ struct StreamingRootTests {
         try c.createPod("""
         apiVersion: v1
         kind: Pod
-        metadata: {name: shell}
+        metadata: {name: ticker}
         spec:
           nodeName: \(c.nodeName)
-          terminationGracePeriodSeconds: 1
           containers:
           - {name: main, image: busybox:test, command: ["sh", "-c", "echo started; while true; do echo tick; sleep 0.3; done"]}
         """)
-        #expect(try c.eventually { try c.pod("shell")?.value(at: "status.phase") == "Running" })
+        #expect(try c.eventually { try c.pod("ticker")?.value(at: "status.phase") == "Running" })
         let k = { (args: [String], stdin: String?) in try c.kubectl("1.27", args, stdin: stdin) }
 
-        let hello = try k(["exec", "shell", "--", "sh", "-c", "echo out; echo err >&2"], nil)
+        let hello = try k(["exec", "ticker", "--", "sh", "-c", "echo out; echo err >&2"], nil)
         #expect(hello.status == 0 && hello.out == "out\n" && hello.err == "err\n", "\(hello) \(c.nodeLog.suffix(2000))")
-        let failing = try k(["exec", "shell", "--", "sh", "-c", "echo before; exit 3"], nil)
+        let failing = try k(["exec", "ticker", "--", "sh", "-c", "echo before; exit 3"], nil)
         #expect(failing.status == 3 && failing.out == "before\n", "\(failing)")
-        let piped = try k(["exec", "-i", "shell", "--", "sh", "-c", "tr a-z A-Z; exit 4"], "piped input\nsecond line\n")
+        let piped = try k(["exec", "-i", "ticker", "--", "sh", "-c", "tr a-z A-Z; exit 4"], "piped input\nsecond line\n")
         #expect(piped.status == 4 && piped.out == "PIPED INPUT\nSECOND LINE\n", "\(piped)")
         let big = String(repeating: "0123456789abcdef", count: 64 * 1024)   // 1 MiB through stdin and back
-        let echoed = try k(["exec", "-i", "shell", "--", "cat"], big)
+        let echoed = try k(["exec", "-i", "ticker", "--", "cat"], big)
         #expect(echoed.status == 0 && echoed.out == big, "\(echoed.out.count) bytes back")
-        let missing = try k(["exec", "shell", "--", "/no/such/binary"], nil)
+        let missing = try k(["exec", "ticker", "--", "/no/such/binary"], nil)
         #expect(missing.status != 0, "\(missing)")
-        let noContainer = try k(["exec", "shell", "-c", "nope", "--", "true"], nil)
+        let noContainer = try k(["exec", "ticker", "-c", "nope", "--", "true"], nil)
         #expect(noContainer.status != 0 && noContainer.err.contains("nope"), "\(noContainer.err)")
 
         // A terminal: kubectl in a pty of 31×97 rows/columns; the size arrives by the resize
@@ -212,7 +212,7 @@ struct StreamingRootTests {
         p.wait(); sys.stdout.write(out.decode("utf-8", "replace")); sys.exit(p.returncode)
         """
         let tty = try TestEnv.capture([python, "-c", inPTY, try TestEnv.kubectl("1.27"), "--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(c.port)",
-                                       "exec", "-it", "shell", "--", "sh", "-c", "stty size; tty; echo ready; read line; echo got:$line; exit 5"])
+                                       "exec", "-it", "ticker", "--", "sh", "-c", "stty size; tty; echo ready; read line; echo got:$line; exit 5"])
         #expect(tty.status == 5, "\(tty)")
         #expect(tty.stdout.contains("31 97"), "the terminal's size: \(tty.stdout)")
         #expect(tty.stdout.contains("/dev/pts/"), "\(tty.stdout)")
@@ -221,7 +221,7 @@ struct StreamingRootTests {
         // attach follows the container's output; logs is plain HTTP.
         let attach = Process()
         attach.executableURL = URL(fileURLWithPath: try TestEnv.kubectl("1.27"))
-        attach.arguments = ["--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(c.port)", "attach", "shell"]
+        attach.arguments = ["--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(c.port)", "attach", "ticker"]
         let attached = Pipe()
         attach.standardOutput = attached
         attach.standardError = FileHandle.nullDevice
@@ -231,7 +231,7 @@ struct StreamingRootTests {
         attach.waitUntilExit()
         let attachOut = String(decoding: attached.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(attachOut.contains("tick\ntick\n") && !attachOut.contains("started"), "only new output: \(attachOut)")
-        let logs = try k(["logs", "shell", "--tail=1"], nil)
+        let logs = try k(["logs", "ticker", "--tail=1"], nil)
         #expect(logs.status == 0 && logs.out == "tick\n", "\(logs)")
     }
 
@@ -254,5 +254,30 @@ struct StreamingRootTests {
         let down = try c.kubectl(version, ["cp", "files:/tmp/upload.bin", back])
         #expect(down.status == 0, "\(down)")
         #expect(FileManager.default.contents(atPath: back) == content, "the file came back whole")
+    }
+
+    @Test func garbageAfterTheSPDYUpgradeClosesOnlyThatConnection() throws {
+        let c = try Cluster()
+        defer { c.stop() }
+        try c.startEchoPod("echo")
+        #expect(try c.eventually { try c.pod("echo")?.value(at: "status.phase") == "Running" })
+        let nodePort = try c.nodeServerPort()
+        // A well-formed upgrade straight to the node server, then bytes that are no SPDY frame.
+        let upgrade = "POST /portForward/default/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            + "X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n"
+        let answer = roundTrip(port: nodePort, payload: Array(upgrade.utf8) + [0x80, 0x07, 0x00, 0x01, 0, 0, 0, 2, 0xde, 0xad], halfClose: false)
+        let text = String(decoding: answer, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 101"), "\(text)")
+        #expect(text.lowercased().contains("x-stream-protocol-version: portforward.k8s.io"), "\(text)")
+        // A version we don't speak is refused with a plain answer, not upgraded.
+        let wrong = upgrade.replacingOccurrences(of: "portforward.k8s.io", with: "portforward.k8s.io.v9")
+            .replacingOccurrences(of: "Connection: Upgrade", with: "Connection: Upgrade, close")
+        let refused = String(decoding: roundTrip(port: nodePort, payload: Array(wrong.utf8), halfClose: false), as: UTF8.self)
+        #expect(refused.hasPrefix("HTTP/1.1 400") && refused.contains("Upgrade request required"), "\(refused)")
+        // The agent goes on: a real forward still echoes.
+        let forward = try PortForward(kubectl: try TestEnv.kubectl("1.27"), server: c.port, cacheDir: c.dir + "/kubectl-cache",
+                                      pod: "echo", ports: [7001])
+        defer { forward.stop() }
+        #expect(roundTrip(port: forward.localPorts[0], payload: Array("alive\n".utf8)) == Array("alive\n".utf8), "\(c.nodeLog.suffix(2000))")
     }
 }

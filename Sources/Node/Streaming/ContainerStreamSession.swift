@@ -55,6 +55,9 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
     /// Writes to the process's stdin, in order, off the event loop.
     private let input = DispatchQueue(label: "skiff.exec.stdin")
     private var inputOpen = true
+    /// Set once the process is reaped: a client leaving afterwards must not signal its (reusable) pid.
+    private let reaped = NSLock()
+    private var exited = false
 
     init(agent: NodeAgent, request: ContainerStreamRequest, output: ContainerStreamOutput) {
         self.agent = agent; self.request = request; self.output = output
@@ -82,6 +85,7 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
         }
         Thread.detachNewThread { [self] in
             let code = process.wait()
+            reaped.withLock { exited = true }
             drained.wait()
             input.sync {
                 if inputOpen { inputOpen = false; if !r.tty { close(process.stdin) } }
@@ -121,7 +125,7 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
 
     /// The client went away: end the process (the monitor forwards the signal).
     func hangUp() {
-        if let process { kill(process.pid, request.tty ? SIGHUP : SIGTERM) }
+        if let process { reaped.withLock { if !exited { kill(process.pid, request.tty ? SIGHUP : SIGTERM) } } }
         closeInput()
     }
 
