@@ -5,12 +5,13 @@
 # `kubectl port-forward` 1.33 (SPDY tunnelled in a websocket, via the master's tunnel to the
 # node server) and (c) kubectl 1.27 (a SPDY upgrade), ROUNDS (2) times each, alternating; prints
 # MiB/s per run and each forward's ratio to direct. Everything stays on loopback and the pod
-# network. Root.
+# network. Root. BENCH_BIN=DIR uses the skiff binaries in DIR instead of building a release
+# (say so with the figures: a debug build is far slower than a release one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source hack/bench/lib.sh
 mib=${1:-1024} rounds=${2:-2}
-bench_build
+if [ -n "${BENCH_BIN:-}" ]; then bin=$BENCH_BIN; hack/build-test-image.sh >/dev/null; else bench_build; fi
 bench_up pfbench --no-proxy
 kdir=$(dirname "$(readlink -f "$(command -v kubectl)")")
 k() { "$kdir/kubectl.1.33" --kubeconfig "$dir/kubeconfig" "$@"; }
