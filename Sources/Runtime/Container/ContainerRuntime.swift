@@ -25,16 +25,7 @@ public struct RuntimeOptions: Sendable {
     public static func defaultMonitorPath() -> String {
         if let env = getenv("SKIFF_MONITOR") { return String(cString: env) }
         if let dir = getenv("SKIFF_BIN_DIR") { return String(cString: dir) + "/skiff-monitor" }
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        if n > 0 {
-            let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if let slash = exe.lastIndex(of: "/") {
-                let beside = String(exe[..<slash]) + "/skiff-monitor"
-                if access(beside, X_OK) == 0 { return beside }
-            }
-        }
-        return "/usr/local/bin/skiff-monitor"
+        return Executables.beside("skiff-monitor") ?? "/usr/local/bin/skiff-monitor"
     }
 }
 
