@@ -4,8 +4,9 @@
 # Prints the median and p90 wall time of each and skiff's ratio to each, then where each run's time
 # went (from the kernel's exec/exit events): start-up, from exec'ing the runtime to exec'ing the
 # container's /bin/true, and teardown, from there to the runtime's exit. Run as root.
-#   SKIFF_BASELINE=DIR  also runs DIR/skiff (with DIR/skiff-monitor beside it), e.g. another
-#                       commit's release build, interleaved with the rest: before/after in one run.
+#   SKIFF_BASELINE=DIR[:DIR...]  also runs each DIR/skiff (with DIR/skiff-monitor beside it), e.g.
+#                       other commits' release builds, interleaved with the rest: before/after in one
+#                       run. Each is labelled skiff@<name of DIR>.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-30}
@@ -15,7 +16,7 @@ hack/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff >/dev/null
 swift build -c release --static-swift-stdlib --product skiff-monitor >/dev/null
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-baseline=${SKIFF_BASELINE:-}
+IFS=: read -r -a baselines <<<"${SKIFF_BASELINE:-}"
 
 work=$(mktemp -d /tmp/skiff-bench-XXXXXX)
 moved_hugetlb=0
@@ -79,7 +80,8 @@ if mount -t tracefs nodev "$work/tracefs" 2>/dev/null; then
 fi
 
 # Microseconds from $EPOCHREALTIME: no fork around each run, so the figure is the runtime's, not date's.
-declare -a t_skiff t_crun t_runc t_base
+declare -a t_skiff t_crun t_runc
+declare -A t_base   # "<baseline index> <run>" -> microseconds
 for i in $(seq 1 "$N"); do
   a=${EPOCHREALTIME/./}; "$bin/skiff" run --root "$work/state" --rm --rootfs "$work/bundle/rootfs" -- /bin/true; b=${EPOCHREALTIME/./}
   t_skiff+=($((b - a)))
@@ -87,10 +89,10 @@ for i in $(seq 1 "$N"); do
   t_crun+=($((b - a)))
   a=${EPOCHREALTIME/./}; runc run --bundle "$work/bundle" "skb-runc-$$-$i" >/dev/null; b=${EPOCHREALTIME/./}
   t_runc+=($((b - a)))
-  if [ -n "$baseline" ]; then
-    a=${EPOCHREALTIME/./}; "$baseline/skiff" run --root "$work/state-base" --rm --rootfs "$work/bundle/rootfs" -- /bin/true; b=${EPOCHREALTIME/./}
-    t_base+=($((b - a)))
-  fi
+  for k in "${!baselines[@]}"; do
+    a=${EPOCHREALTIME/./}; "${baselines[$k]}/skiff" run --root "$work/state-$k" --rm --rootfs "$work/bundle/rootfs" -- /bin/true; b=${EPOCHREALTIME/./}
+    t_base["$k $i"]=$((b - a))
+  done
 done
 
 # Wall times in microseconds → "median p90" in milliseconds.
@@ -100,19 +102,22 @@ read -r mc pc <<<"$(stat_of "${t_crun[@]}")"
 read -r mr pr <<<"$(stat_of "${t_runc[@]}")"
 echo "run-and-exit of /bin/true, N=$N each, interleaved (wall ms)"
 printf '%-14s median %7.2f  p90 %7.2f\n' skiff "$ms" "$ps" crun "$mc" "$pc" runc "$mr" "$pr"
-if [ -n "$baseline" ]; then
-  read -r mb pb <<<"$(stat_of "${t_base[@]}")"
-  printf '%-14s median %7.2f  p90 %7.2f   (%s)\n' "skiff baseline" "$mb" "$pb" "$baseline"
-fi
+for k in "${!baselines[@]}"; do
+  runs=(); for i in $(seq 1 "$N"); do runs+=("${t_base["$k $i"]}"); done
+  read -r mb pb <<<"$(stat_of "${runs[@]}")"
+  printf '%-14s median %7.2f  p90 %7.2f   (%s)\n' "skiff@$(basename "${baselines[$k]}")" "$mb" "$pb" "${baselines[$k]}"
+done
 awk -v s="$ms" -v c="$mc" -v r="$mr" 'BEGIN {printf "skiff/crun %.2fx   skiff/runc %.2fx   (target: skiff <= 0.8x crun)\n", s/c, s/r}'
 
 [ -n "$tracefs" ] || { echo "(no tracefs: start-up/teardown split not measured)"; exit 0; }
 echo 0 > "$t/tracing_on"
 # Each run: the runtime's process P execs the runtime (start), a descendant execs /bin/true (the
 # container's first instruction), P exits (end). Runs are sequential, so events pair up in order.
-awk -v skiff="$bin/skiff" -v base="${baseline:+$baseline/skiff}" '
+awk -v skiff="$bin/skiff" -v bases="${SKIFF_BASELINE:-}" '
+  BEGIN { nb = bases == "" ? 0 : split(bases, base, ":"); order[1] = "skiff"; order[2] = "crun"; order[3] = "runc"
+          for (k = 1; k <= nb; k++) { nm = base[k]; sub(/.*\//, "", nm); name[base[k] "/skiff"] = "skiff@" nm; order[3 + k] = "skiff@" nm } }
   function label(f) {
-    if (f == skiff) return "skiff"; if (base != "" && f == base) return "skiff baseline"
+    if (f == skiff) return "skiff"; if (f in name) return name[f]
     if (f ~ /\/crun$/) return "crun"; if (f ~ /\/runc$/) return "runc"; return ""
   }
   {
@@ -137,8 +142,7 @@ awk -v skiff="$bin/skiff" -v base="${baseline:+$baseline/skiff}" '
   }
   END {
     print "where the time goes (median ms; exec of the runtime -> exec of /bin/true -> the runtime exits)"
-    split("skiff,crun,runc,skiff baseline", order, ",")
-    for (o = 1; o <= 4; o++) {
+    for (o = 1; o <= 3 + nb; o++) {
       l = order[o]; if (!(l in n)) continue
       s = median(up, l, n[l]); d = median(down, l, n[l])
       printf "%-14s start-up %6.2f  teardown %6.2f  start-up share %3.0f%%  (%d runs traced)\n", l, s, d, 100 * s / (s + d), n[l]
