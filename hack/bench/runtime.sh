@@ -60,6 +60,15 @@ fi
 jq '.process.terminal=false | .process.args=["/bin/true"] | .root.path="'"$work"'/bundle/rootfs" | .root.readonly=false' \
   "$work/bundle/config.json" > "$work/bundle/config.tmp" && mv "$work/bundle/config.tmp" "$work/bundle/config.json"
 
+# Every skiff measured runs from a fresh copy in $work, as an installed one would: the same binary
+# started from the build directory (written piecemeal by the linker) took ~2 ms more CPU per run.
+mkdir -p "$work/skiff" && cp "$bin/skiff" "$bin/skiff-monitor" "$work/skiff/" && bin=$work/skiff
+for k in "${!baselines[@]}"; do
+  name=$(basename "${baselines[$k]}")
+  mkdir -p "$work/base/$name" && cp "${baselines[$k]}/skiff" "${baselines[$k]}/skiff-monitor" "$work/base/$name/"
+  baselines[$k]=$work/base/$name
+done
+
 # The kernel's exec and exit events of this script's descendants, in a tracing instance of our own
 # (other users of tracing are not disturbed). Without tracefs only the wall times are printed.
 trace_name=skiff-runtime-bench-$$
@@ -82,17 +91,29 @@ fi
 # Microseconds from $EPOCHREALTIME: no fork around each run, so the figure is the runtime's, not date's.
 declare -a t_skiff t_crun t_runc
 declare -A t_base   # "<baseline index> <run>" -> microseconds
+# One run of runner R (0 skiff, 1 crun, 2 runc, 3+k baseline k) as run I; its wall time into t_*.
+run_one() {
+  local r=$1 i=$2 a b
+  a=${EPOCHREALTIME/./}
+  case $r in
+    0) "$bin/skiff" run --root "$work/state" --rm --rootfs "$work/bundle/rootfs" -- /bin/true ;;
+    1) crun run --bundle "$work/bundle" "skb-crun-$$-$i" >/dev/null ;;
+    2) runc run --bundle "$work/bundle" "skb-runc-$$-$i" >/dev/null ;;
+    *) "${baselines[$((r - 3))]}/skiff" run --root "$work/state-$r" --rm --rootfs "$work/bundle/rootfs" -- /bin/true ;;
+  esac
+  b=${EPOCHREALTIME/./}
+  case $r in
+    0) t_skiff+=($((b - a))) ;;
+    1) t_crun+=($((b - a))) ;;
+    2) t_runc+=($((b - a))) ;;
+    *) t_base["$((r - 3)) $i"]=$((b - a)) ;;
+  esac
+}
+# The order rotates each round: a run pays for what the one before it left to the kernel's
+# workers (network namespace and cgroup release), so no runtime always follows the same one.
+runners=$((3 + ${#baselines[@]}))
 for i in $(seq 1 "$N"); do
-  a=${EPOCHREALTIME/./}; "$bin/skiff" run --root "$work/state" --rm --rootfs "$work/bundle/rootfs" -- /bin/true; b=${EPOCHREALTIME/./}
-  t_skiff+=($((b - a)))
-  a=${EPOCHREALTIME/./}; crun run --bundle "$work/bundle" "skb-crun-$$-$i" >/dev/null; b=${EPOCHREALTIME/./}
-  t_crun+=($((b - a)))
-  a=${EPOCHREALTIME/./}; runc run --bundle "$work/bundle" "skb-runc-$$-$i" >/dev/null; b=${EPOCHREALTIME/./}
-  t_runc+=($((b - a)))
-  for k in "${!baselines[@]}"; do
-    a=${EPOCHREALTIME/./}; "${baselines[$k]}/skiff" run --root "$work/state-$k" --rm --rootfs "$work/bundle/rootfs" -- /bin/true; b=${EPOCHREALTIME/./}
-    t_base["$k $i"]=$((b - a))
-  done
+  for j in $(seq 0 $((runners - 1))); do run_one $(( (i + j) % runners )) "$i"; done
 done
 
 # Wall times in microseconds → "median p90" in milliseconds.
@@ -105,7 +126,7 @@ printf '%-14s median %7.2f  p90 %7.2f\n' skiff "$ms" "$ps" crun "$mc" "$pc" runc
 for k in "${!baselines[@]}"; do
   runs=(); for i in $(seq 1 "$N"); do runs+=("${t_base["$k $i"]}"); done
   read -r mb pb <<<"$(stat_of "${runs[@]}")"
-  printf '%-14s median %7.2f  p90 %7.2f   (%s)\n' "skiff@$(basename "${baselines[$k]}")" "$mb" "$pb" "${baselines[$k]}"
+  printf '%-14s median %7.2f  p90 %7.2f\n' "skiff@$(basename "${baselines[$k]}")" "$mb" "$pb"
 done
 awk -v s="$ms" -v c="$mc" -v r="$mr" 'BEGIN {printf "skiff/crun %.2fx   skiff/runc %.2fx   (target: skiff <= 0.8x crun)\n", s/c, s/r}'
 
@@ -113,7 +134,7 @@ awk -v s="$ms" -v c="$mc" -v r="$mr" 'BEGIN {printf "skiff/crun %.2fx   skiff/ru
 echo 0 > "$t/tracing_on"
 # Each run: the runtime's process P execs the runtime (start), a descendant execs /bin/true (the
 # container's first instruction), P exits (end). Runs are sequential, so events pair up in order.
-awk -v skiff="$bin/skiff" -v bases="${SKIFF_BASELINE:-}" '
+awk -v skiff="$bin/skiff" -v bases="$(IFS=:; echo "${baselines[*]}")" '
   BEGIN { nb = bases == "" ? 0 : split(bases, base, ":"); order[1] = "skiff"; order[2] = "crun"; order[3] = "runc"
           for (k = 1; k <= nb; k++) { nm = base[k]; sub(/.*\//, "", nm); name[base[k] "/skiff"] = "skiff@" nm; order[3 + k] = "skiff@" nm } }
   function label(f) {
