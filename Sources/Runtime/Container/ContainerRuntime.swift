@@ -87,10 +87,14 @@ public final class ContainerRuntime: Sendable {
                 }
                 try FileIO.mkdirAll(paths.dir, mode: 0o700)
                 undo.append { try? FileIO.removeTree(paths.dir) }
-                // Reserve the name by writing the record first; it is completed below.
-                try store.save(ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
-                                               command: [], createdAt: createdAt, rootfs: "", overlay: false,
-                                               cgroupPath: "", autoRemove: spec.autoRemove))
+                // Reserve a chosen name by writing the record first; it is completed below. A default
+                // name is unique already, and writing the record once matters: on ext4, renaming a new
+                // record over the old one starts its writeback, which the --rm cleanup then waits for.
+                if spec.name != nil {
+                    try store.save(ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
+                                                   command: [], createdAt: createdAt, rootfs: "", overlay: false,
+                                                   cgroupPath: "", autoRemove: spec.autoRemove))
+                }
             }
 
             let rootfs: String
