@@ -23,6 +23,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff-cluster", targets: ["skiff-cluster"]),
         .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
         .executable(name: "skiffctl", targets: ["skiffctl"]),
         .executable(name: "scheduler-bench", targets: ["scheduler-bench"]),
@@ -141,9 +142,20 @@ let package = Package(
         .executableTarget(name: "skiffctl", dependencies: [
             "API", "Client", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // SkiffCLI: what both skiff executables share — the state options, output helpers, the error
+        // exit and the names of the cluster commands. Runtime and ArgumentParser only.
+        .target(name: "SkiffCLI", dependencies: [
+            "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // skiff: the lean front users type. Runs the container commands (run, exec, ps, logs, kill, rm)
+        // itself and execs skiff-cluster for the others; links only the runtime, so it starts fast.
         .executableTarget(name: "skiff", dependencies: [
-            "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler", "Controllers", "Proxy", "CLinux", "DNS",
-            "Security", "Telemetry", .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "SkiffCLI", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // skiff-cluster: master, node, up, proxy, scheduler, controller-manager, dns, etcd-migrate, image.
+        .executableTarget(name: "skiff-cluster", dependencies: [
+            "SkiffCLI", "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler",
+            "Controllers", "Proxy", "CLinux", "DNS", "Security", "Telemetry", .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

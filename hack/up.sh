@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/opt/swift/usr/bin:/usr/local/bin
 hack/install-deps.sh
-for p in skiff skiff-monitor skiffctl; do swift build -c release --static-swift-stdlib --product $p >/dev/null; done
+for p in skiff skiff-cluster skiff-monitor skiffctl; do swift build -c release --static-swift-stdlib --product $p >/dev/null; done
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-install -m 0755 "$bin/skiff" "$bin/skiff-monitor" "$bin/skiffctl" /usr/local/bin/
+install -m 0755 "$bin/skiff" "$bin/skiff-cluster" "$bin/skiff-monitor" "$bin/skiffctl" /usr/local/bin/
 # The examples' image, without a registry: the busybox image built from Debian's busybox-static.
 skiff image import --root /var/lib/skiff/node "$(hack/build-test-image.sh)" --tag busybox:latest >/dev/null
 kubeconfig=/etc/skiff/kubeconfig

@@ -199,6 +199,15 @@ static void cleanup(const struct skiff_config *c) {
         nftw(c->cleanup_rmtree[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* The --rm cleanup removes the directory holding the exit record: writing it would only cost time. */
+static int removed_by_cleanup(const struct skiff_config *c, const char *path) {
+    for (size_t i = 0; i < c->ncleanup_rmtree; i++) {
+        size_t n = strlen(c->cleanup_rmtree[i]);
+        if (strncmp(path, c->cleanup_rmtree[i], n) == 0 && path[n] == '/') return 1;
+    }
+    return 0;
+}
+
 static void ready(int fd, const struct skiff_spawn_error *e) {
     if (fd < 0) return;
     write_all(fd, (const char *)e, sizeof *e);
@@ -361,7 +370,7 @@ int main(int argc, char **argv) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int oom = oom_kills(cfg.oom_events) > 0;
-    if (cfg.exit_file) {
+    if (cfg.exit_file && !removed_by_cleanup(&cfg, cfg.exit_file)) {
         char finished[64], text[512];
         timestamp(finished, sizeof finished);
         snprintf(text, sizeof text,

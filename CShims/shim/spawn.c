@@ -264,7 +264,10 @@ static void do_identity_and_caps(const struct skiff_config *c) {
     if (c->has_caps) {
         for (int cap = 0; cap <= 63; cap++) {
             if (c->cap_bounding & (1ULL << cap)) continue;
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) report(SKIFF_STAGE_CAPS, errno, "bounding set");
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+            /* EINVAL: past the kernel's last capability, and so is every higher one (no more calls). */
+            if (errno == EINVAL) break;
+            report(SKIFF_STAGE_CAPS, errno, "bounding set");
         }
         CHECK(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), SKIFF_STAGE_CAPS, "keepcaps");
     }

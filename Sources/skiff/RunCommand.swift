@@ -1,5 +1,6 @@
 import ArgumentParser
 import Runtime
+import SkiffCLI
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

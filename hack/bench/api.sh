@@ -14,6 +14,7 @@ cd "$(dirname "$0")/../.."
 export PATH=$PATH:/opt/swift/usr/bin
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 swift build -c release --product skiff >/dev/null
+swift build -c release --product skiff-cluster >/dev/null
 SKIFF=$(swift build -c release --show-bin-path)/skiff
 DURATION=${DURATION:-10s}
 ulimit -n "$(ulimit -Hn)"

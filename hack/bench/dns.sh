@@ -15,6 +15,7 @@ export PATH=$PATH:/opt/swift/usr/bin
 hack/install-deps.sh
 services=${1:-1000} seconds=${2:-10} bulk=${3:-10000}
 swift build -c release --static-swift-stdlib --product skiff >/dev/null
+swift build -c release --static-swift-stdlib --product skiff-cluster >/dev/null
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 dir=$(mktemp -d /tmp/skiff-dnsbench.XXXXXX)
 pids=()

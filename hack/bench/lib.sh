@@ -12,6 +12,7 @@ proxied=""
 bench_build() {
   hack/install-deps.sh
   swift build -c release --static-swift-stdlib --product skiff >/dev/null
+  swift build -c release --static-swift-stdlib --product skiff-cluster >/dev/null
   swift build -c release --static-swift-stdlib --product skiff-monitor >/dev/null
   bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
   hack/build-test-image.sh >/dev/null

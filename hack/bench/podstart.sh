@@ -11,6 +11,7 @@ burst=${2:-100}
 max=${3:-500}
 hack/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff >/dev/null
+swift build -c release --static-swift-stdlib --product skiff-cluster >/dev/null
 swift build -c release --static-swift-stdlib --product skiff-monitor >/dev/null
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 work=$(mktemp -d /tmp/skiff-podstart.XXXXXX)

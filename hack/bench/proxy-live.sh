@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 export PATH=$PATH:/opt/swift/usr/bin
 hack/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff >/dev/null
+swift build -c release --static-swift-stdlib --product skiff-cluster >/dev/null
 swift build -c release --static-swift-stdlib --product skiffctl >/dev/null
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 dir=$(mktemp -d /tmp/skiff-proxylive.XXXXXX)

@@ -9,6 +9,7 @@ runs=${1:-7}
 hack/install-deps.sh
 # As hack/up.sh installs it: release, Swift runtime linked statically.
 swift build -c release --static-swift-stdlib --product skiff >/dev/null
+swift build -c release --static-swift-stdlib --product skiff-cluster >/dev/null
 skiff=$(swift build -c release --static-swift-stdlib --show-bin-path)/skiff
 
 work=$(mktemp -d /tmp/skiff-pullbench.XXXXXX)

@@ -11,6 +11,7 @@ export PATH=$PATH:/opt/swift/usr/bin
 nodes=${1:-5000}
 pods=${2:-10000}
 swift build -c release --static-swift-stdlib --product skiff >/dev/null
+swift build -c release --static-swift-stdlib --product skiff-cluster >/dev/null
 swift build -c release --static-swift-stdlib --product scheduler-bench >/dev/null
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 "$bin/scheduler-bench" "$nodes" "$pods"

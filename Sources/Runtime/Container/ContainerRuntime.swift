@@ -25,16 +25,7 @@ public struct RuntimeOptions: Sendable {
     public static func defaultMonitorPath() -> String {
         if let env = getenv("SKIFF_MONITOR") { return String(cString: env) }
         if let dir = getenv("SKIFF_BIN_DIR") { return String(cString: dir) + "/skiff-monitor" }
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        if n > 0 {
-            let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if let slash = exe.lastIndex(of: "/") {
-                let beside = String(exe[..<slash]) + "/skiff-monitor"
-                if access(beside, X_OK) == 0 { return beside }
-            }
-        }
-        return "/usr/local/bin/skiff-monitor"
+        return Executables.beside("skiff-monitor") ?? "/usr/local/bin/skiff-monitor"
     }
 }
 
@@ -96,10 +87,14 @@ public final class ContainerRuntime: Sendable {
                 }
                 try FileIO.mkdirAll(paths.dir, mode: 0o700)
                 undo.append { try? FileIO.removeTree(paths.dir) }
-                // Reserve the name by writing the record first; it is completed below.
-                try store.save(ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
-                                               command: [], createdAt: createdAt, rootfs: "", overlay: false,
-                                               cgroupPath: "", autoRemove: spec.autoRemove))
+                // Reserve a chosen name by writing the record first; it is completed below. A default
+                // name is unique already, and writing the record once matters: on ext4, renaming a new
+                // record over the old one starts its writeback, which the --rm cleanup then waits for.
+                if spec.name != nil {
+                    try store.save(ContainerRecord(id: id, name: name, image: root.imageName, imageDigest: root.imageDigest,
+                                                   command: [], createdAt: createdAt, rootfs: "", overlay: false,
+                                                   cgroupPath: "", autoRemove: spec.autoRemove))
+                }
             }
 
             let rootfs: String

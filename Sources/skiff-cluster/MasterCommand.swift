@@ -3,6 +3,7 @@
 import API
 import APIServer
 import ArgumentParser
+import SkiffCLI
 import Dispatch
 import Client
 import Controllers
@@ -14,8 +15,7 @@ import Telemetry
 
 struct MasterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "master",
-        abstract: "Run the master: the Kubernetes API server over an embedded SQLite store.")
+        commandName: ClusterCommand.master.rawValue, abstract: ClusterCommand.master.abstract)
 
     @Option(name: .customLong("listen"), help: "Address to serve the API on: plain HTTP on loopback, else HTTPS with authentication (default 127.0.0.1:6443; skiff up: 0.0.0.0:6443).")
     var listenFlag: String?

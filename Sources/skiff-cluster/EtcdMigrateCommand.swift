@@ -3,13 +3,13 @@
 // Objects keep their names, uids and contents; resourceVersions are etcd's from then on, so
 // clients relist (as after any etcd restore).
 import ArgumentParser
+import SkiffCLI
 import Foundation
 import Store
 
 struct EtcdMigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "etcd-migrate",
-        abstract: "Copy a stopped master's SQLite state into etcd (then start it with --store etcd).")
+        commandName: ClusterCommand.etcdMigrate.rawValue, abstract: ClusterCommand.etcdMigrate.abstract)
 
     @Option(name: .customLong("data-dir"), help: "The master's data directory (holding state.db).")
     var dataDir: String = "/var/lib/skiff/master"

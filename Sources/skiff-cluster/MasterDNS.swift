@@ -3,6 +3,7 @@
 import API
 import APIServer
 import ArgumentParser
+import SkiffCLI
 import Foundation
 #if canImport(DNS)
 import DNS

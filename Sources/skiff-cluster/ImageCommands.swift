@@ -1,4 +1,5 @@
 import ArgumentParser
+import SkiffCLI
 import Foundation
 import Images
 import Registry
@@ -9,7 +10,7 @@ import Glibc
 
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "image", abstract: "Manage images.",
+        commandName: ClusterCommand.image.rawValue, abstract: ClusterCommand.image.abstract,
         subcommands: [ImagePull.self, ImageImport.self, ImageList.self, ImageRemove.self, ImagePrune.self])
 }
 

@@ -2,6 +2,7 @@
 // embedded store, scheduler, controllers), a node agent and the proxy — with a kubeconfig for
 // skiffctl and kubectl written where the flags say.
 import ArgumentParser
+import SkiffCLI
 import Foundation
 import Node
 import Proxy
@@ -11,8 +12,7 @@ import Glibc
 
 struct UpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "up",
-        abstract: "Run master, node and proxy on this host in one process (state under /var/lib/skiff).")
+        commandName: ClusterCommand.up.rawValue, abstract: ClusterCommand.up.abstract)
 
     @OptionGroup(title: "Master") var master: MasterCommand
     @OptionGroup(title: "Node") var node: NodeFlags

@@ -3,6 +3,7 @@
 // election).
 import API
 import ArgumentParser
+import SkiffCLI
 import Client
 import Controllers
 import Foundation
@@ -11,7 +12,7 @@ import Scheduler
 
 /// `skiff scheduler`: the scheduler on its own, against a master's API.
 struct SchedulerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Run the scheduler against an API server.")
+    static let configuration = CommandConfiguration(commandName: ClusterCommand.scheduler.rawValue, abstract: ClusterCommand.scheduler.abstract)
 
     @OptionGroup var api: APIAccessFlags
 
@@ -93,7 +94,8 @@ struct ControllerFlags: ParsableArguments {
 
 /// `skiff controller-manager`: the controllers on their own, against a master's API.
 struct ControllerManagerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "controller-manager", abstract: "Run the controllers against an API server.")
+    static let configuration = CommandConfiguration(
+        commandName: ClusterCommand.controllerManager.rawValue, abstract: ClusterCommand.controllerManager.abstract)
 
     @OptionGroup var api: APIAccessFlags
 
@@ -159,7 +161,7 @@ extension LeaderElector {
 
 /// `skiff proxy`: Service IPs and node ports to endpoints, through iptables.
 struct ProxyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "proxy", abstract: "Program iptables so Service IPs reach their endpoints.")
+    static let configuration = CommandConfiguration(commandName: ClusterCommand.proxy.rawValue, abstract: ClusterCommand.proxy.abstract)
 
     @OptionGroup var api: APIAccessFlags
 

@@ -1,6 +1,7 @@
 // `skiff node`: the node agent.
 import API
 import ArgumentParser
+import SkiffCLI
 import CLinux
 import Client
 import Foundation
@@ -12,8 +13,7 @@ import Glibc
 
 struct NodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "node",
-        abstract: "Run the node agent: register with the master and run the pods bound to this node.")
+        commandName: ClusterCommand.node.rawValue, abstract: ClusterCommand.node.abstract)
 
     @OptionGroup var flags: NodeFlags
 

@@ -1,12 +1,13 @@
 // `skiff dns`: the cluster DNS as a process of its own (the master runs the same server inside
 // unless --no-dns), fed by the API it is pointed at.
 import ArgumentParser
+import SkiffCLI
 import DNS
 import Foundation
 
 struct DNSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dns", abstract: "Serve the cluster DNS (Services, endpoints, pods) from the API, forwarding other names.")
+        commandName: ClusterCommand.dns.rawValue, abstract: ClusterCommand.dns.abstract)
 
     @OptionGroup var api: APIAccessFlags
 

@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Runtime
 
 enum TextResidency {
     static func adviseRandom() { advise(1 /* MADV_RANDOM */) }
@@ -13,11 +14,8 @@ enum TextResidency {
     static func release() { advise(4 /* MADV_DONTNEED */, executableOnly: true) }
 
     static func advise(_ advice: Int32, executableOnly: Bool = false) {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0, let maps = fopen("/proc/self/maps", "r") else { return }
+        guard let exe = Executables.current, let maps = fopen("/proc/self/maps", "r") else { return }
         defer { fclose(maps) }
-        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), maps) != nil {
             let text = String(cString: line).trimmingCharacters(in: "\n")
