@@ -55,6 +55,10 @@ public struct Status: Codable, Sendable, Equatable, Error {
         public var reason: String?
         public var message: String?
         public var field: String?
+
+        public init(reason: String?, message: String?, field: String? = nil) {
+            self.reason = reason; self.message = message; self.field = field
+        }
     }
     public struct Details: Codable, Sendable, Equatable {
         public var name: String?
@@ -62,6 +66,10 @@ public struct Status: Codable, Sendable, Equatable, Error {
         public var kind: String?
         public var causes: [Cause]?
         public var retryAfterSeconds: Int?
+
+        public init(name: String? = nil, group: String? = nil, kind: String? = nil, causes: [Cause]? = nil, retryAfterSeconds: Int? = nil) {
+            self.name = name; self.group = group; self.kind = kind; self.causes = causes; self.retryAfterSeconds = retryAfterSeconds
+        }
     }
 
     public var kind = "Status"
