@@ -118,7 +118,9 @@ public struct Status: Codable, Sendable, Equatable, Error {
     public static func invalid(group: String, kind: String, name: String, errors: [FieldError]) -> Status {
         let list = errors.map(\.description)
         let summary = list.count == 1 ? list[0] : "[" + list.joined(separator: ", ") + "]"
-        return Status(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(summary)",
+        // Named as Go's GroupKind prints: "Deployment.apps", "Pod".
+        let qualified = group.isEmpty ? kind : kind + "." + group
+        return Status(code: 422, reason: "Invalid", message: "\(qualified) \"\(name)\" is invalid: \(summary)",
                       details: Details(name: name, group: group.isEmpty ? nil : group, kind: kind,
                                        causes: errors.map { Cause(reason: $0.kind.rawValue, message: $0.body, field: $0.field) }))
     }
