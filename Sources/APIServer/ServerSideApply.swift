@@ -85,8 +85,14 @@ extension KubernetesAPI {
     func applyConfiguration(_ request: HTTPRequest, type: ResourceType, name: String, namespace: String?) throws -> JSONValue {
         if request.body.isEmpty { throw APIError.badRequest("the apply configuration is empty") }
         let docs: [JSONValue]
-        do { docs = try YAMLDocuments.parse(String(decoding: request.body, as: UTF8.self)) }
-        catch { throw APIError.badRequest("error decoding YAML: \(error)") }
+        // kubectl and the client libraries send JSON (which is YAML): parse it as such, it is much faster.
+        if let first = request.body.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }), first == UInt8(ascii: "{"),
+           let json = try? JSONValue.parse(request.body) {
+            docs = [json]
+        } else {
+            do { docs = try YAMLDocuments.parse(String(decoding: request.body, as: UTF8.self)) }
+            catch { throw APIError.badRequest("error decoding YAML: \(error)") }
+        }
         guard docs.count == 1, var config = docs.first, config.objectValue != nil else {
             throw APIError.badRequest("the apply configuration must be exactly one YAML object")
         }

@@ -154,4 +154,19 @@ import Testing
         let out = FieldManager.update(old: old, new: new, entries: [], writer: writer("kube-controller-manager", subresource: "status"))
         #expect(entries(out).first?.fields.paths.map(FieldPath.describe) == [".status.replicas"])
     }
+
+    @Test func updatersBeyondTenFoldIntoAncientChanges() {
+        var obj = json(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{}}"#)
+        for i in 0..<12 {
+            var next = obj
+            next["data"]?["k\(i)"] = "v"
+            obj = FieldManager.update(old: obj, new: next, entries: entries(obj),
+                                      writer: writer("client-\(i)", kind: "ConfigMap", apiVersion: "v1", now: "2026-12-07T10:00:\(10 + i)Z"))
+        }
+        let e = entries(obj)
+        #expect(e.count == 10)
+        let ancient = e.first { $0.manager == "ancient-changes" }
+        #expect(ancient?.fields.paths.map(FieldPath.describe).sorted() == [".data.k0", ".data.k1", ".data.k2"])
+        #expect(e.contains { $0.manager == "client-11" } && !e.contains { $0.manager == "client-2" })
+    }
 }

@@ -52,6 +52,8 @@ public enum FieldManager {
     public static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
     /// Owns what an object held before anyone applied to it.
     static let beforeFirstApply = "before-first-apply"
+    /// Holds the fields of the oldest updaters once there are too many (kube-apiserver's name).
+    static let ancientChanges = "ancient-changes"
     /// Metadata the server owns (structured-merge-diff's stripped fields).
     static let serverMetadata = ["name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation",
                                  "managedFields", "resourceVersion"]
@@ -108,7 +110,24 @@ public enum FieldManager {
         }
         mine.fields = mine.fields.union(changed).subtracting(removed)
         out.append(mine)
-        return stamp(new, out)
+        return stamp(new, capped(out))
+    }
+
+    /// At most `maxUpdaters` Update entries: the oldest are folded into one "ancient-changes"
+    /// entry, so a field touched by many clients over time cannot grow the object without bound.
+    static func capped(_ entries: [ManagedFieldsEntry], maxUpdaters: Int = 10) -> [ManagedFieldsEntry] {
+        let updaters = entries.filter { $0.operation == .update && !$0.fields.isEmpty }
+        guard updaters.count > maxUpdaters else { return entries }
+        let byAge = updaters.sorted { ($0.time ?? "") < ($1.time ?? "") }
+        let folded = byAge.prefix(updaters.count - maxUpdaters + 1)
+        let foldedIDs = Set(folded.map(\.identity))
+        var ancient = ManagedFieldsEntry(manager: ancientChanges, operation: .update, apiVersion: folded.last!.apiVersion,
+                                         time: folded.last!.time, subresource: nil, fields: FieldSet())
+        var out: [ManagedFieldsEntry] = []
+        for e in entries {
+            if foldedIDs.contains(e.identity) { ancient.fields = ancient.fields.union(e.fields) } else { out.append(e) }
+        }
+        return out + [ancient]
     }
 
     // MARK: apply

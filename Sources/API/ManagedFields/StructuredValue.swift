@@ -125,8 +125,12 @@ public enum StructuredValue {
                               types: FieldTypes) -> (changed: FieldSet, removed: FieldSet) {
         if old == new { return (FieldSet(), FieldSet()) }
         switch (old, new) {
-        case (.object(let o), .object(let n)) where !o.isEmpty && !n.isEmpty && !types.isAtomicObject(field, parents):
-            return compareObjects(o, n, parents: parents + [field], types: types)
+        case (.object(let o), .object(let n)) where !types.isAtomicObject(field, parents):
+            // An empty object is owned as a value; once it has fields, they are.
+            var (changed, removed) = compareObjects(o, n, parents: parents + [field], types: types)
+            if n.isEmpty { changed.isMember = true }
+            if o.isEmpty { removed.isMember = true }
+            return (changed, removed)
         case (.array(let o), .array(let n)) where !o.isEmpty && !n.isEmpty && types.listType(field, parents) != .atomic:
             let listType = types.listType(field, parents)
             let oldItems = keyed(o, listType), newItems = keyed(n, listType)
