@@ -55,6 +55,10 @@ public struct Status: Codable, Sendable, Equatable, Error {
         public var reason: String?
         public var message: String?
         public var field: String?
+
+        public init(reason: String?, message: String?, field: String? = nil) {
+            self.reason = reason; self.message = message; self.field = field
+        }
     }
     public struct Details: Codable, Sendable, Equatable {
         public var name: String?
@@ -62,6 +66,10 @@ public struct Status: Codable, Sendable, Equatable, Error {
         public var kind: String?
         public var causes: [Cause]?
         public var retryAfterSeconds: Int?
+
+        public init(name: String? = nil, group: String? = nil, kind: String? = nil, causes: [Cause]? = nil, retryAfterSeconds: Int? = nil) {
+            self.name = name; self.group = group; self.kind = kind; self.causes = causes; self.retryAfterSeconds = retryAfterSeconds
+        }
     }
 
     public var kind = "Status"
@@ -110,7 +118,9 @@ public struct Status: Codable, Sendable, Equatable, Error {
     public static func invalid(group: String, kind: String, name: String, errors: [FieldError]) -> Status {
         let list = errors.map(\.description)
         let summary = list.count == 1 ? list[0] : "[" + list.joined(separator: ", ") + "]"
-        return Status(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(summary)",
+        // Named as Go's GroupKind prints: "Deployment.apps", "Pod".
+        let qualified = group.isEmpty ? kind : kind + "." + group
+        return Status(code: 422, reason: "Invalid", message: "\(qualified) \"\(name)\" is invalid: \(summary)",
                       details: Details(name: name, group: group.isEmpty ? nil : group, kind: kind,
                                        causes: errors.map { Cause(reason: $0.kind.rawValue, message: $0.body, field: $0.field) }))
     }

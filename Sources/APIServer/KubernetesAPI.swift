@@ -231,14 +231,16 @@ public final class KubernetesAPI: HTTPHandler {
             if type.namespaced && rr.namespace == nil {
                 throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
             }
-            let created = try await storage.create(type, namespace: rr.namespace, body: body, dryRun: dryRun)
+            let created = try await storage.create(type, namespace: rr.namespace, body: body, dryRun: dryRun,
+                                                   fields: .update(try fieldOwner(request)))
             if type.kind == "Namespace" && !dryRun, let ns = created.object.value(at: "metadata.name")?.stringValue {
                 await ensureDefaultServiceAccount(ns)
             }
             return JSONReply.bytes(created.object.serialized(), code: 201)
         case (.PUT, let name?):
             let body = try parseBody(request)
-            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, dryRun: dryRun) { _ in
+            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, dryRun: dryRun,
+                                                             fields: .update(try fieldOwner(request))) { _ in
                 var b = body
                 if type.namespaced, let ns = rr.namespace {
                     if let given = b["metadata"]?["namespace"]?.stringValue, !given.isEmpty, given != ns {
@@ -251,7 +253,7 @@ public final class KubernetesAPI: HTTPHandler {
             return JSONReply.bytes(updated.object.serialized())
         case (.PATCH, let name?):
             let updated = try await patch(request, rr, name: name, target: .main, dryRun: dryRun)
-            return JSONReply.bytes(updated.object.serialized())
+            return JSONReply.bytes(updated.object.serialized(), code: updated.created ? 201 : 200)
         case (.DELETE, let name?):
             var options = try deleteOptions(request)
             options.dryRun = dryRun
@@ -422,14 +424,19 @@ public final class KubernetesAPI: HTTPHandler {
                dryRun: Bool, view: ResourceType? = nil) async throws -> StoredObject {
         let contentType = request.headers.first(name: "content-type")?.lowercased() ?? ""
         if contentType.contains("apply-patch") {
-            throw APIError(Status(code: 415, reason: "UnsupportedMediaType",
-                                  message: "server-side apply is not supported by Skiff yet: use kubectl apply without --server-side"))
+            return try await serverSideApply(request, rr, name: name, target: target, dryRun: dryRun, view: view)
+        }
+        if request.query["force"] != nil {
+            throw APIError(.invalid(group: "meta.k8s.io", kind: "PatchOptions", name: "",
+                                    errors: [FieldError(.forbidden, field: "force", detail: "may not be specified for non-apply patch")]))
         }
         if request.body.isEmpty { throw APIError.badRequest("the patch body is empty") }
         let patch: JSONValue
         do { patch = try JSONValue.parse(request.body) } catch { throw APIError.badRequest("the patch is not valid JSON: \(error)") }
         let kind = rr.type.kind
-        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun) { stored in
+        let owner = try fieldOwner(request, subresource: target.subresource)
+        return try await storage.guaranteedUpdate(rr.type, namespace: rr.namespace, name: name, target: target, dryRun: dryRun,
+                                                  fields: .update(owner)) { stored in
             guard let view else { return try Self.applyPatch(patch, to: stored, contentType: contentType, kind: kind) }
             let patched = try Self.applyPatch(patch, to: VersionConversion.fromStorage(stored, to: view), contentType: contentType, kind: kind)
             return VersionConversion.toStorage(patched, from: view)

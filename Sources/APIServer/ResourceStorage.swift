@@ -8,6 +8,8 @@ import Store
 struct StoredObject {
     var object: JSONValue
     var revision: Int64
+    /// A server-side apply created the object (201, not 200).
+    var created = false
 }
 
 final class ResourceStorage: Sendable {
@@ -65,9 +67,11 @@ final class ResourceStorage: Sendable {
     // MARK: create
 
     /// Validates and stores a new object; returns it as stored and its revision.
-    func create(_ type: ResourceType, namespace: String?, body: JSONValue, dryRun: Bool = false) async throws -> StoredObject {
+    func create(_ type: ResourceType, namespace: String?, body: JSONValue, dryRun: Bool = false,
+                fields: FieldTracking = .untracked) async throws -> StoredObject {
         let strategy = ResourceStrategy.forKind(type.kind)
         var obj = try checkTypeMeta(body, type)
+        let givenFields = ManagedFieldsEntry.entries(of: obj)
         var meta = obj["metadata"]?.objectValue ?? JSONObject()
         var namespaceObject: JSONValue?
         if type.namespaced {
@@ -88,7 +92,7 @@ final class ResourceStorage: Sendable {
         meta["deletionTimestamp"] = nil
         meta["deletionGracePeriodSeconds"] = nil
         meta["selfLink"] = nil
-        meta["managedFields"] = nil
+        if case .applied = fields {} else { meta["managedFields"] = nil }
         if strategy.tracksGeneration { meta["generation"] = 1 } else { meta["generation"] = nil }
         obj["metadata"] = .object(meta)
         strategy.prepareForCreate(&obj)
@@ -109,6 +113,9 @@ final class ResourceStorage: Sendable {
         }
         if type.kind == "PersistentVolumeClaim" || type.kind == "PersistentVolume" { try await admitStorage(&obj, kind: type.kind) }
         if type.kind == "Service" && !dryRun { try await services.allocate(&obj) }
+        if case .update(let owner) = fields {
+            obj = FieldManager.update(old: nil, new: obj, entries: givenFields ?? [], writer: writer(owner, type, strategy))
+        }
 
         var charges: QuotaCharges?
         for attempt in 0..<8 {
@@ -206,10 +213,30 @@ final class ResourceStorage: Sendable {
 
     enum UpdateTarget { case main, status, scale }
 
+    /// How a write keeps metadata.managedFields.
+    enum FieldTracking {
+        /// Server-internal writes: the object's entries stay as they are.
+        case untracked
+        /// A create, update or patch on behalf of a field manager.
+        case update(FieldOwner)
+        /// A server-side apply: the object comes with its entries computed.
+        case applied
+    }
+
+    struct FieldOwner {
+        var manager: String
+        var subresource: String?
+    }
+
+    func writer(_ owner: FieldOwner, _ type: ResourceType, _ strategy: ResourceStrategy) -> FieldWriter {
+        FieldWriter(manager: owner.manager, apiVersion: type.groupVersion, subresource: owner.subresource,
+                    kindHasStatus: strategy.hasStatus, types: .builtIn(kind: type.kind), now: ObjectCodec.timestamp())
+    }
+
     /// Reads the object, applies `mutate`, validates and compare-and-swaps; retries on a race
     /// unless the client pinned a resourceVersion (then a stale one is a 409).
     func guaranteedUpdate(_ type: ResourceType, namespace: String?, name: String, target: UpdateTarget = .main,
-                          dryRun: Bool = false,
+                          dryRun: Bool = false, fields: FieldTracking = .untracked,
                           mutate: (JSONValue) throws -> JSONValue) async throws -> StoredObject {
         let strategy = ResourceStrategy.forKind(type.kind)
         let key = Self.key(type, namespace: namespace, name: name)
@@ -224,12 +251,16 @@ final class ResourceStorage: Sendable {
             if let newName = new["metadata"]?["name"]?.stringValue, newName != name {
                 throw APIError.badRequest("the name of the object (\(newName)) does not match the name on the URL (\(name))")
             }
-            new = prepareUpdate(new, old: old, strategy: strategy, target: target)
+            new = prepareUpdate(new, old: old, strategy: strategy, target: target, fields: fields)
             // A write that changes nothing is not a write: same object, same resourceVersion.
             new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
             // Services: cluster IP and node ports carried over, added or refused (given back below if the write fails).
             let reserved = type.kind == "Service" && target == .main ? try await services.reallocate(&new, old: old) : []
             if new == old { return StoredObject(object: old, revision: kv.modRevision) }
+            if case .update(let owner) = fields {
+                new = FieldManager.update(old: old, new: new, entries: ManagedFieldsEntry.entries(of: new) ?? [],
+                                          writer: writer(owner, type, strategy))
+            }
             if type.kind == "PersistentVolumeClaim" && target == .main { try await admitClaimResize(new, old: old) }
             let errs = validateMeta(new, type, strategy) + strategy.validate(new) + strategy.validateUpdate(new, old)
             if !errs.isEmpty || dryRun { await services.release(ports: reserved) }
@@ -285,7 +316,8 @@ final class ResourceStorage: Sendable {
 
     /// Keeps what clients may not change through this endpoint: server metadata always; status on
     /// main-resource updates; everything but status on /status updates. Bumps generation.
-    func prepareUpdate(_ newIn: JSONValue, old: JSONValue, strategy: ResourceStrategy, target: UpdateTarget) -> JSONValue {
+    func prepareUpdate(_ newIn: JSONValue, old: JSONValue, strategy: ResourceStrategy, target: UpdateTarget,
+                       fields: FieldTracking = .untracked) -> JSONValue {
         var new = newIn
         if strategy.hasStatus {
             switch target {
@@ -305,7 +337,7 @@ final class ResourceStorage: Sendable {
         for k in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "generateName"] {
             meta[k] = oldMeta[k]
         }
-        meta["managedFields"] = nil
+        meta["managedFields"] = Self.keptManagedFields(given: meta["managedFields"], old: oldMeta["managedFields"], fields: fields)
         meta["selfLink"] = nil
         new["metadata"] = .object(meta)
         strategy.applyDefaults(&new)
@@ -314,6 +346,19 @@ final class ResourceStorage: Sendable {
         }
         if strategy.hasStatus, target != .status, let s = old["status"] { new["status"] = s }
         return new
+    }
+
+    /// The entries an update starts from: an apply's own; a client's list when it sends a valid
+    /// one (`[{}]` resets them); otherwise — absent, empty, malformed — the stored ones.
+    static func keptManagedFields(given: JSONValue?, old: JSONValue?, fields: FieldTracking) -> JSONValue? {
+        switch fields {
+        case .applied: return given
+        case .untracked: return old
+        case .update:
+            guard let list = given?.arrayValue, !list.isEmpty else { return old }
+            if list.count == 1, list[0].objectValue?.isEmpty == true { return nil }
+            return list.allSatisfy({ ManagedFieldsEntry(json: $0) != nil }) ? given : old
+        }
     }
 
     // MARK: delete

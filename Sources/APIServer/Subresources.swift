@@ -20,7 +20,8 @@ extension KubernetesAPI {
             return JSONReply.bytes(ObjectCodec.render(kv.value, revision: kv.modRevision))
         case ("status", .PUT):
             let body = try parseBody(request)
-            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, target: .status, dryRun: dryRun) { _ in body }
+            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, target: .status, dryRun: dryRun,
+                                                             fields: .update(try fieldOwner(request, subresource: "status"))) { _ in body }
             return JSONReply.bytes(updated.object.serialized())
         case ("status", .PATCH):
             let updated = try await patch(request, rr, name: name, target: .status, dryRun: dryRun)
@@ -33,7 +34,9 @@ extension KubernetesAPI {
             let body = try request.method == .PUT ? parseBody(request) : JSONValue.null
             let contentType = request.headers.first(name: "content-type")?.lowercased() ?? ""
             let patchBody = request.method == .PATCH ? try parsePatchBody(request) : JSONValue.null
-            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, target: .scale, dryRun: dryRun) { current in
+            let owner = try fieldOwner(request, subresource: "scale")
+            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, target: .scale, dryRun: dryRun,
+                                                             fields: .update(owner)) { current in
                 var s = scale(of: current, type: type)
                 if request.method == .PUT { s = body } else if contentType.contains("json-patch") {
                     s = try Patch.jsonPatch(s, patchBody)
