@@ -355,7 +355,7 @@ final class ResourceStorage: Sendable {
         case .applied: return given
         case .untracked: return old
         case .update:
-            guard let list = given?.arrayValue, !list.isEmpty else { return old }
+            guard let list = given?.arrayValue, !list.isEmpty, given != old else { return old }
             if list.count == 1, list[0].objectValue?.isEmpty == true { return nil }
             return list.allSatisfy({ ManagedFieldsEntry(json: $0) != nil }) ? given : old
         }

@@ -93,17 +93,19 @@ public enum FieldManager {
 
     /// `new` after a create (old nil), update or patch, with managedFields: starting from
     /// `entries`, the writer's Update entry gains what it changed, everyone else loses it.
-    public static func update(old: JSONValue?, new: JSONValue, entries: [ManagedFieldsEntry], writer: FieldWriter) -> JSONValue {
+    /// (`entries` is read only when the write changed a field: parsing them is most of the cost.)
+    public static func update(old: JSONValue?, new: JSONValue, entries: @autoclosure () -> [ManagedFieldsEntry],
+                              writer: FieldWriter) -> JSONValue {
         let (c, r) = StructuredValue.compare(withoutManagedFields(old ?? .object(JSONObject())), withoutManagedFields(new),
                                              types: writer.types)
         let changed = ownable(c, writer), removed = ownable(r, writer)
-        if changed.isEmpty && removed.isEmpty { return stamp(new, entries) }
+        if changed.isEmpty && removed.isEmpty { return new }
         let identity = ManagedFieldsEntry.Identity(manager: writer.manager, operation: .update, apiVersion: writer.apiVersion,
                                                    subresource: writer.subresource ?? "")
         var out: [ManagedFieldsEntry] = []
         var mine = ManagedFieldsEntry(manager: writer.manager, operation: .update, apiVersion: writer.apiVersion, time: writer.now,
                                       subresource: writer.subresource, fields: FieldSet())
-        for var entry in entries {
+        for var entry in entries() {
             if entry.identity == identity { mine.fields = entry.fields; continue }
             entry.fields = entry.fields.subtracting(changed).subtracting(removed)
             out.append(entry)
