@@ -66,7 +66,7 @@ final class ResourceStorage: Sendable {
 
     /// Validates and stores a new object; returns it as stored and its revision.
     func create(_ type: ResourceType, namespace: String?, body: JSONValue, dryRun: Bool = false) async throws -> StoredObject {
-        let strategy = ResourceStrategy.forKind(type.kind)
+        let strategy = type.strategy
         var obj = try checkTypeMeta(body, type)
         var meta = obj["metadata"]?.objectValue ?? JSONObject()
         var namespaceObject: JSONValue?
@@ -211,7 +211,7 @@ final class ResourceStorage: Sendable {
     func guaranteedUpdate(_ type: ResourceType, namespace: String?, name: String, target: UpdateTarget = .main,
                           dryRun: Bool = false,
                           mutate: (JSONValue) throws -> JSONValue) async throws -> StoredObject {
-        let strategy = ResourceStrategy.forKind(type.kind)
+        let strategy = type.strategy
         let key = Self.key(type, namespace: namespace, name: name)
         for _ in 0..<16 {
             guard let kv = try await store.get(key) else { throw APIError.notFound(type, name) }
