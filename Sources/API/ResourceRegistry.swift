@@ -31,6 +31,13 @@ public struct ResourceType: Sendable, Equatable {
     public var isReview: Bool { group == "authentication.k8s.io" || group == "authorization.k8s.io" }
 
     public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// A resource a client learnt of from the server's discovery (a custom resource).
+    public static func discovered(group: String, version: String, plural: String, singular: String, kind: String,
+                                  namespaced: Bool, subresources: [String: [String]]) -> ResourceType {
+        ResourceType(group: group, version: version, plural: plural, singular: singular, kind: kind, namespaced: namespaced,
+                     shortNames: [], subresources: subresources, inAllCategory: false)
+    }
 }
 
 public enum ResourceRegistry {

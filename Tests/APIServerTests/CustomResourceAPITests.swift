@@ -118,6 +118,29 @@ let widgetSchema = #"""
         #expect(try c.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.\(group)").code == 200)
     }
 
+    /// The HPA controller finds a custom kind through discovery and scales it through its scale subresource.
+    @Test func autoscalerScalesACustomResource() throws {
+        let m = try MasterProcess(controllers: true)
+        defer { m.stop() }
+        let c = m.client
+        let k = try Kubectl(version: "1.33", master: m)
+        defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
+        _ = try k.ok("apply", "-f", "-", stdin: cronTabDefinition())
+        _ = try k.ok("apply", "-f", "-", stdin: cronTab("scaled", namespace: "default", replicas: 2))
+        let hpa = #"""
+        {"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"tabs"},
+         "spec":{"scaleTargetRef":{"apiVersion":"stable.example.com/v1","kind":"CronTab","name":"scaled"},"minReplicas":4,"maxReplicas":6,
+                 "metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":50}}}]}}
+        """#
+        #expect(try c.post("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", hpa).code == 201)
+        let scaled = TestEnv.eventually(40) {
+            (try? c.get("/apis/stable.example.com/v1/namespaces/default/crontabs/scaled").json.value(at: "spec.replicas")?.intValue) == 4
+        }
+        let status = try c.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/tabs").text
+        #expect(scaled, "\(status)")
+        _ = try k.ok("delete", "crd", "crontabs.stable.example.com")
+    }
+
     @Test func officialPythonClientCustomObjects() throws {
         let python = ProcessInfo.processInfo.environment["SKIFF_PYTHON"] ?? TestEnv.repoRoot + "/hack/.cache/venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
