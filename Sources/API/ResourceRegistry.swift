@@ -139,7 +139,7 @@ public enum ResourceRegistry {
     ] + governance
 
     /// Subresources whose objects are of another kind than their resource's.
-    static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]
+    public static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]
 
     /// Subresources whose kind lives in another group version (discovery's group and version fields).
     public static let subresourceGroupVersions = ["scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")]

@@ -2,6 +2,7 @@
 // apiextensions-apiserver's errors have: `spec.replicas: Invalid value: 50: spec.replicas in body
 // should be less than or equal to 10`.
 import Foundation
+import Synchronization
 
 public enum SchemaValidation {
     /// Every violation of `schema` by `value` (`path` is the value's field path, "" at the root).
@@ -152,14 +153,24 @@ public enum SchemaValidation {
     }
 }
 
-/// `pattern` as ECMA-262 regular expressions (the CRD's author's), compiled once each.
+/// `pattern` as ECMA-262 regular expressions (the CRD's author's), compiled once each: every
+/// write of a kind checks the same few patterns.
 enum SchemaPatterns {
+    static let compiled = Mutex<[String: NSRegularExpression]>([:])
+
+    static func regex(_ pattern: String) -> NSRegularExpression? {
+        if let r = compiled.withLock({ $0[pattern] }) { return r }
+        guard let r = try? NSRegularExpression(pattern: pattern) else { return nil }
+        compiled.withLock { if $0.count < 4096 { $0[pattern] = r } }
+        return r
+    }
+
     static func matches(_ s: String, _ pattern: String) -> Bool {
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return true }
+        guard let regex = regex(pattern) else { return true }
         return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }
 
-    static func compiles(_ pattern: String) -> Bool { (try? NSRegularExpression(pattern: pattern)) != nil }
+    static func compiles(_ pattern: String) -> Bool { regex(pattern) != nil }
 }
 
 /// The string formats apiextensions-apiserver checks; others are annotations only.

@@ -193,8 +193,8 @@ public final class KubernetesAPI: HTTPHandler {
         case .metrics:
             let text = metrics.render(storeRevision: (try? await store.currentRevision()) ?? 0)
             return .full(status: .ok, contentType: MetricsRegistry.contentType, body: text)
-        case .coreVersions: return JSONReply.bytes(Discovery.coreVersions(serverAddress: serverAddress).serialized())
-        case .groups: return JSONReply.bytes(Discovery.groups(served: served).serialized())
+        case .coreVersions: return rootDiscovery(request, core: true, served: served)
+        case .groups: return rootDiscovery(request, core: false, served: served)
         case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g, served: served).serialized())
         case .resourceList(let gv): return JSONReply.bytes(Discovery.resourceList(gv, served: served).serialized())
         case .openAPIV2:

@@ -70,6 +70,17 @@ let widgetSchema = #"""
         let discovery = try c.get("/apis/\(group)/v1").json
         #expect(discovery.value(at: "resources")?.arrayValue?.contains { $0["name"]?.stringValue == "widgets" && $0["namespaced"]?.boolValue == false } == true)
         #expect(try c.get("/apis").text.contains(group))
+        // Aggregated discovery (what kubectl ≥ 1.26 asks for first), v2 and v2beta1.
+        for version in ["v2", "v2beta1"] {
+            let aggregated = try c.get("/apis", accept: "application/json;g=apidiscovery.k8s.io;v=\(version);as=APIGroupDiscoveryList,application/json")
+            #expect(aggregated.headers.first { $0.key.lowercased() == "content-type" }?.value.contains("v=\(version);as=APIGroupDiscoveryList") == true)
+            let item = aggregated.json["items"]?.arrayValue?.first { $0.value(at: "metadata.name")?.stringValue == group }
+            let resource = item?["versions"]?.arrayValue?.first?["resources"]?.arrayValue?.first
+            #expect(resource?["resource"] == "widgets")
+            #expect(resource?["scope"] == "Cluster")
+            #expect(resource?["subresources"]?.arrayValue?.first?["subresource"] == "status")
+        }
+        #expect(try c.get("/api", accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList").json["items"]?.arrayValue?.first?["versions"]?.arrayValue?.first?["version"] == "v1")
         #expect(try c.get("/openapi/v3/apis/\(group)/v1").text.contains("x-kubernetes-int-or-string"))
 
         let invalid = try c.post(base, #"{"apiVersion":"\#(group)/v1","kind":"Widget","metadata":{"name":"w1"},"spec":{"size":"huge","port":1.5,"tags":["a","bb","cc"],"note":"toolong"}}"#)
