@@ -19,6 +19,10 @@ public enum CustomResourceDefinitionRules {
             crd["metadata"]?["finalizers"] = .array(finalizers)
         }
         s.validate = validate
+        s.validateUpdate = { new, old in
+            let (scope, was) = (new["spec"]?["scope"]?.stringValue ?? "", old["spec"]?["scope"]?.stringValue ?? "")
+            return scope == was ? [] : [FieldError(.invalid, field: "spec.scope", value: scope, detail: "field is immutable")]
+        }
         return s
     }()
 

@@ -30,10 +30,13 @@ public final class CustomResourceBehavior: Sendable, Equatable {
     public let strategy: ResourceStrategy
     /// The version objects are stored in (nil: this one).
     public let storageType: ResourceType?
+    /// The definition is being deleted: its objects are going, no new ones are taken.
+    public let terminating: Bool
 
     init(definitionName: String, schema: StructuralSchema?, printerColumns: [PrinterColumn], scale: ScalePaths?, categories: [String],
-         hasStatus: Bool, storageType: ResourceType?) {
+         hasStatus: Bool, storageType: ResourceType?, terminating: Bool) {
         self.definitionName = definitionName
+        self.terminating = terminating
         self.schema = schema
         self.printerColumns = printerColumns
         self.scale = scale
@@ -82,7 +85,8 @@ public enum CustomResourceTypes {
             }
             let behavior = CustomResourceBehavior(
                 definitionName: name, schema: schema, printerColumns: printerColumns(v), scale: scale, categories: categories,
-                hasStatus: subresources["status"] != nil, storageType: storage)
+                hasStatus: subresources["status"] != nil, storageType: storage,
+                terminating: crd["metadata"]?["deletionTimestamp"] != nil)
             var sub: [String: [String]] = [:]
             if subresources["status"] != nil { sub["status"] = ResourceRegistry.statusVerbs }
             if scale != nil { sub["scale"] = ResourceRegistry.statusVerbs }

@@ -236,6 +236,9 @@ public final class KubernetesAPI: HTTPHandler {
         case (.POST, nil):
             let body = try parseBody(request)
             try refuseUnknownFields(request, type, body)
+            if type.custom?.terminating == true {
+                throw APIError.methodNotAllowed("create not allowed while custom resource definition is terminating")
+            }
             if type.namespaced && rr.namespace == nil {
                 throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
             }

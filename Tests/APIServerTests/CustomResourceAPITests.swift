@@ -55,6 +55,10 @@ let widgetSchema = #"""
             .contains(#"spec.conversion.strategy: Unsupported value: \"Webhook\""#))
         // The server is still up and serves a good one.
         #expect(try c.post(path, definitionJSON(plural: "things", group: "a.example.com", kind: "Thing", schema: #"{"type":"object"}"#)).code == 201)
+        let rescoped = try c.patch(path + "/things.a.example.com", #"{"spec":{"scope":"Cluster"}}"#)
+        #expect(rescoped.code == 422)
+        #expect(rescoped.text.contains(#"spec.scope: Invalid value: \"Cluster\": field is immutable"#))
+        #expect(try c.delete(path + "/things.a.example.com").code == 200)
     }
 
     @Test func schemaValidationDefaultingPruningAndStatus() throws {
@@ -153,11 +157,7 @@ let widgetSchema = #"""
     }
 
     @Test func officialPythonClientCustomObjects() throws {
-        let python = ProcessInfo.processInfo.environment["SKIFF_PYTHON"] ?? TestEnv.repoRoot + "/hack/.cache/venv/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("no Python with the kubernetes client at \(python): run hack/test.sh (it creates the venv) or set SKIFF_PYTHON")
-            return
-        }
+        guard let python = PythonClientTests.python() else { return }
         let m = try MasterProcess()
         defer { m.stop() }
         let r = try TestEnv.capture([python, TestEnv.repoRoot + "/Tests/compat/python_custom_objects_check.py", m.url], stdin: nil)

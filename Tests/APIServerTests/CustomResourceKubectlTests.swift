@@ -157,20 +157,10 @@ func cronTab(_ name: String, namespace: String, cronSpec: String = "* * * * */5"
         #expect(try k.runArgs(["scale", "ct/my-new-cron-object", "-n", ns, "--replicas=11"]).status != 0)
 
         // Watch sees a change.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: k.binary)
-        p.arguments = ["--kubeconfig", "/dev/null", "-s", k.server, "--cache-dir", k.cacheDir, "get", "ct", "-n", ns, "-w", "--request-timeout=4s"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        Thread.sleep(forTimeInterval: 1.0)
-        _ = try k.ok("apply", "-f", "-", stdin: cronTab("watched", namespace: ns))
-        _ = try k.ok("delete", "ct", "watched", "-n", ns)
-        let deadline = Date().addingTimeInterval(6)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        if p.isRunning { p.terminate() }
-        let watched = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let watched = try k.watch(["get", "ct", "-n", ns]) {
+            _ = try k.ok("apply", "-f", "-", stdin: cronTab("watched", namespace: ns))
+            _ = try k.ok("delete", "ct", "watched", "-n", ns)
+        }
         #expect(watched.split(separator: "\n").filter { $0.hasPrefix("watched ") }.count >= 2, "\(watched)")
 
         // Deleting the definition deletes its objects, and the resource is no longer served.

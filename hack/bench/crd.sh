@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source hack/bench/lib.sh
 COUNT=${1:-2000}
-swift build -c release --product skiff >/dev/null
-bin=$(swift build -c release --show-bin-path)
+# SWIFT_BUILD_FLAGS: e.g. --scratch-path DIR, to build beside a debug build in use.
+swift build -c release ${SWIFT_BUILD_FLAGS:-} --product skiff >/dev/null
+bin=$(swift build -c release ${SWIFT_BUILD_FLAGS:-} --show-bin-path)
 data=$(mktemp -d /tmp/skiff-crdbench.XXXXXX)
 port=$(free_port)
 "$bin/skiff" master --listen 127.0.0.1:$port --dns-port 0 --data-dir "$data" --no-scheduler --no-controllers 2>"$data/master.log" &

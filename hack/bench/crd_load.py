@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.parse
 
+from api_load import request   # (the same raw HTTP/1.1 exchange as api.sh's load)
+
 KINDS = {
     "configmaps": ("/api/v1/namespaces/{ns}/configmaps",
                    lambda i: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"o{i}"},
@@ -20,22 +22,6 @@ KINDS = {
                             "spec": {"cronSpec": "* * * * */5", "image": "my-awesome-cron-image", "replicas": 2}}),
 }
 CONNECTIONS = 20
-
-
-async def request(reader, writer, host, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else b""
-    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-    writer.write(head.encode() + data)
-    await writer.drain()
-    status = await reader.readline()
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return int(status.split()[1]), await reader.readexactly(length)
 
 
 async def parallel(u, jobs, expect):
