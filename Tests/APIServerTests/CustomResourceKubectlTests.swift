@@ -96,7 +96,8 @@ func cronTab(_ name: String, namespace: String, cronSpec: String = "* * * * */5"
 }
 
 @Suite(.serialized) struct CustomResourceKubectlTests {
-    @Test(arguments: ["1.33", "1.27"])
+    /// Every installed kubectl, 1.27 to 1.33 (aggregated discovery v2beta1 up to 1.29, v2 after).
+    @Test(arguments: ["1.33", "1.32", "1.31", "1.30", "1.29", "1.28", "1.27"])
     func cronTabLifecycle(version: String) throws {
         let m = try MasterProcess()
         defer { m.stop() }
