@@ -133,6 +133,22 @@ let widgetSchema = #"""
         #expect(try c.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.\(group)").code == 200)
     }
 
+    @Test func namespaceDeletionDeletesCustomResources() throws {
+        let m = try MasterProcess()
+        defer { m.stop() }
+        let c = m.client
+        let group = "n\(Int.random(in: 1000...9999)).example.com"
+        #expect(try c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                           definitionJSON(plural: "gadgets", group: group, kind: "Gadget", schema: #"{"type":"object"}"#)).code == 201)
+        let ns = TestEnv.uniqueName("gadgets")
+        #expect(try c.post("/api/v1/namespaces", #"{"metadata":{"name":"\#(ns)"}}"#).code == 201)
+        let base = "/apis/\(group)/v1/namespaces/\(ns)/gadgets"
+        #expect(try c.post(base, #"{"apiVersion":"\#(group)/v1","kind":"Gadget","metadata":{"name":"g"}}"#).code == 201)
+        #expect(try c.delete("/api/v1/namespaces/\(ns)").code == 200)
+        #expect(TestEnv.eventually(15) { (try? c.get("/api/v1/namespaces/\(ns)").code) == 404 })
+        #expect(try c.get(base).json["items"]?.arrayValue?.isEmpty == true)
+    }
+
     /// The HPA controller finds a custom kind through discovery and scales it through its scale subresource.
     @Test func autoscalerScalesACustomResource() throws {
         let m = try MasterProcess(controllers: true)
