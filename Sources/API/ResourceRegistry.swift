@@ -173,19 +173,24 @@ public enum ResourceRegistry {
 public struct ServedResources: Sendable {
     public let all: [ResourceType]
     public let groupVersions: [String]
+    /// By "<groupVersion>/<plural>": every request routes through a lookup, custom kinds last in `all`.
+    let byPath: [String: ResourceType]
 
     public static let builtIn = ServedResources(custom: [])
 
     public init(custom: [ResourceType]) {
         all = ResourceRegistry.all + custom
         var seen: [String] = []
-        for r in all where !seen.contains(r.groupVersion) { seen.append(r.groupVersion) }
+        var byPath: [String: ResourceType] = [:]
+        for r in all {
+            if !seen.contains(r.groupVersion) { seen.append(r.groupVersion) }
+            if byPath[r.groupVersion + "/" + r.plural] == nil { byPath[r.groupVersion + "/" + r.plural] = r }
+        }
         groupVersions = seen
+        self.byPath = byPath
     }
 
-    public func lookup(groupVersion: String, plural: String) -> ResourceType? {
-        all.first { $0.groupVersion == groupVersion && $0.plural == plural }
-    }
+    public func lookup(groupVersion: String, plural: String) -> ResourceType? { byPath[groupVersion + "/" + plural] }
 
     public func lookup(apiVersion: String, kind: String) -> ResourceType? {
         all.first { $0.groupVersion == apiVersion && $0.kind == kind }
