@@ -9,6 +9,7 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
         case tooLong = "FieldValueTooLong"
         case forbidden = "FieldValueForbidden"
         case notFound = "FieldValueNotFound"
+        case tooMany = "FieldValueTooMany"
     }
     public let kind: Kind
     /// e.g. "metadata.labels", "spec.selector.matchExpressions[0].key".
@@ -43,6 +44,7 @@ public struct FieldError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooLong: return "\(field): Too long: \(detail)"
         case .forbidden: return "\(field): Forbidden: \(detail)"
         case .notFound: return "\(field): Not found: \"\(value)\""
+        case .tooMany: return "\(field): Too many: \(value): \(detail)"
         }
     }
 }

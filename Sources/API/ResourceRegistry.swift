@@ -23,12 +23,21 @@ public struct ResourceType: Sendable, Equatable {
     public var inAllCategory: Bool
     /// What discovery lists and the server accepts (read-only kinds such as the metrics: get, list).
     public var verbs: [String] = ResourceRegistry.crud
+    /// A CustomResourceDefinition's version: its schema, subresources and columns (nil: built in).
+    public var custom: CustomResourceBehavior? = nil
     /// The resource metrics: computed by the master's metrics pipeline, never stored.
     public var isResourceMetrics: Bool { group == "metrics.k8s.io" }
     /// The reviews: questions to the server (AccessReviews), created and answered, never stored.
     public var isReview: Bool { group == "authentication.k8s.io" || group == "authorization.k8s.io" }
 
     public var groupVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// A resource a client learnt of from the server's discovery (a custom resource).
+    public static func discovered(group: String, version: String, plural: String, singular: String, kind: String,
+                                  namespaced: Bool, subresources: [String: [String]]) -> ResourceType {
+        ResourceType(group: group, version: version, plural: plural, singular: singular, kind: kind, namespaced: namespaced,
+                     shortNames: [], subresources: subresources, inAllCategory: false)
+    }
 }
 
 public enum ResourceRegistry {
@@ -117,6 +126,9 @@ public enum ResourceRegistry {
               namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding",
               kind: "ClusterRoleBinding", namespaced: false, shortNames: [], subresources: [:], inAllCategory: false),
+        .init(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition",
+              kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], subresources: ["status": statusVerbs],
+              inAllCategory: false),
         .init(group: "apiregistration.k8s.io", version: "v1", plural: "apiservices", singular: "apiservice", kind: "APIService",
               namespaced: false, shortNames: [], subresources: ["status": statusVerbs], inAllCategory: false),
         // The resource metrics (metrics-server's discovery: no singular names, get and list only).
@@ -127,7 +139,7 @@ public enum ResourceRegistry {
     ] + governance
 
     /// Subresources whose objects are of another kind than their resource's.
-    static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]
+    public static let subresourceKinds = ["scale": "Scale", "binding": "Binding", "exec": "PodExecOptions", "eviction": "Eviction"]
 
     /// Subresources whose kind lives in another group version (discovery's group and version fields).
     public static let subresourceGroupVersions = ["scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")]
@@ -145,27 +157,56 @@ public enum ResourceRegistry {
     /// The version a resource served in several keeps its objects in (the others are views
     /// converted on the way in and out: VersionConversion); a resource served once is its own.
     public static func storageType(of type: ResourceType) -> ResourceType {
-        all.first { $0.group == type.group && $0.plural == type.plural } ?? type
+        if let custom = type.custom { return custom.storageType ?? type }
+        return all.first { $0.group == type.group && $0.plural == type.plural } ?? type
     }
 
     public static func isStorageVersion(_ type: ResourceType) -> Bool { storageType(of: type) == type }
 
-    public static var groupVersions: [String] {
+    public static var groupVersions: [String] { ServedResources.builtIn.groupVersions }
+
+    /// The discovery list for one group version (main resources and their subresources).
+    public static func resources(in groupVersion: String) -> [APIResource] { ServedResources.builtIn.resources(in: groupVersion) }
+}
+
+/// Every resource served now: the built-in ones and those of Established CustomResourceDefinitions.
+public struct ServedResources: Sendable {
+    public let all: [ResourceType]
+    public let groupVersions: [String]
+    /// By "<groupVersion>/<plural>": every request routes through a lookup, custom kinds last in `all`.
+    let byPath: [String: ResourceType]
+
+    public static let builtIn = ServedResources(custom: [])
+
+    public init(custom: [ResourceType]) {
+        all = ResourceRegistry.all + custom
         var seen: [String] = []
-        for r in all where !seen.contains(r.groupVersion) { seen.append(r.groupVersion) }
-        return seen
+        var byPath: [String: ResourceType] = [:]
+        for r in all {
+            if !seen.contains(r.groupVersion) { seen.append(r.groupVersion) }
+            if byPath[r.groupVersion + "/" + r.plural] == nil { byPath[r.groupVersion + "/" + r.plural] = r }
+        }
+        groupVersions = seen
+        self.byPath = byPath
+    }
+
+    public func lookup(groupVersion: String, plural: String) -> ResourceType? { byPath[groupVersion + "/" + plural] }
+
+    public func lookup(apiVersion: String, kind: String) -> ResourceType? {
+        all.first { $0.groupVersion == apiVersion && $0.kind == kind }
     }
 
     /// The discovery list for one group version (main resources and their subresources).
-    public static func resources(in groupVersion: String) -> [APIResource] {
+    public func resources(in groupVersion: String) -> [APIResource] {
         var out: [APIResource] = []
         for r in all where r.groupVersion == groupVersion {
+            let categories = r.custom?.categories ?? (r.inAllCategory ? ["all"] : [])
             out.append(APIResource(name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind,
                                    verbs: r.verbs,
                                    shortNames: r.shortNames.isEmpty ? nil : r.shortNames,
-                                   categories: r.inAllCategory ? ["all"] : nil))
+                                   categories: categories.isEmpty ? nil : categories))
             for (sub, verbs) in r.subresources.sorted(by: { $0.key < $1.key }) {
-                let kind = subresourceKinds[sub] ?? r.kind
+                let kind = ResourceRegistry.subresourceKinds[sub] ?? r.kind
                 out.append(APIResource(name: "\(r.plural)/\(sub)", singularName: "", namespaced: r.namespaced, kind: kind,
                                        verbs: verbs, shortNames: nil, categories: nil))
             }

@@ -62,6 +62,7 @@ extension ResourceStrategy {
         case "PodDisruptionBudget": return PolicyRules.podDisruptionBudget
         case "HorizontalPodAutoscaler": return AutoscalingRules.horizontalPodAutoscaler
         case "APIService": return APIServiceRules.strategy
+        case "CustomResourceDefinition": return CustomResourceDefinitionRules.strategy
         case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
             var rbac = ResourceStrategy()
             rbac.nameRule = NameValidation.pathSegment

@@ -10,6 +10,11 @@ public enum VersionConversion {
     /// The object as the storage version holds it (the request's version is `type`'s).
     public static func toStorage(_ object: JSONValue, from type: ResourceType) -> JSONValue {
         guard case .object = object, object["kind"]?.stringValue == type.kind || object["kind"] == nil else { return object }
+        if let storage = type.custom?.storageType {   // (conversion None: only the apiVersion changes)
+            var stored = object
+            stored["apiVersion"] = .string(storage.groupVersion)
+            return stored
+        }
         switch (type.kind, type.groupVersion) {
         case ("HorizontalPodAutoscaler", "autoscaling/v1"): return HPAConversion.v1ToV2(object)
         default: return object
@@ -26,6 +31,11 @@ public enum VersionConversion {
             return list
         }
         guard object["kind"]?.stringValue == type.kind else { return object }
+        if type.custom != nil {
+            var served = object
+            served["apiVersion"] = .string(type.groupVersion)
+            return served
+        }
         switch (type.kind, type.groupVersion) {
         case ("HorizontalPodAutoscaler", "autoscaling/v1"): return HPAConversion.v2ToV1(object)
         default: return object

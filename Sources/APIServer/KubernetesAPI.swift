@@ -18,6 +18,8 @@ public final class KubernetesAPI: HTTPHandler {
     let advertised = Mutex("127.0.0.1:6443")
     var serverAddress: String { advertised.withLock { $0 } }
     let namespaces: NamespaceController
+    /// The CustomResourceDefinitions' resources, followed as the definitions change.
+    let customResources: CustomResourceCatalog
     /// Mutating requests are recorded here when set (`--audit-log-path`).
     let audit: AuditLog?
     /// Authentication and authorization (nil: the plain-HTTP loopback mode, where every caller is admin).
@@ -50,7 +52,8 @@ public final class KubernetesAPI: HTTPHandler {
                                       mountsServiceAccountTokens: serviceAccountTokens != nil)
         self.storage = storage
         access = tokens.map { AccessControl(tokens: $0, serviceAccounts: serviceAccountTokens, storage: storage) }
-        namespaces = NamespaceController(storage: storage)
+        customResources = CustomResourceCatalog(storage: storage)
+        namespaces = NamespaceController(storage: storage, customResources: customResources)
     }
 
     var store: any KeyValueStore { storage.store }
@@ -88,6 +91,7 @@ public final class KubernetesAPI: HTTPHandler {
         await storage.ensureSystemPriorityClasses()
         await ensureMetricsAPIService()
         await namespaces.resume()
+        customResources.follow()
     }
 
     func ensureDefaultServiceAccount(_ namespace: String) async { await storage.ensureDefaultServiceAccount(namespace) }
@@ -107,7 +111,7 @@ public final class KubernetesAPI: HTTPHandler {
         var user = UserInfo(name: "system:admin", groups: ["system:masters", "system:authenticated"])
         let reply: HTTPReply
         do {
-            let route = RequestInfo.route(request.path)
+            let route = RequestInfo.route(request.path, served: customResources.served)
             if case .resource(let rr) = route {
                 verb = Self.verb(request, rr)
                 routed = rr
@@ -124,6 +128,8 @@ public final class KubernetesAPI: HTTPHandler {
                 reply = try await handleResource(request, rr, user: user)
                 // A role or binding changed: the next check reads them again (after the write, so no stale reload sticks).
                 if rr.type.group == "rbac.authorization.k8s.io" && request.method != .GET { access?.invalidate() }
+                // A definition changed: what is served changes with it before the reply goes out.
+                if rr.type == CustomResourceCatalog.definitionType && request.method != .GET { await customResources.reload() }
             } else {
                 reply = try await handleNonResource(request)
             }
@@ -174,10 +180,11 @@ public final class KubernetesAPI: HTTPHandler {
         guard request.method == .GET || request.method == .HEAD else {
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
         }
-        switch RequestInfo.route(request.path) {
+        let served = customResources.served
+        switch RequestInfo.route(request.path, served: served) {
         case .root:
             let paths: [JSONValue] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
-                + ResourceRegistry.groupVersions.filter { $0.contains("/") }.map { .string("/apis/" + $0) }
+                + served.groupVersions.filter { $0.contains("/") }.map { .string("/apis/" + $0) }
             return JSONReply.bytes(JSONValue.object(JSONObject([("paths", .array(paths))])).serialized())
         case .version: return JSONReply.bytes(Discovery.version.serialized())
         case .healthz:
@@ -186,15 +193,15 @@ public final class KubernetesAPI: HTTPHandler {
         case .metrics:
             let text = metrics.render(storeRevision: (try? await store.currentRevision()) ?? 0)
             return .full(status: .ok, contentType: MetricsRegistry.contentType, body: text)
-        case .coreVersions: return JSONReply.bytes(Discovery.coreVersions(serverAddress: serverAddress).serialized())
-        case .groups: return JSONReply.bytes(Discovery.groups.serialized())
-        case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g).serialized())
-        case .resourceList(let gv): return JSONReply.bytes(Discovery.resourceList(gv).serialized())
+        case .coreVersions: return rootDiscovery(request, core: true, served: served)
+        case .groups: return rootDiscovery(request, core: false, served: served)
+        case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g, served: served).serialized())
+        case .resourceList(let gv): return JSONReply.bytes(Discovery.resourceList(gv, served: served).serialized())
         case .openAPIV2:
             return .full(status: .ok, contentType: "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", body: [])
-        case .openAPIV3Root: return JSONReply.bytes(Discovery.openAPIV3Root.serialized())
+        case .openAPIV3Root: return JSONReply.bytes(Discovery.openAPIV3Root(served: served).serialized())
         case .openAPIV3(let key):
-            guard let doc = Discovery.openAPIV3(key) else { throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")) }
+            guard let doc = Discovery.openAPIV3(key, served: served) else { throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")) }
             return JSONReply.bytes(doc.serialized())
         default:
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
@@ -222,12 +229,16 @@ public final class KubernetesAPI: HTTPHandler {
             let kv = try await storage.getRaw(type, namespace: rr.namespace, name: name)
             if wantsTable(request) {
                 let obj = ObjectCodec.decode(kv.value, revision: kv.modRevision)
-                return JSONReply.bytes(Tables.table([obj], kind: type.kind, resourceVersion: String(kv.modRevision), continueToken: nil,
+                return JSONReply.bytes(Tables.table([obj], kind: type.kind, custom: type.custom, resourceVersion: String(kv.modRevision), continueToken: nil,
                                                     includeObject: request.query["includeObject"] ?? "Metadata").serialized())
             }
             return JSONReply.bytes(ObjectCodec.render(kv.value, revision: kv.modRevision))
         case (.POST, nil):
             let body = try parseBody(request)
+            try refuseUnknownFields(request, type, body)
+            if type.custom?.terminating == true {
+                throw APIError.methodNotAllowed("create not allowed while custom resource definition is terminating")
+            }
             if type.namespaced && rr.namespace == nil {
                 throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
             }
@@ -239,6 +250,7 @@ public final class KubernetesAPI: HTTPHandler {
             return JSONReply.bytes(created.object.serialized(), code: 201)
         case (.PUT, let name?):
             let body = try parseBody(request)
+            try refuseUnknownFields(request, type, body)
             let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, dryRun: dryRun,
                                                              fields: .update(try fieldOwner(request))) { _ in
                 var b = body
@@ -319,7 +331,7 @@ public final class KubernetesAPI: HTTPHandler {
     }
 
     func filter(_ request: HTTPRequest, _ type: ResourceType) throws -> Filter {
-        var f = Filter(strategy: ResourceStrategy.forKind(type.kind))
+        var f = Filter(strategy: type.strategy)
         do {
             if let l = request.query["labelSelector"], !l.isEmpty { f.labels = try LabelSelector(parsing: l) }
             if let fs = request.query["fieldSelector"], !fs.isEmpty {
@@ -377,7 +389,7 @@ public final class KubernetesAPI: HTTPHandler {
         let token = (more && limit != nil) ? matched.last.map { ObjectCodec.continueToken(revision: listRevision, after: $0.0.key) } : nil
         if wantsTable(request) {
             let objects = matched.map { $0.1 ?? ObjectCodec.decode($0.0.value, revision: $0.0.modRevision) }
-            return JSONReply.bytes(Tables.table(objects, kind: type.kind, resourceVersion: String(listRevision), continueToken: token,
+            return JSONReply.bytes(Tables.table(objects, kind: type.kind, custom: type.custom, resourceVersion: String(listRevision), continueToken: token,
                                                 includeObject: request.query["includeObject"] ?? "Metadata").serialized())
         }
         var out: [UInt8] = []

@@ -7,9 +7,13 @@ import Synchronization
 
 final class NamespaceController: Sendable {
     let storage: ResourceStorage
+    let customResources: CustomResourceCatalog
     private let running = Mutex<Set<String>>([])
 
-    init(storage: ResourceStorage) { self.storage = storage }
+    init(storage: ResourceStorage, customResources: CustomResourceCatalog) {
+        self.storage = storage
+        self.customResources = customResources
+    }
 
     /// Starts finalizing `name` unless that is already under way.
     func finalize(_ name: String) {
@@ -41,7 +45,7 @@ final class NamespaceController: Sendable {
     /// One pass: delete what is left; true once the namespace itself is gone.
     func finalizeOnce(_ name: String) async throws -> Bool {
         var remaining = 0
-        for type in ResourceRegistry.all where type.namespaced && ResourceRegistry.isStorageVersion(type) && !type.isResourceMetrics {
+        for type in customResources.served.all where type.namespaced && ResourceRegistry.isStorageVersion(type) && !type.isResourceMetrics {
             let list = try await storage.store.list(prefix: ResourceStorage.listPrefix(type, namespace: name), limit: nil, continueAfter: nil, revision: nil)
             for kv in list.items {
                 remaining += 1

@@ -24,7 +24,7 @@ struct ResourceRequest: Equatable {
 }
 
 enum RequestInfo {
-    static func route(_ path: String) -> Route {
+    static func route(_ path: String, served: ServedResources = .builtIn) -> Route {
         let segs = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard let first = segs.first else { return .root }
         switch first {
@@ -40,21 +40,21 @@ enum RequestInfo {
             if segs.count == 1 { return .coreVersions }
             guard segs[1] == "v1" else { return .notFound }
             if segs.count == 2 { return .resourceList("v1") }
-            return resource(groupVersion: "v1", Array(segs[2...]))
+            return resource(groupVersion: "v1", Array(segs[2...]), served: served)
         case "apis":
             if segs.count == 1 { return .groups }
-            if segs.count == 2 { return ResourceRegistry.groupVersions.contains { $0.hasPrefix(segs[1] + "/") } ? .group(segs[1]) : .notFound }
+            if segs.count == 2 { return served.groupVersions.contains { $0.hasPrefix(segs[1] + "/") } ? .group(segs[1]) : .notFound }
             let gv = segs[1] + "/" + segs[2]
-            guard ResourceRegistry.groupVersions.contains(gv) else { return .notFound }
+            guard served.groupVersions.contains(gv) else { return .notFound }
             if segs.count == 3 { return .resourceList(gv) }
-            return resource(groupVersion: gv, Array(segs[3...]))
+            return resource(groupVersion: gv, Array(segs[3...]), served: served)
         default:
             return .notFound
         }
     }
 
     /// `rest` is what follows the group version: [namespaces, ns, plural, name, sub] or [plural, name, sub].
-    static func resource(groupVersion: String, _ rest: [String]) -> Route {
+    static func resource(groupVersion: String, _ rest: [String], served: ServedResources) -> Route {
         var rest = rest
         var namespace: String?
         if rest.count >= 3, rest[0] == "namespaces" {
@@ -66,7 +66,7 @@ enum RequestInfo {
             namespace = rest[1]
             rest = Array(rest[2...])
         }
-        guard let type = ResourceRegistry.lookup(groupVersion: groupVersion, plural: rest[0]) else { return .notFound }
+        guard let type = served.lookup(groupVersion: groupVersion, plural: rest[0]) else { return .notFound }
         if namespace != nil && !type.namespaced { return .notFound }
         let name = rest.count > 1 ? rest[1] : nil
         let sub = rest.count > 2 ? rest[2] : nil

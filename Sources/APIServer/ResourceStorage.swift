@@ -69,7 +69,7 @@ final class ResourceStorage: Sendable {
     /// Validates and stores a new object; returns it as stored and its revision.
     func create(_ type: ResourceType, namespace: String?, body: JSONValue, dryRun: Bool = false,
                 fields: FieldTracking = .untracked) async throws -> StoredObject {
-        let strategy = ResourceStrategy.forKind(type.kind)
+        let strategy = type.strategy
         var obj = try checkTypeMeta(body, type)
         let givenFields = ManagedFieldsEntry.entries(of: obj)
         var meta = obj["metadata"]?.objectValue ?? JSONObject()
@@ -230,7 +230,7 @@ final class ResourceStorage: Sendable {
 
     func writer(_ owner: FieldOwner, _ type: ResourceType, _ strategy: ResourceStrategy) -> FieldWriter {
         FieldWriter(manager: owner.manager, apiVersion: type.groupVersion, subresource: owner.subresource,
-                    kindHasStatus: strategy.hasStatus, types: .builtIn(kind: type.kind), now: ObjectCodec.timestamp())
+                    kindHasStatus: strategy.hasStatus, types: .of(type), now: ObjectCodec.timestamp())
     }
 
     /// Reads the object, applies `mutate`, validates and compare-and-swaps; retries on a race
@@ -238,7 +238,7 @@ final class ResourceStorage: Sendable {
     func guaranteedUpdate(_ type: ResourceType, namespace: String?, name: String, target: UpdateTarget = .main,
                           dryRun: Bool = false, fields: FieldTracking = .untracked,
                           mutate: (JSONValue) throws -> JSONValue) async throws -> StoredObject {
-        let strategy = ResourceStrategy.forKind(type.kind)
+        let strategy = type.strategy
         let key = Self.key(type, namespace: namespace, name: name)
         for _ in 0..<16 {
             guard let kv = try await store.get(key) else { throw APIError.notFound(type, name) }

@@ -54,9 +54,9 @@ extension KubernetesAPI {
         let shown = view ?? rr.type
         var config = try applyConfiguration(request, type: shown, name: name, namespace: rr.namespace)
         if view != nil { config = VersionConversion.toStorage(config, from: shown) }
-        let strategy = ResourceStrategy.forKind(rr.type.kind)
+        let strategy = rr.type.strategy
         let writer = FieldWriter(manager: manager, apiVersion: shown.groupVersion, subresource: target.subresource,
-                                 kindHasStatus: strategy.hasStatus, types: .builtIn(kind: rr.type.kind), now: ObjectCodec.timestamp())
+                                 kindHasStatus: strategy.hasStatus, types: .of(rr.type), now: ObjectCodec.timestamp())
         let applyTo: (JSONValue?) throws -> JSONValue = { live in
             var unpinned = live
             unpinned?["metadata"]?["resourceVersion"] = nil   // only the configuration may pin a version

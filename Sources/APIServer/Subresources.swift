@@ -52,7 +52,8 @@ extension KubernetesAPI {
                 var o = current
                 if let rv = s["metadata"]?["resourceVersion"]?.stringValue, request.method == .PUT { o["metadata"]?["resourceVersion"] = .string(rv) }
                 else { o["metadata"]?["resourceVersion"] = nil }
-                o["spec"]?["replicas"] = .int(replicas)
+                if let paths = type.custom?.scale, let path = FieldPath(paths.specReplicasPath) { path.set(.int(replicas), in: &o) }
+                else { o["spec"]?["replicas"] = .int(replicas) }
                 return o
             }
             return JSONReply.bytes(scale(of: updated.object, type: type).serialized())
@@ -94,6 +95,7 @@ extension KubernetesAPI {
 
     /// The autoscaling/v1 Scale view of a workload.
     func scale(of o: JSONValue, type: ResourceType) -> JSONValue {
+        if let paths = type.custom?.scale { return Self.customScale(of: o, paths) }
         let meta = o["metadata"] ?? .null
         var selector = ""
         if type.kind == "ReplicationController" {
@@ -106,6 +108,18 @@ extension KubernetesAPI {
                              "resourceVersion": meta["resourceVersion"] ?? "", "creationTimestamp": meta["creationTimestamp"] ?? .null],
                 "spec": ["replicas": .int(o["spec"]?["replicas"]?.intValue ?? 0)],
                 "status": ["replicas": .int(o["status"]?["replicas"]?.intValue ?? 0), "selector": .string(selector)]]
+    }
+
+    /// A custom resource's Scale, read through its CRD's paths (a missing path reads as 0 / no selector).
+    static func customScale(of o: JSONValue, _ paths: ScalePaths) -> JSONValue {
+        let meta = o["metadata"] ?? .null
+        func replicas(_ path: String) -> Int64 { FieldPath(path)?.first(in: o)?.intValue ?? 0 }
+        var status: JSONValue = ["replicas": .int(replicas(paths.statusReplicasPath))]
+        if let path = paths.labelSelectorPath, let selector = FieldPath(path)?.first(in: o)?.stringValue { status["selector"] = .string(selector) }
+        return ["kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": ["name": meta["name"] ?? "", "namespace": meta["namespace"] ?? .null, "uid": meta["uid"] ?? "",
+                             "resourceVersion": meta["resourceVersion"] ?? "", "creationTimestamp": meta["creationTimestamp"] ?? .null],
+                "spec": ["replicas": .int(replicas(paths.specReplicasPath))], "status": status]
     }
 }
 

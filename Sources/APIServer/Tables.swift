@@ -56,6 +56,7 @@ enum Tables {
         case "PodDisruptionBudget": return policyColumns(name: name, age: age)
         case "HorizontalPodAutoscaler": return autoscalingColumns(name: name, age: age)
         case "APIService": return apiServiceColumns(name: name, age: age)
+        case "CustomResourceDefinition": return definitionColumns
         default: return governanceColumns(kind, name: name, age: age) ?? [name, age]
         }
     }
@@ -202,8 +203,9 @@ enum Tables {
     }
 
     /// One row: its cells and the object (full, or PartialObjectMetadata by default).
-    static func row(_ o: JSONValue, kind: String, includeObject: String, now: Date) -> JSONValue {
-        var row: JSONValue = ["cells": .array(cells(for: o, kind: kind, now: now))]
+    static func row(_ o: JSONValue, kind: String, custom: CustomResourceBehavior?, includeObject: String, now: Date) -> JSONValue {
+        let cells = custom.map { customCells(o, $0, now: now) } ?? (kind == "CustomResourceDefinition" ? definitionCells(o) : cells(for: o, kind: kind, now: now))
+        var row: JSONValue = ["cells": .array(cells)]
         switch includeObject {
         case "None": break
         case "Object": row["object"] = o
@@ -213,14 +215,15 @@ enum Tables {
         return row
     }
 
-    static func table(_ objects: [JSONValue], kind: String, resourceVersion: String, continueToken: String?,
-                      includeObject: String, withColumns: Bool = true) -> JSONValue {
+    static func table(_ objects: [JSONValue], kind: String, custom: CustomResourceBehavior? = nil, resourceVersion: String,
+                      continueToken: String?, includeObject: String, withColumns: Bool = true) -> JSONValue {
         let now = Date()
         var meta: JSONValue = ["resourceVersion": .string(resourceVersion)]
         if let continueToken { meta["continue"] = .string(continueToken) }
         var t: JSONValue = ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta]
-        t["columnDefinitions"] = withColumns ? .array(columns(for: kind).map(\.json)) : .array([])
-        t["rows"] = .array(objects.map { row($0, kind: kind, includeObject: includeObject, now: now) })
+        let columns = custom.map(customColumns) ?? columns(for: kind)
+        t["columnDefinitions"] = withColumns ? .array(columns.map(\.json)) : .array([])
+        t["rows"] = .array(objects.map { row($0, kind: kind, custom: custom, includeObject: includeObject, now: now) })
         return t
     }
 }

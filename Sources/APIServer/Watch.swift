@@ -46,7 +46,8 @@ extension KubernetesAPI {
         }
 
         let (chunks, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingOldest(4096))
-        let encoder = WatchEncoder(kind: type.kind, groupVersion: type.groupVersion, table: table, includeObject: includeObject)
+        let encoder = WatchEncoder(kind: type.kind, custom: type.custom, groupVersion: type.groupVersion, table: table,
+                                   includeObject: includeObject)
         let open = metrics.watchOpened(rr)
         let sent = metrics.watchEventCounter(type)
         let task = Task {
@@ -103,13 +104,15 @@ extension KubernetesAPI {
 /// Encodes watch events; keeps whether the Table columns were sent (only the first event has them).
 struct WatchEncoder: Sendable {
     let kind: String
+    let custom: CustomResourceBehavior?
     let groupVersion: String
     let table: Bool
     let includeObject: String
     var sentColumns = false
 
-    init(kind: String, groupVersion: String, table: Bool, includeObject: String) {
+    init(kind: String, custom: CustomResourceBehavior? = nil, groupVersion: String, table: Bool, includeObject: String) {
         self.kind = kind
+        self.custom = custom
         self.groupVersion = groupVersion
         self.table = table
         self.includeObject = includeObject
@@ -123,7 +126,7 @@ struct WatchEncoder: Sendable {
         out.append(contentsOf: #"","object":"#.utf8)
         if table {
             let obj = parsed ?? ObjectCodec.decode(stored, revision: revision)
-            Tables.table([obj], kind: kind, resourceVersion: String(revision), continueToken: nil,
+            Tables.table([obj], kind: kind, custom: custom, resourceVersion: String(revision), continueToken: nil,
                          includeObject: includeObject, withColumns: !sentColumns).write(to: &out)
             sentColumns = true
         } else {

@@ -88,7 +88,7 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
         let scale: Scale
         let targetType: ResourceType
         do {
-            targetType = try Self.targetType(ref)
+            targetType = try Self.targetType(ref, scales: scales)
             scale = try scales.scale(targetType, namespace: hpa.namespace, name: ref.name ?? "")
         } catch {
             set(&hpa, "AbleToScale", .false, "FailedGetScale", "the HPA controller was unable to get the target's current scale: \(error)", now: now)
@@ -269,10 +269,11 @@ final class HorizontalPodAutoscalerController: Controller, InitialKeys, @uncheck
     }
 
     /// The resource a scale target reference names, if it has a scale subresource.
-    static func targetType(_ ref: CrossVersionObjectReference) throws -> ResourceType {
+    /// (Custom resources are found through the server's discovery: `scales` resolves them.)
+    static func targetType(_ ref: CrossVersionObjectReference, scales: ScaleClient) throws -> ResourceType {
         let apiVersion = ref.apiVersion ?? "v1"
         let kind = ref.kind ?? ""
-        guard let type = ResourceRegistry.lookup(apiVersion: apiVersion, kind: kind) else {
+        guard let type = try scales.resource(apiVersion: apiVersion, kind: kind) else {
             let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
             throw ReplicaCalculationError(description: "unable to determine resource for scale target reference: no matches for kind \"\(kind)\" in group \"\(group)\"")
         }

@@ -31,6 +31,23 @@ struct Kubectl {
         return r.out
     }
 
+    /// `kubectl ARGS -w` for about 4 s while `changes` runs: what it printed.
+    func watch(_ args: [String], during changes: () throws -> Void) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["--kubeconfig", "/dev/null", "-s", server, "--cache-dir", cacheDir] + args + ["-w", "--request-timeout=4s"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        try changes()
+        let deadline = Date().addingTimeInterval(6)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        if p.isRunning { p.terminate() }
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
     func runArgs(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let r = try TestEnv.capture([binary, "--kubeconfig", "/dev/null", "-s", server, "--cache-dir", cacheDir] + args, stdin: stdin)
         return (r.status, r.stdout, r.stderr)
@@ -179,21 +196,11 @@ data:
         defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
         _ = try k.ok("create", "-f", "-", stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: seed}\ndata: {a: b}\n")
         // `get -w` in the background for a few seconds while things change.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: k.binary)
-        p.arguments = ["--kubeconfig", "/dev/null", "-s", k.server, "--cache-dir", k.cacheDir, "get", "configmaps", "-w", "--request-timeout=4s"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        Thread.sleep(forTimeInterval: 1.0)
-        _ = try k.ok("create", "-f", "-", stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\ndata: {x: \"y\"}\n")
-        _ = try k.ok("label", "configmap", "watched", "step=2")
-        _ = try k.ok("delete", "configmap", "watched")
-        let deadline = Date().addingTimeInterval(6)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        if p.isRunning { p.terminate() }
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = try k.watch(["get", "configmaps"]) {
+            _ = try k.ok("create", "-f", "-", stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\ndata: {x: \"y\"}\n")
+            _ = try k.ok("label", "configmap", "watched", "step=2")
+            _ = try k.ok("delete", "configmap", "watched")
+        }
         let lines = text.split(separator: "\n")
         #expect(lines.first?.hasPrefix("NAME") == true)
         #expect(lines.contains { $0.hasPrefix("seed ") })

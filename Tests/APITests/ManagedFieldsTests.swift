@@ -28,7 +28,7 @@ import Testing
         #expect(nginx?["."] == .object(JSONObject()))
         #expect(nginx?["f:ports"]?[#"k:{"containerPort":80,"protocol":"TCP"}"#]?["f:containerPort"] == .object(JSONObject()))
         #expect(v1["f:spec"]?["f:selector"] == .object(JSONObject()))   // a LabelSelector is owned whole
-        let paths = set.paths.map(FieldPath.describe)
+        let paths = set.paths.map(ManagedPath.describe)
         #expect(paths.contains(#".spec.template.spec.containers[name="nginx"].image"#))
         #expect(paths.contains(#".spec.template.spec.containers[name="nginx"].ports[containerPort=80,protocol="TCP"]"#))
         #expect(FieldSet(fieldsV1: ["x:bad": .object(JSONObject())]) == nil)
@@ -65,7 +65,7 @@ import Testing
         #expect(e.count == 2)
         let scaler = e.first { $0.manager == "kubectl-scale" }
         #expect(scaler?.subresource == "scale")
-        #expect(scaler?.fields.paths.map(FieldPath.describe) == [".spec.replicas"])
+        #expect(scaler?.fields.paths.map(ManagedPath.describe) == [".spec.replicas"])
         #expect(e.first { $0.manager == "kubectl-create" }?.fields["f:spec"]["f:replicas"].isEmpty == true)
         // Nothing changed: the entries stay as they were.
         #expect(FieldManager.update(old: after, new: after, entries: e, writer: writer("other")) == after)
@@ -152,7 +152,7 @@ import Testing
         new["status"] = ["replicas": 1]
         new["spec"]?["replicas"] = 9   // not this writer's to own
         let out = FieldManager.update(old: old, new: new, entries: [], writer: writer("kube-controller-manager", subresource: "status"))
-        #expect(entries(out).first?.fields.paths.map(FieldPath.describe) == [".status.replicas"])
+        #expect(entries(out).first?.fields.paths.map(ManagedPath.describe) == [".status.replicas"])
     }
 
     @Test func updatersBeyondTenFoldIntoAncientChanges() {
@@ -166,7 +166,7 @@ import Testing
         let e = entries(obj)
         #expect(e.count == 10)
         let ancient = e.first { $0.manager == "ancient-changes" }
-        #expect(ancient?.fields.paths.map(FieldPath.describe).sorted() == [".data.k0", ".data.k1", ".data.k2"])
+        #expect(ancient?.fields.paths.map(ManagedPath.describe).sorted() == [".data.k0", ".data.k1", ".data.k2"])
         #expect(e.contains { $0.manager == "client-11" } && !e.contains { $0.manager == "client-2" })
     }
 }

@@ -43,7 +43,7 @@ import Testing
         #expect(ResourceRegistry.lookup(groupVersion: "apps/v1", plural: "pods") == nil)
         #expect(ResourceRegistry.groupVersions == ["v1", "apps/v1", "authentication.k8s.io/v1", "authorization.k8s.io/v1", "batch/v1",
                                                    "autoscaling/v2", "autoscaling/v1", "policy/v1", "storage.k8s.io/v1", "coordination.k8s.io/v1",
-                                                   "discovery.k8s.io/v1", "rbac.authorization.k8s.io/v1", "apiregistration.k8s.io/v1",
+                                                   "discovery.k8s.io/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1", "apiregistration.k8s.io/v1",
                                                    "metrics.k8s.io/v1beta1", "scheduling.k8s.io/v1"])
         // The reviews are created only.
         #expect(ResourceRegistry.resources(in: "authorization.k8s.io/v1").map(\.verbs).allSatisfy { $0 == ["create"] })

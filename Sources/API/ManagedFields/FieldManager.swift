@@ -61,16 +61,16 @@ public enum FieldManager {
     /// The fields of `set` a writer can own: not type or server metadata; status only through /status.
     static func ownable(_ set: FieldSet, _ writer: FieldWriter) -> FieldSet {
         var out = set
-        out.children[FieldPath.field("apiVersion")] = nil
-        out.children[FieldPath.field("kind")] = nil
+        out.children[ManagedPath.field("apiVersion")] = nil
+        out.children[ManagedPath.field("kind")] = nil
         if writer.subresource == "status" {
-            out.children = out.children.filter { $0.key == FieldPath.field("status") }
+            out.children = out.children.filter { $0.key == ManagedPath.field("status") }
         } else if writer.kindHasStatus {
-            out.children[FieldPath.field("status")] = nil
+            out.children[ManagedPath.field("status")] = nil
         }
-        let meta = FieldPath.field("metadata")
+        let meta = ManagedPath.field("metadata")
         if var m = out.children[meta] {
-            for f in serverMetadata { m.children[FieldPath.field(f)] = nil }
+            for f in serverMetadata { m.children[ManagedPath.field(f)] = nil }
             out.children[meta] = m.isEmpty ? nil : m
         }
         return out
@@ -164,7 +164,7 @@ public enum FieldManager {
         var conflictPaths = FieldSet()
         for entry in others {
             let clash = entry.fields.intersection(changed)
-            for path in clash.paths { conflicts.append((entry.identity, FieldPath.describe(path))) }
+            for path in clash.paths { conflicts.append((entry.identity, ManagedPath.describe(path))) }
             conflictPaths = conflictPaths.union(clash)
         }
         if !conflicts.isEmpty && !force

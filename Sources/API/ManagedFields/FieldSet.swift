@@ -86,14 +86,14 @@ public struct FieldSet: Equatable, Sendable {
         if o.isEmpty { isMember = true; return }
         for (k, v) in o {
             if k == "." { isMember = true; continue }
-            guard FieldPath.isElement(k), let child = FieldSet(fieldsV1: v) else { return nil }
+            guard ManagedPath.isElement(k), let child = FieldSet(fieldsV1: v) else { return nil }
             children[k] = child
         }
     }
 }
 
 /// Path elements: built from JSON, and spelled the way conflict messages show them.
-public enum FieldPath {
+public enum ManagedPath {
     public static func field(_ name: String) -> String { "f:" + name }
     public static func key(_ fields: [(String, JSONValue)]) -> String {
         let sorted = fields.sorted { $0.0 < $1.0 }

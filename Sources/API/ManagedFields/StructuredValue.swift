@@ -24,8 +24,8 @@ public enum StructuredValue {
                          strict: Bool) throws(FieldSetError) -> FieldSet {
         var set = FieldSet()
         for (k, v) in o {
-            path.append(FieldPath.field(k))
-            set.children[FieldPath.field(k)] = try fieldSet(v, field: k, parents: parents, path: &path, types: types, strict: strict)
+            path.append(ManagedPath.field(k))
+            set.children[ManagedPath.field(k)] = try fieldSet(v, field: k, parents: parents, path: &path, types: types, strict: strict)
             path.removeLast()
         }
         return set
@@ -43,7 +43,7 @@ public enum StructuredValue {
             for (i, item) in items.enumerated() {
                 let element = try itemElement(item, index: i, listType: listType, path: path, strict: strict)
                 if strict && set.children[element] != nil {
-                    throw FieldSetError(path: FieldPath.describe(path), message: "duplicate entries for key \(FieldPath.describe([element]))")
+                    throw FieldSetError(path: ManagedPath.describe(path), message: "duplicate entries for key \(ManagedPath.describe([element]))")
                 }
                 path.append(element)
                 var child = FieldSet(member: true)
@@ -65,24 +65,24 @@ public enum StructuredValue {
     static func itemElement(_ item: JSONValue, index: Int, listType: ListType, path: [String],
                             strict: Bool) throws(FieldSetError) -> String {
         switch listType {
-        case .atomic: return FieldPath.index(index)
-        case .set: return FieldPath.value(item)
+        case .atomic: return ManagedPath.index(index)
+        case .set: return ManagedPath.value(item)
         case .map(let keys, let defaults):
             var fields: [(String, JSONValue)] = []
             for key in keys {
                 if let v = item[key], !v.isNull { fields.append((key, v)) }
                 else if let d = defaults[key] { fields.append((key, d)) }
                 else if strict {
-                    throw FieldSetError(path: FieldPath.describe(path) + "[\(index)]",
+                    throw FieldSetError(path: ManagedPath.describe(path) + "[\(index)]",
                                         message: "associative list with keys has an element that omits key field \"\(key)\" (and doesn't have default value)")
-                } else { return FieldPath.index(index) }
+                } else { return ManagedPath.index(index) }
             }
-            return FieldPath.key(fields)
+            return ManagedPath.key(fields)
         }
     }
 
     static func lenientElement(_ item: JSONValue, _ index: Int, _ listType: ListType) -> String {
-        (try? itemElement(item, index: index, listType: listType, path: [], strict: false)) ?? FieldPath.index(index)
+        (try? itemElement(item, index: index, listType: listType, path: [], strict: false)) ?? ManagedPath.index(index)
     }
 
     /// The fields of a stored object, whose lists may predate the key rules (items without keys go by index).
@@ -106,7 +106,7 @@ public enum StructuredValue {
                                types: FieldTypes) -> (changed: FieldSet, removed: FieldSet) {
         var changed = FieldSet(), removed = FieldSet()
         for (k, v) in new {
-            let element = FieldPath.field(k)
+            let element = ManagedPath.field(k)
             if let before = old[k] {
                 let (c, r) = compareValues(before, v, field: k, parents: parents, types: types)
                 if !c.isEmpty { changed.children[element] = c }
@@ -116,7 +116,7 @@ public enum StructuredValue {
             }
         }
         for (k, v) in old where new[k] == nil {
-            removed.children[FieldPath.field(k)] = lenientSet(v, field: k, parents: parents, types: types)
+            removed.children[ManagedPath.field(k)] = lenientSet(v, field: k, parents: parents, types: types)
         }
         return (changed, removed)
     }
