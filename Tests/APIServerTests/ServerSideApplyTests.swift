@@ -125,4 +125,37 @@ import TestSupport
         let lastApplied = try k.ok("get", "cm", "migrate", "-o", #"jsonpath={.metadata.annotations.kubectl\.kubernetes\.io/last-applied-configuration}"#)
         #expect(lastApplied.contains(#""level":"2""#))
     }
+
+    @Test func applyToACustomResourceMergesByItsSchemasListTypes() throws {
+        let master = try MasterProcess()
+        defer { master.stop() }
+        let c = master.client
+        let schema = #"""
+        {"type":"object","properties":{"spec":{"type":"object","properties":{
+          "owners":{"type":"array","x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"],
+                    "items":{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"role":{"type":"string"}}}},
+          "tags":{"type":"array","x-kubernetes-list-type":"set","items":{"type":"string"}},
+          "steps":{"type":"array","items":{"type":"string"}}}}}}
+        """#
+        #expect(try c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                           definitionJSON(plural: "teams", group: "ssa.example.com", kind: "Team", schema: schema)).code == 201)
+        let path = "/apis/ssa.example.com/v1/namespaces/default/teams/core"
+        func apply(_ manager: String, _ spec: String) throws -> HTTPResponse {
+            try c.patch(path + "?fieldManager=\(manager)", #"{"apiVersion":"ssa.example.com/v1","kind":"Team","metadata":{"name":"core"},"spec":"# + spec + "}",
+                        type: applyType)
+        }
+        var created = try apply("alice", #"{"owners":[{"name":"alice","role":"lead"}],"tags":["a"],"steps":["build"]}"#)
+        for _ in 0..<50 where created.code == 404 {   // the new kind is served once the definition is read back
+            usleep(100_000)
+            created = try apply("alice", #"{"owners":[{"name":"alice","role":"lead"}],"tags":["a"],"steps":["build"]}"#)
+        }
+        #expect(created.code == 201, "\(created.text)")
+        let both = try apply("bob", #"{"owners":[{"name":"bob"}],"tags":["b"],"steps":["test"]}"#)
+        #expect(both.code == 409)   // steps is atomic (no list type): bob would replace alice's list
+        let merged = try apply("bob", #"{"owners":[{"name":"bob"}],"tags":["b"]}"#)
+        #expect(merged.code == 200, "\(merged.text)")
+        #expect(merged.json["spec"]?["owners"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["alice", "bob"])
+        #expect(merged.json["spec"]?["tags"] == ["a", "b"])
+        #expect(merged.json["spec"]?["steps"] == ["build"])
+    }
 }
