@@ -62,9 +62,13 @@ public final class APIClient: @unchecked Sendable {
     let credentials: ClientCredentials?
     let https: Bool
     private let pool: ConnectionPool?
+    /// Sent as User-Agent: the API server records writes under its first word (managedFields'
+    /// manager), so components say who they are, as kube-controller-manager and kubelet do.
+    public let userAgent: String
 
     /// `server` is "http://host:port" or "https://host:port" (credentials from ClientCredentials).
-    public init(server: String) throws {
+    public init(server: String, userAgent: String = "skiffctl") throws {
+        self.userAgent = userAgent
         guard let url = URL(string: server), let host = url.host, url.scheme == "http" || url.scheme == "https" else {
             throw ClientError("invalid server URL \(server) (want http:// or https://host:port)")
         }
@@ -81,7 +85,7 @@ public final class APIClient: @unchecked Sendable {
     /// A request over HTTPS (libcurl); `onBytes` streams a 2xx body instead of keeping it.
     func tlsRequest(_ method: String, _ path: String, body: [UInt8]?, contentType: String, accept: String, longLived: Bool = false,
                     cancel: TransferCancel? = nil, onBytes: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws -> APIResponse {
-        var headers = ["Accept: \(accept)", "User-Agent: skiffctl", "Expect:"] + extraHeaders
+        var headers = ["Accept: \(accept)", "User-Agent: \(userAgent)", "Expect:"] + extraHeaders
         if body != nil { headers.append("Content-Type: \(contentType)") }
         do {
             let r = try Transfer.perform(method, baseURL + path, headers: headers, body: body, tls: credentials?.tls ?? TLSOptions(),
@@ -100,7 +104,7 @@ public final class APIClient: @unchecked Sendable {
             let conn = try connection ?? Connection(host: host, port: port)
             connection = conn
             do {
-                try conn.send(method: method, path: path, host: host, body: body, contentType: contentType, accept: accept, extra: extraHeaders)
+                try conn.send(method: method, path: path, host: host, body: body, contentType: contentType, accept: accept, extra: extraHeaders, userAgent: userAgent)
                 let response = try conn.readResponse()
                 if response.headers["connection"]?.lowercased() == "close" { connection = nil }
                 return response
@@ -118,7 +122,7 @@ public final class APIClient: @unchecked Sendable {
     public func watch(_ path: String, accept: String = "application/json") throws -> WatchReader {
         if https { return try tlsWatch(path, accept: accept) }
         let conn = try Connection(host: host, port: port)
-        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: accept, extra: extraHeaders)
+        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: accept, extra: extraHeaders, userAgent: userAgent)
         let (code, headers) = try conn.readHead()
         guard code == 200 else {
             let body = try conn.readBody(headers)
@@ -168,7 +172,7 @@ public final class APIClient: @unchecked Sendable {
             return
         }
         let conn = try Connection(host: host, port: port)
-        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: "*/*", extra: extraHeaders)
+        try conn.send(method: "GET", path: path, host: host, body: nil, contentType: "", accept: "*/*", extra: extraHeaders, userAgent: userAgent)
         let (code, headers) = try conn.readHead()
         guard code == 200 else {
             throw ClientError(APIResponse(code: code, headers: headers, body: try conn.readBody(headers)).errorMessage)
@@ -270,8 +274,9 @@ final class Connection {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
-    func send(method: String, path: String, host: String, body: [UInt8]?, contentType: String, accept: String, extra: [String] = []) throws {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: \(accept)\r\nUser-Agent: skiffctl\r\n"
+    func send(method: String, path: String, host: String, body: [UInt8]?, contentType: String, accept: String, extra: [String] = [],
+              userAgent: String) throws {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: \(accept)\r\nUser-Agent: \(userAgent)\r\n"
         for h in extra { head += h + "\r\n" }
         if let body { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"

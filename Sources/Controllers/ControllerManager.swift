@@ -187,7 +187,7 @@ public final class ControllerManager: @unchecked Sendable {
         var client: APIClient?
         while true {
             let key = c.queue.get()
-            if client == nil { client = try? APIClient(server: server) }
+            if client == nil { client = try? APIClient(server: server, userAgent: "kube-controller-manager") }
             guard let api = client else { c.queue.done(key); c.queue.addRateLimited(key); Thread.sleep(forTimeInterval: 0.5); continue }
             do {
                 try c.sync(key, client: api)

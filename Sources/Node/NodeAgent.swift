@@ -127,7 +127,7 @@ public final class NodeAgent: @unchecked Sendable {
         nodeObject()["status"]?["allocatable"]?[resource]?.stringValue
     }
 
-    func client() throws -> APIClient { try APIClient(server: options.server) }
+    func client() throws -> APIClient { try APIClient(server: options.server, userAgent: "kubelet") }
 
     /// Something pods wait on changed (not a pod or its containers): all of them sync again.
     func nodeChanged() {

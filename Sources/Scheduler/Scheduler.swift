@@ -433,10 +433,10 @@ final class WorkPool: @unchecked Sendable {
     func start(threads: Int, server: String) {
         for _ in 0..<max(1, threads) {
             Thread.detachNewThread { [self] in
-                var client = try? APIClient(server: server)
+                var client = try? APIClient(server: server, userAgent: "kube-scheduler")
                 while true {
                     let job = next()
-                    if client == nil { client = try? APIClient(server: server) }
+                    if client == nil { client = try? APIClient(server: server, userAgent: "kube-scheduler") }
                     if let client { job(client) }
                 }
             }

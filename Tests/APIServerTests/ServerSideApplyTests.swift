@@ -158,4 +158,21 @@ import TestSupport
         #expect(merged.json["spec"]?["tags"] == ["a", "b"])
         #expect(merged.json["spec"]?["steps"] == ["build"])
     }
+
+    @Test func controllersWriteAsKubeControllerManager() throws {
+        let master = try MasterProcess(controllers: true)
+        defer { master.stop() }
+        let c = master.client
+        let deployment = #"""
+        {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1,"selector":{"matchLabels":{"a":"b"}},
+         "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}
+        """#
+        #expect(try c.post("/apis/apps/v1/namespaces/default/deployments?fieldManager=me", deployment).code == 201)
+        var sets: [JSONValue] = []
+        for _ in 0..<100 where sets.isEmpty {
+            sets = try c.get("/apis/apps/v1/namespaces/default/replicasets").json["items"]?.arrayValue ?? []
+            if sets.isEmpty { usleep(100_000) }
+        }
+        #expect(sets.first.map(managers) == ["kube-controller-manager/Update"])
+    }
 }
