@@ -9,6 +9,7 @@ source hack/bench/lib.sh
 COUNT=${1:-2000}
 # SWIFT_BUILD_FLAGS: e.g. --scratch-path DIR, to build beside a debug build in use.
 swift build -c release ${SWIFT_BUILD_FLAGS:-} --product skiff >/dev/null
+swift build -c release ${SWIFT_BUILD_FLAGS:-} --product skiff-cluster >/dev/null   # (skiff master runs it)
 bin=$(swift build -c release ${SWIFT_BUILD_FLAGS:-} --show-bin-path)
 data=$(mktemp -d /tmp/skiff-crdbench.XXXXXX)
 port=$(free_port)

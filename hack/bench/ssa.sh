@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 export PATH=$PATH:/opt/swift/usr/bin
 N=${1:-200}
 swift build -c release --product skiff >/dev/null
+swift build -c release --product skiff-cluster >/dev/null   # (skiff master runs it)
 SKIFF=$(swift build -c release --show-bin-path)/skiff
 data=$(mktemp -d /tmp/skiff-ssabench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
