@@ -116,11 +116,16 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
         }
     }
 
-    /// A resize message's JSON ({"Width","Height"}).
+    /// A resize message: client-go's remotecommand.TerminalSize, `{"Width":80,"Height":24}`.
+    struct TerminalSize: Decodable {
+        let width: Int64
+        let height: Int64
+        enum CodingKeys: String, CodingKey { case width = "Width", height = "Height" }
+    }
+
     func resize(_ payload: [UInt8]) {
-        guard let process, let size = try? JSONValue.parse(payload),
-              let w = size["Width"]?.intValue, let h = size["Height"]?.intValue else { return }
-        process.resize(columns: UInt16(clamping: w), rows: UInt16(clamping: h))
+        guard let process, let size = try? JSONDecoder().decode(TerminalSize.self, from: Data(payload)) else { return }
+        process.resize(columns: UInt16(clamping: size.width), rows: UInt16(clamping: size.height))
     }
 
     /// The client went away: end the process (the monitor forwards the signal).
