@@ -130,7 +130,6 @@ public enum Patch {
     /// The patch strategies of the built-in types (patchStrategy/patchMergeKey struct tags), by
     /// field name and the field names leading to it.
     static func listStrategy(field: String, parents: [String], kind: String) -> ListStrategy {
-        let containerLists: Set<String> = ["containers", "initContainers", "ephemeralContainers"]
         switch field {
         case "containers", "initContainers", "ephemeralContainers", "volumes", "imagePullSecrets", "resourceClaims",
              "schedulingGates", "env":
@@ -143,7 +142,9 @@ public enum Patch {
         case "conditions": return parents.last == "status" ? .mergeByKey("type") : .replace
         case "addresses": return kind == "Node" && parents == ["status"] ? .mergeByKey("type") : .replace
         case "ports":
-            if let p = parents.last, containerLists.contains(p) { return .mergeByKey("containerPort") }
+            if let p = parents.last, p == "containers" || p == "initContainers" || p == "ephemeralContainers" {
+                return .mergeByKey("containerPort")
+            }
             if kind == "Service" && parents == ["spec"] { return .mergeByKey("port") }
             return .replace
         case "topologySpreadConstraints": return .mergeByKey("topologyKey")

@@ -71,7 +71,6 @@ final class ResourceStorage: Sendable {
                 fields: FieldTracking = .untracked) async throws -> StoredObject {
         let strategy = type.strategy
         var obj = try checkTypeMeta(body, type)
-        let givenFields = ManagedFieldsEntry.entries(of: obj)
         var meta = obj["metadata"]?.objectValue ?? JSONObject()
         var namespaceObject: JSONValue?
         if type.namespaced {
@@ -114,7 +113,9 @@ final class ResourceStorage: Sendable {
         if type.kind == "PersistentVolumeClaim" || type.kind == "PersistentVolume" { try await admitStorage(&obj, kind: type.kind) }
         if type.kind == "Service" && !dryRun { try await services.allocate(&obj) }
         if case .update(let owner) = fields {
-            obj = FieldManager.update(old: nil, new: obj, entries: givenFields ?? [], writer: writer(owner, type, strategy))
+            // (The client's own entries, when valid, are where the creator's start from.)
+            obj = FieldManager.update(old: nil, new: obj, entries: ManagedFieldsEntry.entries(of: body) ?? [],
+                                      writer: writer(owner, type, strategy))
         }
 
         var charges: QuotaCharges?
