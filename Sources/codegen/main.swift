@@ -9,13 +9,20 @@
 //     enum RestartPolicy: Always OnFailure Never
 // Types: String Int Bool Double Time JSON IntOrString, [String] [Int] [View] (arrays), {String} {Time} and
 // {Quantity} (maps; quantities as written, numbers read as their decimal text), and any
-// struct or enum declared in the schema. `/// text` lines document the next declaration or field.
+// struct or enum declared in the schema. `/// text` lines document the next declaration or field;
+// `@name [value]` lines annotate the next field (`@required`, `@mergeKey name`, `@listType map|set|atomic`,
+// `@listMapKeys a,b`).
 // Protobuf: `kind Job batch/v1 proto=batch.Job` / `struct JobSpec proto=batch.JobSpec` name the
 // message, and `parallelism: Int = 1` gives a field its number; messages with numbered fields get
 // a table in Generated/ProtobufTables.swift (the others' tables are in ProtobufSchemas.swift).
 import Foundation
 
-struct Field { var json: String; var swift: String; var type: String; var doc: [String]; var number: Int? }
+struct Field {
+    var json: String; var swift: String; var type: String; var doc: [String]; var number: Int?
+    /// `@name [value]` lines before the field (`@required`, `@mergeKey name`, `@listType map`,
+    /// `@listMapKeys containerPort,protocol`): facts the OpenAPI documents and server-side apply read.
+    var annotations: [String: String] = [:]
+}
 struct Decl {
     enum Shape { case kind(apiVersion: String), object, enumeration([String]) }
     var name: String
@@ -32,12 +39,19 @@ struct SchemaError: Error, CustomStringConvertible {
 func parse(_ text: String, file: String) throws -> [Decl] {
     var decls: [Decl] = []
     var doc: [String] = []
+    var annotations: [String: String] = [:]
     for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let line = raw.trimmingCharacters(in: .whitespaces)
         let at = "\(file):\(n + 1)"
         if line.isEmpty || line.hasPrefix("# ") || line == "#" { continue }
         if line.hasPrefix("///") {
             doc.append(line.dropFirst(3).trimmingCharacters(in: .whitespaces))
+            continue
+        }
+        if line.hasPrefix("@") {
+            let parts = line.dropFirst().split(separator: " ", maxSplits: 1).map(String.init)
+            guard raw.hasPrefix(" "), let name = parts.first else { throw SchemaError(description: "\(at): an `@annotation` line belongs before a field") }
+            annotations[name] = parts.count > 1 ? parts[1] : ""
             continue
         }
         let words = line.split(separator: " ").map(String.init)
@@ -51,8 +65,8 @@ func parse(_ text: String, file: String) throws -> [Decl] {
                     throw SchemaError(description: "\(at): expected `name: Type [as swiftName] [= protobufNumber]` inside a declaration")
                 }
                 let json = String(words[0].dropLast())
-                decls[decls.count - 1].fields.append(Field(json: json, swift: swift, type: words[1], doc: doc, number: number))
-                doc = []
+                decls[decls.count - 1].fields.append(Field(json: json, swift: swift, type: words[1], doc: doc, number: number, annotations: annotations))
+                doc = []; annotations = [:]
                 continue
             }
             throw SchemaError(description: "\(at): an enum has no fields")
