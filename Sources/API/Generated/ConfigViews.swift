@@ -8,24 +8,98 @@ public struct ConfigMap: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The ConfigMap's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// Keys (letters, digits, `-`, `_`, `.`) to UTF-8 text; a key is in data or in binaryData, never both.
     public var data: [String: String]? {
         get { json["data"]?.stringMap }
         set { json.put("data", newValue.map(JSONValue.stringMap)) }
     }
 
+    /// Keys to bytes, written as base64.
     public var binaryData: [String: String]? {
         get { json["binaryData"]?.stringMap }
         set { json.put("binaryData", newValue.map(JSONValue.stringMap)) }
     }
 
+    /// true freezes data and binaryData: they can no longer change (delete and recreate instead).
     public var immutable: Bool? {
         get { json["immutable"]?.boolValue }
         set { json.put("immutable", newValue.map { .bool($0) }) }
+    }
+}
+
+/// Sensitive data for pods (passwords, tokens, keys), mounted on a tmpfs or passed as environment variables.
+public struct Secret: KubernetesObject {
+    public static let apiVersion = "v1"
+    public static let kind = "Secret"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The Secret's name, namespace, labels and annotations.
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    /// Keys to bytes, written as base64.
+    public var data: [String: String]? {
+        get { json["data"]?.stringMap }
+        set { json.put("data", newValue.map(JSONValue.stringMap)) }
+    }
+
+    /// Keys to plain text, merged into data when written (write-only: never read back).
+    public var stringData: [String: String]? {
+        get { json["stringData"]?.stringMap }
+        set { json.put("stringData", newValue.map(JSONValue.stringMap)) }
+    }
+
+    /// What the Secret holds, which fixes the keys it must have: Opaque (the default), kubernetes.io/service-account-token, kubernetes.io/dockerconfigjson, kubernetes.io/tls, kubernetes.io/basic-auth, ...
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    /// true freezes data: it can no longer change (delete and recreate instead).
+    public var immutable: Bool? {
+        get { json["immutable"]?.boolValue }
+        set { json.put("immutable", newValue.map { .bool($0) }) }
+    }
+}
+
+/// An identity for the processes of a pod; its token authenticates them to the API server.
+public struct ServiceAccount: KubernetesObject {
+    public static let apiVersion = "v1"
+    public static let kind = "ServiceAccount"
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The account's name, namespace, labels and annotations.
+    public var metadata: ObjectMeta {
+        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
+        set { json.putView("metadata", newValue.json) }
+    }
+
+    /// Secrets pods of the account may use (legacy token Secrets); not how tokens are mounted today.
+    public var secrets: [ObjectReference] {
+        get { (json["secrets"]?.arrayValue ?? []).map(ObjectReference.init(json:)) }
+        set { json.putArray("secrets", newValue.map(\.json)) }
+    }
+
+    /// Image pull secrets added to the pods that run as the account.
+    public var imagePullSecrets: [LocalObjectReference] {
+        get { (json["imagePullSecrets"]?.arrayValue ?? []).map(LocalObjectReference.init(json:)) }
+        set { json.putArray("imagePullSecrets", newValue.map(\.json)) }
+    }
+
+    /// Whether pods of the account get its token mounted (a pod's own setting wins).
+    public var automountServiceAccountToken: Bool? {
+        get { json["automountServiceAccountToken"]?.boolValue }
+        set { json.put("automountServiceAccountToken", newValue.map { .bool($0) }) }
     }
 }
 
@@ -36,28 +110,75 @@ public struct Namespace: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The namespace's name (a DNS label), labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// finalizers: a list of names (kubernetes is the built-in one) that must all be removed before a terminating namespace goes away.
     public var spec: JSONValue? {
         get { json["spec"] }
         set { json.put("spec", newValue) }
     }
 
+    /// Active or Terminating, and conditions about the deletion's progress.
     public var status: NamespaceStatus {
         get { NamespaceStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The state of a namespace.
 public struct NamespaceStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Active, or Terminating once deleted (no new objects can be created in it).
     public var phase: String? {
         get { json["phase"]?.stringValue }
         set { json.put("phase", newValue.map { .string($0) }) }
+    }
+
+    /// Why a deletion is still under way (e.g. NamespaceContentRemaining, NamespaceFinalizersRemaining).
+    public var conditions: [NamespaceCondition] {
+        get { (json["conditions"]?.arrayValue ?? []).map(NamespaceCondition.init(json:)) }
+        set { json.putArray("conditions", newValue.map(\.json)) }
+    }
+}
+
+/// A condition of a namespace.
+public struct NamespaceCondition: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The condition's type.
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    /// True, False or Unknown.
+    public var status: ConditionStatus? {
+        get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
+        set { json.put("status", newValue.map { .string($0.rawValue) }) }
+    }
+
+    /// When the status last changed.
+    public var lastTransitionTime: Date? {
+        get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+
+    /// A CamelCase word for why.
+    public var reason: String? {
+        get { json["reason"]?.stringValue }
+        set { json.put("reason", newValue.map { .string($0) }) }
+    }
+
+    /// A human-readable explanation.
+    public var message: String? {
+        get { json["message"]?.stringValue }
+        set { json.put("message", newValue.map { .string($0) }) }
     }
 }
