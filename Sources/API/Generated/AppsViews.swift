@@ -8,61 +8,73 @@ public struct DaemonSet: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The DaemonSet's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The pods to run and how to update them.
     public var spec: DaemonSetSpec {
         get { DaemonSetSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// How many nodes run the pod, and how many are up to date and available.
     public var status: DaemonSetStatus {
         get { DaemonSetStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The desired state of a DaemonSet.
 public struct DaemonSetSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The pods the DaemonSet owns; it must match the template's labels and cannot change.
     public var selector: LabelSelectorSpec {
         get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
         set { json.putView("selector", newValue.json) }
     }
 
+    /// The pod made for each eligible node (its restartPolicy must be Always).
     public var template: PodTemplateSpec {
         get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
         set { json.putView("template", newValue.json) }
     }
 
+    /// RollingUpdate (the default) or OnDelete: how pods move to a new template.
     public var updateStrategy: DaemonSetUpdateStrategy {
         get { DaemonSetUpdateStrategy(json: json["updateStrategy"] ?? .object(JSONObject())) }
         set { json.putView("updateStrategy", newValue.json) }
     }
 
+    /// Seconds a new pod must be Ready before it counts as available (default 0).
     public var minReadySeconds: Int64? {
         get { json["minReadySeconds"]?.intValue }
         set { json.put("minReadySeconds", newValue.map { .int($0) }) }
     }
 
+    /// Old ControllerRevisions kept for rollback (default 10).
     public var revisionHistoryLimit: Int64? {
         get { json["revisionHistoryLimit"]?.intValue }
         set { json.put("revisionHistoryLimit", newValue.map { .int($0) }) }
     }
 }
 
+/// How a DaemonSet replaces its pods after a template change.
 public struct DaemonSetUpdateStrategy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// RollingUpdate (the default) or OnDelete (new pods only where old ones are deleted by hand).
     public var type: UpdateStrategyType? {
         get { json["type"]?.stringValue.map(UpdateStrategyType.init(rawValue:)) }
         set { json.put("type", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// Settings of RollingUpdate.
     public var rollingUpdate: RollingUpdateDaemonSet {
         get { RollingUpdateDaemonSet(json: json["rollingUpdate"] ?? .object(JSONObject())) }
         set { json.putView("rollingUpdate", newValue.json) }
@@ -95,70 +107,84 @@ public enum UpdateStrategyType: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// How fast a DaemonSet rolls out.
 public struct RollingUpdateDaemonSet: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Nodes whose pod may be unavailable during the update: a number or a percentage (default 1).
     public var maxUnavailable: IntOrString? {
         get { json["maxUnavailable"].flatMap(IntOrString.init(json:)) }
         set { json.put("maxUnavailable", newValue?.json) }
     }
 
+    /// Nodes that may run an old and a new pod at once, the new one starting first: a number or a percentage (default 0).
     public var maxSurge: IntOrString? {
         get { json["maxSurge"].flatMap(IntOrString.init(json:)) }
         set { json.put("maxSurge", newValue?.json) }
     }
 }
 
+/// The observed state of a DaemonSet.
 public struct DaemonSetStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Nodes running at least one of its pods that should.
     public var currentNumberScheduled: Int64? {
         get { json["currentNumberScheduled"]?.intValue }
         set { json.put("currentNumberScheduled", newValue.map { .int($0) }) }
     }
 
+    /// Nodes running its pod that should not.
     public var numberMisscheduled: Int64? {
         get { json["numberMisscheduled"]?.intValue }
         set { json.put("numberMisscheduled", newValue.map { .int($0) }) }
     }
 
+    /// Nodes that should run its pod.
     public var desiredNumberScheduled: Int64? {
         get { json["desiredNumberScheduled"]?.intValue }
         set { json.put("desiredNumberScheduled", newValue.map { .int($0) }) }
     }
 
+    /// Nodes whose pod is Ready.
     public var numberReady: Int64? {
         get { json["numberReady"]?.intValue }
         set { json.put("numberReady", newValue.map { .int($0) }) }
     }
 
+    /// The metadata.generation this status was computed for.
     public var observedGeneration: Int64? {
         get { json["observedGeneration"]?.intValue }
         set { json.put("observedGeneration", newValue.map { .int($0) }) }
     }
 
+    /// Nodes running a pod of the current template.
     public var updatedNumberScheduled: Int64? {
         get { json["updatedNumberScheduled"]?.intValue }
         set { json.put("updatedNumberScheduled", newValue.map { .int($0) }) }
     }
 
+    /// Nodes whose pod has been Ready for minReadySeconds.
     public var numberAvailable: Int64? {
         get { json["numberAvailable"]?.intValue }
         set { json.put("numberAvailable", newValue.map { .int($0) }) }
     }
 
+    /// Nodes that should run an available pod but do not.
     public var numberUnavailable: Int64? {
         get { json["numberUnavailable"]?.intValue }
         set { json.put("numberUnavailable", newValue.map { .int($0) }) }
     }
 
+    /// Bumped when a new ControllerRevision's name collides with an existing one.
     public var collisionCount: Int64? {
         get { json["collisionCount"]?.intValue }
         set { json.put("collisionCount", newValue.map { .int($0) }) }
     }
 
+    /// The DaemonSet's conditions.
     public var conditions: [WorkloadCondition] {
         get { (json["conditions"]?.arrayValue ?? []).map(WorkloadCondition.init(json:)) }
         set { json.putArray("conditions", newValue.map(\.json)) }
@@ -170,26 +196,31 @@ public struct WorkloadCondition: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The condition's type.
     public var type: String? {
         get { json["type"]?.stringValue }
         set { json.put("type", newValue.map { .string($0) }) }
     }
 
+    /// True, False or Unknown.
     public var status: ConditionStatus? {
         get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
         set { json.put("status", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// When the status last changed.
     public var lastTransitionTime: Date? {
         get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// A CamelCase word for why.
     public var reason: String? {
         get { json["reason"]?.stringValue }
         set { json.put("reason", newValue.map { .string($0) }) }
     }
 
+    /// A human-readable explanation.
     public var message: String? {
         get { json["message"]?.stringValue }
         set { json.put("message", newValue.map { .string($0) }) }
@@ -203,6 +234,7 @@ public struct ControllerRevision: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The revision's name, labels (controller-revision-hash) and owner.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
@@ -214,6 +246,7 @@ public struct ControllerRevision: KubernetesObject {
         set { json.put("data", newValue) }
     }
 
+    /// The revision's number, increasing with each new template.
     public var revision: Int64? {
         get { json["revision"]?.intValue }
         set { json.put("revision", newValue.map { .int($0) }) }
@@ -227,36 +260,43 @@ public struct StatefulSet: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The StatefulSet's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The pods, their claims and the update strategy.
     public var spec: StatefulSetSpec {
         get { StatefulSetSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// How many pods exist, are ready and are at each revision.
     public var status: StatefulSetStatus {
         get { StatefulSetStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The desired state of a StatefulSet.
 public struct StatefulSetSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// How many pods to run (default 1).
     public var replicas: Int64? {
         get { json["replicas"]?.intValue }
         set { json.put("replicas", newValue.map { .int($0) }) }
     }
 
+    /// The pods the StatefulSet owns; it must match the template's labels and cannot change.
     public var selector: LabelSelectorSpec {
         get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
         set { json.putView("selector", newValue.json) }
     }
 
+    /// The pod made for each ordinal; its name and hostname become `<set>-<ordinal>`.
     public var template: PodTemplateSpec {
         get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
         set { json.putView("template", newValue.json) }
@@ -274,37 +314,44 @@ public struct StatefulSetSpec: JSONView {
         set { json.put("serviceName", newValue.map { .string($0) }) }
     }
 
+    /// OrderedReady (the default: one pod at a time, in order) or Parallel, for scaling.
     public var podManagementPolicy: PodManagementPolicy? {
         get { json["podManagementPolicy"]?.stringValue.map(PodManagementPolicy.init(rawValue:)) }
         set { json.put("podManagementPolicy", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// RollingUpdate (the default) or OnDelete: how pods move to a new template.
     public var updateStrategy: StatefulSetUpdateStrategy {
         get { StatefulSetUpdateStrategy(json: json["updateStrategy"] ?? .object(JSONObject())) }
         set { json.putView("updateStrategy", newValue.json) }
     }
 
+    /// Old ControllerRevisions kept for rollback (default 10).
     public var revisionHistoryLimit: Int64? {
         get { json["revisionHistoryLimit"]?.intValue }
         set { json.put("revisionHistoryLimit", newValue.map { .int($0) }) }
     }
 
+    /// Seconds a new pod must be Ready before it counts as available (default 0).
     public var minReadySeconds: Int64? {
         get { json["minReadySeconds"]?.intValue }
         set { json.put("minReadySeconds", newValue.map { .int($0) }) }
     }
 
+    /// Whether the claims of volumeClaimTemplates are deleted with the set or on scale-down.
     public var persistentVolumeClaimRetentionPolicy: PVCRetentionPolicy {
         get { PVCRetentionPolicy(json: json["persistentVolumeClaimRetentionPolicy"] ?? .object(JSONObject())) }
         set { json.putView("persistentVolumeClaimRetentionPolicy", newValue.json) }
     }
 
+    /// Where the pods' ordinals start.
     public var ordinals: StatefulSetOrdinals {
         get { StatefulSetOrdinals(json: json["ordinals"] ?? .object(JSONObject())) }
         set { json.putView("ordinals", newValue.json) }
     }
 }
 
+/// OrderedReady (one at a time, each after the previous is Ready) or Parallel.
 public enum PodManagementPolicy: Sendable, Hashable, CustomStringConvertible {
     case orderedReady
     case parallel
@@ -330,21 +377,25 @@ public enum PodManagementPolicy: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// How a StatefulSet replaces its pods after a template change.
 public struct StatefulSetUpdateStrategy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// RollingUpdate (the default: from the highest ordinal down) or OnDelete.
     public var type: UpdateStrategyType? {
         get { json["type"]?.stringValue.map(UpdateStrategyType.init(rawValue:)) }
         set { json.put("type", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// Settings of RollingUpdate.
     public var rollingUpdate: RollingUpdateStatefulSetStrategy {
         get { RollingUpdateStatefulSetStrategy(json: json["rollingUpdate"] ?? .object(JSONObject())) }
         set { json.putView("rollingUpdate", newValue.json) }
     }
 }
 
+/// Settings of a StatefulSet's rolling update.
 public struct RollingUpdateStatefulSetStrategy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
@@ -355,6 +406,7 @@ public struct RollingUpdateStatefulSetStrategy: JSONView {
         set { json.put("partition", newValue.map { .int($0) }) }
     }
 
+    /// Pods that may be unavailable during the update (beta upstream); accepted and stored, Skiff updates one at a time.
     public var maxUnavailable: IntOrString? {
         get { json["maxUnavailable"].flatMap(IntOrString.init(json:)) }
         set { json.put("maxUnavailable", newValue?.json) }
@@ -366,76 +418,91 @@ public struct PVCRetentionPolicy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Retain (the default) or Delete: the claims when the StatefulSet is deleted.
     public var whenDeleted: String? {
         get { json["whenDeleted"]?.stringValue }
         set { json.put("whenDeleted", newValue.map { .string($0) }) }
     }
 
+    /// Retain (the default) or Delete: the claims of pods removed by a scale-down.
     public var whenScaled: String? {
         get { json["whenScaled"]?.stringValue }
         set { json.put("whenScaled", newValue.map { .string($0) }) }
     }
 }
 
+/// The numbering of a StatefulSet's pods.
 public struct StatefulSetOrdinals: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The first ordinal (default 0).
     public var start: Int64? {
         get { json["start"]?.intValue }
         set { json.put("start", newValue.map { .int($0) }) }
     }
 }
 
+/// The observed state of a StatefulSet.
 public struct StatefulSetStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The metadata.generation this status was computed for.
     public var observedGeneration: Int64? {
         get { json["observedGeneration"]?.intValue }
         set { json.put("observedGeneration", newValue.map { .int($0) }) }
     }
 
+    /// Pods that exist.
     public var replicas: Int64? {
         get { json["replicas"]?.intValue }
         set { json.put("replicas", newValue.map { .int($0) }) }
     }
 
+    /// Pods that are Ready.
     public var readyReplicas: Int64? {
         get { json["readyReplicas"]?.intValue }
         set { json.put("readyReplicas", newValue.map { .int($0) }) }
     }
 
+    /// Pods at currentRevision.
     public var currentReplicas: Int64? {
         get { json["currentReplicas"]?.intValue }
         set { json.put("currentReplicas", newValue.map { .int($0) }) }
     }
 
+    /// Pods at updateRevision.
     public var updatedReplicas: Int64? {
         get { json["updatedReplicas"]?.intValue }
         set { json.put("updatedReplicas", newValue.map { .int($0) }) }
     }
 
+    /// The revision of the pods below the update (ordinals under the partition).
     public var currentRevision: String? {
         get { json["currentRevision"]?.stringValue }
         set { json.put("currentRevision", newValue.map { .string($0) }) }
     }
 
+    /// The revision of the current template.
     public var updateRevision: String? {
         get { json["updateRevision"]?.stringValue }
         set { json.put("updateRevision", newValue.map { .string($0) }) }
     }
 
+    /// Bumped when a new ControllerRevision's name collides with an existing one.
     public var collisionCount: Int64? {
         get { json["collisionCount"]?.intValue }
         set { json.put("collisionCount", newValue.map { .int($0) }) }
     }
 
+    /// The StatefulSet's conditions.
     public var conditions: [WorkloadCondition] {
         get { (json["conditions"]?.arrayValue ?? []).map(WorkloadCondition.init(json:)) }
         set { json.putArray("conditions", newValue.map(\.json)) }
     }
 
+    /// Pods that have been Ready for minReadySeconds.
     public var availableReplicas: Int64? {
         get { json["availableReplicas"]?.intValue }
         set { json.put("availableReplicas", newValue.map { .int($0) }) }
@@ -449,29 +516,136 @@ public struct ReplicaSet: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The ReplicaSet's name, namespace, labels, annotations and owner.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// How many pods, which ones and from what template.
     public var spec: ReplicaSetSpec {
         get { ReplicaSetSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
+
+    /// How many pods exist, are ready and are available.
+    public var status: ReplicaSetStatus {
+        get { ReplicaSetStatus(json: json["status"] ?? .object(JSONObject())) }
+        set { json.putView("status", newValue.json) }
+    }
 }
 
+/// The desired state of a ReplicaSet.
 public struct ReplicaSetSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// How many pods to run (default 1).
     public var replicas: Int64? {
         get { json["replicas"]?.intValue }
         set { json.put("replicas", newValue.map { .int($0) }) }
     }
 
+    /// Seconds a new pod must be Ready before it counts as available (default 0).
+    public var minReadySeconds: Int64? {
+        get { json["minReadySeconds"]?.intValue }
+        set { json.put("minReadySeconds", newValue.map { .int($0) }) }
+    }
+
+    /// The pods the ReplicaSet counts and owns; it must match the template's labels.
     public var selector: LabelSelectorSpec {
         get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
         set { json.putView("selector", newValue.json) }
+    }
+
+    /// The pod made when there are too few.
+    public var template: PodTemplateSpec {
+        get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
+        set { json.putView("template", newValue.json) }
+    }
+}
+
+/// The observed state of a ReplicaSet.
+public struct ReplicaSetStatus: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// Pods that exist.
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods whose labels match the template's.
+    public var fullyLabeledReplicas: Int64? {
+        get { json["fullyLabeledReplicas"]?.intValue }
+        set { json.put("fullyLabeledReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods that are Ready.
+    public var readyReplicas: Int64? {
+        get { json["readyReplicas"]?.intValue }
+        set { json.put("readyReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods that have been Ready for minReadySeconds.
+    public var availableReplicas: Int64? {
+        get { json["availableReplicas"]?.intValue }
+        set { json.put("availableReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods being deleted (beta upstream); Skiff does not report it yet.
+    public var terminatingReplicas: Int64? {
+        get { json["terminatingReplicas"]?.intValue }
+        set { json.put("terminatingReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// The metadata.generation this status was computed for.
+    public var observedGeneration: Int64? {
+        get { json["observedGeneration"]?.intValue }
+        set { json.put("observedGeneration", newValue.map { .int($0) }) }
+    }
+
+    /// ReplicaFailure when pods could not be created or deleted.
+    public var conditions: [ReplicaSetCondition] {
+        get { (json["conditions"]?.arrayValue ?? []).map(ReplicaSetCondition.init(json:)) }
+        set { json.putArray("conditions", newValue.map(\.json)) }
+    }
+}
+
+/// A condition of a ReplicaSet or ReplicationController.
+public struct ReplicaSetCondition: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The condition's type (ReplicaFailure).
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    /// True, False or Unknown.
+    public var status: ConditionStatus? {
+        get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
+        set { json.put("status", newValue.map { .string($0.rawValue) }) }
+    }
+
+    /// When the status last changed.
+    public var lastTransitionTime: Date? {
+        get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+
+    /// A CamelCase word for why.
+    public var reason: String? {
+        get { json["reason"]?.stringValue }
+        set { json.put("reason", newValue.map { .string($0) }) }
+    }
+
+    /// A human-readable explanation.
+    public var message: String? {
+        get { json["message"]?.stringValue }
+        set { json.put("message", newValue.map { .string($0) }) }
     }
 }
 
@@ -482,29 +656,214 @@ public struct Deployment: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The Deployment's name, namespace, labels and annotations (deployment.kubernetes.io/revision is its current revision).
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The pods to run and how to roll out a new template.
     public var spec: DeploymentSpec {
         get { DeploymentSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
+
+    /// The rollout's progress.
+    public var status: DeploymentStatus {
+        get { DeploymentStatus(json: json["status"] ?? .object(JSONObject())) }
+        set { json.putView("status", newValue.json) }
+    }
 }
 
+/// The desired state of a Deployment.
 public struct DeploymentSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// How many pods to run (default 1).
     public var replicas: Int64? {
         get { json["replicas"]?.intValue }
         set { json.put("replicas", newValue.map { .int($0) }) }
     }
 
+    /// The pods the Deployment's ReplicaSets own; it must match the template's labels.
     public var selector: LabelSelectorSpec {
         get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
         set { json.putView("selector", newValue.json) }
+    }
+
+    /// The pod every ReplicaSet of the current revision makes; changing it starts a rollout.
+    public var template: PodTemplateSpec {
+        get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
+        set { json.putView("template", newValue.json) }
+    }
+
+    /// RollingUpdate (the default) or Recreate.
+    public var strategy: DeploymentStrategy {
+        get { DeploymentStrategy(json: json["strategy"] ?? .object(JSONObject())) }
+        set { json.putView("strategy", newValue.json) }
+    }
+
+    /// Seconds a new pod must be Ready before it counts as available (default 0).
+    public var minReadySeconds: Int64? {
+        get { json["minReadySeconds"]?.intValue }
+        set { json.put("minReadySeconds", newValue.map { .int($0) }) }
+    }
+
+    /// Old ReplicaSets kept for rollback (default 10).
+    public var revisionHistoryLimit: Int64? {
+        get { json["revisionHistoryLimit"]?.intValue }
+        set { json.put("revisionHistoryLimit", newValue.map { .int($0) }) }
+    }
+
+    /// A paused Deployment starts no rollout until resumed.
+    public var paused: Bool? {
+        get { json["paused"]?.boolValue }
+        set { json.put("paused", newValue.map { .bool($0) }) }
+    }
+
+    /// Seconds without progress before the rollout is reported failed (Progressing=False, ProgressDeadlineExceeded; default 600).
+    public var progressDeadlineSeconds: Int64? {
+        get { json["progressDeadlineSeconds"]?.intValue }
+        set { json.put("progressDeadlineSeconds", newValue.map { .int($0) }) }
+    }
+}
+
+/// How a Deployment replaces old pods with new ones.
+public struct DeploymentStrategy: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// RollingUpdate (the default: a few at a time) or Recreate (all old pods go before new ones start).
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    /// Settings of RollingUpdate.
+    public var rollingUpdate: RollingUpdateDeployment {
+        get { RollingUpdateDeployment(json: json["rollingUpdate"] ?? .object(JSONObject())) }
+        set { json.putView("rollingUpdate", newValue.json) }
+    }
+}
+
+/// How fast a Deployment rolls out.
+public struct RollingUpdateDeployment: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// Pods that may be unavailable during the rollout: a number or a percentage (default 25%, rounded down).
+    public var maxUnavailable: IntOrString? {
+        get { json["maxUnavailable"].flatMap(IntOrString.init(json:)) }
+        set { json.put("maxUnavailable", newValue?.json) }
+    }
+
+    /// Pods that may exist above replicas during the rollout: a number or a percentage (default 25%, rounded up).
+    public var maxSurge: IntOrString? {
+        get { json["maxSurge"].flatMap(IntOrString.init(json:)) }
+        set { json.put("maxSurge", newValue?.json) }
+    }
+}
+
+/// The observed state of a Deployment.
+public struct DeploymentStatus: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The metadata.generation this status was computed for.
+    public var observedGeneration: Int64? {
+        get { json["observedGeneration"]?.intValue }
+        set { json.put("observedGeneration", newValue.map { .int($0) }) }
+    }
+
+    /// Pods of all its ReplicaSets.
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods of the current template.
+    public var updatedReplicas: Int64? {
+        get { json["updatedReplicas"]?.intValue }
+        set { json.put("updatedReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods that are Ready.
+    public var readyReplicas: Int64? {
+        get { json["readyReplicas"]?.intValue }
+        set { json.put("readyReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods that have been Ready for minReadySeconds.
+    public var availableReplicas: Int64? {
+        get { json["availableReplicas"]?.intValue }
+        set { json.put("availableReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods still needed for the Deployment to be fully available.
+    public var unavailableReplicas: Int64? {
+        get { json["unavailableReplicas"]?.intValue }
+        set { json.put("unavailableReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods being deleted (beta upstream); Skiff does not report it yet.
+    public var terminatingReplicas: Int64? {
+        get { json["terminatingReplicas"]?.intValue }
+        set { json.put("terminatingReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Available and Progressing (and ReplicaFailure).
+    public var conditions: [DeploymentCondition] {
+        get { (json["conditions"]?.arrayValue ?? []).map(DeploymentCondition.init(json:)) }
+        set { json.putArray("conditions", newValue.map(\.json)) }
+    }
+
+    /// Bumped when a new ReplicaSet's name collides with an existing one.
+    public var collisionCount: Int64? {
+        get { json["collisionCount"]?.intValue }
+        set { json.put("collisionCount", newValue.map { .int($0) }) }
+    }
+}
+
+/// A condition of a Deployment.
+public struct DeploymentCondition: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// Available, Progressing or ReplicaFailure.
+    public var type: String? {
+        get { json["type"]?.stringValue }
+        set { json.put("type", newValue.map { .string($0) }) }
+    }
+
+    /// True, False or Unknown.
+    public var status: ConditionStatus? {
+        get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
+        set { json.put("status", newValue.map { .string($0.rawValue) }) }
+    }
+
+    /// When the condition was last updated.
+    public var lastUpdateTime: Date? {
+        get { json["lastUpdateTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastUpdateTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+
+    /// When the status last changed.
+    public var lastTransitionTime: Date? {
+        get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
+        set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
+    }
+
+    /// A CamelCase word for why (e.g. NewReplicaSetAvailable, ProgressDeadlineExceeded).
+    public var reason: String? {
+        get { json["reason"]?.stringValue }
+        set { json.put("reason", newValue.map { .string($0) }) }
+    }
+
+    /// A human-readable explanation.
+    public var message: String? {
+        get { json["message"]?.stringValue }
+        set { json.put("message", newValue.map { .string($0) }) }
     }
 }
 
@@ -515,28 +874,93 @@ public struct ReplicationController: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The controller's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// How many pods, which ones and from what template.
     public var spec: ReplicationControllerSpec {
         get { ReplicationControllerSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
+
+    /// How many pods exist, are ready and are available.
+    public var status: ReplicationControllerStatus {
+        get { ReplicationControllerStatus(json: json["status"] ?? .object(JSONObject())) }
+        set { json.putView("status", newValue.json) }
+    }
 }
 
+/// The desired state of a ReplicationController.
 public struct ReplicationControllerSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// How many pods to run (default 1).
     public var replicas: Int64? {
         get { json["replicas"]?.intValue }
         set { json.put("replicas", newValue.map { .int($0) }) }
     }
 
+    /// Seconds a new pod must be Ready before it counts as available (default 0).
+    public var minReadySeconds: Int64? {
+        get { json["minReadySeconds"]?.intValue }
+        set { json.put("minReadySeconds", newValue.map { .int($0) }) }
+    }
+
+    /// Labels of the pods it counts and owns (default: the template's labels).
     public var selector: [String: String]? {
         get { json["selector"]?.stringMap }
         set { json.put("selector", newValue.map(JSONValue.stringMap)) }
+    }
+
+    /// The pod made when there are too few.
+    public var template: PodTemplateSpec {
+        get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
+        set { json.putView("template", newValue.json) }
+    }
+}
+
+/// The observed state of a ReplicationController.
+public struct ReplicationControllerStatus: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// Pods that exist.
+    public var replicas: Int64? {
+        get { json["replicas"]?.intValue }
+        set { json.put("replicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods whose labels match the template's.
+    public var fullyLabeledReplicas: Int64? {
+        get { json["fullyLabeledReplicas"]?.intValue }
+        set { json.put("fullyLabeledReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods that are Ready.
+    public var readyReplicas: Int64? {
+        get { json["readyReplicas"]?.intValue }
+        set { json.put("readyReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// Pods that have been Ready for minReadySeconds.
+    public var availableReplicas: Int64? {
+        get { json["availableReplicas"]?.intValue }
+        set { json.put("availableReplicas", newValue.map { .int($0) }) }
+    }
+
+    /// The metadata.generation this status was computed for.
+    public var observedGeneration: Int64? {
+        get { json["observedGeneration"]?.intValue }
+        set { json.put("observedGeneration", newValue.map { .int($0) }) }
+    }
+
+    /// ReplicaFailure when pods could not be created or deleted.
+    public var conditions: [ReplicaSetCondition] {
+        get { (json["conditions"]?.arrayValue ?? []).map(ReplicaSetCondition.init(json:)) }
+        set { json.putArray("conditions", newValue.map(\.json)) }
     }
 }

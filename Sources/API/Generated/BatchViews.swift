@@ -8,22 +8,26 @@ public struct Job: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The Job's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The pods to run and when the Job is done.
     public var spec: JobSpec {
         get { JobSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// The pods' counts, the Job's conditions and its start and completion times.
     public var status: JobStatus {
         get { JobStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The desired state of a Job.
 public struct JobSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
@@ -40,11 +44,13 @@ public struct JobSpec: JSONView {
         set { json.put("completions", newValue.map { .int($0) }) }
     }
 
+    /// Seconds the Job may run, counted from its start, before it fails with DeadlineExceeded.
     public var activeDeadlineSeconds: Int64? {
         get { json["activeDeadlineSeconds"]?.intValue }
         set { json.put("activeDeadlineSeconds", newValue.map { .int($0) }) }
     }
 
+    /// Rules on exit codes and pod conditions that decide whether a failed pod fails the Job, is ignored or counts against backoffLimit.
     public var podFailurePolicy: PodFailurePolicy {
         get { PodFailurePolicy(json: json["podFailurePolicy"] ?? .object(JSONObject())) }
         set { json.putView("podFailurePolicy", newValue.json) }
@@ -62,41 +68,49 @@ public struct JobSpec: JSONView {
         set { json.put("backoffLimit", newValue.map { .int($0) }) }
     }
 
+    /// Failures tolerated per index of an Indexed Job; Skiff refuses it for now.
     public var backoffLimitPerIndex: Int64? {
         get { json["backoffLimitPerIndex"]?.intValue }
         set { json.put("backoffLimitPerIndex", newValue.map { .int($0) }) }
     }
 
+    /// Failed indexes tolerated with backoffLimitPerIndex; Skiff refuses it for now.
     public var maxFailedIndexes: Int64? {
         get { json["maxFailedIndexes"]?.intValue }
         set { json.put("maxFailedIndexes", newValue.map { .int($0) }) }
     }
 
+    /// The pods the Job counts; generated from the Job's uid unless manualSelector is set.
     public var selector: LabelSelectorSpec {
         get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
         set { json.putView("selector", newValue.json) }
     }
 
+    /// Use the selector as written instead of generating one (rarely wanted).
     public var manualSelector: Bool? {
         get { json["manualSelector"]?.boolValue }
         set { json.put("manualSelector", newValue.map { .bool($0) }) }
     }
 
+    /// The pod run for each attempt; its restartPolicy must be Never or OnFailure.
     public var template: PodTemplateSpec {
         get { PodTemplateSpec(json: json["template"] ?? .object(JSONObject())) }
         set { json.putView("template", newValue.json) }
     }
 
+    /// Seconds after the Job finishes before it is deleted with its pods (unset: kept).
     public var ttlSecondsAfterFinished: Int64? {
         get { json["ttlSecondsAfterFinished"]?.intValue }
         set { json.put("ttlSecondsAfterFinished", newValue.map { .int($0) }) }
     }
 
+    /// NonIndexed (the default: completions are interchangeable) or Indexed (each pod gets an index from 0 to completions-1).
     public var completionMode: JobCompletionMode? {
         get { json["completionMode"]?.stringValue.map(JobCompletionMode.init(rawValue:)) }
         set { json.put("completionMode", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// true stops the Job: its active pods are deleted and none start until it is resumed.
     public var suspend: Bool? {
         get { json["suspend"]?.boolValue }
         set { json.put("suspend", newValue.map { .bool($0) }) }
@@ -108,12 +122,14 @@ public struct JobSpec: JSONView {
         set { json.put("podReplacementPolicy", newValue.map { .string($0) }) }
     }
 
+    /// The controller that manages the Job (default kubernetes.io/job-controller); another value leaves it to an external controller.
     public var managedBy: String? {
         get { json["managedBy"]?.stringValue }
         set { json.put("managedBy", newValue.map { .string($0) }) }
     }
 }
 
+/// NonIndexed or Indexed.
 public enum JobCompletionMode: Sendable, Hashable, CustomStringConvertible {
     case nonIndexed
     case indexed
@@ -139,10 +155,12 @@ public enum JobCompletionMode: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// How pod failures count against a Job.
 public struct PodFailurePolicy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The rules, tried in order.
     public var rules: [PodFailurePolicyRule] {
         get { (json["rules"]?.arrayValue ?? []).map(PodFailurePolicyRule.init(json:)) }
         set { json.putArray("rules", newValue.map(\.json)) }
@@ -154,22 +172,26 @@ public struct PodFailurePolicyRule: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// FailJob, FailIndex, Ignore (not counted against backoffLimit) or Count (the default handling).
     public var action: PodFailurePolicyAction? {
         get { json["action"]?.stringValue.map(PodFailurePolicyAction.init(rawValue:)) }
         set { json.put("action", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// Matches on the exit codes of the pod's containers.
     public var onExitCodes: PodFailurePolicyOnExitCodesRequirement {
         get { PodFailurePolicyOnExitCodesRequirement(json: json["onExitCodes"] ?? .object(JSONObject())) }
         set { json.putView("onExitCodes", newValue.json) }
     }
 
+    /// Matches on the pod's conditions (any one matching suffices).
     public var onPodConditions: [PodFailurePolicyOnPodConditionsPattern] {
         get { (json["onPodConditions"]?.arrayValue ?? []).map(PodFailurePolicyOnPodConditionsPattern.init(json:)) }
         set { json.putArray("onPodConditions", newValue.map(\.json)) }
     }
 }
 
+/// What a matching pod failure does to the Job.
 public enum PodFailurePolicyAction: Sendable, Hashable, CustomStringConvertible {
     case failJob
     case failIndex
@@ -201,26 +223,31 @@ public enum PodFailurePolicyAction: Sendable, Hashable, CustomStringConvertible 
     public var description: String { rawValue }
 }
 
+/// A test on container exit codes.
 public struct PodFailurePolicyOnExitCodesRequirement: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Only this container's exit code (default: any container).
     public var containerName: String? {
         get { json["containerName"]?.stringValue }
         set { json.put("containerName", newValue.map { .string($0) }) }
     }
 
+    /// In or NotIn the values.
     public var op: PodFailurePolicyOnExitCodesOperator? {
         get { json["operator"]?.stringValue.map(PodFailurePolicyOnExitCodesOperator.init(rawValue:)) }
         set { json.put("operator", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// The exit codes, sorted, without duplicates (0 is not allowed with In).
     public var values: [Int64]? {
         get { json["values"]?.arrayValue?.compactMap(\.intValue) }
         set { json.put("values", newValue.map { .array($0.map { .int($0) }) }) }
     }
 }
 
+/// In or NotIn.
 public enum PodFailurePolicyOnExitCodesOperator: Sendable, Hashable, CustomStringConvertible {
     case `in`
     case notIn
@@ -246,85 +273,102 @@ public enum PodFailurePolicyOnExitCodesOperator: Sendable, Hashable, CustomStrin
     public var description: String { rawValue }
 }
 
+/// A test on a pod condition.
 public struct PodFailurePolicyOnPodConditionsPattern: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The pod condition's type (e.g. DisruptionTarget).
     public var type: String? {
         get { json["type"]?.stringValue }
         set { json.put("type", newValue.map { .string($0) }) }
     }
 
+    /// The status the condition must have (default True).
     public var status: ConditionStatus? {
         get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
         set { json.put("status", newValue.map { .string($0.rawValue) }) }
     }
 }
 
+/// When an Indexed Job counts as succeeded before all indexes do.
 public struct SuccessPolicy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Any one rule met makes the Job succeed.
     public var rules: [SuccessPolicyRule] {
         get { (json["rules"]?.arrayValue ?? []).map(SuccessPolicyRule.init(json:)) }
         set { json.putArray("rules", newValue.map(\.json)) }
     }
 }
 
+/// One success rule of an Indexed Job.
 public struct SuccessPolicyRule: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Indexes that must all succeed, as ranges ("0-2,5").
     public var succeededIndexes: String? {
         get { json["succeededIndexes"]?.stringValue }
         set { json.put("succeededIndexes", newValue.map { .string($0) }) }
     }
 
+    /// How many of those indexes (or of all, without succeededIndexes) must succeed.
     public var succeededCount: Int64? {
         get { json["succeededCount"]?.intValue }
         set { json.put("succeededCount", newValue.map { .int($0) }) }
     }
 }
 
+/// The observed state of a Job.
 public struct JobStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Suspended, Complete, Failed, FailureTarget and SuccessCriteriaMet.
     public var conditions: [JobCondition] {
         get { (json["conditions"]?.arrayValue ?? []).map(JobCondition.init(json:)) }
         set { json.putArray("conditions", newValue.map(\.json)) }
     }
 
+    /// When the Job controller started the Job (reset when it is resumed).
     public var startTime: Date? {
         get { json["startTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("startTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// When the Job completed (only on success).
     public var completionTime: Date? {
         get { json["completionTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("completionTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// Pods that are pending or running.
     public var active: Int64? {
         get { json["active"]?.intValue }
         set { json.put("active", newValue.map { .int($0) }) }
     }
 
+    /// Pods that succeeded.
     public var succeeded: Int64? {
         get { json["succeeded"]?.intValue }
         set { json.put("succeeded", newValue.map { .int($0) }) }
     }
 
+    /// Pods that failed.
     public var failed: Int64? {
         get { json["failed"]?.intValue }
         set { json.put("failed", newValue.map { .int($0) }) }
     }
 
+    /// Pods being deleted.
     public var terminating: Int64? {
         get { json["terminating"]?.intValue }
         set { json.put("terminating", newValue.map { .int($0) }) }
     }
 
+    /// Active pods that are Ready.
     public var ready: Int64? {
         get { json["ready"]?.intValue }
         set { json.put("ready", newValue.map { .int($0) }) }
@@ -336,6 +380,7 @@ public struct JobStatus: JSONView {
         set { json.put("completedIndexes", newValue.map { .string($0) }) }
     }
 
+    /// Indexed Jobs with backoffLimitPerIndex: the failed indexes as ranges.
     public var failedIndexes: String? {
         get { json["failedIndexes"]?.stringValue }
         set { json.put("failedIndexes", newValue.map { .string($0) }) }
@@ -348,56 +393,67 @@ public struct JobStatus: JSONView {
     }
 }
 
+/// Finished pods the Job has not counted yet (tracked through the job-tracking finalizer).
 public struct UncountedTerminatedPods: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// UIDs of succeeded pods not yet counted.
     public var succeeded: [String]? {
         get { json["succeeded"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("succeeded", newValue.map { .array($0.map { .string($0) }) }) }
     }
 
+    /// UIDs of failed pods not yet counted.
     public var failed: [String]? {
         get { json["failed"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("failed", newValue.map { .array($0.map { .string($0) }) }) }
     }
 }
 
+/// A condition of a Job.
 public struct JobCondition: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Suspended, Complete, Failed, FailureTarget or SuccessCriteriaMet.
     public var type: JobConditionType? {
         get { json["type"]?.stringValue.map(JobConditionType.init(rawValue:)) }
         set { json.put("type", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// True, False or Unknown.
     public var status: ConditionStatus? {
         get { json["status"]?.stringValue.map(ConditionStatus.init(rawValue:)) }
         set { json.put("status", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// When the condition was last checked.
     public var lastProbeTime: Date? {
         get { json["lastProbeTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("lastProbeTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// When the status last changed.
     public var lastTransitionTime: Date? {
         get { json["lastTransitionTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("lastTransitionTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// A CamelCase word for why (e.g. BackoffLimitExceeded, DeadlineExceeded).
     public var reason: String? {
         get { json["reason"]?.stringValue }
         set { json.put("reason", newValue.map { .string($0) }) }
     }
 
+    /// A human-readable explanation.
     public var message: String? {
         get { json["message"]?.stringValue }
         set { json.put("message", newValue.map { .string($0) }) }
     }
 }
 
+/// The conditions a Job reports.
 public enum JobConditionType: Sendable, Hashable, CustomStringConvertible {
     case suspended
     case complete
@@ -439,67 +495,80 @@ public struct CronJob: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The CronJob's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The schedule and the Job to create.
     public var spec: CronJobSpec {
         get { CronJobSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// The Jobs running and when the last one was scheduled and succeeded.
     public var status: CronJobStatus {
         get { CronJobStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The desired state of a CronJob.
 public struct CronJobSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// A 5-field cron schedule ("*/5 * * * *") or a descriptor such as @hourly.
     public var schedule: String? {
         get { json["schedule"]?.stringValue }
         set { json.put("schedule", newValue.map { .string($0) }) }
     }
 
+    /// The IANA time zone the schedule is read in (default: the controller's, UTC).
     public var timeZone: String? {
         get { json["timeZone"]?.stringValue }
         set { json.put("timeZone", newValue.map { .string($0) }) }
     }
 
+    /// Seconds after a scheduled time a missed run may still start.
     public var startingDeadlineSeconds: Int64? {
         get { json["startingDeadlineSeconds"]?.intValue }
         set { json.put("startingDeadlineSeconds", newValue.map { .int($0) }) }
     }
 
+    /// Allow (the default), Forbid (skip a run while one is active) or Replace (the new run replaces the active one).
     public var concurrencyPolicy: ConcurrencyPolicy? {
         get { json["concurrencyPolicy"]?.stringValue.map(ConcurrencyPolicy.init(rawValue:)) }
         set { json.put("concurrencyPolicy", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// true stops new runs (active Jobs are not touched).
     public var suspend: Bool? {
         get { json["suspend"]?.boolValue }
         set { json.put("suspend", newValue.map { .bool($0) }) }
     }
 
+    /// The Job created at each scheduled time.
     public var jobTemplate: JobTemplateSpec {
         get { JobTemplateSpec(json: json["jobTemplate"] ?? .object(JSONObject())) }
         set { json.putView("jobTemplate", newValue.json) }
     }
 
+    /// Finished successful Jobs kept (default 3).
     public var successfulJobsHistoryLimit: Int64? {
         get { json["successfulJobsHistoryLimit"]?.intValue }
         set { json.put("successfulJobsHistoryLimit", newValue.map { .int($0) }) }
     }
 
+    /// Failed Jobs kept (default 1).
     public var failedJobsHistoryLimit: Int64? {
         get { json["failedJobsHistoryLimit"]?.intValue }
         set { json.put("failedJobsHistoryLimit", newValue.map { .int($0) }) }
     }
 }
 
+/// What a CronJob does when a run is due while another is active.
 public enum ConcurrencyPolicy: Sendable, Hashable, CustomStringConvertible {
     case allow
     case forbid
@@ -528,35 +597,42 @@ public enum ConcurrencyPolicy: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// The Job a CronJob creates.
 public struct JobTemplateSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Labels and annotations of the Jobs made from the template.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The spec of the Jobs made from the template.
     public var spec: JobSpec {
         get { JobSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 }
 
+/// The observed state of a CronJob.
 public struct CronJobStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The Jobs currently running.
     public var active: [ObjectReference] {
         get { (json["active"]?.arrayValue ?? []).map(ObjectReference.init(json:)) }
         set { json.putArray("active", newValue.map(\.json)) }
     }
 
+    /// When a Job was last scheduled.
     public var lastScheduleTime: Date? {
         get { json["lastScheduleTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("lastScheduleTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// When a Job last completed successfully.
     public var lastSuccessfulTime: Date? {
         get { json["lastSuccessfulTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("lastSuccessfulTime", newValue.map { .string(KubeTime.format($0)) }) }

@@ -181,7 +181,7 @@ public struct ContainerPort: JSONView {
     }
 
     /// TCP (the default), UDP or SCTP.
-    public var protocol: String? {
+    public var proto: String? {
         get { json["protocol"]?.stringValue }
         set { json.put("protocol", newValue.map { .string($0) }) }
     }

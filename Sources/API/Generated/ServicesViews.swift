@@ -165,7 +165,7 @@ public struct ServicePortSpec: JSONView {
     }
 
     /// TCP (the default), UDP or SCTP.
-    public var protocol: String? {
+    public var proto: String? {
         get { json["protocol"]?.stringValue }
         set { json.put("protocol", newValue.map { .string($0) }) }
     }
@@ -291,7 +291,7 @@ public struct PortStatus: JSONView {
     }
 
     /// TCP, UDP or SCTP.
-    public var protocol: String? {
+    public var proto: String? {
         get { json["protocol"]?.stringValue }
         set { json.put("protocol", newValue.map { .string($0) }) }
     }
@@ -395,7 +395,7 @@ public struct EndpointPort: JSONView {
     }
 
     /// TCP (the default), UDP or SCTP.
-    public var protocol: String? {
+    public var proto: String? {
         get { json["protocol"]?.stringValue }
         set { json.put("protocol", newValue.map { .string($0) }) }
     }
@@ -571,7 +571,7 @@ public struct EndpointSlicePort: JSONView {
     }
 
     /// TCP (the default), UDP or SCTP.
-    public var protocol: String? {
+    public var proto: String? {
         get { json["protocol"]?.stringValue }
         set { json.put("protocol", newValue.map { .string($0) }) }
     }
