@@ -43,6 +43,7 @@ public struct PodSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The containers the pod runs; at least one.
     public var containers: [Container] {
         get { (json["containers"]?.arrayValue ?? []).map(Container.init(json:)) }
         set { json.putArray("containers", newValue.map(\.json)) }
@@ -176,11 +177,13 @@ public struct Container: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The container's name, unique within the pod (a DNS label).
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// The image to run, as a registry reference (nginx:1.27, registry.example/app@sha256:...).
     public var image: String? {
         get { json["image"]?.stringValue }
         set { json.put("image", newValue.map { .string($0) }) }

@@ -1,0 +1,25 @@
+// kubectl explain on built-in kinds against a real master: the schemas come from the schema
+// table (/openapi/v3 for kubectl 1.33).
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct OpenAPIKubectlTests {
+    @Test func explainBuiltInPod() throws {
+        guard getuid() == 0 else { return }
+        let m = try MasterProcess()
+        defer { m.stop() }
+        let k = try Kubectl(version: "1.33", master: m)
+        defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
+        let image = try k.ok("explain", "pod.spec.containers.image")
+        #expect(image.contains("FIELD: image <string>"), "\(image)")
+        #expect(image.contains("The image to run"), "\(image)")
+        let recursive = try k.ok("explain", "pod.spec", "--recursive")
+        #expect(recursive.contains("containers\t<[]Container> -required-"), "\(recursive)")
+        #expect(recursive.contains("nodeName\t<string>"), "\(recursive)")
+        #expect(recursive.contains("restartPolicy\t<string>"), "\(recursive)")
+        // The v2 document (JSON) names the same definitions.
+        let v2 = try m.client.get("/openapi/v2").json
+        #expect(v2["definitions"]?["io.k8s.api.core.v1.Container"]?["properties"]?["image"]?["type"] == "string")
+    }
+}
