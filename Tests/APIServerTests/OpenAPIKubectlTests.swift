@@ -1,15 +1,17 @@
 // kubectl explain on built-in kinds against a real master: the schemas come from the schema
-// table (/openapi/v3 for kubectl 1.33).
+// table (/openapi/v3).
 import Foundation
 import Testing
 import TestSupport
 
 @Suite(.serialized) struct OpenAPIKubectlTests {
-    @Test func explainBuiltInPod() throws {
+    /// 1.27 and 1.33 both read /openapi/v3 for explain.
+    @Test(arguments: ["1.33", "1.27"])
+    func explainBuiltInPod(version: String) throws {
         guard getuid() == 0 else { return }
         let m = try MasterProcess()
         defer { m.stop() }
-        let k = try Kubectl(version: "1.33", master: m)
+        let k = try Kubectl(version: version, master: m)
         defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
         let image = try k.ok("explain", "pod.spec.containers.image")
         #expect(image.contains("FIELD: image <string>"), "\(image)")
