@@ -130,6 +130,9 @@ public enum Patch {
     /// The patch strategies of the built-in types (patchStrategy/patchMergeKey struct tags), by
     /// field name and the field names leading to it.
     static func listStrategy(field: String, parents: [String], kind: String) -> ListStrategy {
+        // The schema's @mergeKey wins; the table below answers for the fields the schema does not
+        // annotate yet (it is being completed), with the same keys upstream's struct tags give.
+        if let key = OpenAPIDefinitions.field(kind: kind, path: parents + [field])?.annotations["mergeKey"] { return .mergeByKey(key) }
         switch field {
         case "containers", "initContainers", "ephemeralContainers", "volumes", "imagePullSecrets", "resourceClaims",
              "schedulingGates", "env":

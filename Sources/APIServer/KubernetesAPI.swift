@@ -198,11 +198,14 @@ public final class KubernetesAPI: HTTPHandler {
         case .group(let g): return JSONReply.bytes(Discovery.groupJSON(g, served: served).serialized())
         case .resourceList(let gv): return JSONReply.bytes(Discovery.resourceList(gv, served: served).serialized())
         case .openAPIV2:
+            if request.headers.first(name: "accept")?.contains("application/json") == true {
+                return JSONReply.bytes(Discovery.openAPIV2(served: served).serialized())
+            }
             return .full(status: .ok, contentType: "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", body: [])
         case .openAPIV3Root: return JSONReply.bytes(Discovery.openAPIV3Root(served: served).serialized())
         case .openAPIV3(let key):
             guard let doc = Discovery.openAPIV3(key, served: served) else { throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource")) }
-            return JSONReply.bytes(doc.serialized())
+            return JSONReply.bytes(doc.body)
         default:
             throw APIError(Status(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }

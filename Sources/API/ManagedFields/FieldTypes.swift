@@ -33,6 +33,18 @@ public struct FieldTypes: Sendable {
 
     static func builtInListType(field: String, parents: [String], kind: String) -> ListType {
         let tcp: [String: JSONValue] = ["protocol": "TCP"]
+        // The schema's @listType/@listMapKeys win (protocol defaults to TCP upstream); the merge
+        // strategy table answers for lists the schema does not annotate yet.
+        let annotations = OpenAPIDefinitions.field(kind: kind, path: parents + [field])?.annotations ?? [:]
+        switch annotations["listType"] {
+        case "atomic": return .atomic
+        case "set": return .set
+        case "map":
+            if let keys = annotations["listMapKeys"]?.split(separator: ",").map(String.init) {
+                return .map(keys: keys, defaults: keys.contains("protocol") ? tcp : [:])
+            }
+        default: break
+        }
         switch Patch.listStrategy(field: field, parents: parents, kind: kind) {
         case .replace: return .atomic
         case .mergePrimitives: return .set
