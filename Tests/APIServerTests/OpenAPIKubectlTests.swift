@@ -15,7 +15,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: k.cacheDir) }
         let image = try k.ok("explain", "pod.spec.containers.image")
         #expect(image.contains("FIELD: image <string>"), "\(image)")
-        #expect(image.contains("The image to run"), "\(image)")
+        #expect(image.contains("The image reference to run"), "\(image)")
         let recursive = try k.ok("explain", "pod.spec", "--recursive")
         #expect(recursive.contains("containers\t<[]Container> -required-"), "\(recursive)")
         #expect(recursive.contains("nodeName\t<string>"), "\(recursive)")
