@@ -90,15 +90,15 @@ let package = Package(
         .target(name: "MetricsPipeline", dependencies: ["API"]),
         // APIServer: the Kubernetes REST API over Store — routing, CRUD, watch, patch, tables, discovery.
         .target(name: "APIServer", dependencies: [
-            "API", "Store", "YAML", "Security", "MetricsPipeline", "Telemetry",
+            "API", "Store", "YAML", "Auth", "MetricsPipeline", "Telemetry",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // Security: the cluster CA and the certificates it issues, authentication (certificates,
+        // Auth: the cluster CA and the certificates it issues, authentication (certificates,
         // tokens) and authorization (RBAC, the Node authorizer). Pure policy plus key material.
-        .target(name: "Security", dependencies: [
+        .target(name: "Auth", dependencies: [
             "API",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -136,7 +136,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
-            "Security", .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "Auth", .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // skiffctl: the kubectl-style CLI.
         .executableTarget(name: "skiffctl", dependencies: [
@@ -155,7 +155,7 @@ let package = Package(
         // skiff-cluster: master, node, up, proxy, scheduler, controller-manager, dns, etcd-migrate, image.
         .executableTarget(name: "skiff-cluster", dependencies: [
             "SkiffCLI", "Runtime", "Images", "Registry", "Cgroups", "APIServer", "Store", "HTTPTransfer", "Node", "Scheduler",
-            "Controllers", "Proxy", "CLinux", "DNS", "Security", "Telemetry", .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "Controllers", "Proxy", "CLinux", "DNS", "Auth", "Telemetry", .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Client", "Store", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         // Runs the real `skiff master` binary and talks HTTP to it (and real kubectl).
-        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport", "Security"]),
+        .testTarget(name: "APIServerTests", dependencies: ["API", "Client", "YAML", "TestSupport", "Auth"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),

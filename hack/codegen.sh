@@ -4,7 +4,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
-swift build --product codegen >/dev/null
+# Quiet when it builds; the compiler's output when it does not (swift prints errors on stdout).
+if ! log=$(swift build --product codegen 2>&1); then
+    echo "$log" >&2
+    echo "hack/codegen.sh: building the codegen product failed (above)" >&2
+    exit 1
+fi
 "$(swift build --show-bin-path)/codegen" "$PWD"
 if [ "${1:-}" = "--check" ]; then
     if ! git diff --exit-code --stat -- Sources/API/Generated || [ -n "$(git status --porcelain -- Sources/API/Generated)" ]; then

@@ -5,7 +5,7 @@
 // Kubernetes' wording.
 import API
 import Foundation
-import Security
+import Auth
 import Synchronization
 
 final class AccessControl: Sendable {

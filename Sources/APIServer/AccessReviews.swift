@@ -5,7 +5,7 @@
 // with --authentication-token-webhook and --authorization-mode=Webhook.
 import API
 import Foundation
-import Security
+import Auth
 
 extension KubernetesAPI {
     func handleReview(_ request: HTTPRequest, _ rr: ResourceRequest, user: UserInfo) async throws -> HTTPReply {

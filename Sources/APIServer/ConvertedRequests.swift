@@ -5,7 +5,7 @@
 // the same in every version and pass through.
 import API
 import NIOHTTP1
-import Security
+import Auth
 
 extension KubernetesAPI {
     func handleConverted(_ request: HTTPRequest, _ rr: ResourceRequest, storageType: ResourceType, user: UserInfo) async throws -> HTTPReply {

@@ -4,7 +4,7 @@ import API
 import Foundation
 import MetricsPipeline
 import NIOHTTP1
-import Security
+import Auth
 import Store
 import Synchronization
 import Telemetry

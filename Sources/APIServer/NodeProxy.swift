@@ -6,7 +6,7 @@ import API
 import Foundation
 import NIOCore
 import NIOSSL
-import Security
+import Auth
 import NIOHTTP1
 import NIOPosix
 

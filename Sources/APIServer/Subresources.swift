@@ -3,7 +3,7 @@
 // namespaces/finalize, serviceaccounts/token (TokenRequest.swift); pods/log is proxied to the node server (NodeProxy), pods/exec and
 // attach tunnelled to it.
 import API
-import Security
+import Auth
 import Foundation
 import Store
 

@@ -4,7 +4,7 @@
 // they run (the NodeRestriction admission plugin's rule).
 import API
 import Foundation
-import Security
+import Auth
 
 extension KubernetesAPI {
     func tokenRequest(_ request: HTTPRequest, namespace: String, name: String, user: UserInfo) async throws -> HTTPReply {

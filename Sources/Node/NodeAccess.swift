@@ -7,7 +7,7 @@
 import API
 import Client
 import Foundation
-import Security
+import Auth
 import Synchronization
 
 /// The kubelet's authorizer attributes of a request to its API (server/auth.go).

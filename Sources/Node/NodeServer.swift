@@ -11,7 +11,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Security
+import Auth
 import NIOWebSocket
 import Runtime
 import Telemetry

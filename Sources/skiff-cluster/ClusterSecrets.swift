@@ -5,7 +5,7 @@
 // protect the store as the CA key itself — etcd with TLS and client certificates.)
 import API
 import Foundation
-import Security
+import Auth
 import Store
 
 enum ClusterSecrets {

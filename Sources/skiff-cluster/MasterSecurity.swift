@@ -8,7 +8,7 @@ import Client
 import Foundation
 import NIOSSL
 import Node
-import Security
+import Auth
 import Store
 
 struct SecurityFlags: ParsableArguments {

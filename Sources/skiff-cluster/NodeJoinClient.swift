@@ -5,7 +5,7 @@
 import Client
 import Foundation
 import HTTPTransfer
-import Security
+import Auth
 
 struct NodeJoinClient {
     let server: String

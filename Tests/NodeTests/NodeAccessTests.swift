@@ -3,7 +3,7 @@
 // check the same against a real secured cluster.
 import Foundation
 @testable import Node
-import Security
+import Auth
 import Synchronization
 import Testing
 
