@@ -177,7 +177,7 @@ private struct ProtoWriter {
         #expect(throws: ProtobufError.self) { try ProtobufDecoder.decodeObject(body) }
     }
 
-    /// Job's tables come from Schema/batch.schema through the generator.
+    /// Job's tables come from Schema/jobs.schema through the generator.
     @Test func jobFromGeneratedTables() throws {
         let body = ProtoWriter.envelope(apiVersion: "batch/v1", kind: "Job") {
             $0.message(1) { $0.string(1, "pi") }
