@@ -125,11 +125,19 @@ public enum Patch {
     // MARK: strategic merge patch
 
     /// How a list field merges: by a key in its elements, as a set of primitives, or replaced whole.
-    enum ListStrategy: Equatable { case mergeByKey(String), mergePrimitives, replace }
+    enum ListStrategy: Equatable, Sendable { case mergeByKey(String), mergePrimitives, replace }
 
     /// The patch strategies of the built-in types (patchStrategy/patchMergeKey struct tags), by
     /// field name and the field names leading to it.
+    private static let listStrategies = PathMemo<ListStrategy>()
+
     static func listStrategy(field: String, parents: [String], kind: String) -> ListStrategy {
+        listStrategies.value(kind: kind, parents: parents, field: field) {
+            computeListStrategy(field: field, parents: parents, kind: kind)
+        }
+    }
+
+    private static func computeListStrategy(field: String, parents: [String], kind: String) -> ListStrategy {
         // The schema's @mergeKey wins; the table below answers for the fields the schema does not
         // annotate yet (it is being completed), with the same keys upstream's struct tags give.
         if let key = OpenAPIDefinitions.field(kind: kind, path: parents + [field])?.annotations["mergeKey"] { return .mergeByKey(key) }

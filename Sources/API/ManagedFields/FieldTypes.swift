@@ -31,7 +31,15 @@ public struct FieldTypes: Sendable {
                    })
     }
 
+    private static let builtInListTypes = PathMemo<ListType>()
+
     static func builtInListType(field: String, parents: [String], kind: String) -> ListType {
+        builtInListTypes.value(kind: kind, parents: parents, field: field) {
+            computeBuiltInListType(field: field, parents: parents, kind: kind)
+        }
+    }
+
+    private static func computeBuiltInListType(field: String, parents: [String], kind: String) -> ListType {
         let tcp: [String: JSONValue] = ["protocol": "TCP"]
         // The schema's @listType/@listMapKeys win (protocol defaults to TCP upstream); the merge
         // strategy table answers for lists the schema does not annotate yet.
