@@ -57,6 +57,8 @@ extension Generator {
         case "Bool": return ".boolean"
         case "Double": return ".number"
         case "Time": return ".time"
+        case "MicroTime": return ".ref(\"io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime\")"
+        case "Quantity": return ".quantity"
         case "JSON": return ".any"
         case "IntOrString": return ".intOrString"
         case "{String}": return ".map(.string)"
@@ -79,7 +81,7 @@ extension Generator {
         var names: [String: String] = [:]
         for (_, decls, _) in perFile {
             for d in decls where isView(d.name) {
-                let upstream = d.proto?.split(separator: ".").last.map(String.init) ?? d.name
+                let upstream = d.proto?.split(separator: ".").last.map(String.init) ?? d.upstream
                 names[d.name] = Generator.componentName(group: gvs[d.name]!.group, version: gvs[d.name]!.version, name: upstream)
             }
         }
@@ -89,14 +91,21 @@ extension Generator {
             for d in decls where isView(d.name) {
                 var gvk = "nil"
                 if case .kind = d.shape, let gv = gvs[d.name] {
-                    gvk = "GroupVersionKind(group: \(literal(gv.group)), version: \(literal(gv.version)), kind: \(literal(d.name)))"
+                    gvk = "GroupVersionKind(group: \(literal(gv.group)), version: \(literal(gv.version)), kind: \(literal(d.upstream)))"
                 }
                 out += "        OpenAPIDefinition(\(literal(names[d.name]!)), gvk: \(gvk), description: \(literal(d.doc.joined(separator: " "))), fields: [\n"
                 for f in d.fields {
                     var doc = f.doc
                     if doc.isEmpty, let enumDecl = declaration(of: f.type), isEnum(enumDecl.name) { doc = enumDecl.doc }
-                    let annotations = f.annotations.sorted { $0.key < $1.key }.map { "\(literal($0.key)): \(literal($0.value))" }
-                    out += "            OpenAPIField(\(literal(f.json)), \(try openAPIType(f.type, names: names, in: d.name)), \(literal(doc.joined(separator: " "))), "
+                    // `@enum A B` is the type OpenAPI documents (a closed set), not an annotation.
+                    let annotations = f.annotations.filter { $0.key != "enum" }.sorted { $0.key < $1.key }.map { "\(literal($0.key)): \(literal($0.value))" }
+                    var type = try openAPIType(f.type, names: names, in: d.name)
+                    if let values = f.annotations["enum"] {
+                        guard f.type == "String" || f.type == "[String]" else { throw SchemaError(description: "\(d.name).\(f.json): @enum is for String fields") }
+                        let set = ".enumeration([\(values.split(separator: " ").map { literal($0 == "\"\"" ? "" : String($0)) }.joined(separator: ", "))])"
+                        type = f.type == "String" ? set : ".array(\(set))"
+                    }
+                    out += "            OpenAPIField(\(literal(f.json)), \(type), \(literal(doc.joined(separator: " "))), "
                     out += "annotations: [\(annotations.isEmpty ? ":" : annotations.joined(separator: ", "))]),\n"
                 }
                 out += "        ]),\n"
