@@ -2,6 +2,96 @@
 
 extension OpenAPIDefinitions {
     static let generated: [OpenAPIDefinition] = [
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", gvk: GroupVersionKind(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition"), description: "Adds a kind to the API: its group, names, versions and each version's schema (named <plural>.<group>).", fields: [
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The definition's name, <plural>.<group> (crontabs.stable.example.com).", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionSpec"), "The kind served: group, names, scope, versions.", annotations: ["required": ""]),
+            OpenAPIField("status", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus"), "Whether the names were accepted and the kind is served (Established, NamesAccepted).", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionSpec", gvk: nil, description: "The kind a definition adds.", fields: [
+            OpenAPIField("group", .string, "The API group the kind is served in (stable.example.com), as in /apis/<group>/<version>.", annotations: ["required": ""]),
+            OpenAPIField("names", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionNames"), "The kind's names: plural (the resource), singular, kind, short names, categories.", annotations: ["required": ""]),
+            OpenAPIField("scope", .enumeration(["Cluster", "Namespaced"]), "Namespaced or Cluster.", annotations: ["required": ""]),
+            OpenAPIField("versions", .array(.ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionVersion")), "The versions served, each with its schema; exactly one is the storage version.", annotations: ["listType": "atomic", "required": ""]),
+            OpenAPIField("conversion", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceConversion"), "How objects are converted between versions: None (the default; only apiVersion changes) or Webhook.", annotations: [:]),
+            OpenAPIField("preserveUnknownFields", .boolean, "Keep fields the schema does not declare (legacy; only false is allowed in v1, use x-kubernetes-preserve-unknown-fields).", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionNames", gvk: nil, description: "The names of a custom kind.", fields: [
+            OpenAPIField("plural", .string, "The resource's name in URLs, lower case (crontabs).", annotations: ["required": ""]),
+            OpenAPIField("singular", .string, "The singular name, lower case (crontab); defaults to the kind in lower case.", annotations: [:]),
+            OpenAPIField("shortNames", .array(.string), "Short names kubectl accepts (ct).", annotations: ["listType": "atomic"]),
+            OpenAPIField("kind", .string, "The kind, in CamelCase (CronTab).", annotations: ["required": ""]),
+            OpenAPIField("listKind", .string, "The list's kind (default <kind>List).", annotations: [:]),
+            OpenAPIField("categories", .array(.string), "The groups of resources the kind belongs to, e.g. all (kubectl get all).", annotations: ["listType": "atomic"]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionVersion", gvk: nil, description: "One version of a custom kind.", fields: [
+            OpenAPIField("name", .string, "The version's name (v1, v1beta1), as in /apis/<group>/<version>.", annotations: ["required": ""]),
+            OpenAPIField("served", .boolean, "Whether the version is served.", annotations: ["required": ""]),
+            OpenAPIField("storage", .boolean, "Whether objects are stored in this version (exactly one version is).", annotations: ["required": ""]),
+            OpenAPIField("deprecated", .boolean, "Whether the version is deprecated (requests get a warning).", annotations: [:]),
+            OpenAPIField("deprecationWarning", .string, "The warning sent instead of the default one when the version is deprecated.", annotations: [:]),
+            OpenAPIField("schema", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceValidation"), "The version's schema, which validates, prunes and defaults its objects.", annotations: [:]),
+            OpenAPIField("subresources", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresources"), "The status and scale subresources of the version.", annotations: [:]),
+            OpenAPIField("additionalPrinterColumns", .array(.ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceColumnDefinition")), "Columns `kubectl get` shows besides the name (and age, when none is named).", annotations: ["listType": "atomic"]),
+            OpenAPIField("selectableFields", .array(.ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.SelectableField")), "Fields (besides metadata.name and metadata.namespace) that field selectors may use.", annotations: ["listType": "atomic"]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceValidation", gvk: nil, description: "A version's schema.", fields: [
+            OpenAPIField("openAPIV3Schema", .any, "The OpenAPI v3 schema of the objects (a structural schema: types at every level, x-kubernetes-* extensions allowed).", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresources", gvk: nil, description: "The subresources a custom kind's version serves.", fields: [
+            OpenAPIField("status", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceStatus"), "When set, /status is served: the main resource ignores status changes and /status everything else.", annotations: [:]),
+            OpenAPIField("scale", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceScale"), "When set, /scale is served, reading and writing the replica fields these paths name.", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceStatus", gvk: nil, description: "Serve /status (no settings).", fields: [
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceScale", gvk: nil, description: "Where a custom kind keeps what /scale reads and writes.", fields: [
+            OpenAPIField("specReplicasPath", .string, "The JSON path of the wanted replica count under .spec (.spec.replicas).", annotations: ["required": ""]),
+            OpenAPIField("statusReplicasPath", .string, "The JSON path of the replica count there is under .status (.status.replicas).", annotations: ["required": ""]),
+            OpenAPIField("labelSelectorPath", .string, "The JSON path of the pods' serialized label selector under .status, for the HPA.", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceColumnDefinition", gvk: nil, description: "A column `kubectl get` shows for a custom kind.", fields: [
+            OpenAPIField("name", .string, "The column's heading.", annotations: ["required": ""]),
+            OpenAPIField("type", .string, "The OpenAPI type of the column's values: integer, number, string, boolean or date.", annotations: ["required": ""]),
+            OpenAPIField("format", .string, "The OpenAPI format of the values (e.g. int32, byte, date-time).", annotations: [:]),
+            OpenAPIField("description", .string, "What the column shows, for people.", annotations: [:]),
+            OpenAPIField("priority", .integer, "0 shows the column always; higher numbers only with -o wide.", annotations: [:]),
+            OpenAPIField("jsonPath", .string, "The JSON path, from the object's root, of the value shown (.spec.cronSpec).", annotations: ["required": ""]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.SelectableField", gvk: nil, description: "A field field selectors may use.", fields: [
+            OpenAPIField("jsonPath", .string, "The JSON path of the field (.spec.color); it must be a string, integer or boolean.", annotations: ["required": ""]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceConversion", gvk: nil, description: "How objects are converted between a custom kind's versions.", fields: [
+            OpenAPIField("strategy", .enumeration(["None", "Webhook"]), "None (only apiVersion changes) or Webhook (a webhook converts); Skiff supports None.", annotations: ["required": ""]),
+            OpenAPIField("webhook", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookConversion"), "The webhook called with the Webhook strategy.", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookConversion", gvk: nil, description: "The conversion webhook of a custom kind.", fields: [
+            OpenAPIField("clientConfig", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookClientConfig"), "Where the webhook is and how to trust it.", annotations: [:]),
+            OpenAPIField("conversionReviewVersions", .array(.string), "The ConversionReview versions the webhook understands, in order of preference (v1, v1beta1).", annotations: ["listType": "atomic", "required": ""]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookClientConfig", gvk: nil, description: "How to reach a webhook: a URL or a Service, and the CA bundle of its certificate.", fields: [
+            OpenAPIField("url", .string, "The webhook's https URL (no user, query or fragment).", annotations: [:]),
+            OpenAPIField("service", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ServiceReference"), "The Service the webhook runs behind (instead of url).", annotations: [:]),
+            OpenAPIField("caBundle", .string, "The PEM CA bundle, base64-encoded, the webhook's certificate is verified with (default: the system roots).", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ServiceReference", gvk: nil, description: "A Service a webhook runs behind.", fields: [
+            OpenAPIField("namespace", .string, "The Service's namespace.", annotations: ["required": ""]),
+            OpenAPIField("name", .string, "The Service's name.", annotations: ["required": ""]),
+            OpenAPIField("path", .string, "The URL path requests are sent to.", annotations: [:]),
+            OpenAPIField("port", .integer, "The Service port (default 443).", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus", gvk: nil, description: "Whether a definition's kind is served.", fields: [
+            OpenAPIField("conditions", .array(.ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionCondition")), "Established (served), NamesAccepted, NonStructuralSchema, Terminating and KubernetesAPIApprovalPolicyConformant.", annotations: ["listMapKeys": "type", "listType": "map"]),
+            OpenAPIField("acceptedNames", .ref("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionNames"), "The names actually served (they can differ from the spec's when those conflict).", annotations: [:]),
+            OpenAPIField("storedVersions", .array(.string), "Every version objects have been stored in; a version stays until no object is stored in it.", annotations: ["listType": "atomic"]),
+            OpenAPIField("observedGeneration", .integer, "The generation of the definition the controller last acted on.", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionCondition", gvk: nil, description: "One aspect of a definition's state.", fields: [
+            OpenAPIField("type", .enumeration(["Established", "NamesAccepted", "NonStructuralSchema", "Terminating", "KubernetesAPIApprovalPolicyConformant"]), "Established, NamesAccepted, NonStructuralSchema, Terminating or KubernetesAPIApprovalPolicyConformant.", annotations: ["required": ""]),
+            OpenAPIField("status", .enumeration(["True", "False", "Unknown"]), "True, False or Unknown.", annotations: ["required": ""]),
+            OpenAPIField("lastTransitionTime", .time, "When the status last changed.", annotations: [:]),
+            OpenAPIField("reason", .string, "A machine-readable CamelCase word for the last transition.", annotations: [:]),
+            OpenAPIField("message", .string, "A human-readable account of the last transition.", annotations: [:]),
+            OpenAPIField("observedGeneration", .integer, "The generation of the definition the condition was set for.", annotations: [:]),
+        ]),
         OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService", gvk: GroupVersionKind(group: "apiregistration.k8s.io", version: "v1", kind: "APIService"), description: "An API group version and who serves it (named <version>.<group>).", fields: [
             OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The service's name, <version>.<group> (v1beta1.metrics.k8s.io).", annotations: [:]),
             OpenAPIField("spec", .ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec"), "The group version and the server behind it.", annotations: [:]),
@@ -784,16 +874,16 @@ extension OpenAPIDefinitions {
             OpenAPIField("containerID", .string, "The runtime's id for it.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList", gvk: nil, description: "The resources of one group version (GET /apis/<group>/<version>).", fields: [
-            OpenAPIField("groupVersion", .string, "", annotations: [:]),
-            OpenAPIField("resources", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.DiscoveredResource")), "", annotations: [:]),
+            OpenAPIField("groupVersion", .string, "The group version listed (apps/v1, or v1 for the core group).", annotations: [:]),
+            OpenAPIField("resources", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.DiscoveredResource")), "Its resources and subresources.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.apimachinery.pkg.apis.meta.v1.DiscoveredResource", gvk: nil, description: "One resource or subresource (\"crontabs\", \"crontabs/scale\") in a discovery list.", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("singularName", .string, "", annotations: [:]),
-            OpenAPIField("namespaced", .boolean, "", annotations: [:]),
-            OpenAPIField("kind", .string, "", annotations: [:]),
-            OpenAPIField("verbs", .array(.string), "", annotations: [:]),
-            OpenAPIField("shortNames", .array(.string), "", annotations: [:]),
+            OpenAPIField("name", .string, "The resource's plural name, with /<subresource> for a subresource.", annotations: [:]),
+            OpenAPIField("singularName", .string, "The resource's singular name (\"\" for a subresource).", annotations: [:]),
+            OpenAPIField("namespaced", .boolean, "Whether the resource's objects live in namespaces.", annotations: [:]),
+            OpenAPIField("kind", .string, "The kind of its objects (a subresource's may differ: Scale, Eviction).", annotations: [:]),
+            OpenAPIField("verbs", .array(.string), "The verbs it serves (get, list, watch, create, update, patch, delete, deletecollection).", annotations: [:]),
+            OpenAPIField("shortNames", .array(.string), "Short names kubectl accepts (po, deploy).", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.core.v1.Event", gvk: GroupVersionKind(group: "", version: "v1", kind: "Event"), description: "A report of something that happened to an object (a pod scheduled, an image pulled, a scale-up), kept for a while (core/v1 Event).", fields: [
             OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The event's name (conventionally the object's name and a unique suffix) and namespace (the object's).", annotations: ["required": ""]),
@@ -1322,43 +1412,43 @@ extension OpenAPIDefinitions {
             OpenAPIField("appProtocol", .string, "The application protocol, copied from the Service port.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.core.v1.StatsSummary", gvk: nil, description: "One node's resource use, with its pods' and their containers'.", fields: [
-            OpenAPIField("node", .ref("io.k8s.api.core.v1.NodeUsageStats"), "", annotations: [:]),
-            OpenAPIField("pods", .array(.ref("io.k8s.api.core.v1.PodUsageStats")), "", annotations: [:]),
+            OpenAPIField("node", .ref("io.k8s.api.core.v1.NodeUsageStats"), "The node's own use.", annotations: [:]),
+            OpenAPIField("pods", .array(.ref("io.k8s.api.core.v1.PodUsageStats")), "The use of each pod on the node.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.NodeUsageStats", gvk: nil, description: "", fields: [
-            OpenAPIField("nodeName", .string, "", annotations: [:]),
-            OpenAPIField("startTime", .time, "", annotations: [:]),
-            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "", annotations: [:]),
-            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.NodeUsageStats", gvk: nil, description: "A node's resource use.", fields: [
+            OpenAPIField("nodeName", .string, "The node's name.", annotations: [:]),
+            OpenAPIField("startTime", .time, "When the node agent started measuring.", annotations: [:]),
+            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "The node's CPU use.", annotations: [:]),
+            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "The node's memory use.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PodUsageStats", gvk: nil, description: "", fields: [
-            OpenAPIField("podRef", .ref("io.k8s.api.core.v1.PodReference"), "", annotations: [:]),
-            OpenAPIField("startTime", .time, "", annotations: [:]),
-            OpenAPIField("containers", .array(.ref("io.k8s.api.core.v1.ContainerUsageStats")), "", annotations: [:]),
-            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "", annotations: [:]),
-            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PodUsageStats", gvk: nil, description: "A pod's resource use.", fields: [
+            OpenAPIField("podRef", .ref("io.k8s.api.core.v1.PodReference"), "The pod measured.", annotations: [:]),
+            OpenAPIField("startTime", .time, "When the pod's measurement started.", annotations: [:]),
+            OpenAPIField("containers", .array(.ref("io.k8s.api.core.v1.ContainerUsageStats")), "The use of each of its containers.", annotations: [:]),
+            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "The pod's CPU use (its cgroup's).", annotations: [:]),
+            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "The pod's memory use (its cgroup's).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PodReference", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("namespace", .string, "", annotations: [:]),
-            OpenAPIField("uid", .string, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PodReference", gvk: nil, description: "A pod by name, namespace and uid.", fields: [
+            OpenAPIField("name", .string, "The pod's name.", annotations: [:]),
+            OpenAPIField("namespace", .string, "The pod's namespace.", annotations: [:]),
+            OpenAPIField("uid", .string, "The pod's uid.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.ContainerUsageStats", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("startTime", .time, "", annotations: [:]),
-            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "", annotations: [:]),
-            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.ContainerUsageStats", gvk: nil, description: "A container's resource use.", fields: [
+            OpenAPIField("name", .string, "The container's name.", annotations: [:]),
+            OpenAPIField("startTime", .time, "When the container started.", annotations: [:]),
+            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "The container's CPU use.", annotations: [:]),
+            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "The container's memory use.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.core.v1.CPUStats", gvk: nil, description: "CPU time used since the container (node) started, read at `time`; nanocores over the agent's own last interval.", fields: [
-            OpenAPIField("time", .time, "", annotations: [:]),
-            OpenAPIField("usageCoreNanoSeconds", .integer, "", annotations: [:]),
-            OpenAPIField("usageNanoCores", .integer, "", annotations: [:]),
+            OpenAPIField("time", .time, "When the values were read.", annotations: [:]),
+            OpenAPIField("usageCoreNanoSeconds", .integer, "CPU time used since the start, in nanoseconds of one core.", annotations: [:]),
+            OpenAPIField("usageNanoCores", .integer, "The average use over the last interval, in billionths of a core.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.MemoryStats", gvk: nil, description: "", fields: [
-            OpenAPIField("time", .time, "", annotations: [:]),
-            OpenAPIField("usageBytes", .integer, "", annotations: [:]),
-            OpenAPIField("workingSetBytes", .integer, "", annotations: [:]),
-            OpenAPIField("availableBytes", .integer, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.MemoryStats", gvk: nil, description: "Memory in use, read at `time`.", fields: [
+            OpenAPIField("time", .time, "When the values were read.", annotations: [:]),
+            OpenAPIField("usageBytes", .integer, "All memory in use, page cache included, in bytes.", annotations: [:]),
+            OpenAPIField("workingSetBytes", .integer, "Memory in use that cannot be reclaimed easily (usage minus inactive file pages), in bytes: what eviction and the metrics API count.", annotations: [:]),
+            OpenAPIField("availableBytes", .integer, "Memory still available before the limit (or the node's capacity), in bytes.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.storage.v1.StorageClass", gvk: GroupVersionKind(group: "storage.k8s.io", version: "v1", kind: "StorageClass"), description: "How claims of a class get their volumes: the provisioner that makes them and the parameters it is given (storage.k8s.io/v1 StorageClass).", fields: [
             OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The class's name (cluster-scoped), which claims name in storageClassName; the annotation storageclass.kubernetes.io/is-default-class=true makes it the default.", annotations: [:]),
