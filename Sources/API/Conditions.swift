@@ -1,5 +1,6 @@
-// Status conditions, whichever view carries them (JobCondition, PodCondition, metav1.Condition):
-// set one by type as Kubernetes' helpers do, the transition time moving only with the status.
+// Status conditions, whichever view carries them (JobCondition, PodCondition, metav1.Condition, the
+// HPA's and the claim's): set one by type as Kubernetes' helpers do, the transition time moving
+// only with the status.
 import Foundation
 
 public protocol ConditionView: JSONView {
@@ -14,6 +15,8 @@ public protocol ConditionView: JSONView {
 extension JobCondition: ConditionView {}
 extension PodCondition: ConditionView {}
 extension Condition: ConditionView {}
+extension HorizontalPodAutoscalerCondition: ConditionView {}
+extension PersistentVolumeClaimCondition: ConditionView {}
 
 extension Array where Element: ConditionView {
     /// Adds or updates the condition of `type`; lastTransitionTime is `now` when it is new or its

@@ -223,14 +223,20 @@ extension JSONValue {
         guard let o = objectValue else { return nil }
         var out: [String: String] = [:]
         for (k, v) in o {
-            switch v {
-            case .string(let s): out[k] = s
-            case .int(let i): out[k] = String(i)
-            case .double(let d) where d.isFinite: out[k] = d == d.rounded() && abs(d) < 9e15 ? String(Int64(d)) : String(d)
-            default: return nil
-            }
+            guard let text = v.quantityText else { return nil }
+            out[k] = text
         }
         return out
+    }
+
+    /// One quantity as written: a string, or a number (YAML's `value: 10`) as its decimal text.
+    public var quantityText: String? {
+        switch self {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .double(let d) where d.isFinite: return d == d.rounded() && abs(d) < 9e15 ? String(Int64(d)) : String(d)
+        default: return nil
+        }
     }
 }
 

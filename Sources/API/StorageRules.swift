@@ -130,7 +130,7 @@ public enum StorageRules {
             // The volume source is immutable (a bound claim's data is there); capacity, claimRef,
             // class, reclaim policy and mount options may change.
             for (field, a, b) in [("spec.hostPath", n.spec.hostPath.json, o.spec.hostPath.json), ("spec.local", n.spec.local.json, o.spec.local.json),
-                                  ("spec.csi", n.spec.csi ?? .null, o.spec.csi ?? .null), ("spec.nfs", n.spec.nfs ?? .null, o.spec.nfs ?? .null)] where a != b {
+                                  ("spec.csi", n.spec.csi.json, o.spec.csi.json), ("spec.nfs", n.spec.nfs.json, o.spec.nfs.json)] where a != b {
                 errs.append(FieldError(.forbidden, field: field, detail: "spec.persistentvolumesource is forbidden to be changed"))
             }
             if n.spec.volumeMode != o.spec.volumeMode {
@@ -170,8 +170,8 @@ public enum StorageRules {
                 errs.append(FieldError(.required, field: "spec.nodeAffinity", detail: "Local volumes require node affinity"))
             }
         }
-        if spec.csi != nil { sources.append("csi") }
-        if spec.nfs != nil { sources.append("nfs") }
+        if spec.csi.isSet { sources.append("csi") }
+        if spec.nfs.isSet { sources.append("nfs") }
         if sources.isEmpty { errs.append(FieldError(.required, field: "spec", detail: "must specify a volume type")) }
         if sources.count > 1 { errs.append(FieldError(.forbidden, field: "spec." + sources[1], detail: "may not specify more than 1 volume type")) }
         if let policy = spec.reclaimPolicy, case .other(let v) = policy {

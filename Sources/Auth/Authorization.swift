@@ -43,69 +43,66 @@ public struct RequestAttributes: Sendable {
 
 /// RBAC over a snapshot of roles and bindings.
 public struct RBACAuthorizer: Sendable {
-    let roles: [String: [JSONValue]]          // "ns/name" → rules
-    let clusterRoles: [String: [JSONValue]]   // name → rules
-    let roleBindings: [JSONValue]
-    let clusterRoleBindings: [JSONValue]
+    let roles: [String: [PolicyRule]]          // "ns/name" → rules
+    let clusterRoles: [String: [PolicyRule]]   // name → rules
+    let roleBindings: [RoleBinding]
+    let clusterRoleBindings: [ClusterRoleBinding]
 
     public init(roles: [JSONValue], clusterRoles: [JSONValue], roleBindings: [JSONValue], clusterRoleBindings: [JSONValue]) {
-        var r: [String: [JSONValue]] = [:], c: [String: [JSONValue]] = [:]
-        for role in roles {
-            r[(role["metadata"]?["namespace"]?.stringValue ?? "") + "/" + (role["metadata"]?["name"]?.stringValue ?? "")] = role["rules"]?.arrayValue ?? []
-        }
-        for role in clusterRoles { c[role["metadata"]?["name"]?.stringValue ?? ""] = role["rules"]?.arrayValue ?? [] }
+        var r: [String: [PolicyRule]] = [:], c: [String: [PolicyRule]] = [:]
+        for role in roles.map(Role.init(json:)) { r[role.namespace + "/" + role.name] = role.rules }
+        for role in clusterRoles.map(ClusterRole.init(json:)) { c[role.name] = role.rules }
         self.roles = r; self.clusterRoles = c
-        self.roleBindings = roleBindings; self.clusterRoleBindings = clusterRoleBindings
+        self.roleBindings = roleBindings.map(RoleBinding.init(json:))
+        self.clusterRoleBindings = clusterRoleBindings.map(ClusterRoleBinding.init(json:))
     }
 
     public func allows(_ a: RequestAttributes) -> Bool {
-        for b in clusterRoleBindings where Self.binds(b, a.user) {
-            if Self.anyRule(clusterRoles[b["roleRef"]?["name"]?.stringValue ?? ""] ?? [], a) { return true }
+        for b in clusterRoleBindings where Self.binds(b.subjects, namespace: "", a.user) {
+            if Self.anyRule(clusterRoles[b.roleRef.name ?? ""] ?? [], a) { return true }
         }
         guard a.isResourceRequest, !a.namespace.isEmpty else { return false }
-        for b in roleBindings where b["metadata"]?["namespace"]?.stringValue == a.namespace && Self.binds(b, a.user) {
-            let ref = b["roleRef"]?["name"]?.stringValue ?? ""
-            let rules = b["roleRef"]?["kind"]?.stringValue == "ClusterRole" ? clusterRoles[ref] : roles[a.namespace + "/" + ref]
+        for b in roleBindings where b.namespace == a.namespace && Self.binds(b.subjects, namespace: b.namespace, a.user) {
+            let ref = b.roleRef.name ?? ""
+            let rules = b.roleRef.kind == "ClusterRole" ? clusterRoles[ref] : roles[a.namespace + "/" + ref]
             if Self.anyRule(rules ?? [], a) { return true }
         }
         return false
     }
 
-    /// Whether binding `b` names the user, one of its groups, or (as system:serviceaccount:ns:name) its service account.
-    static func binds(_ b: JSONValue, _ user: UserInfo) -> Bool {
-        for s in b["subjects"]?.arrayValue ?? [] {
-            let name = s["name"]?.stringValue ?? ""
-            switch s["kind"]?.stringValue {
+    /// Whether a binding's subjects name the user, one of its groups, or (as
+    /// system:serviceaccount:ns:name) its service account; `namespace` is the binding's.
+    static func binds(_ subjects: [Subject], namespace: String, _ user: UserInfo) -> Bool {
+        for s in subjects {
+            let name = s.name ?? ""
+            switch s.kind {
             case "User": if name == user.name { return true }
             case "Group": if user.groups.contains(name) { return true }
             case "ServiceAccount":
-                let ns = s["namespace"]?.stringValue ?? (b["metadata"]?["namespace"]?.stringValue ?? "")
-                if user.name == "system:serviceaccount:\(ns):\(name)" { return true }
+                if user.name == "system:serviceaccount:\(s.namespace ?? namespace):\(name)" { return true }
             default: continue
             }
         }
         return false
     }
 
-    static func anyRule(_ rules: [JSONValue], _ a: RequestAttributes) -> Bool { rules.contains { matches($0, a) } }
-
-    static func strings(_ v: JSONValue?) -> [String] { (v?.arrayValue ?? []).compactMap(\.stringValue) }
+    static func anyRule(_ rules: [PolicyRule], _ a: RequestAttributes) -> Bool { rules.contains { matches($0, a) } }
 
     /// One PolicyRule against one request (k8s rbac.RuleAllows).
-    public static func matches(_ rule: JSONValue, _ a: RequestAttributes) -> Bool {
-        let verbs = strings(rule["verbs"])
+    public static func matches(_ rule: PolicyRule, _ a: RequestAttributes) -> Bool {
+        let verbs = rule.verbs ?? []
         guard verbs.contains("*") || verbs.contains(a.verb) else { return false }
         if !a.isResourceRequest {
-            return strings(rule["nonResourceURLs"]).contains { u in
+            return (rule.nonResourceURLs ?? []).contains { u in
                 u == "*" || u == a.path || (u.hasSuffix("*") && a.path.hasPrefix(String(u.dropLast())))
             }
         }
-        let groups = strings(rule["apiGroups"])
+        let groups = rule.apiGroups ?? []
         guard groups.contains("*") || groups.contains(a.apiGroup) else { return false }
         let combined = a.subresource.isEmpty ? a.resource : a.resource + "/" + a.subresource
-        let resources = strings(rule["resources"])
+        let resources = rule.resources ?? []
         guard resources.contains(where: { $0 == "*" || $0 == combined || (!a.subresource.isEmpty && $0 == "*/" + a.subresource) }) else { return false }
-        let names = strings(rule["resourceNames"])
+        let names = rule.resourceNames ?? []
         return names.isEmpty || names.contains(a.name)
     }
 }

@@ -50,30 +50,31 @@ public final class LeaderElector: @unchecked Sendable {
 
     /// One attempt: true when we hold the lease afterwards.
     func tryAcquireOrRenew(_ c: APIClient) throws -> Bool {
-        let now = KubeTime.format(Date(), fractionDigits: 6)
+        let now = Date()
         let r = try c.get(path)
         if r.code == 404 {
-            let lease: JSONValue = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                    "metadata": ["name": .string(name), "namespace": .string(namespace)],
-                                    "spec": ["holderIdentity": .string(identity), "leaseDurationSeconds": .int(Int64(leaseDuration)),
-                                             "acquireTime": .string(now), "renewTime": .string(now), "leaseTransitions": 0]]
-            return try c.request("POST", "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", body: lease.serialized()).code == 201
+            var lease = Lease.new(namespace: namespace, name: name)
+            lease.spec.holderIdentity = identity
+            lease.spec.leaseDurationSeconds = Int64(leaseDuration)
+            lease.spec.acquireTime = now
+            lease.spec.renewTime = now
+            lease.spec.leaseTransitions = 0
+            return try c.request("POST", "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", body: lease.json.serialized()).code == 201
         }
         guard r.code == 200 else { return false }
-        var lease = try r.json()
-        let spec = lease["spec"] ?? .null
-        let holder = spec["holderIdentity"]?.stringValue ?? ""
-        let duration = Double(spec["leaseDurationSeconds"]?.intValue ?? Int64(leaseDuration))
-        let renewed = spec["renewTime"]?.stringValue.flatMap(KubeTime.parse) ?? .distantPast
-        if holder != identity && !holder.isEmpty && Date().timeIntervalSince(renewed) < duration { return false }
+        var lease = Lease(json: try r.json())
+        let holder = lease.spec.holderIdentity ?? ""
+        let duration = Double(lease.spec.leaseDurationSeconds ?? Int64(leaseDuration))
+        let renewed = lease.spec.renewTime ?? .distantPast
+        if holder != identity && !holder.isEmpty && now.timeIntervalSince(renewed) < duration { return false }
         if holder != identity {
-            lease["spec"]?["acquireTime"] = .string(now)
-            lease["spec"]?["leaseTransitions"] = .int((spec["leaseTransitions"]?.intValue ?? 0) + 1)
+            lease.spec.acquireTime = now
+            lease.spec.leaseTransitions = (lease.spec.leaseTransitions ?? 0) + 1
         }
-        lease["spec"]?["holderIdentity"] = .string(identity)
-        lease["spec"]?["leaseDurationSeconds"] = .int(Int64(leaseDuration))
-        lease["spec"]?["renewTime"] = .string(now)
+        lease.spec.holderIdentity = identity
+        lease.spec.leaseDurationSeconds = Int64(leaseDuration)
+        lease.spec.renewTime = now
         // resourceVersion stays: a concurrent writer makes this a 409, and we lost the race.
-        return try c.request("PUT", path, body: lease.serialized()).code == 200
+        return try c.request("PUT", path, body: lease.json.serialized()).code == 200
     }
 }

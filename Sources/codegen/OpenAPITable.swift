@@ -16,7 +16,11 @@ extension Generator {
             let firstKind = decls.first { if case .kind = $0.shape { return true } else { return false } }
             var current: (String, String) = {
                 if case .kind(let gv)? = firstKind?.shape { return split(gv) }
-                return header.hasPrefix("meta/") ? ("meta", "v1") : ("", "v1")
+                // A file of structs only: the group version its first comment line starts with.
+                let token = header.prefix { $0 != " " && $0 != ":" }
+                guard token.contains("/") else { return ("", "v1") }
+                let (group, version) = split(String(token))
+                return (group == "core" ? "" : group, version)
             }()
             for d in decls {
                 if case .kind(let gv) = d.shape { current = split(gv) }
@@ -57,6 +61,8 @@ extension Generator {
         case "Bool": return ".boolean"
         case "Double": return ".number"
         case "Time": return ".time"
+        case "MicroTime": return ".ref(\"io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime\")"
+        case "Quantity": return ".quantity"
         case "JSON": return ".any"
         case "IntOrString": return ".intOrString"
         case "{String}": return ".map(.string)"
@@ -75,13 +81,14 @@ extension Generator {
     }
 
     /// One table per schema file (Generated/<File>OpenAPI.swift), so each stays the size of its
-    /// schema, and OpenAPITable.swift joining them in file order.
+    /// schema (one literal of every definition exhausts the type checker's memory), and
+    /// OpenAPITable.swift joining them in file order.
     func openAPITables(_ perFile: [(String, [Decl], header: String)]) throws -> (files: [(name: String, text: String)], joined: String) {
         let gvs = groupVersions(perFile)
         var names: [String: String] = [:]
         for (_, decls, _) in perFile {
             for d in decls where isView(d.name) {
-                let upstream = d.proto?.split(separator: ".").last.map(String.init) ?? d.name
+                let upstream = d.proto?.split(separator: ".").last.map(String.init) ?? d.upstream
                 names[d.name] = Generator.componentName(group: gvs[d.name]!.group, version: gvs[d.name]!.version, name: upstream)
             }
         }
@@ -108,20 +115,27 @@ extension Generator {
     private func definition(_ d: Decl, gvk gv: (group: String, version: String)?, names: [String: String]) throws -> String {
         var gvk = "nil"
         if case .kind = d.shape, let gv {
-            gvk = "GroupVersionKind(group: \(literal(gv.group)), version: \(literal(gv.version)), kind: \(literal(d.name)))"
+            gvk = "GroupVersionKind(group: \(literal(gv.group)), version: \(literal(gv.version)), kind: \(literal(d.upstream)))"
         }
         var out = "        OpenAPIDefinition(\(literal(names[d.name]!)), gvk: \(gvk), description: \(literal(d.doc.joined(separator: " "))), fields: [\n"
         for f in d.fields {
             var doc = f.doc
             if doc.isEmpty, let enumDecl = declaration(of: f.type), isEnum(enumDecl.name) { doc = enumDecl.doc }
-            let annotations = f.annotations.sorted { $0.key < $1.key }.map { "\(literal($0.key)): \(literal($0.value))" }
-            out += "            OpenAPIField(\(literal(f.json)), \(try openAPIType(f.type, names: names, in: d.name)), \(literal(doc.joined(separator: " "))), "
+            // `@enum A B` is the type OpenAPI documents (a closed set), not an annotation.
+            let annotations = f.annotations.filter { $0.key != "enum" }.sorted { $0.key < $1.key }.map { "\(literal($0.key)): \(literal($0.value))" }
+            var type = try openAPIType(f.type, names: names, in: d.name)
+            if let values = f.annotations["enum"] {
+                guard f.type == "String" || f.type == "[String]" else { throw SchemaError(description: "\(d.name).\(f.json): @enum is for String fields") }
+                let set = ".enumeration([\(values.split(separator: " ").map { literal($0 == "\"\"" ? "" : String($0)) }.joined(separator: ", "))])"
+                type = f.type == "String" ? set : ".array(\(set))"
+            }
+            out += "            OpenAPIField(\(literal(f.json)), \(type), \(literal(doc.joined(separator: " "))), "
             out += "annotations: [\(annotations.isEmpty ? ":" : annotations.joined(separator: ", "))]),\n"
         }
         return out + "        ]),\n"
     }
 
-    /// batch.schema -> Batch, pod-status.schema -> PodStatus: the prefix of a file's generated names.
+    /// batch.schema -> Batch, storage-classes.schema -> StorageClasses: the prefix of a file's generated names.
     static func fileBaseName(_ file: String) -> String {
         String(file.dropLast(".schema".count)).capitalized.replacingOccurrences(of: "-", with: "")
     }

@@ -7,11 +7,13 @@
 //     struct JobSpec               a nested object
 //       parallelism: Int           a field: JSON name, then its type (`as swiftName` renames)
 //     enum RestartPolicy: Always OnFailure Never
-// Types: String Int Bool Double Time JSON IntOrString, [String] [Int] [View] (arrays), {String} {Time} and
-// {Quantity} (maps; quantities as written, numbers read as their decimal text), and any
+// Types: String Int Bool Double Time MicroTime JSON IntOrString Quantity (as written, a number read as
+// its decimal text), [String] [Int] [View] (arrays), {String} {Time} and {Quantity} (maps), and any
 // struct or enum declared in the schema. `/// text` lines document the next declaration or field;
 // `@name [value]` lines annotate the next field (`@required`, `@mergeKey name`, `@listType map|set|atomic`,
-// `@listMapKeys a,b`).
+// `@listMapKeys a,b`, and `@enum A B` on a String field: the closed set OpenAPI documents, `""` for the empty value, the
+// Swift view staying a String). `kind HorizontalPodAutoscaler autoscaling/v1 as HorizontalPodAutoscalerV1`
+// (and `struct X as Y`) names a declaration upstream's way and its Swift view (and references) the other.
 // Protobuf: `kind Job batch/v1 proto=batch.Job` / `struct JobSpec proto=batch.JobSpec` name the
 // message, and `parallelism: Int = 1` gives a field its number; messages with numbered fields get
 // a table in Generated/ProtobufTables.swift (the others' tables are in ProtobufSchemas.swift).
@@ -29,7 +31,10 @@ struct Field {
 }
 struct Decl {
     enum Shape { case kind(apiVersion: String), object, enumeration([String]) }
+    /// The Swift view's name, which other declarations refer to it by.
     var name: String
+    /// Upstream's name (the kind, the OpenAPI component): the name unless `as` renamed the view.
+    var upstream: String
     var shape: Shape
     var doc: [String]
     var proto: String?
@@ -75,17 +80,21 @@ func parse(_ text: String, file: String) throws -> [Decl] {
             }
             throw SchemaError(description: "\(at): an enum has no fields")
         }
-        let proto = words.last.flatMap { $0.hasPrefix("proto=") ? String($0.dropFirst(6)) : nil }
-        let plain = proto == nil ? words.count : words.count - 1
-        switch words.first {
-        case "kind" where plain == 3:
-            decls.append(Decl(name: words[1], shape: .kind(apiVersion: words[2]), doc: doc, proto: proto))
-        case "struct" where plain == 2:
-            decls.append(Decl(name: words[1], shape: .object, doc: doc, proto: proto))
+        var plain = words
+        let proto = plain.last.flatMap { $0.hasPrefix("proto=") ? String($0.dropFirst(6)) : nil }
+        if proto != nil { plain.removeLast() }
+        var swiftName: String?
+        if plain.count >= 2, plain[plain.count - 2] == "as", ["kind", "struct"].contains(plain.first) { swiftName = plain.removeLast(); plain.removeLast() }
+        switch plain.first {
+        case "kind" where plain.count == 3:
+            decls.append(Decl(name: swiftName ?? words[1], upstream: words[1], shape: .kind(apiVersion: words[2]), doc: doc, proto: proto))
+        case "struct" where plain.count == 2:
+            decls.append(Decl(name: swiftName ?? words[1], upstream: words[1], shape: .object, doc: doc, proto: proto))
         case "enum" where words.count >= 3 && words[1].hasSuffix(":"):
-            decls.append(Decl(name: String(words[1].dropLast()), shape: .enumeration(Array(words[2...])), doc: doc))
+            let name = String(words[1].dropLast())
+            decls.append(Decl(name: name, upstream: name, shape: .enumeration(Array(words[2...])), doc: doc))
         default:
-            throw SchemaError(description: "\(at): expected `kind Name group/version [proto=pkg.Message]`, `struct Name [proto=pkg.Message]` or `enum Name: A B`")
+            throw SchemaError(description: "\(at): expected `kind Name group/version [as SwiftName] [proto=pkg.Message]`, `struct Name [as SwiftName] [proto=pkg.Message]` or `enum Name: A B`")
         }
         doc = []
     }
@@ -124,6 +133,9 @@ struct Generator {
         case "Bool": return ("Bool?", "json[\(k)]?.boolValue", "json.put(\(k), newValue.map { .bool($0) })")
         case "Double": return ("Double?", "json[\(k)]?.doubleValue", "json.put(\(k), newValue.map { .double($0) })")
         case "Time": return ("Date?", "json[\(k)]?.stringValue.flatMap(KubeTime.parse)", "json.put(\(k), newValue.map { .string(KubeTime.format($0)) })")
+        case "MicroTime":
+            return ("Date?", "json[\(k)]?.stringValue.flatMap(KubeTime.parse)", "json.put(\(k), newValue.map { .string(KubeTime.format($0, fractionDigits: 6)) })")
+        case "Quantity": return ("String?", "json[\(k)]?.quantityText", "json.put(\(k), newValue.map { .string($0) })")
         case "JSON": return ("JSONValue?", "json[\(k)]", "json.put(\(k), newValue)")
         case "IntOrString": return ("IntOrString?", "json[\(k)].flatMap(IntOrString.init(json:))", "json.put(\(k), newValue?.json)")
         case "{String}": return ("[String: String]?", "json[\(k)]?.stringMap", "json.put(\(k), newValue.map(JSONValue.stringMap))")
@@ -158,7 +170,8 @@ struct Generator {
         case "Int": return (".int", false)
         case "Bool": return (".bool", false)
         case "Double": return (".double", false)
-        case "Time": return (".time", false)
+        case "Time", "MicroTime": return (".time", false)
+        case "Quantity": return (".quantity", false)
         case "IntOrString": return (".intOrString", false)
         case "JSON": return (".skip", false)
         case "{String}": return ("stringMap", false)
@@ -208,7 +221,7 @@ struct Generator {
             return out
         case .kind(let apiVersion):
             out += "public struct \(d.name): KubernetesObject {\n"
-            out += "    public static let apiVersion = \"\(apiVersion)\"\n    public static let kind = \"\(d.name)\"\n"
+            out += "    public static let apiVersion = \"\(apiVersion)\"\n    public static let kind = \"\(d.upstream)\"\n"
         case .object:
             out += "public struct \(d.name): JSONView {\n"
         }

@@ -85,7 +85,7 @@ struct AutoscalerHarness {
     func status() throws -> HorizontalPodAutoscalerStatus {
         try #require(try api.get(HorizontalPodAutoscaler.self, namespace: "default", name: "web")).status
     }
-    func condition(_ type: String) throws -> Condition? { try status().conditions.first { $0.type == type } }
+    func condition(_ type: String) throws -> HorizontalPodAutoscalerCondition? { try status().conditions.first { $0.type == type } }
 }
 
 @Suite struct HorizontalPodAutoscalerControllerTests {

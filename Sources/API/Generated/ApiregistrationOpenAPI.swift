@@ -2,34 +2,34 @@
 
 extension OpenAPIDefinitions {
     static let apiregistrationDefinitions: [OpenAPIDefinition] = [
-        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService", gvk: GroupVersionKind(group: "apiregistration.k8s.io", version: "v1", kind: "APIService"), description: "An API group version and who serves it.", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService", gvk: GroupVersionKind(group: "apiregistration.k8s.io", version: "v1", kind: "APIService"), description: "An API group version and who serves it (named <version>.<group>).", fields: [
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The service's name, <version>.<group> (v1beta1.metrics.k8s.io).", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec"), "The group version and the server behind it.", annotations: [:]),
+            OpenAPIField("status", .ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus"), "Whether the group version answers.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec", gvk: nil, description: "", fields: [
+        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec", gvk: nil, description: "A group version and where its requests go.", fields: [
             OpenAPIField("service", .ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceReference"), "The Service an aggregated server runs behind; absent for a group the API server serves itself.", annotations: [:]),
-            OpenAPIField("group", .string, "", annotations: [:]),
-            OpenAPIField("version", .string, "", annotations: [:]),
-            OpenAPIField("insecureSkipTLSVerify", .boolean, "", annotations: [:]),
-            OpenAPIField("caBundle", .string, "", annotations: [:]),
-            OpenAPIField("groupPriorityMinimum", .integer, "", annotations: [:]),
-            OpenAPIField("versionPriority", .integer, "", annotations: [:]),
+            OpenAPIField("group", .string, "The API group served.", annotations: [:]),
+            OpenAPIField("version", .string, "The API version served.", annotations: [:]),
+            OpenAPIField("insecureSkipTLSVerify", .boolean, "Skip verifying the aggregated server's TLS certificate (discouraged; caBundle is the safe way).", annotations: [:]),
+            OpenAPIField("caBundle", .string, "The PEM CA bundle, base64-encoded, that the aggregated server's certificate is verified with.", annotations: [:]),
+            OpenAPIField("groupPriorityMinimum", .integer, "The group's priority among groups in discovery (higher first); the highest of the group's APIServices counts.", annotations: ["required": ""]),
+            OpenAPIField("versionPriority", .integer, "The version's priority within its group (higher first; equal ones sort by Kubernetes version order).", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceReference", gvk: nil, description: "", fields: [
-            OpenAPIField("namespace", .string, "", annotations: [:]),
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("port", .integer, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceReference", gvk: nil, description: "The Service an aggregated API server runs behind.", fields: [
+            OpenAPIField("namespace", .string, "The Service's namespace.", annotations: [:]),
+            OpenAPIField("name", .string, "The Service's name.", annotations: [:]),
+            OpenAPIField("port", .integer, "The Service port requests go to (default 443).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("conditions", .array(.ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceCondition")), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus", gvk: nil, description: "Whether an APIService answers.", fields: [
+            OpenAPIField("conditions", .array(.ref("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceCondition")), "The service's conditions (Available).", annotations: ["listMapKeys": "type", "listType": "map", "mergeKey": "type"]),
         ]),
         OpenAPIDefinition("io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceCondition", gvk: nil, description: "Available=True once the group version answers.", fields: [
-            OpenAPIField("type", .string, "", annotations: [:]),
-            OpenAPIField("status", .enumeration(["True", "False", "Unknown"]), "True, False or Unknown.", annotations: [:]),
-            OpenAPIField("lastTransitionTime", .time, "", annotations: [:]),
-            OpenAPIField("reason", .string, "", annotations: [:]),
-            OpenAPIField("message", .string, "", annotations: [:]),
+            OpenAPIField("type", .string, "The condition's type: Available.", annotations: ["required": ""]),
+            OpenAPIField("status", .enumeration(["True", "False", "Unknown"]), "True, False or Unknown.", annotations: ["required": ""]),
+            OpenAPIField("lastTransitionTime", .time, "When the status last changed.", annotations: [:]),
+            OpenAPIField("reason", .string, "A machine-readable CamelCase word for the last transition.", annotations: [:]),
+            OpenAPIField("message", .string, "A human-readable account of the last transition.", annotations: [:]),
         ]),
     ]
 }

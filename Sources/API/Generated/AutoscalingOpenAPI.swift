@@ -3,97 +3,76 @@
 extension OpenAPIDefinitions {
     static let autoscalingDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler", gvk: GroupVersionKind(group: "autoscaling", version: "v2", kind: "HorizontalPodAutoscaler"), description: "Scales a workload's replicas to keep its pods' metrics at a target (autoscaling/v2).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The autoscaler's name, namespace, labels and annotations.", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec"), "What is scaled, between which bounds, on which metrics.", annotations: [:]),
+            OpenAPIField("status", .ref("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus"), "What the autoscaler last saw and did (written by the HPA controller).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("scaleTargetRef", .ref("io.k8s.api.autoscaling.v2.CrossVersionObjectReference"), "The workload scaled, through its scale subresource.", annotations: [:]),
-            OpenAPIField("minReplicas", .integer, "Defaults to 1.", annotations: [:]),
-            OpenAPIField("maxReplicas", .integer, "", annotations: [:]),
-            OpenAPIField("metrics", .array(.ref("io.k8s.api.autoscaling.v2.MetricSpec")), "Defaults to one Resource metric: cpu at 80% average utilization.", annotations: [:]),
-            OpenAPIField("behavior", .ref("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec", gvk: nil, description: "What an autoscaler scales and on what.", fields: [
+            OpenAPIField("scaleTargetRef", .ref("io.k8s.api.autoscaling.v2.CrossVersionObjectReference"), "The workload scaled, through its scale subresource (a Deployment, ReplicaSet, StatefulSet, or a custom kind with one).", annotations: ["required": ""]),
+            OpenAPIField("minReplicas", .integer, "The fewest replicas it scales down to (default 1; 0 only with the HPAScaleToZero gate and an Object or External metric).", annotations: [:]),
+            OpenAPIField("maxReplicas", .integer, "The most replicas it scales up to; at least minReplicas.", annotations: ["required": ""]),
+            OpenAPIField("metrics", .array(.ref("io.k8s.api.autoscaling.v2.MetricSpec")), "The metrics whose desired replica counts are computed; the largest wins. Defaults to one Resource metric: cpu at 80% average utilization.", annotations: ["listType": "atomic"]),
+            OpenAPIField("behavior", .ref("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior"), "How fast it scales up and down (default: the upstream rules, a 300 s stabilization window for scale down).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.CrossVersionObjectReference", gvk: nil, description: "", fields: [
-            OpenAPIField("kind", .string, "", annotations: [:]),
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("apiVersion", .string, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.CrossVersionObjectReference", gvk: nil, description: "An object of any group version, by kind and name, in the autoscaler's namespace.", fields: [
+            OpenAPIField("kind", .string, "The object's kind, e.g. Deployment.", annotations: ["required": ""]),
+            OpenAPIField("name", .string, "The object's name.", annotations: ["required": ""]),
+            OpenAPIField("apiVersion", .string, "The object's group version, e.g. apps/v1.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.autoscaling.v2.MetricSpec", gvk: nil, description: "One metric to scale on; `type` says which of the sources is set.", fields: [
-            OpenAPIField("type", .enumeration(["Resource", "ContainerResource", "Pods", "Object", "External"]), "", annotations: [:]),
-            OpenAPIField("resource", .ref("io.k8s.api.autoscaling.v2.ResourceMetricSource"), "", annotations: [:]),
-            OpenAPIField("containerResource", .ref("io.k8s.api.autoscaling.v2.ContainerResourceMetricSource"), "", annotations: [:]),
-            OpenAPIField("pods", .any, "", annotations: [:]),
-            OpenAPIField("object", .any, "", annotations: [:]),
-            OpenAPIField("external", .any, "", annotations: [:]),
+            OpenAPIField("type", .enumeration(["Resource", "ContainerResource", "Pods", "Object", "External"]), "Which source is set: Resource, ContainerResource, Pods, Object or External.", annotations: ["required": ""]),
+            OpenAPIField("resource", .ref("io.k8s.api.autoscaling.v2.ResourceMetricSource"), "A resource (cpu, memory) of the pods as the resource metrics API reports it, averaged over the pods.", annotations: [:]),
+            OpenAPIField("containerResource", .ref("io.k8s.api.autoscaling.v2.ContainerResourceMetricSource"), "A resource of one container of each pod, averaged over the pods.", annotations: [:]),
+            OpenAPIField("pods", .ref("io.k8s.api.autoscaling.v2.PodsMetricSource"), "A custom metric of each pod (e.g. transactions per second), averaged over the pods; accepted and stored, Skiff serves no custom metrics API.", annotations: [:]),
+            OpenAPIField("object", .ref("io.k8s.api.autoscaling.v2.ObjectMetricSource"), "A custom metric of one Kubernetes object (e.g. an Ingress's hits per second); accepted and stored, Skiff serves no custom metrics API.", annotations: [:]),
+            OpenAPIField("external", .ref("io.k8s.api.autoscaling.v2.ExternalMetricSource"), "A metric from outside the cluster (e.g. a queue's length); accepted and stored, Skiff serves no external metrics API.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ResourceMetricSource", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "cpu or memory.", annotations: [:]),
-            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ResourceMetricSource", gvk: nil, description: "A resource metric of the pods, as a utilization (percent of requests) or an average value.", fields: [
+            OpenAPIField("name", .string, "The resource: cpu or memory.", annotations: ["required": ""]),
+            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "The value it is kept at.", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ContainerResourceMetricSource", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("container", .string, "", annotations: [:]),
-            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ContainerResourceMetricSource", gvk: nil, description: "A resource metric of one container of each pod.", fields: [
+            OpenAPIField("name", .string, "The resource: cpu or memory.", annotations: ["required": ""]),
+            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "The value it is kept at.", annotations: ["required": ""]),
+            OpenAPIField("container", .string, "The container's name in the pods.", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.MetricTarget", gvk: nil, description: "", fields: [
-            OpenAPIField("type", .enumeration(["Utilization", "Value", "AverageValue"]), "", annotations: [:]),
-            OpenAPIField("value", .string, "A quantity (\"500m\", \"64Mi\").", annotations: [:]),
-            OpenAPIField("averageValue", .string, "", annotations: [:]),
-            OpenAPIField("averageUtilization", .integer, "Percent of the pods' requests.", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.PodsMetricSource", gvk: nil, description: "A custom metric of the pods, averaged over them.", fields: [
+            OpenAPIField("metric", .ref("io.k8s.api.autoscaling.v2.MetricIdentifier"), "The metric, by name and selector.", annotations: ["required": ""]),
+            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "The value it is kept at (AverageValue only).", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior", gvk: nil, description: "", fields: [
-            OpenAPIField("scaleUp", .ref("io.k8s.api.autoscaling.v2.HPAScalingRules"), "", annotations: [:]),
-            OpenAPIField("scaleDown", .ref("io.k8s.api.autoscaling.v2.HPAScalingRules"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ObjectMetricSource", gvk: nil, description: "A custom metric of one object.", fields: [
+            OpenAPIField("describedObject", .ref("io.k8s.api.autoscaling.v2.CrossVersionObjectReference"), "The object the metric describes.", annotations: ["required": ""]),
+            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "The value it is kept at (Value or AverageValue).", annotations: ["required": ""]),
+            OpenAPIField("metric", .ref("io.k8s.api.autoscaling.v2.MetricIdentifier"), "The metric, by name and selector.", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HPAScalingRules", gvk: nil, description: "", fields: [
-            OpenAPIField("stabilizationWindowSeconds", .integer, "Seconds of past recommendations considered (scale down: the highest, scale up: the lowest).", annotations: [:]),
-            OpenAPIField("selectPolicy", .enumeration(["Max", "Min", "Disabled"]), "Max (default), Min or Disabled.", annotations: [:]),
-            OpenAPIField("policies", .array(.ref("io.k8s.api.autoscaling.v2.HPAScalingPolicy")), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ExternalMetricSource", gvk: nil, description: "A metric from outside the cluster.", fields: [
+            OpenAPIField("metric", .ref("io.k8s.api.autoscaling.v2.MetricIdentifier"), "The metric, by name and selector.", annotations: ["required": ""]),
+            OpenAPIField("target", .ref("io.k8s.api.autoscaling.v2.MetricTarget"), "The value it is kept at (Value or AverageValue).", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HPAScalingPolicy", gvk: nil, description: "", fields: [
-            OpenAPIField("type", .enumeration(["Pods", "Percent"]), "Pods or Percent.", annotations: [:]),
-            OpenAPIField("value", .integer, "", annotations: [:]),
-            OpenAPIField("periodSeconds", .integer, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.MetricIdentifier", gvk: nil, description: "A custom or external metric by name, with labels narrowing it.", fields: [
+            OpenAPIField("name", .string, "The metric's name.", annotations: ["required": ""]),
+            OpenAPIField("selector", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), "Labels passed to the metrics server to pick the series; unset: the name alone.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("observedGeneration", .integer, "", annotations: [:]),
-            OpenAPIField("lastScaleTime", .time, "", annotations: [:]),
-            OpenAPIField("currentReplicas", .integer, "", annotations: [:]),
-            OpenAPIField("desiredReplicas", .integer, "", annotations: [:]),
-            OpenAPIField("currentMetrics", .array(.ref("io.k8s.api.autoscaling.v2.MetricStatus")), "", annotations: [:]),
-            OpenAPIField("conditions", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.Condition")), "AbleToScale, ScalingActive, ScalingLimited.", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.MetricTarget", gvk: nil, description: "The value a metric is kept at.", fields: [
+            OpenAPIField("type", .enumeration(["Utilization", "Value", "AverageValue"]), "Utilization (averageUtilization), Value (value) or AverageValue (averageValue).", annotations: ["required": ""]),
+            OpenAPIField("value", .quantity, "The metric's total value kept at this quantity (\"500m\", \"64Mi\").", annotations: [:]),
+            OpenAPIField("averageValue", .quantity, "The metric's value per pod kept at this quantity.", annotations: [:]),
+            OpenAPIField("averageUtilization", .integer, "The metric's average over the pods kept at this percentage of their requests (resource metrics only).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.MetricStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("type", .enumeration(["Resource", "ContainerResource", "Pods", "Object", "External"]), "", annotations: [:]),
-            OpenAPIField("resource", .ref("io.k8s.api.autoscaling.v2.ResourceMetricStatus"), "", annotations: [:]),
-            OpenAPIField("containerResource", .ref("io.k8s.api.autoscaling.v2.ContainerResourceMetricStatus"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior", gvk: nil, description: "How fast an autoscaler may change the replica count in each direction.", fields: [
+            OpenAPIField("scaleUp", .ref("io.k8s.api.autoscaling.v2.HPAScalingRules"), "The rules for scaling up (default: the larger of 4 pods or 100% every 15 s, no stabilization).", annotations: [:]),
+            OpenAPIField("scaleDown", .ref("io.k8s.api.autoscaling.v2.HPAScalingRules"), "The rules for scaling down (default: 100% every 15 s after a 300 s stabilization window).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ResourceMetricStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("current", .ref("io.k8s.api.autoscaling.v2.MetricValueStatus"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HPAScalingRules", gvk: nil, description: "The rules for one scaling direction.", fields: [
+            OpenAPIField("stabilizationWindowSeconds", .integer, "Seconds of past recommendations considered (scale down: the highest, scale up: the lowest), from 0 to 3600.", annotations: [:]),
+            OpenAPIField("selectPolicy", .enumeration(["Max", "Min", "Disabled"]), "Which policy wins when several apply: Max (the default: the largest change), Min, or Disabled (no scaling this way).", annotations: [:]),
+            OpenAPIField("policies", .array(.ref("io.k8s.api.autoscaling.v2.HPAScalingPolicy")), "The changes allowed per period; at least one unless selectPolicy is Disabled.", annotations: ["listType": "atomic"]),
+            OpenAPIField("tolerance", .quantity, "How far (a fraction, e.g. 0.05) the metrics may stray from the target before the replica count changes (default: the controller's, 10%); with the HPAConfigurableTolerance gate.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ContainerResourceMetricStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("container", .string, "", annotations: [:]),
-            OpenAPIField("current", .ref("io.k8s.api.autoscaling.v2.MetricValueStatus"), "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.MetricValueStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("value", .string, "", annotations: [:]),
-            OpenAPIField("averageValue", .string, "", annotations: [:]),
-            OpenAPIField("averageUtilization", .integer, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.Scale", gvk: nil, description: "A workload's scale subresource (autoscaling/v1 Scale): what the autoscaler reads and writes.", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.autoscaling.v2.ScaleSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.autoscaling.v2.ScaleStatus"), "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ScaleSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("replicas", .integer, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.autoscaling.v2.ScaleStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("replicas", .integer, "", annotations: [:]),
-            OpenAPIField("selector", .string, "The pods' label selector, serialized (\"app=web,tier in (a,b)\").", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.autoscaling.v2.HPAScalingPolicy", gvk: nil, description: "A change allowed within one period.", fields: [
+            OpenAPIField("type", .enumeration(["Pods", "Percent"]), "Pods (an absolute number) or Percent (of the current replicas).", annotations: ["required": ""]),
+            OpenAPIField("value", .integer, "The change allowed: a number of pods or a percentage; greater than 0.", annotations: ["required": ""]),
+            OpenAPIField("periodSeconds", .integer, "The period the change is allowed within, in seconds (1 to 1800).", annotations: ["required": ""]),
         ]),
     ]
 }

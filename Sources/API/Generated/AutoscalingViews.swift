@@ -8,69 +8,79 @@ public struct HorizontalPodAutoscaler: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The autoscaler's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// What is scaled, between which bounds, on which metrics.
     public var spec: HorizontalPodAutoscalerSpec {
         get { HorizontalPodAutoscalerSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// What the autoscaler last saw and did (written by the HPA controller).
     public var status: HorizontalPodAutoscalerStatus {
         get { HorizontalPodAutoscalerStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// What an autoscaler scales and on what.
 public struct HorizontalPodAutoscalerSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
-    /// The workload scaled, through its scale subresource.
+    /// The workload scaled, through its scale subresource (a Deployment, ReplicaSet, StatefulSet, or a custom kind with one).
     public var scaleTargetRef: CrossVersionObjectReference {
         get { CrossVersionObjectReference(json: json["scaleTargetRef"] ?? .object(JSONObject())) }
         set { json.putView("scaleTargetRef", newValue.json) }
     }
 
-    /// Defaults to 1.
+    /// The fewest replicas it scales down to (default 1; 0 only with the HPAScaleToZero gate and an Object or External metric).
     public var minReplicas: Int64? {
         get { json["minReplicas"]?.intValue }
         set { json.put("minReplicas", newValue.map { .int($0) }) }
     }
 
+    /// The most replicas it scales up to; at least minReplicas.
     public var maxReplicas: Int64? {
         get { json["maxReplicas"]?.intValue }
         set { json.put("maxReplicas", newValue.map { .int($0) }) }
     }
 
-    /// Defaults to one Resource metric: cpu at 80% average utilization.
+    /// The metrics whose desired replica counts are computed; the largest wins. Defaults to one Resource metric: cpu at 80% average utilization.
     public var metrics: [MetricSpec] {
         get { (json["metrics"]?.arrayValue ?? []).map(MetricSpec.init(json:)) }
         set { json.putArray("metrics", newValue.map(\.json)) }
     }
 
+    /// How fast it scales up and down (default: the upstream rules, a 300 s stabilization window for scale down).
     public var behavior: HorizontalPodAutoscalerBehavior {
         get { HorizontalPodAutoscalerBehavior(json: json["behavior"] ?? .object(JSONObject())) }
         set { json.putView("behavior", newValue.json) }
     }
 }
 
+/// An object of any group version, by kind and name, in the autoscaler's namespace.
 public struct CrossVersionObjectReference: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The object's kind, e.g. Deployment.
     public var kind: String? {
         get { json["kind"]?.stringValue }
         set { json.put("kind", newValue.map { .string($0) }) }
     }
 
+    /// The object's name.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// The object's group version, e.g. apps/v1.
     public var apiVersion: String? {
         get { json["apiVersion"]?.stringValue }
         set { json.put("apiVersion", newValue.map { .string($0) }) }
@@ -82,37 +92,44 @@ public struct MetricSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Which source is set: Resource, ContainerResource, Pods, Object or External.
     public var type: MetricSourceType? {
         get { json["type"]?.stringValue.map(MetricSourceType.init(rawValue:)) }
         set { json.put("type", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// A resource (cpu, memory) of the pods as the resource metrics API reports it, averaged over the pods.
     public var resource: ResourceMetricSource {
         get { ResourceMetricSource(json: json["resource"] ?? .object(JSONObject())) }
         set { json.putView("resource", newValue.json) }
     }
 
+    /// A resource of one container of each pod, averaged over the pods.
     public var containerResource: ContainerResourceMetricSource {
         get { ContainerResourceMetricSource(json: json["containerResource"] ?? .object(JSONObject())) }
         set { json.putView("containerResource", newValue.json) }
     }
 
-    public var pods: JSONValue? {
-        get { json["pods"] }
-        set { json.put("pods", newValue) }
+    /// A custom metric of each pod (e.g. transactions per second), averaged over the pods; accepted and stored, Skiff serves no custom metrics API.
+    public var pods: PodsMetricSource {
+        get { PodsMetricSource(json: json["pods"] ?? .object(JSONObject())) }
+        set { json.putView("pods", newValue.json) }
     }
 
-    public var object: JSONValue? {
-        get { json["object"] }
-        set { json.put("object", newValue) }
+    /// A custom metric of one Kubernetes object (e.g. an Ingress's hits per second); accepted and stored, Skiff serves no custom metrics API.
+    public var object: ObjectMetricSource {
+        get { ObjectMetricSource(json: json["object"] ?? .object(JSONObject())) }
+        set { json.putView("object", newValue.json) }
     }
 
-    public var external: JSONValue? {
-        get { json["external"] }
-        set { json.put("external", newValue) }
+    /// A metric from outside the cluster (e.g. a queue's length); accepted and stored, Skiff serves no external metrics API.
+    public var external: ExternalMetricSource {
+        get { ExternalMetricSource(json: json["external"] ?? .object(JSONObject())) }
+        set { json.putView("external", newValue.json) }
     }
 }
 
+/// Which source a metric comes from.
 public enum MetricSourceType: Sendable, Hashable, CustomStringConvertible {
     case resource
     case containerResource
@@ -147,69 +164,157 @@ public enum MetricSourceType: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// A resource metric of the pods, as a utilization (percent of requests) or an average value.
 public struct ResourceMetricSource: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
-    /// cpu or memory.
+    /// The resource: cpu or memory.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// The value it is kept at.
     public var target: MetricTarget {
         get { MetricTarget(json: json["target"] ?? .object(JSONObject())) }
         set { json.putView("target", newValue.json) }
     }
 }
 
+/// A resource metric of one container of each pod.
 public struct ContainerResourceMetricSource: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The resource: cpu or memory.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// The value it is kept at.
+    public var target: MetricTarget {
+        get { MetricTarget(json: json["target"] ?? .object(JSONObject())) }
+        set { json.putView("target", newValue.json) }
+    }
+
+    /// The container's name in the pods.
     public var container: String? {
         get { json["container"]?.stringValue }
         set { json.put("container", newValue.map { .string($0) }) }
     }
+}
 
+/// A custom metric of the pods, averaged over them.
+public struct PodsMetricSource: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The metric, by name and selector.
+    public var metric: MetricIdentifier {
+        get { MetricIdentifier(json: json["metric"] ?? .object(JSONObject())) }
+        set { json.putView("metric", newValue.json) }
+    }
+
+    /// The value it is kept at (AverageValue only).
     public var target: MetricTarget {
         get { MetricTarget(json: json["target"] ?? .object(JSONObject())) }
         set { json.putView("target", newValue.json) }
     }
 }
 
+/// A custom metric of one object.
+public struct ObjectMetricSource: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The object the metric describes.
+    public var describedObject: CrossVersionObjectReference {
+        get { CrossVersionObjectReference(json: json["describedObject"] ?? .object(JSONObject())) }
+        set { json.putView("describedObject", newValue.json) }
+    }
+
+    /// The value it is kept at (Value or AverageValue).
+    public var target: MetricTarget {
+        get { MetricTarget(json: json["target"] ?? .object(JSONObject())) }
+        set { json.putView("target", newValue.json) }
+    }
+
+    /// The metric, by name and selector.
+    public var metric: MetricIdentifier {
+        get { MetricIdentifier(json: json["metric"] ?? .object(JSONObject())) }
+        set { json.putView("metric", newValue.json) }
+    }
+}
+
+/// A metric from outside the cluster.
+public struct ExternalMetricSource: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The metric, by name and selector.
+    public var metric: MetricIdentifier {
+        get { MetricIdentifier(json: json["metric"] ?? .object(JSONObject())) }
+        set { json.putView("metric", newValue.json) }
+    }
+
+    /// The value it is kept at (Value or AverageValue).
+    public var target: MetricTarget {
+        get { MetricTarget(json: json["target"] ?? .object(JSONObject())) }
+        set { json.putView("target", newValue.json) }
+    }
+}
+
+/// A custom or external metric by name, with labels narrowing it.
+public struct MetricIdentifier: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The metric's name.
+    public var name: String? {
+        get { json["name"]?.stringValue }
+        set { json.put("name", newValue.map { .string($0) }) }
+    }
+
+    /// Labels passed to the metrics server to pick the series; unset: the name alone.
+    public var selector: LabelSelectorSpec {
+        get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
+        set { json.putView("selector", newValue.json) }
+    }
+}
+
+/// The value a metric is kept at.
 public struct MetricTarget: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Utilization (averageUtilization), Value (value) or AverageValue (averageValue).
     public var type: MetricTargetType? {
         get { json["type"]?.stringValue.map(MetricTargetType.init(rawValue:)) }
         set { json.put("type", newValue.map { .string($0.rawValue) }) }
     }
 
-    /// A quantity ("500m", "64Mi").
+    /// The metric's total value kept at this quantity ("500m", "64Mi").
     public var value: String? {
-        get { json["value"]?.stringValue }
+        get { json["value"]?.quantityText }
         set { json.put("value", newValue.map { .string($0) }) }
     }
 
+    /// The metric's value per pod kept at this quantity.
     public var averageValue: String? {
-        get { json["averageValue"]?.stringValue }
+        get { json["averageValue"]?.quantityText }
         set { json.put("averageValue", newValue.map { .string($0) }) }
     }
 
-    /// Percent of the pods' requests.
+    /// The metric's average over the pods kept at this percentage of their requests (resource metrics only).
     public var averageUtilization: Int64? {
         get { json["averageUtilization"]?.intValue }
         set { json.put("averageUtilization", newValue.map { .int($0) }) }
     }
 }
 
+/// How a metric target is expressed.
 public enum MetricTargetType: Sendable, Hashable, CustomStringConvertible {
     case utilization
     case value
@@ -238,43 +343,55 @@ public enum MetricTargetType: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// How fast an autoscaler may change the replica count in each direction.
 public struct HorizontalPodAutoscalerBehavior: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The rules for scaling up (default: the larger of 4 pods or 100% every 15 s, no stabilization).
     public var scaleUp: HPAScalingRules {
         get { HPAScalingRules(json: json["scaleUp"] ?? .object(JSONObject())) }
         set { json.putView("scaleUp", newValue.json) }
     }
 
+    /// The rules for scaling down (default: 100% every 15 s after a 300 s stabilization window).
     public var scaleDown: HPAScalingRules {
         get { HPAScalingRules(json: json["scaleDown"] ?? .object(JSONObject())) }
         set { json.putView("scaleDown", newValue.json) }
     }
 }
 
+/// The rules for one scaling direction.
 public struct HPAScalingRules: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
-    /// Seconds of past recommendations considered (scale down: the highest, scale up: the lowest).
+    /// Seconds of past recommendations considered (scale down: the highest, scale up: the lowest), from 0 to 3600.
     public var stabilizationWindowSeconds: Int64? {
         get { json["stabilizationWindowSeconds"]?.intValue }
         set { json.put("stabilizationWindowSeconds", newValue.map { .int($0) }) }
     }
 
-    /// Max (default), Min or Disabled.
+    /// Which policy wins when several apply: Max (the default: the largest change), Min, or Disabled (no scaling this way).
     public var selectPolicy: ScalingPolicySelect? {
         get { json["selectPolicy"]?.stringValue.map(ScalingPolicySelect.init(rawValue:)) }
         set { json.put("selectPolicy", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// The changes allowed per period; at least one unless selectPolicy is Disabled.
     public var policies: [HPAScalingPolicy] {
         get { (json["policies"]?.arrayValue ?? []).map(HPAScalingPolicy.init(json:)) }
         set { json.putArray("policies", newValue.map(\.json)) }
     }
+
+    /// How far (a fraction, e.g. 0.05) the metrics may stray from the target before the replica count changes (default: the controller's, 10%); with the HPAConfigurableTolerance gate.
+    public var tolerance: String? {
+        get { json["tolerance"]?.quantityText }
+        set { json.put("tolerance", newValue.map { .string($0) }) }
+    }
 }
 
+/// Which scaling policy wins.
 public enum ScalingPolicySelect: Sendable, Hashable, CustomStringConvertible {
     case max
     case min
@@ -303,27 +420,31 @@ public enum ScalingPolicySelect: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// A change allowed within one period.
 public struct HPAScalingPolicy: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
-    /// Pods or Percent.
+    /// Pods (an absolute number) or Percent (of the current replicas).
     public var type: HPAScalingPolicyType? {
         get { json["type"]?.stringValue.map(HPAScalingPolicyType.init(rawValue:)) }
         set { json.put("type", newValue.map { .string($0.rawValue) }) }
     }
 
+    /// The change allowed: a number of pods or a percentage; greater than 0.
     public var value: Int64? {
         get { json["value"]?.intValue }
         set { json.put("value", newValue.map { .int($0) }) }
     }
 
+    /// The period the change is allowed within, in seconds (1 to 1800).
     public var periodSeconds: Int64? {
         get { json["periodSeconds"]?.intValue }
         set { json.put("periodSeconds", newValue.map { .int($0) }) }
     }
 }
 
+/// How a scaling policy counts.
 public enum HPAScalingPolicyType: Sendable, Hashable, CustomStringConvertible {
     case pods
     case percent
@@ -347,162 +468,4 @@ public enum HPAScalingPolicyType: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
-}
-
-public struct HorizontalPodAutoscalerStatus: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var observedGeneration: Int64? {
-        get { json["observedGeneration"]?.intValue }
-        set { json.put("observedGeneration", newValue.map { .int($0) }) }
-    }
-
-    public var lastScaleTime: Date? {
-        get { json["lastScaleTime"]?.stringValue.flatMap(KubeTime.parse) }
-        set { json.put("lastScaleTime", newValue.map { .string(KubeTime.format($0)) }) }
-    }
-
-    public var currentReplicas: Int64? {
-        get { json["currentReplicas"]?.intValue }
-        set { json.put("currentReplicas", newValue.map { .int($0) }) }
-    }
-
-    public var desiredReplicas: Int64? {
-        get { json["desiredReplicas"]?.intValue }
-        set { json.put("desiredReplicas", newValue.map { .int($0) }) }
-    }
-
-    public var currentMetrics: [MetricStatus] {
-        get { (json["currentMetrics"]?.arrayValue ?? []).map(MetricStatus.init(json:)) }
-        set { json.putArray("currentMetrics", newValue.map(\.json)) }
-    }
-
-    /// AbleToScale, ScalingActive, ScalingLimited.
-    public var conditions: [Condition] {
-        get { (json["conditions"]?.arrayValue ?? []).map(Condition.init(json:)) }
-        set { json.putArray("conditions", newValue.map(\.json)) }
-    }
-}
-
-public struct MetricStatus: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var type: MetricSourceType? {
-        get { json["type"]?.stringValue.map(MetricSourceType.init(rawValue:)) }
-        set { json.put("type", newValue.map { .string($0.rawValue) }) }
-    }
-
-    public var resource: ResourceMetricStatus {
-        get { ResourceMetricStatus(json: json["resource"] ?? .object(JSONObject())) }
-        set { json.putView("resource", newValue.json) }
-    }
-
-    public var containerResource: ContainerResourceMetricStatus {
-        get { ContainerResourceMetricStatus(json: json["containerResource"] ?? .object(JSONObject())) }
-        set { json.putView("containerResource", newValue.json) }
-    }
-}
-
-public struct ResourceMetricStatus: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var name: String? {
-        get { json["name"]?.stringValue }
-        set { json.put("name", newValue.map { .string($0) }) }
-    }
-
-    public var current: MetricValueStatus {
-        get { MetricValueStatus(json: json["current"] ?? .object(JSONObject())) }
-        set { json.putView("current", newValue.json) }
-    }
-}
-
-public struct ContainerResourceMetricStatus: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var name: String? {
-        get { json["name"]?.stringValue }
-        set { json.put("name", newValue.map { .string($0) }) }
-    }
-
-    public var container: String? {
-        get { json["container"]?.stringValue }
-        set { json.put("container", newValue.map { .string($0) }) }
-    }
-
-    public var current: MetricValueStatus {
-        get { MetricValueStatus(json: json["current"] ?? .object(JSONObject())) }
-        set { json.putView("current", newValue.json) }
-    }
-}
-
-public struct MetricValueStatus: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var value: String? {
-        get { json["value"]?.stringValue }
-        set { json.put("value", newValue.map { .string($0) }) }
-    }
-
-    public var averageValue: String? {
-        get { json["averageValue"]?.stringValue }
-        set { json.put("averageValue", newValue.map { .string($0) }) }
-    }
-
-    public var averageUtilization: Int64? {
-        get { json["averageUtilization"]?.intValue }
-        set { json.put("averageUtilization", newValue.map { .int($0) }) }
-    }
-}
-
-/// A workload's scale subresource (autoscaling/v1 Scale): what the autoscaler reads and writes.
-public struct Scale: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var metadata: ObjectMeta {
-        get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
-        set { json.putView("metadata", newValue.json) }
-    }
-
-    public var spec: ScaleSpec {
-        get { ScaleSpec(json: json["spec"] ?? .object(JSONObject())) }
-        set { json.putView("spec", newValue.json) }
-    }
-
-    public var status: ScaleStatus {
-        get { ScaleStatus(json: json["status"] ?? .object(JSONObject())) }
-        set { json.putView("status", newValue.json) }
-    }
-}
-
-public struct ScaleSpec: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var replicas: Int64? {
-        get { json["replicas"]?.intValue }
-        set { json.put("replicas", newValue.map { .int($0) }) }
-    }
-}
-
-public struct ScaleStatus: JSONView {
-    public var json: JSONValue
-    public init(json: JSONValue) { self.json = json }
-
-    public var replicas: Int64? {
-        get { json["replicas"]?.intValue }
-        set { json.put("replicas", newValue.map { .int($0) }) }
-    }
-
-    /// The pods' label selector, serialized ("app=web,tier in (a,b)").
-    public var selector: String? {
-        get { json["selector"]?.stringValue }
-        set { json.put("selector", newValue.map { .string($0) }) }
-    }
 }

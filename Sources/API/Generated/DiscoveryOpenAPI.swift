@@ -3,16 +3,16 @@
 extension OpenAPIDefinitions {
     static let discoveryDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList", gvk: nil, description: "The resources of one group version (GET /apis/<group>/<version>).", fields: [
-            OpenAPIField("groupVersion", .string, "", annotations: [:]),
-            OpenAPIField("resources", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.DiscoveredResource")), "", annotations: [:]),
+            OpenAPIField("groupVersion", .string, "The group version listed (apps/v1, or v1 for the core group).", annotations: [:]),
+            OpenAPIField("resources", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.DiscoveredResource")), "Its resources and subresources.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.apimachinery.pkg.apis.meta.v1.DiscoveredResource", gvk: nil, description: "One resource or subresource (\"crontabs\", \"crontabs/scale\") in a discovery list.", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("singularName", .string, "", annotations: [:]),
-            OpenAPIField("namespaced", .boolean, "", annotations: [:]),
-            OpenAPIField("kind", .string, "", annotations: [:]),
-            OpenAPIField("verbs", .array(.string), "", annotations: [:]),
-            OpenAPIField("shortNames", .array(.string), "", annotations: [:]),
+            OpenAPIField("name", .string, "The resource's plural name, with /<subresource> for a subresource.", annotations: [:]),
+            OpenAPIField("singularName", .string, "The resource's singular name (\"\" for a subresource).", annotations: [:]),
+            OpenAPIField("namespaced", .boolean, "Whether the resource's objects live in namespaces.", annotations: [:]),
+            OpenAPIField("kind", .string, "The kind of its objects (a subresource's may differ: Scale, Eviction).", annotations: [:]),
+            OpenAPIField("verbs", .array(.string), "The verbs it serves (get, list, watch, create, update, patch, delete, deletecollection).", annotations: [:]),
+            OpenAPIField("shortNames", .array(.string), "Short names kubectl accepts (po, deploy).", annotations: [:]),
         ]),
     ]
 }

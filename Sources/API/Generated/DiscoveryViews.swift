@@ -6,11 +6,13 @@ public struct APIResourceList: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The group version listed (apps/v1, or v1 for the core group).
     public var groupVersion: String? {
         get { json["groupVersion"]?.stringValue }
         set { json.put("groupVersion", newValue.map { .string($0) }) }
     }
 
+    /// Its resources and subresources.
     public var resources: [DiscoveredResource] {
         get { (json["resources"]?.arrayValue ?? []).map(DiscoveredResource.init(json:)) }
         set { json.putArray("resources", newValue.map(\.json)) }
@@ -22,31 +24,37 @@ public struct DiscoveredResource: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The resource's plural name, with /<subresource> for a subresource.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// The resource's singular name ("" for a subresource).
     public var singularName: String? {
         get { json["singularName"]?.stringValue }
         set { json.put("singularName", newValue.map { .string($0) }) }
     }
 
+    /// Whether the resource's objects live in namespaces.
     public var namespaced: Bool? {
         get { json["namespaced"]?.boolValue }
         set { json.put("namespaced", newValue.map { .bool($0) }) }
     }
 
+    /// The kind of its objects (a subresource's may differ: Scale, Eviction).
     public var kind: String? {
         get { json["kind"]?.stringValue }
         set { json.put("kind", newValue.map { .string($0) }) }
     }
 
+    /// The verbs it serves (get, list, watch, create, update, patch, delete, deletecollection).
     public var verbs: [String]? {
         get { json["verbs"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("verbs", newValue.map { .array($0.map { .string($0) }) }) }
     }
 
+    /// Short names kubectl accepts (po, deploy).
     public var shortNames: [String]? {
         get { json["shortNames"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("shortNames", newValue.map { .array($0.map { .string($0) }) }) }

@@ -3,48 +3,41 @@
 extension OpenAPIDefinitions {
     static let governanceDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.api.core.v1.LimitRange", gvk: GroupVersionKind(group: "", version: "v1", kind: "LimitRange"), description: "Per-namespace defaults and bounds for the resources of containers, pods and claims; the LimitRanger admission applies them to new pods and claims.", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.core.v1.LimitRangeSpec"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The range's name, namespace, labels and annotations.", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.core.v1.LimitRangeSpec"), "The limits enforced.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.LimitRangeSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("limits", .array(.ref("io.k8s.api.core.v1.LimitRangeItem")), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.LimitRangeSpec", gvk: nil, description: "The limits of a LimitRange.", fields: [
+            OpenAPIField("limits", .array(.ref("io.k8s.api.core.v1.LimitRangeItem")), "One entry per kind of object bounded.", annotations: ["listType": "atomic", "required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.LimitRangeItem", gvk: nil, description: "", fields: [
-            OpenAPIField("type", .string, "Container, Pod or PersistentVolumeClaim.", annotations: [:]),
-            OpenAPIField("max", .map(.quantity), "", annotations: [:]),
-            OpenAPIField("min", .map(.quantity), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.LimitRangeItem", gvk: nil, description: "Bounds and defaults for one kind of object.", fields: [
+            OpenAPIField("type", .enumeration(["Pod", "Container", "PersistentVolumeClaim"]), "What is bounded: Container, Pod (the sum of its containers) or PersistentVolumeClaim.", annotations: ["required": ""]),
+            OpenAPIField("max", .map(.quantity), "The most of each resource one object may have.", annotations: [:]),
+            OpenAPIField("min", .map(.quantity), "The least of each resource one object must have.", annotations: [:]),
             OpenAPIField("default", .map(.quantity), "The limits a container gets when it names none (type Container only).", annotations: [:]),
             OpenAPIField("defaultRequest", .map(.quantity), "The requests a container gets when it names none (type Container only).", annotations: [:]),
-            OpenAPIField("maxLimitRequestRatio", .map(.quantity), "", annotations: [:]),
+            OpenAPIField("maxLimitRequestRatio", .map(.quantity), "The largest limit-to-request ratio allowed per resource (limit divided by request).", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.core.v1.ResourceQuota", gvk: GroupVersionKind(group: "", version: "v1", kind: "ResourceQuota"), description: "The most a namespace may hold (object counts, compute requests and limits, storage); the quota admission charges status.used on each create and the quota controller recounts it.", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.core.v1.ResourceQuotaSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.core.v1.ResourceQuotaStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The quota's name, namespace, labels and annotations.", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.core.v1.ResourceQuotaSpec"), "The limits and the objects they count.", annotations: [:]),
+            OpenAPIField("status", .ref("io.k8s.api.core.v1.ResourceQuotaStatus"), "What is used now (written by the quota controller and the admission).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.ResourceQuotaSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("hard", .map(.quantity), "", annotations: [:]),
-            OpenAPIField("scopes", .array(.string), "Terminating, NotTerminating, BestEffort, NotBestEffort, PriorityClass, CrossNamespacePodAffinity.", annotations: [:]),
-            OpenAPIField("scopeSelector", .ref("io.k8s.api.core.v1.ScopeSelector"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.ResourceQuotaSpec", gvk: nil, description: "What a quota limits.", fields: [
+            OpenAPIField("hard", .map(.quantity), "The most of each named resource: requests.cpu, limits.memory, pods, count/deployments.apps, requests.storage, ...", annotations: [:]),
+            OpenAPIField("scopes", .array(.enumeration(["Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity", "VolumeAttributesClass"])), "Only objects in all of these scopes are counted: Terminating, NotTerminating, BestEffort, NotBestEffort, PriorityClass, CrossNamespacePodAffinity, VolumeAttributesClass.", annotations: ["listType": "atomic"]),
+            OpenAPIField("scopeSelector", .ref("io.k8s.api.core.v1.ScopeSelector"), "Scopes with values (a PriorityClass scope naming the classes); objects must match every expression, and scopes.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.ScopeSelector", gvk: nil, description: "", fields: [
-            OpenAPIField("matchExpressions", .array(.ref("io.k8s.api.core.v1.ScopedResourceSelectorRequirement")), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.ScopeSelector", gvk: nil, description: "Scope requirements that must all hold.", fields: [
+            OpenAPIField("matchExpressions", .array(.ref("io.k8s.api.core.v1.ScopedResourceSelectorRequirement")), "The requirements, ANDed.", annotations: ["listType": "atomic"]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.ScopedResourceSelectorRequirement", gvk: nil, description: "", fields: [
-            OpenAPIField("scopeName", .string, "", annotations: [:]),
-            OpenAPIField("operator", .string, "In, NotIn, Exists or DoesNotExist.", annotations: [:]),
-            OpenAPIField("values", .array(.string), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.ScopedResourceSelectorRequirement", gvk: nil, description: "A scope, an operator and the values it is tested against.", fields: [
+            OpenAPIField("scopeName", .enumeration(["Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity", "VolumeAttributesClass"]), "The scope tested.", annotations: ["required": ""]),
+            OpenAPIField("operator", .enumeration(["In", "NotIn", "Exists", "DoesNotExist"]), "In, NotIn, Exists or DoesNotExist.", annotations: ["required": ""]),
+            OpenAPIField("values", .array(.string), "The values: one or more for In and NotIn, none for Exists and DoesNotExist.", annotations: ["listType": "atomic"]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.ResourceQuotaStatus", gvk: nil, description: "", fields: [
+        OpenAPIDefinition("io.k8s.api.core.v1.ResourceQuotaStatus", gvk: nil, description: "What a quota counts now.", fields: [
             OpenAPIField("hard", .map(.quantity), "The spec's hard limits as the controller last enforced them (admission reads these).", annotations: [:]),
-            OpenAPIField("used", .map(.quantity), "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.scheduling.v1.PriorityClass", gvk: GroupVersionKind(group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass"), description: "A named pod priority (scheduling.k8s.io/v1): pods that name it get its value as spec.priority.", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("value", .integer, "", annotations: [:]),
-            OpenAPIField("globalDefault", .boolean, "Pods that name no class get this one's value (at most one class is the default).", annotations: [:]),
-            OpenAPIField("description", .string, "", annotations: [:]),
-            OpenAPIField("preemptionPolicy", .string, "PreemptLowerPriority (the default) or Never.", annotations: [:]),
+            OpenAPIField("used", .map(.quantity), "How much of each limited resource the namespace uses.", annotations: [:]),
         ]),
     ]
 }

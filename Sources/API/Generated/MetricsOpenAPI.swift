@@ -3,20 +3,20 @@
 extension OpenAPIDefinitions {
     static let metricsDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics", gvk: GroupVersionKind(group: "metrics.k8s.io", version: "v1beta1", kind: "NodeMetrics"), description: "A node's CPU and memory use over the last window (metrics-server's NodeMetrics).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "Named after the node; its creationTimestamp is when the metrics were read.", annotations: [:]),
             OpenAPIField("timestamp", .time, "The end of the window the usage was measured over.", annotations: [:]),
             OpenAPIField("window", .string, "The window's length, a Go duration (\"15.012s\").", annotations: [:]),
             OpenAPIField("usage", .map(.quantity), "cpu in nanocores (\"123456n\"), memory as the working set in bytes (\"52428Ki\").", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.metrics.pkg.apis.metrics.v1beta1.PodMetrics", gvk: GroupVersionKind(group: "metrics.k8s.io", version: "v1beta1", kind: "PodMetrics"), description: "A pod's CPU and memory use per container over the last window (metrics-server's PodMetrics).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("timestamp", .time, "", annotations: [:]),
-            OpenAPIField("window", .string, "", annotations: [:]),
-            OpenAPIField("containers", .array(.ref("io.k8s.metrics.pkg.apis.metrics.v1beta1.ContainerMetrics")), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "Named after the pod, in its namespace.", annotations: [:]),
+            OpenAPIField("timestamp", .time, "The end of the window the usage was measured over.", annotations: [:]),
+            OpenAPIField("window", .string, "The window's length, a Go duration (\"15.012s\").", annotations: [:]),
+            OpenAPIField("containers", .array(.ref("io.k8s.metrics.pkg.apis.metrics.v1beta1.ContainerMetrics")), "The use of each of the pod's containers.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.metrics.pkg.apis.metrics.v1beta1.ContainerMetrics", gvk: nil, description: "One container's use: cpu in nanocores, memory as the working set.", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("usage", .map(.quantity), "", annotations: [:]),
+            OpenAPIField("name", .string, "The container's name.", annotations: [:]),
+            OpenAPIField("usage", .map(.quantity), "cpu in nanocores, memory as the working set in bytes.", annotations: [:]),
         ]),
     ]
 }

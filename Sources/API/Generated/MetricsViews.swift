@@ -8,6 +8,7 @@ public struct NodeMetrics: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Named after the node; its creationTimestamp is when the metrics were read.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
@@ -39,21 +40,25 @@ public struct PodMetrics: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Named after the pod, in its namespace.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The end of the window the usage was measured over.
     public var timestamp: Date? {
         get { json["timestamp"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("timestamp", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// The window's length, a Go duration ("15.012s").
     public var window: String? {
         get { json["window"]?.stringValue }
         set { json.put("window", newValue.map { .string($0) }) }
     }
 
+    /// The use of each of the pod's containers.
     public var containers: [ContainerMetrics] {
         get { (json["containers"]?.arrayValue ?? []).map(ContainerMetrics.init(json:)) }
         set { json.putArray("containers", newValue.map(\.json)) }
@@ -65,11 +70,13 @@ public struct ContainerMetrics: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The container's name.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// cpu in nanocores, memory as the working set in bytes.
     public var usage: [String: String]? {
         get { json["usage"]?.quantityMap }
         set { json.put("usage", newValue.map(JSONValue.stringMap)) }

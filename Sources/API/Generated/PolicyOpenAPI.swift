@@ -3,28 +3,28 @@
 extension OpenAPIDefinitions {
     static let policyDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.api.policy.v1.PodDisruptionBudget", gvk: GroupVersionKind(group: "policy", version: "v1", kind: "PodDisruptionBudget"), description: "Limits the voluntary disruptions (evictions) of the pods it selects (policy/v1 PodDisruptionBudget).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.policy.v1.PodDisruptionBudgetSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.policy.v1.PodDisruptionBudgetStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The budget's name, namespace, labels and annotations.", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.policy.v1.PodDisruptionBudgetSpec"), "The pods covered and how many must stay available.", annotations: [:]),
+            OpenAPIField("status", .ref("io.k8s.api.policy.v1.PodDisruptionBudgetStatus"), "How many evictions are allowed now (written by the disruption controller).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("minAvailable", .intOrString, "Pods that must stay available: a number or a percentage (\"50%\"). At most one of the two is set.", annotations: [:]),
-            OpenAPIField("selector", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), "A nil selector selects no pods, an empty one every pod of the namespace.", annotations: [:]),
-            OpenAPIField("maxUnavailable", .intOrString, "", annotations: [:]),
-            OpenAPIField("unhealthyPodEvictionPolicy", .enumeration(["IfHealthyBudget", "AlwaysAllow"]), "When running but not Ready pods may be evicted (default IfHealthyBudget).", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", gvk: nil, description: "The pods a budget covers and how many of them must stay available.", fields: [
+            OpenAPIField("minAvailable", .intOrString, "Pods that must stay available after an eviction: a number or a percentage of the expected pods (\"50%\"). At most one of minAvailable and maxUnavailable is set.", annotations: [:]),
+            OpenAPIField("selector", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), "The pods covered; a nil selector selects no pods, an empty one every pod of the namespace.", annotations: [:]),
+            OpenAPIField("maxUnavailable", .intOrString, "Pods that may be unavailable after an eviction: a number or a percentage of the expected pods. At most one of minAvailable and maxUnavailable is set.", annotations: [:]),
+            OpenAPIField("unhealthyPodEvictionPolicy", .enumeration(["IfHealthyBudget", "AlwaysAllow"]), "When running but not Ready pods may be evicted: IfHealthyBudget (the default: only while the budget is met) or AlwaysAllow.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.policy.v1.PodDisruptionBudgetStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("observedGeneration", .integer, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.policy.v1.PodDisruptionBudgetStatus", gvk: nil, description: "How a budget stands.", fields: [
+            OpenAPIField("observedGeneration", .integer, "The generation of the budget the controller last counted for.", annotations: [:]),
             OpenAPIField("disruptedPods", .map(.time), "Pods the eviction subresource let go that the controller has not yet seen being deleted (name → time of the eviction); an entry expires after 2 minutes.", annotations: [:]),
-            OpenAPIField("disruptionsAllowed", .integer, "", annotations: [:]),
-            OpenAPIField("currentHealthy", .integer, "", annotations: [:]),
-            OpenAPIField("desiredHealthy", .integer, "", annotations: [:]),
-            OpenAPIField("expectedPods", .integer, "", annotations: [:]),
-            OpenAPIField("conditions", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.Condition")), "DisruptionAllowed (reasons SufficientPods, InsufficientPods, SyncFailed).", annotations: [:]),
+            OpenAPIField("disruptionsAllowed", .integer, "How many more pods may be evicted now.", annotations: ["required": ""]),
+            OpenAPIField("currentHealthy", .integer, "The covered pods that are healthy (Ready) now.", annotations: ["required": ""]),
+            OpenAPIField("desiredHealthy", .integer, "The fewest healthy pods the budget allows.", annotations: ["required": ""]),
+            OpenAPIField("expectedPods", .integer, "The pods the budget expects: the replica count of their controllers, or the matching pods.", annotations: ["required": ""]),
+            OpenAPIField("conditions", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.Condition")), "DisruptionAllowed (reasons SufficientPods, InsufficientPods, SyncFailed).", annotations: ["listMapKeys": "type", "listType": "map", "mergeKey": "type"]),
         ]),
-        OpenAPIDefinition("io.k8s.api.policy.v1.Eviction", gvk: GroupVersionKind(group: "policy", version: "v1", kind: "Eviction"), description: "The body of a pods/eviction request (policy/v1 Eviction; policy/v1beta1 has the same fields).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("deleteOptions", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.policy.v1.Eviction", gvk: GroupVersionKind(group: "policy", version: "v1", kind: "Eviction"), description: "The body of a pods/eviction request: evicts the named pod if its budgets allow (policy/v1 Eviction; policy/v1beta1 has the same fields).", fields: [
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The pod's name and namespace.", annotations: [:]),
+            OpenAPIField("deleteOptions", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), "How the pod is deleted (grace period, preconditions).", annotations: [:]),
         ]),
     ]
 }

@@ -8,50 +8,56 @@ public struct PodDisruptionBudget: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The budget's name, namespace, labels and annotations.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The pods covered and how many must stay available.
     public var spec: PodDisruptionBudgetSpec {
         get { PodDisruptionBudgetSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// How many evictions are allowed now (written by the disruption controller).
     public var status: PodDisruptionBudgetStatus {
         get { PodDisruptionBudgetStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The pods a budget covers and how many of them must stay available.
 public struct PodDisruptionBudgetSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
-    /// Pods that must stay available: a number or a percentage ("50%"). At most one of the two is set.
+    /// Pods that must stay available after an eviction: a number or a percentage of the expected pods ("50%"). At most one of minAvailable and maxUnavailable is set.
     public var minAvailable: IntOrString? {
         get { json["minAvailable"].flatMap(IntOrString.init(json:)) }
         set { json.put("minAvailable", newValue?.json) }
     }
 
-    /// A nil selector selects no pods, an empty one every pod of the namespace.
+    /// The pods covered; a nil selector selects no pods, an empty one every pod of the namespace.
     public var selector: LabelSelectorSpec {
         get { LabelSelectorSpec(json: json["selector"] ?? .object(JSONObject())) }
         set { json.putView("selector", newValue.json) }
     }
 
+    /// Pods that may be unavailable after an eviction: a number or a percentage of the expected pods. At most one of minAvailable and maxUnavailable is set.
     public var maxUnavailable: IntOrString? {
         get { json["maxUnavailable"].flatMap(IntOrString.init(json:)) }
         set { json.put("maxUnavailable", newValue?.json) }
     }
 
-    /// When running but not Ready pods may be evicted (default IfHealthyBudget).
+    /// When running but not Ready pods may be evicted: IfHealthyBudget (the default: only while the budget is met) or AlwaysAllow.
     public var unhealthyPodEvictionPolicy: UnhealthyPodEvictionPolicy? {
         get { json["unhealthyPodEvictionPolicy"]?.stringValue.map(UnhealthyPodEvictionPolicy.init(rawValue:)) }
         set { json.put("unhealthyPodEvictionPolicy", newValue.map { .string($0.rawValue) }) }
     }
 }
 
+/// When running but not Ready pods may be evicted.
 public enum UnhealthyPodEvictionPolicy: Sendable, Hashable, CustomStringConvertible {
     case ifHealthyBudget
     case alwaysAllow
@@ -77,10 +83,12 @@ public enum UnhealthyPodEvictionPolicy: Sendable, Hashable, CustomStringConverti
     public var description: String { rawValue }
 }
 
+/// How a budget stands.
 public struct PodDisruptionBudgetStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The generation of the budget the controller last counted for.
     public var observedGeneration: Int64? {
         get { json["observedGeneration"]?.intValue }
         set { json.put("observedGeneration", newValue.map { .int($0) }) }
@@ -93,21 +101,25 @@ public struct PodDisruptionBudgetStatus: JSONView {
         set { json.put("disruptedPods", newValue.map { JSONValue.stringMap($0.mapValues { KubeTime.format($0) }) }) }
     }
 
+    /// How many more pods may be evicted now.
     public var disruptionsAllowed: Int64? {
         get { json["disruptionsAllowed"]?.intValue }
         set { json.put("disruptionsAllowed", newValue.map { .int($0) }) }
     }
 
+    /// The covered pods that are healthy (Ready) now.
     public var currentHealthy: Int64? {
         get { json["currentHealthy"]?.intValue }
         set { json.put("currentHealthy", newValue.map { .int($0) }) }
     }
 
+    /// The fewest healthy pods the budget allows.
     public var desiredHealthy: Int64? {
         get { json["desiredHealthy"]?.intValue }
         set { json.put("desiredHealthy", newValue.map { .int($0) }) }
     }
 
+    /// The pods the budget expects: the replica count of their controllers, or the matching pods.
     public var expectedPods: Int64? {
         get { json["expectedPods"]?.intValue }
         set { json.put("expectedPods", newValue.map { .int($0) }) }
@@ -120,18 +132,20 @@ public struct PodDisruptionBudgetStatus: JSONView {
     }
 }
 
-/// The body of a pods/eviction request (policy/v1 Eviction; policy/v1beta1 has the same fields).
+/// The body of a pods/eviction request: evicts the named pod if its budgets allow (policy/v1 Eviction; policy/v1beta1 has the same fields).
 public struct Eviction: KubernetesObject {
     public static let apiVersion = "policy/v1"
     public static let kind = "Eviction"
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The pod's name and namespace.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// How the pod is deleted (grace period, preconditions).
     public var deleteOptions: DeleteOptions {
         get { DeleteOptions(json: json["deleteOptions"] ?? .object(JSONObject())) }
         set { json.putView("deleteOptions", newValue.json) }

@@ -9,7 +9,6 @@ extension ProtobufSchemas {
         "batch/v1/CronJob": "batch.CronJob",
         "v1/LimitRange": "core.LimitRange",
         "v1/ResourceQuota": "core.ResourceQuota",
-        "scheduling.k8s.io/v1/PriorityClass": "scheduling.PriorityClass",
         "batch/v1/Job": "batch.Job",
         "policy/v1/PodDisruptionBudget": "policy.PodDisruptionBudget",
         "policy/v1/Eviction": "policy.Eviction",
@@ -18,8 +17,9 @@ extension ProtobufSchemas {
         "authorization.k8s.io/v1/SubjectAccessReview": "authorization.SubjectAccessReview",
         "authorization.k8s.io/v1/LocalSubjectAccessReview": "authorization.LocalSubjectAccessReview",
         "authorization.k8s.io/v1/SelfSubjectAccessReview": "authorization.SelfSubjectAccessReview",
-        "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
+        "scheduling.k8s.io/v1/PriorityClass": "scheduling.PriorityClass",
         "storage.k8s.io/v1/StorageClass": "storage.StorageClass",
+        "v1/PersistentVolumeClaim": "core.PersistentVolumeClaim",
     ]
 
     static let generatedMessages: [String: [Int: ProtoField]] = [
@@ -172,13 +172,6 @@ extension ProtobufSchemas {
         "core.ResourceQuotaStatus": [
             1: F("hard", quantityMap),
             2: F("used", quantityMap),
-        ],
-        "scheduling.PriorityClass": [
-            1: F("metadata", .message("meta.ObjectMeta")),
-            2: F("value", .int),
-            3: F("globalDefault", .bool),
-            4: F("description", .string),
-            5: F("preemptionPolicy", .string),
         ],
         "batch.Job": [
             1: F("metadata", .message("meta.ObjectMeta")),
@@ -349,6 +342,21 @@ extension ProtobufSchemas {
             5: F("resource", .string),
             6: F("subresource", .string),
             7: F("name", .string),
+            8: F("fieldSelector", .message("authorization.FieldSelectorAttributes")),
+            9: F("labelSelector", .message("authorization.LabelSelectorAttributes")),
+        ],
+        "authorization.FieldSelectorAttributes": [
+            1: F("rawSelector", .string),
+            2: F("requirements", .message("meta.FieldSelectorRequirement"), repeated: true),
+        ],
+        "meta.FieldSelectorRequirement": [
+            1: F("key", .string),
+            2: F("operator", .string),
+            3: F("values", .string, repeated: true),
+        ],
+        "authorization.LabelSelectorAttributes": [
+            1: F("rawSelector", .string),
+            2: F("requirements", .message("meta.LabelSelectorRequirement"), repeated: true),
         ],
         "authorization.NonResourceAttributes": [
             1: F("path", .string),
@@ -369,6 +377,30 @@ extension ProtobufSchemas {
             1: F("resourceAttributes", .message("authorization.ResourceAttributes")),
             2: F("nonResourceAttributes", .message("authorization.NonResourceAttributes")),
         ],
+        "scheduling.PriorityClass": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("value", .int),
+            3: F("globalDefault", .bool),
+            4: F("description", .string),
+            5: F("preemptionPolicy", .string),
+        ],
+        "storage.StorageClass": [
+            1: F("metadata", .message("meta.ObjectMeta")),
+            2: F("provisioner", .string),
+            3: F("parameters", stringMap),
+            4: F("reclaimPolicy", .string),
+            5: F("mountOptions", .string, repeated: true),
+            6: F("allowVolumeExpansion", .bool),
+            7: F("volumeBindingMode", .string),
+            8: F("allowedTopologies", .message("core.TopologySelectorTerm"), repeated: true),
+        ],
+        "core.TopologySelectorTerm": [
+            1: F("matchLabelExpressions", .message("core.TopologySelectorLabelRequirement"), repeated: true),
+        ],
+        "core.TopologySelectorLabelRequirement": [
+            1: F("key", .string),
+            2: F("values", .string, repeated: true),
+        ],
         "core.PersistentVolumeClaim": [
             1: F("metadata", .message("meta.ObjectMeta")),
             2: F("spec", .message("core.PersistentVolumeClaimSpec")),
@@ -381,28 +413,46 @@ extension ProtobufSchemas {
             4: F("selector", .message("meta.LabelSelector")),
             5: F("storageClassName", .string),
             6: F("volumeMode", .string),
-            7: F("dataSource", .skip),
-            8: F("dataSourceRef", .skip),
+            7: F("dataSource", .message("core.TypedLocalObjectReference")),
+            8: F("dataSourceRef", .message("core.TypedObjectReference")),
             9: F("volumeAttributesClassName", .string),
         ],
         "core.VolumeResourceRequirements": [
             1: F("limits", quantityMap),
             2: F("requests", quantityMap),
         ],
+        "core.TypedLocalObjectReference": [
+            1: F("apiGroup", .string),
+            2: F("kind", .string),
+            3: F("name", .string),
+        ],
+        "core.TypedObjectReference": [
+            1: F("apiGroup", .string),
+            2: F("kind", .string),
+            3: F("name", .string),
+            4: F("namespace", .string),
+        ],
         "core.PersistentVolumeClaimStatus": [
             1: F("phase", .string),
             2: F("accessModes", .string, repeated: true),
             3: F("capacity", quantityMap),
+            4: F("conditions", .message("core.PersistentVolumeClaimCondition"), repeated: true),
+            5: F("allocatedResources", quantityMap),
+            7: F("allocatedResourceStatuses", stringMap),
+            8: F("currentVolumeAttributesClassName", .string),
+            9: F("modifyVolumeStatus", .message("core.ModifyVolumeStatus")),
         ],
-        "storage.StorageClass": [
-            1: F("metadata", .message("meta.ObjectMeta")),
-            2: F("provisioner", .string),
-            3: F("parameters", stringMap),
-            4: F("reclaimPolicy", .string),
-            5: F("mountOptions", .string, repeated: true),
-            6: F("allowVolumeExpansion", .bool),
-            7: F("volumeBindingMode", .string),
-            8: F("allowedTopologies", .skip),
+        "core.PersistentVolumeClaimCondition": [
+            1: F("type", .string),
+            2: F("status", .string),
+            3: F("lastProbeTime", .time),
+            4: F("lastTransitionTime", .time),
+            5: F("reason", .string),
+            6: F("message", .string),
+        ],
+        "core.ModifyVolumeStatus": [
+            1: F("targetVolumeAttributesClassName", .string),
+            2: F("status", .string),
         ],
     ]
 }

@@ -3,78 +3,93 @@
 extension OpenAPIDefinitions {
     static let reviewsDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.api.authentication.v1.TokenReview", gvk: GroupVersionKind(group: "authentication.k8s.io", version: "v1", kind: "TokenReview"), description: "Who a bearer token belongs to (TokenReview: the kubelet's --authentication-token-webhook).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.authentication.v1.TokenReviewSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.authentication.v1.TokenReviewStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "Unused by the server (a review is not stored).", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.authentication.v1.TokenReviewSpec"), "The token to check.", annotations: ["required": ""]),
+            OpenAPIField("status", .ref("io.k8s.api.authentication.v1.TokenReviewStatus"), "The answer, filled in by the server.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authentication.v1.TokenReviewSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("token", .string, "", annotations: [:]),
-            OpenAPIField("audiences", .array(.string), "The audiences the caller accepts (empty: the API server's own).", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authentication.v1.TokenReviewSpec", gvk: nil, description: "The token a TokenReview asks about.", fields: [
+            OpenAPIField("token", .string, "The bearer token, as a client sent it.", annotations: [:]),
+            OpenAPIField("audiences", .array(.string), "The audiences the caller accepts (empty: the API server's own).", annotations: ["listType": "atomic"]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authentication.v1.TokenReviewStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("authenticated", .boolean, "", annotations: [:]),
-            OpenAPIField("user", .ref("io.k8s.api.authentication.v1.UserInfo"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authentication.v1.TokenReviewStatus", gvk: nil, description: "Whom a token belongs to, if anyone.", fields: [
+            OpenAPIField("authenticated", .boolean, "Whether the token is valid and was accepted.", annotations: [:]),
+            OpenAPIField("user", .ref("io.k8s.api.authentication.v1.UserInfo"), "The user the token authenticates as.", annotations: [:]),
             OpenAPIField("error", .string, "Why the token was not accepted.", annotations: [:]),
-            OpenAPIField("audiences", .array(.string), "", annotations: [:]),
+            OpenAPIField("audiences", .array(.string), "The audiences of the spec the token is valid for (the API server's own when the spec named none).", annotations: ["listType": "atomic"]),
         ]),
         OpenAPIDefinition("io.k8s.api.authentication.v1.UserInfo", gvk: nil, description: "The user a review names (authentication/v1 UserInfo).", fields: [
-            OpenAPIField("username", .string, "", annotations: [:]),
-            OpenAPIField("uid", .string, "", annotations: [:]),
-            OpenAPIField("groups", .array(.string), "", annotations: [:]),
-            OpenAPIField("extra", .any, "map[string][]string (ExtraValue lists).", annotations: [:]),
+            OpenAPIField("username", .string, "The user's name, unique among all users.", annotations: [:]),
+            OpenAPIField("uid", .string, "An identifier of the user that stays unique over time (names may be reused).", annotations: [:]),
+            OpenAPIField("groups", .array(.string), "The groups the user belongs to.", annotations: ["listType": "atomic"]),
+            OpenAPIField("extra", .any, "Further facts about the user from the authenticator: a map of key to list of strings.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.authentication.v1.SelfSubjectReview", gvk: GroupVersionKind(group: "authentication.k8s.io", version: "v1", kind: "SelfSubjectReview"), description: "The caller's own identity (SelfSubjectReview: `kubectl auth whoami`).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.authentication.v1.SelfSubjectReviewStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "Unused by the server (a review is not stored).", annotations: [:]),
+            OpenAPIField("status", .ref("io.k8s.api.authentication.v1.SelfSubjectReviewStatus"), "The answer, filled in by the server.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authentication.v1.SelfSubjectReviewStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("userInfo", .ref("io.k8s.api.authentication.v1.UserInfo"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authentication.v1.SelfSubjectReviewStatus", gvk: nil, description: "Who the caller of a SelfSubjectReview is.", fields: [
+            OpenAPIField("userInfo", .ref("io.k8s.api.authentication.v1.UserInfo"), "The caller as the API server authenticated it.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.authorization.v1.SubjectAccessReview", gvk: GroupVersionKind(group: "authorization.k8s.io", version: "v1", kind: "SubjectAccessReview"), description: "Whether a user may do something (SubjectAccessReview: the kubelet's --authorization-mode=Webhook).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "Unused by the server (a review is not stored).", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewSpec"), "The user and the request asked about.", annotations: ["required": ""]),
+            OpenAPIField("status", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"), "The answer, filled in by the server.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authorization.v1.LocalSubjectAccessReview", gvk: GroupVersionKind(group: "authorization.k8s.io", version: "v1", kind: "LocalSubjectAccessReview"), description: "The same question within one namespace (spec.resourceAttributes.namespace defaults to it).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.LocalSubjectAccessReview", gvk: GroupVersionKind(group: "authorization.k8s.io", version: "v1", kind: "LocalSubjectAccessReview"), description: "The same question within one namespace (spec.resourceAttributes.namespace must be the review's).", fields: [
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The namespace the question is asked in.", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewSpec"), "The user and the request asked about.", annotations: ["required": ""]),
+            OpenAPIField("status", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"), "The answer, filled in by the server.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authorization.v1.SubjectAccessReviewSpec", gvk: nil, description: "Exactly one of resourceAttributes and nonResourceAttributes.", fields: [
-            OpenAPIField("resourceAttributes", .ref("io.k8s.api.authorization.v1.ResourceAttributes"), "", annotations: [:]),
-            OpenAPIField("nonResourceAttributes", .ref("io.k8s.api.authorization.v1.NonResourceAttributes"), "", annotations: [:]),
-            OpenAPIField("user", .string, "", annotations: [:]),
-            OpenAPIField("groups", .array(.string), "", annotations: [:]),
-            OpenAPIField("extra", .any, "", annotations: [:]),
-            OpenAPIField("uid", .string, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.SubjectAccessReviewSpec", gvk: nil, description: "A user and the request they would make; exactly one of resourceAttributes and nonResourceAttributes.", fields: [
+            OpenAPIField("resourceAttributes", .ref("io.k8s.api.authorization.v1.ResourceAttributes"), "A request on an API resource.", annotations: [:]),
+            OpenAPIField("nonResourceAttributes", .ref("io.k8s.api.authorization.v1.NonResourceAttributes"), "A request on a non-resource path.", annotations: [:]),
+            OpenAPIField("user", .string, "The user asked about (user or groups must be set).", annotations: [:]),
+            OpenAPIField("groups", .array(.string), "The groups asked about.", annotations: ["listType": "atomic"]),
+            OpenAPIField("extra", .any, "Further facts about the user, as the authenticator gave them: a map of key to list of strings.", annotations: [:]),
+            OpenAPIField("uid", .string, "The user's uid.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authorization.v1.ResourceAttributes", gvk: nil, description: "", fields: [
+        OpenAPIDefinition("io.k8s.api.authorization.v1.ResourceAttributes", gvk: nil, description: "A request on an API resource, as an authorizer sees it.", fields: [
             OpenAPIField("namespace", .string, "\"\" means every namespace for namespaced resources, and is empty for cluster-scoped ones.", annotations: [:]),
-            OpenAPIField("verb", .string, "", annotations: [:]),
-            OpenAPIField("group", .string, "", annotations: [:]),
-            OpenAPIField("version", .string, "", annotations: [:]),
-            OpenAPIField("resource", .string, "", annotations: [:]),
-            OpenAPIField("subresource", .string, "", annotations: [:]),
-            OpenAPIField("name", .string, "", annotations: [:]),
+            OpenAPIField("verb", .string, "The verb: get, list, watch, create, update, patch, delete, deletecollection, or a custom one (use, bind, impersonate); * for all.", annotations: [:]),
+            OpenAPIField("group", .string, "The resource's API group (* for all).", annotations: [:]),
+            OpenAPIField("version", .string, "The resource's API version (* for all).", annotations: [:]),
+            OpenAPIField("resource", .string, "The resource, by plural name (* for all).", annotations: [:]),
+            OpenAPIField("subresource", .string, "The subresource (log, status, scale), or \"\".", annotations: [:]),
+            OpenAPIField("name", .string, "The object's name; \"\" for list, watch, create and deletecollection, or any object.", annotations: [:]),
+            OpenAPIField("fieldSelector", .ref("io.k8s.api.authorization.v1.FieldSelectorAttributes"), "The field selector of a list or watch request, for authorizers that consider it.", annotations: [:]),
+            OpenAPIField("labelSelector", .ref("io.k8s.api.authorization.v1.LabelSelectorAttributes"), "The label selector of a list or watch request, for authorizers that consider it.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authorization.v1.NonResourceAttributes", gvk: nil, description: "", fields: [
-            OpenAPIField("path", .string, "", annotations: [:]),
-            OpenAPIField("verb", .string, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.FieldSelectorAttributes", gvk: nil, description: "A request's field selector: its text or its parsed requirements (not both).", fields: [
+            OpenAPIField("rawSelector", .string, "The selector as written in the request (spec.nodeName=node-1).", annotations: [:]),
+            OpenAPIField("requirements", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement")), "The selector's requirements, ANDed.", annotations: ["listType": "atomic"]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authorization.v1.SubjectAccessReviewStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("allowed", .boolean, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement", gvk: nil, description: "A field, an operator and values it is tested against (metav1.FieldSelectorRequirement).", fields: [
+            OpenAPIField("key", .string, "The field's path (spec.nodeName).", annotations: ["required": ""]),
+            OpenAPIField("operator", .enumeration(["In", "NotIn", "Exists", "DoesNotExist"]), "In, NotIn, Exists or DoesNotExist.", annotations: ["required": ""]),
+            OpenAPIField("values", .array(.string), "The values: one or more for In and NotIn, none for Exists and DoesNotExist.", annotations: ["listType": "atomic"]),
+        ]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.LabelSelectorAttributes", gvk: nil, description: "A request's label selector: its text or its parsed requirements (not both).", fields: [
+            OpenAPIField("rawSelector", .string, "The selector as written in the request (app=web,tier!=db).", annotations: [:]),
+            OpenAPIField("requirements", .array(.ref("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement")), "The selector's requirements, ANDed.", annotations: ["listType": "atomic"]),
+        ]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.NonResourceAttributes", gvk: nil, description: "A request on a non-resource path.", fields: [
+            OpenAPIField("path", .string, "The URL path (/healthz, /metrics).", annotations: [:]),
+            OpenAPIField("verb", .string, "The HTTP verb in lower case (get, post).", annotations: [:]),
+        ]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.SubjectAccessReviewStatus", gvk: nil, description: "The answer to an access review.", fields: [
+            OpenAPIField("allowed", .boolean, "Whether the request is allowed.", annotations: ["required": ""]),
             OpenAPIField("denied", .boolean, "Denied outright (allowed and denied both false: no authorizer had an opinion).", annotations: [:]),
-            OpenAPIField("reason", .string, "", annotations: [:]),
-            OpenAPIField("evaluationError", .string, "", annotations: [:]),
+            OpenAPIField("reason", .string, "Why the request is allowed or denied.", annotations: [:]),
+            OpenAPIField("evaluationError", .string, "An error the authorizer hit while answering; the answer may still hold.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.authorization.v1.SelfSubjectAccessReview", gvk: GroupVersionKind(group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview"), description: "Whether the caller may do something (SelfSubjectAccessReview: `kubectl auth can-i`).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"), "", annotations: [:]),
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "Unused by the server (a review is not stored).", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec"), "The request asked about; the user is the caller.", annotations: ["required": ""]),
+            OpenAPIField("status", .ref("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"), "The answer, filled in by the server.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("resourceAttributes", .ref("io.k8s.api.authorization.v1.ResourceAttributes"), "", annotations: [:]),
-            OpenAPIField("nonResourceAttributes", .ref("io.k8s.api.authorization.v1.NonResourceAttributes"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec", gvk: nil, description: "The request a SelfSubjectAccessReview asks about; exactly one of the two.", fields: [
+            OpenAPIField("resourceAttributes", .ref("io.k8s.api.authorization.v1.ResourceAttributes"), "A request on an API resource.", annotations: [:]),
+            OpenAPIField("nonResourceAttributes", .ref("io.k8s.api.authorization.v1.NonResourceAttributes"), "A request on a non-resource path.", annotations: [:]),
         ]),
     ]
 }

@@ -8,26 +8,31 @@ public struct TokenReview: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Unused by the server (a review is not stored).
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The token to check.
     public var spec: TokenReviewSpec {
         get { TokenReviewSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// The answer, filled in by the server.
     public var status: TokenReviewStatus {
         get { TokenReviewStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The token a TokenReview asks about.
 public struct TokenReviewSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The bearer token, as a client sent it.
     public var token: String? {
         get { json["token"]?.stringValue }
         set { json.put("token", newValue.map { .string($0) }) }
@@ -40,15 +45,18 @@ public struct TokenReviewSpec: JSONView {
     }
 }
 
+/// Whom a token belongs to, if anyone.
 public struct TokenReviewStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Whether the token is valid and was accepted.
     public var authenticated: Bool? {
         get { json["authenticated"]?.boolValue }
         set { json.put("authenticated", newValue.map { .bool($0) }) }
     }
 
+    /// The user the token authenticates as.
     public var user: ReviewedUser {
         get { ReviewedUser(json: json["user"] ?? .object(JSONObject())) }
         set { json.putView("user", newValue.json) }
@@ -60,6 +68,7 @@ public struct TokenReviewStatus: JSONView {
         set { json.put("error", newValue.map { .string($0) }) }
     }
 
+    /// The audiences of the spec the token is valid for (the API server's own when the spec named none).
     public var audiences: [String]? {
         get { json["audiences"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("audiences", newValue.map { .array($0.map { .string($0) }) }) }
@@ -71,22 +80,25 @@ public struct ReviewedUser: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The user's name, unique among all users.
     public var username: String? {
         get { json["username"]?.stringValue }
         set { json.put("username", newValue.map { .string($0) }) }
     }
 
+    /// An identifier of the user that stays unique over time (names may be reused).
     public var uid: String? {
         get { json["uid"]?.stringValue }
         set { json.put("uid", newValue.map { .string($0) }) }
     }
 
+    /// The groups the user belongs to.
     public var groups: [String]? {
         get { json["groups"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("groups", newValue.map { .array($0.map { .string($0) }) }) }
     }
 
-    /// map[string][]string (ExtraValue lists).
+    /// Further facts about the user from the authenticator: a map of key to list of strings.
     public var extra: JSONValue? {
         get { json["extra"] }
         set { json.put("extra", newValue) }
@@ -100,21 +112,25 @@ public struct SelfSubjectReview: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Unused by the server (a review is not stored).
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The answer, filled in by the server.
     public var status: SelfSubjectReviewStatus {
         get { SelfSubjectReviewStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// Who the caller of a SelfSubjectReview is.
 public struct SelfSubjectReviewStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The caller as the API server authenticated it.
     public var userInfo: ReviewedUser {
         get { ReviewedUser(json: json["userInfo"] ?? .object(JSONObject())) }
         set { json.putView("userInfo", newValue.json) }
@@ -128,81 +144,94 @@ public struct SubjectAccessReview: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Unused by the server (a review is not stored).
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The user and the request asked about.
     public var spec: SubjectAccessReviewSpec {
         get { SubjectAccessReviewSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// The answer, filled in by the server.
     public var status: SubjectAccessReviewStatus {
         get { SubjectAccessReviewStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
-/// The same question within one namespace (spec.resourceAttributes.namespace defaults to it).
+/// The same question within one namespace (spec.resourceAttributes.namespace must be the review's).
 public struct LocalSubjectAccessReview: KubernetesObject {
     public static let apiVersion = "authorization.k8s.io/v1"
     public static let kind = "LocalSubjectAccessReview"
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The namespace the question is asked in.
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The user and the request asked about.
     public var spec: SubjectAccessReviewSpec {
         get { SubjectAccessReviewSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// The answer, filled in by the server.
     public var status: SubjectAccessReviewStatus {
         get { SubjectAccessReviewStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
-/// Exactly one of resourceAttributes and nonResourceAttributes.
+/// A user and the request they would make; exactly one of resourceAttributes and nonResourceAttributes.
 public struct SubjectAccessReviewSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// A request on an API resource.
     public var resourceAttributes: ResourceAttributes {
         get { ResourceAttributes(json: json["resourceAttributes"] ?? .object(JSONObject())) }
         set { json.putView("resourceAttributes", newValue.json) }
     }
 
+    /// A request on a non-resource path.
     public var nonResourceAttributes: NonResourceAttributes {
         get { NonResourceAttributes(json: json["nonResourceAttributes"] ?? .object(JSONObject())) }
         set { json.putView("nonResourceAttributes", newValue.json) }
     }
 
+    /// The user asked about (user or groups must be set).
     public var user: String? {
         get { json["user"]?.stringValue }
         set { json.put("user", newValue.map { .string($0) }) }
     }
 
+    /// The groups asked about.
     public var groups: [String]? {
         get { json["groups"]?.arrayValue?.compactMap(\.stringValue) }
         set { json.put("groups", newValue.map { .array($0.map { .string($0) }) }) }
     }
 
+    /// Further facts about the user, as the authenticator gave them: a map of key to list of strings.
     public var extra: JSONValue? {
         get { json["extra"] }
         set { json.put("extra", newValue) }
     }
 
+    /// The user's uid.
     public var uid: String? {
         get { json["uid"]?.stringValue }
         set { json.put("uid", newValue.map { .string($0) }) }
     }
 }
 
+/// A request on an API resource, as an authorizer sees it.
 public struct ResourceAttributes: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
@@ -213,56 +242,139 @@ public struct ResourceAttributes: JSONView {
         set { json.put("namespace", newValue.map { .string($0) }) }
     }
 
+    /// The verb: get, list, watch, create, update, patch, delete, deletecollection, or a custom one (use, bind, impersonate); * for all.
     public var verb: String? {
         get { json["verb"]?.stringValue }
         set { json.put("verb", newValue.map { .string($0) }) }
     }
 
+    /// The resource's API group (* for all).
     public var group: String? {
         get { json["group"]?.stringValue }
         set { json.put("group", newValue.map { .string($0) }) }
     }
 
+    /// The resource's API version (* for all).
     public var version: String? {
         get { json["version"]?.stringValue }
         set { json.put("version", newValue.map { .string($0) }) }
     }
 
+    /// The resource, by plural name (* for all).
     public var resource: String? {
         get { json["resource"]?.stringValue }
         set { json.put("resource", newValue.map { .string($0) }) }
     }
 
+    /// The subresource (log, status, scale), or "".
     public var subresource: String? {
         get { json["subresource"]?.stringValue }
         set { json.put("subresource", newValue.map { .string($0) }) }
     }
 
+    /// The object's name; "" for list, watch, create and deletecollection, or any object.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
+
+    /// The field selector of a list or watch request, for authorizers that consider it.
+    public var fieldSelector: FieldSelectorAttributes {
+        get { FieldSelectorAttributes(json: json["fieldSelector"] ?? .object(JSONObject())) }
+        set { json.putView("fieldSelector", newValue.json) }
+    }
+
+    /// The label selector of a list or watch request, for authorizers that consider it.
+    public var labelSelector: LabelSelectorAttributes {
+        get { LabelSelectorAttributes(json: json["labelSelector"] ?? .object(JSONObject())) }
+        set { json.putView("labelSelector", newValue.json) }
+    }
 }
 
+/// A request's field selector: its text or its parsed requirements (not both).
+public struct FieldSelectorAttributes: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The selector as written in the request (spec.nodeName=node-1).
+    public var rawSelector: String? {
+        get { json["rawSelector"]?.stringValue }
+        set { json.put("rawSelector", newValue.map { .string($0) }) }
+    }
+
+    /// The selector's requirements, ANDed.
+    public var requirements: [FieldSelectorRequirement] {
+        get { (json["requirements"]?.arrayValue ?? []).map(FieldSelectorRequirement.init(json:)) }
+        set { json.putArray("requirements", newValue.map(\.json)) }
+    }
+}
+
+/// A field, an operator and values it is tested against (metav1.FieldSelectorRequirement).
+public struct FieldSelectorRequirement: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The field's path (spec.nodeName).
+    public var key: String? {
+        get { json["key"]?.stringValue }
+        set { json.put("key", newValue.map { .string($0) }) }
+    }
+
+    /// In, NotIn, Exists or DoesNotExist.
+    public var op: String? {
+        get { json["operator"]?.stringValue }
+        set { json.put("operator", newValue.map { .string($0) }) }
+    }
+
+    /// The values: one or more for In and NotIn, none for Exists and DoesNotExist.
+    public var values: [String]? {
+        get { json["values"]?.arrayValue?.compactMap(\.stringValue) }
+        set { json.put("values", newValue.map { .array($0.map { .string($0) }) }) }
+    }
+}
+
+/// A request's label selector: its text or its parsed requirements (not both).
+public struct LabelSelectorAttributes: JSONView {
+    public var json: JSONValue
+    public init(json: JSONValue) { self.json = json }
+
+    /// The selector as written in the request (app=web,tier!=db).
+    public var rawSelector: String? {
+        get { json["rawSelector"]?.stringValue }
+        set { json.put("rawSelector", newValue.map { .string($0) }) }
+    }
+
+    /// The selector's requirements, ANDed.
+    public var requirements: [LabelSelectorRequirement] {
+        get { (json["requirements"]?.arrayValue ?? []).map(LabelSelectorRequirement.init(json:)) }
+        set { json.putArray("requirements", newValue.map(\.json)) }
+    }
+}
+
+/// A request on a non-resource path.
 public struct NonResourceAttributes: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The URL path (/healthz, /metrics).
     public var path: String? {
         get { json["path"]?.stringValue }
         set { json.put("path", newValue.map { .string($0) }) }
     }
 
+    /// The HTTP verb in lower case (get, post).
     public var verb: String? {
         get { json["verb"]?.stringValue }
         set { json.put("verb", newValue.map { .string($0) }) }
     }
 }
 
+/// The answer to an access review.
 public struct SubjectAccessReviewStatus: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Whether the request is allowed.
     public var allowed: Bool? {
         get { json["allowed"]?.boolValue }
         set { json.put("allowed", newValue.map { .bool($0) }) }
@@ -274,11 +386,13 @@ public struct SubjectAccessReviewStatus: JSONView {
         set { json.put("denied", newValue.map { .bool($0) }) }
     }
 
+    /// Why the request is allowed or denied.
     public var reason: String? {
         get { json["reason"]?.stringValue }
         set { json.put("reason", newValue.map { .string($0) }) }
     }
 
+    /// An error the authorizer hit while answering; the answer may still hold.
     public var evaluationError: String? {
         get { json["evaluationError"]?.stringValue }
         set { json.put("evaluationError", newValue.map { .string($0) }) }
@@ -292,31 +406,37 @@ public struct SelfSubjectAccessReview: KubernetesObject {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// Unused by the server (a review is not stored).
     public var metadata: ObjectMeta {
         get { ObjectMeta(json: json["metadata"] ?? .object(JSONObject())) }
         set { json.putView("metadata", newValue.json) }
     }
 
+    /// The request asked about; the user is the caller.
     public var spec: SelfSubjectAccessReviewSpec {
         get { SelfSubjectAccessReviewSpec(json: json["spec"] ?? .object(JSONObject())) }
         set { json.putView("spec", newValue.json) }
     }
 
+    /// The answer, filled in by the server.
     public var status: SubjectAccessReviewStatus {
         get { SubjectAccessReviewStatus(json: json["status"] ?? .object(JSONObject())) }
         set { json.putView("status", newValue.json) }
     }
 }
 
+/// The request a SelfSubjectAccessReview asks about; exactly one of the two.
 public struct SelfSubjectAccessReviewSpec: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// A request on an API resource.
     public var resourceAttributes: ResourceAttributes {
         get { ResourceAttributes(json: json["resourceAttributes"] ?? .object(JSONObject())) }
         set { json.putView("resourceAttributes", newValue.json) }
     }
 
+    /// A request on a non-resource path.
     public var nonResourceAttributes: NonResourceAttributes {
         get { NonResourceAttributes(json: json["nonResourceAttributes"] ?? .object(JSONObject())) }
         set { json.putView("nonResourceAttributes", newValue.json) }

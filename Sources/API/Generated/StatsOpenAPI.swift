@@ -3,43 +3,43 @@
 extension OpenAPIDefinitions {
     static let statsDefinitions: [OpenAPIDefinition] = [
         OpenAPIDefinition("io.k8s.api.core.v1.StatsSummary", gvk: nil, description: "One node's resource use, with its pods' and their containers'.", fields: [
-            OpenAPIField("node", .ref("io.k8s.api.core.v1.NodeUsageStats"), "", annotations: [:]),
-            OpenAPIField("pods", .array(.ref("io.k8s.api.core.v1.PodUsageStats")), "", annotations: [:]),
+            OpenAPIField("node", .ref("io.k8s.api.core.v1.NodeUsageStats"), "The node's own use.", annotations: [:]),
+            OpenAPIField("pods", .array(.ref("io.k8s.api.core.v1.PodUsageStats")), "The use of each pod on the node.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.NodeUsageStats", gvk: nil, description: "", fields: [
-            OpenAPIField("nodeName", .string, "", annotations: [:]),
-            OpenAPIField("startTime", .time, "", annotations: [:]),
-            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "", annotations: [:]),
-            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.NodeUsageStats", gvk: nil, description: "A node's resource use.", fields: [
+            OpenAPIField("nodeName", .string, "The node's name.", annotations: [:]),
+            OpenAPIField("startTime", .time, "When the node agent started measuring.", annotations: [:]),
+            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "The node's CPU use.", annotations: [:]),
+            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "The node's memory use.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PodUsageStats", gvk: nil, description: "", fields: [
-            OpenAPIField("podRef", .ref("io.k8s.api.core.v1.PodReference"), "", annotations: [:]),
-            OpenAPIField("startTime", .time, "", annotations: [:]),
-            OpenAPIField("containers", .array(.ref("io.k8s.api.core.v1.ContainerUsageStats")), "", annotations: [:]),
-            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "", annotations: [:]),
-            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PodUsageStats", gvk: nil, description: "A pod's resource use.", fields: [
+            OpenAPIField("podRef", .ref("io.k8s.api.core.v1.PodReference"), "The pod measured.", annotations: [:]),
+            OpenAPIField("startTime", .time, "When the pod's measurement started.", annotations: [:]),
+            OpenAPIField("containers", .array(.ref("io.k8s.api.core.v1.ContainerUsageStats")), "The use of each of its containers.", annotations: [:]),
+            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "The pod's CPU use (its cgroup's).", annotations: [:]),
+            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "The pod's memory use (its cgroup's).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PodReference", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("namespace", .string, "", annotations: [:]),
-            OpenAPIField("uid", .string, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PodReference", gvk: nil, description: "A pod by name, namespace and uid.", fields: [
+            OpenAPIField("name", .string, "The pod's name.", annotations: [:]),
+            OpenAPIField("namespace", .string, "The pod's namespace.", annotations: [:]),
+            OpenAPIField("uid", .string, "The pod's uid.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.ContainerUsageStats", gvk: nil, description: "", fields: [
-            OpenAPIField("name", .string, "", annotations: [:]),
-            OpenAPIField("startTime", .time, "", annotations: [:]),
-            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "", annotations: [:]),
-            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.ContainerUsageStats", gvk: nil, description: "A container's resource use.", fields: [
+            OpenAPIField("name", .string, "The container's name.", annotations: [:]),
+            OpenAPIField("startTime", .time, "When the container started.", annotations: [:]),
+            OpenAPIField("cpu", .ref("io.k8s.api.core.v1.CPUStats"), "The container's CPU use.", annotations: [:]),
+            OpenAPIField("memory", .ref("io.k8s.api.core.v1.MemoryStats"), "The container's memory use.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.core.v1.CPUStats", gvk: nil, description: "CPU time used since the container (node) started, read at `time`; nanocores over the agent's own last interval.", fields: [
-            OpenAPIField("time", .time, "", annotations: [:]),
-            OpenAPIField("usageCoreNanoSeconds", .integer, "", annotations: [:]),
-            OpenAPIField("usageNanoCores", .integer, "", annotations: [:]),
+            OpenAPIField("time", .time, "When the values were read.", annotations: [:]),
+            OpenAPIField("usageCoreNanoSeconds", .integer, "CPU time used since the start, in nanoseconds of one core.", annotations: [:]),
+            OpenAPIField("usageNanoCores", .integer, "The average use over the last interval, in billionths of a core.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.MemoryStats", gvk: nil, description: "", fields: [
-            OpenAPIField("time", .time, "", annotations: [:]),
-            OpenAPIField("usageBytes", .integer, "", annotations: [:]),
-            OpenAPIField("workingSetBytes", .integer, "", annotations: [:]),
-            OpenAPIField("availableBytes", .integer, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.MemoryStats", gvk: nil, description: "Memory in use, read at `time`.", fields: [
+            OpenAPIField("time", .time, "When the values were read.", annotations: [:]),
+            OpenAPIField("usageBytes", .integer, "All memory in use, page cache included, in bytes.", annotations: [:]),
+            OpenAPIField("workingSetBytes", .integer, "Memory in use that cannot be reclaimed easily (usage minus inactive file pages), in bytes: what eviction and the metrics API count.", annotations: [:]),
+            OpenAPIField("availableBytes", .integer, "Memory still available before the limit (or the node's capacity), in bytes.", annotations: [:]),
         ]),
     ]
 }

@@ -6,111 +6,133 @@ public struct StatsSummary: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The node's own use.
     public var node: NodeUsageStats {
         get { NodeUsageStats(json: json["node"] ?? .object(JSONObject())) }
         set { json.putView("node", newValue.json) }
     }
 
+    /// The use of each pod on the node.
     public var pods: [PodUsageStats] {
         get { (json["pods"]?.arrayValue ?? []).map(PodUsageStats.init(json:)) }
         set { json.putArray("pods", newValue.map(\.json)) }
     }
 }
 
+/// A node's resource use.
 public struct NodeUsageStats: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The node's name.
     public var nodeName: String? {
         get { json["nodeName"]?.stringValue }
         set { json.put("nodeName", newValue.map { .string($0) }) }
     }
 
+    /// When the node agent started measuring.
     public var startTime: Date? {
         get { json["startTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("startTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// The node's CPU use.
     public var cpu: CPUStats {
         get { CPUStats(json: json["cpu"] ?? .object(JSONObject())) }
         set { json.putView("cpu", newValue.json) }
     }
 
+    /// The node's memory use.
     public var memory: MemoryStats {
         get { MemoryStats(json: json["memory"] ?? .object(JSONObject())) }
         set { json.putView("memory", newValue.json) }
     }
 }
 
+/// A pod's resource use.
 public struct PodUsageStats: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The pod measured.
     public var podRef: PodReference {
         get { PodReference(json: json["podRef"] ?? .object(JSONObject())) }
         set { json.putView("podRef", newValue.json) }
     }
 
+    /// When the pod's measurement started.
     public var startTime: Date? {
         get { json["startTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("startTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// The use of each of its containers.
     public var containers: [ContainerUsageStats] {
         get { (json["containers"]?.arrayValue ?? []).map(ContainerUsageStats.init(json:)) }
         set { json.putArray("containers", newValue.map(\.json)) }
     }
 
+    /// The pod's CPU use (its cgroup's).
     public var cpu: CPUStats {
         get { CPUStats(json: json["cpu"] ?? .object(JSONObject())) }
         set { json.putView("cpu", newValue.json) }
     }
 
+    /// The pod's memory use (its cgroup's).
     public var memory: MemoryStats {
         get { MemoryStats(json: json["memory"] ?? .object(JSONObject())) }
         set { json.putView("memory", newValue.json) }
     }
 }
 
+/// A pod by name, namespace and uid.
 public struct PodReference: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The pod's name.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// The pod's namespace.
     public var namespace: String? {
         get { json["namespace"]?.stringValue }
         set { json.put("namespace", newValue.map { .string($0) }) }
     }
 
+    /// The pod's uid.
     public var uid: String? {
         get { json["uid"]?.stringValue }
         set { json.put("uid", newValue.map { .string($0) }) }
     }
 }
 
+/// A container's resource use.
 public struct ContainerUsageStats: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// The container's name.
     public var name: String? {
         get { json["name"]?.stringValue }
         set { json.put("name", newValue.map { .string($0) }) }
     }
 
+    /// When the container started.
     public var startTime: Date? {
         get { json["startTime"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("startTime", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// The container's CPU use.
     public var cpu: CPUStats {
         get { CPUStats(json: json["cpu"] ?? .object(JSONObject())) }
         set { json.putView("cpu", newValue.json) }
     }
 
+    /// The container's memory use.
     public var memory: MemoryStats {
         get { MemoryStats(json: json["memory"] ?? .object(JSONObject())) }
         set { json.putView("memory", newValue.json) }
@@ -122,41 +144,49 @@ public struct CPUStats: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// When the values were read.
     public var time: Date? {
         get { json["time"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("time", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// CPU time used since the start, in nanoseconds of one core.
     public var usageCoreNanoSeconds: Int64? {
         get { json["usageCoreNanoSeconds"]?.intValue }
         set { json.put("usageCoreNanoSeconds", newValue.map { .int($0) }) }
     }
 
+    /// The average use over the last interval, in billionths of a core.
     public var usageNanoCores: Int64? {
         get { json["usageNanoCores"]?.intValue }
         set { json.put("usageNanoCores", newValue.map { .int($0) }) }
     }
 }
 
+/// Memory in use, read at `time`.
 public struct MemoryStats: JSONView {
     public var json: JSONValue
     public init(json: JSONValue) { self.json = json }
 
+    /// When the values were read.
     public var time: Date? {
         get { json["time"]?.stringValue.flatMap(KubeTime.parse) }
         set { json.put("time", newValue.map { .string(KubeTime.format($0)) }) }
     }
 
+    /// All memory in use, page cache included, in bytes.
     public var usageBytes: Int64? {
         get { json["usageBytes"]?.intValue }
         set { json.put("usageBytes", newValue.map { .int($0) }) }
     }
 
+    /// Memory in use that cannot be reclaimed easily (usage minus inactive file pages), in bytes: what eviction and the metrics API count.
     public var workingSetBytes: Int64? {
         get { json["workingSetBytes"]?.intValue }
         set { json.put("workingSetBytes", newValue.map { .int($0) }) }
     }
 
+    /// Memory still available before the limit (or the node's capacity), in bytes.
     public var availableBytes: Int64? {
         get { json["availableBytes"]?.intValue }
         set { json.put("availableBytes", newValue.map { .int($0) }) }

@@ -2,89 +2,58 @@
 
 extension OpenAPIDefinitions {
     static let storageDefinitions: [OpenAPIDefinition] = [
-        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaim", gvk: GroupVersionKind(group: "", version: "v1", kind: "PersistentVolumeClaim"), description: "A request for storage, bound to a PersistentVolume by the PV controller.", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.core.v1.PersistentVolumeClaimSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.core.v1.PersistentVolumeClaimStatus"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaim", gvk: GroupVersionKind(group: "", version: "v1", kind: "PersistentVolumeClaim"), description: "A request for storage in a namespace, bound to a PersistentVolume by the PV controller (which provisions one for a claim of a class with a provisioner).", fields: [
+            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "The claim's name, namespace, labels and annotations.", annotations: [:]),
+            OpenAPIField("spec", .ref("io.k8s.api.core.v1.PersistentVolumeClaimSpec"), "The storage asked for: size, access modes, class.", annotations: [:]),
+            OpenAPIField("status", .ref("io.k8s.api.core.v1.PersistentVolumeClaimStatus"), "Whether and to what the claim is bound (written by the PV controller).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaimSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("accessModes", .array(.string), "", annotations: [:]),
-            OpenAPIField("resources", .ref("io.k8s.api.core.v1.VolumeResourceRequirements"), "", annotations: [:]),
-            OpenAPIField("volumeName", .string, "", annotations: [:]),
-            OpenAPIField("selector", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), "", annotations: [:]),
-            OpenAPIField("storageClassName", .string, "", annotations: [:]),
-            OpenAPIField("volumeMode", .string, "", annotations: [:]),
-            OpenAPIField("dataSource", .any, "", annotations: [:]),
-            OpenAPIField("dataSourceRef", .any, "", annotations: [:]),
-            OpenAPIField("volumeAttributesClassName", .string, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaimSpec", gvk: nil, description: "What a claim asks for.", fields: [
+            OpenAPIField("accessModes", .array(.enumeration(["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"])), "The ways the volume must be mountable: ReadWriteOnce (read-write by one node), ReadOnlyMany, ReadWriteMany, ReadWriteOncePod (read-write by one pod).", annotations: ["listType": "atomic"]),
+            OpenAPIField("selector", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"), "Only volumes whose labels match may be bound to the claim.", annotations: [:]),
+            OpenAPIField("resources", .ref("io.k8s.api.core.v1.VolumeResourceRequirements"), "The least storage the claim needs (requests.storage) and, optionally, the most (limits); raising requests.storage expands a bound claim whose class allows it.", annotations: [:]),
+            OpenAPIField("volumeName", .string, "The PersistentVolume the claim binds to (set by the user to pick one, else by the PV controller when it binds).", annotations: [:]),
+            OpenAPIField("storageClassName", .string, "The StorageClass the claim takes a volume of; \"\" asks for a volume with no class, unset takes the default class.", annotations: [:]),
+            OpenAPIField("volumeMode", .enumeration(["Block", "Filesystem"]), "Filesystem (the default: a mounted directory) or Block (a raw device; not supported by Skiff).", annotations: [:]),
+            OpenAPIField("dataSource", .ref("io.k8s.api.core.v1.TypedLocalObjectReference"), "An existing object to fill the new volume from (a VolumeSnapshot or another claim); accepted and stored, Skiff's provisioner starts volumes empty.", annotations: [:]),
+            OpenAPIField("dataSourceRef", .ref("io.k8s.api.core.v1.TypedObjectReference"), "The object to fill the volume from, which may be of any group and, with the CrossNamespaceVolumeDataSource gate, another namespace; dataSource and dataSourceRef name the same object when both are set.", annotations: [:]),
+            OpenAPIField("volumeAttributesClassName", .string, "The VolumeAttributesClass the volume is given (mutable attributes such as IOPS); accepted and stored, Skiff has no such classes.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.VolumeResourceRequirements", gvk: nil, description: "", fields: [
-            OpenAPIField("limits", .map(.quantity), "", annotations: [:]),
-            OpenAPIField("requests", .map(.quantity), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.VolumeResourceRequirements", gvk: nil, description: "The storage a claim asks for.", fields: [
+            OpenAPIField("limits", .map(.quantity), "The most of each resource the volume may have.", annotations: [:]),
+            OpenAPIField("requests", .map(.quantity), "The least of each resource (storage) the volume must have.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaimStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("phase", .string, "", annotations: [:]),
-            OpenAPIField("accessModes", .array(.string), "", annotations: [:]),
-            OpenAPIField("capacity", .map(.quantity), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.TypedLocalObjectReference", gvk: nil, description: "An object in the claim's namespace that a volume is filled from.", fields: [
+            OpenAPIField("apiGroup", .string, "The object's API group (\"\" or unset for the core group).", annotations: [:]),
+            OpenAPIField("kind", .string, "The object's kind.", annotations: ["required": ""]),
+            OpenAPIField("name", .string, "The object's name.", annotations: ["required": ""]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolume", gvk: GroupVersionKind(group: "", version: "v1", kind: "PersistentVolume"), description: "A piece of storage in the cluster: provisioned by an administrator (a hostPath or local directory) or by the built-in local-path provisioner for a claim. Served as JSON only (its volume sources are inlined in the spec, which the protobuf tables do not model).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .ref("io.k8s.api.core.v1.PersistentVolumeSpec"), "", annotations: [:]),
-            OpenAPIField("status", .ref("io.k8s.api.core.v1.PersistentVolumeStatus"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.TypedObjectReference", gvk: nil, description: "An object, possibly of another namespace, that a volume is filled from.", fields: [
+            OpenAPIField("apiGroup", .string, "The object's API group (\"\" or unset for the core group).", annotations: [:]),
+            OpenAPIField("kind", .string, "The object's kind.", annotations: ["required": ""]),
+            OpenAPIField("name", .string, "The object's name.", annotations: ["required": ""]),
+            OpenAPIField("namespace", .string, "The object's namespace when it is not the claim's (a ReferenceGrant there must allow it).", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeSpec", gvk: nil, description: "", fields: [
-            OpenAPIField("capacity", .map(.quantity), "", annotations: [:]),
-            OpenAPIField("accessModes", .array(.string), "", annotations: [:]),
-            OpenAPIField("claimRef", .ref("io.k8s.api.core.v1.ObjectReference"), "The claim this volume is bound (or reserved) to; claim.spec.volumeName is the other half.", annotations: [:]),
-            OpenAPIField("persistentVolumeReclaimPolicy", .enumeration(["Retain", "Delete", "Recycle"]), "", annotations: [:]),
-            OpenAPIField("storageClassName", .string, "", annotations: [:]),
-            OpenAPIField("mountOptions", .array(.string), "", annotations: [:]),
-            OpenAPIField("volumeMode", .string, "", annotations: [:]),
-            OpenAPIField("nodeAffinity", .ref("io.k8s.api.core.v1.VolumeNodeAffinity"), "", annotations: [:]),
-            OpenAPIField("hostPath", .ref("io.k8s.api.core.v1.HostPathVolumeSource"), "", annotations: [:]),
-            OpenAPIField("local", .ref("io.k8s.api.core.v1.LocalVolumeSource"), "", annotations: [:]),
-            OpenAPIField("csi", .any, "", annotations: [:]),
-            OpenAPIField("nfs", .any, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaimStatus", gvk: nil, description: "What a claim is bound to.", fields: [
+            OpenAPIField("phase", .enumeration(["Pending", "Bound", "Lost"]), "Pending (not bound yet), Bound, or Lost (its volume is gone).", annotations: [:]),
+            OpenAPIField("accessModes", .array(.enumeration(["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"])), "The access modes of the bound volume.", annotations: ["listType": "atomic"]),
+            OpenAPIField("capacity", .map(.quantity), "The bound volume's size.", annotations: [:]),
+            OpenAPIField("conditions", .array(.ref("io.k8s.api.core.v1.PersistentVolumeClaimCondition")), "Resizing and modification progress (Resizing, FileSystemResizePending, ControllerResizeError, NodeResizeError, ModifyingVolume, ModifyVolumeError).", annotations: ["listMapKeys": "type", "listType": "map", "mergeKey": "type"]),
+            OpenAPIField("allocatedResources", .map(.quantity), "The size the system has allotted to the claim, which can exceed the request while an expansion is in progress.", annotations: [:]),
+            OpenAPIField("allocatedResourceStatuses", .map(.string), "Per resource, how far an expansion got: ControllerResizeInProgress, ControllerResizeInfeasible, NodeResizePending, NodeResizeInProgress or NodeResizeInfeasible.", annotations: [:]),
+            OpenAPIField("currentVolumeAttributesClassName", .string, "The VolumeAttributesClass the volume has now.", annotations: [:]),
+            OpenAPIField("modifyVolumeStatus", .ref("io.k8s.api.core.v1.ModifyVolumeStatus"), "The change of VolumeAttributesClass in progress, if any.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.VolumeNodeAffinity", gvk: nil, description: "The nodes a volume can be reached from (a local volume: the one node that holds it).", fields: [
-            OpenAPIField("required", .ref("io.k8s.api.core.v1.NodeSelector"), "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeClaimCondition", gvk: nil, description: "One aspect of a claim's state.", fields: [
+            OpenAPIField("type", .string, "The condition's type, e.g. Resizing or FileSystemResizePending.", annotations: ["required": ""]),
+            OpenAPIField("status", .enumeration(["True", "False", "Unknown"]), "True, False or Unknown.", annotations: ["required": ""]),
+            OpenAPIField("lastProbeTime", .time, "When the condition was last checked.", annotations: [:]),
+            OpenAPIField("lastTransitionTime", .time, "When the status last changed.", annotations: [:]),
+            OpenAPIField("reason", .string, "A machine-readable CamelCase word for the last transition.", annotations: [:]),
+            OpenAPIField("message", .string, "A human-readable account of the last transition.", annotations: [:]),
         ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.HostPathVolumeSource", gvk: nil, description: "", fields: [
-            OpenAPIField("path", .string, "", annotations: [:]),
-            OpenAPIField("type", .string, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.LocalVolumeSource", gvk: nil, description: "", fields: [
-            OpenAPIField("path", .string, "", annotations: [:]),
-            OpenAPIField("fsType", .string, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.core.v1.PersistentVolumeStatus", gvk: nil, description: "", fields: [
-            OpenAPIField("phase", .enumeration(["Pending", "Available", "Bound", "Released", "Failed"]), "", annotations: [:]),
-            OpenAPIField("message", .string, "", annotations: [:]),
-            OpenAPIField("reason", .string, "", annotations: [:]),
-            OpenAPIField("lastPhaseTransitionTime", .time, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.storage.v1.StorageClass", gvk: GroupVersionKind(group: "storage.k8s.io", version: "v1", kind: "StorageClass"), description: "How claims of a class get their volumes (storage.k8s.io/v1 StorageClass).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("provisioner", .string, "", annotations: [:]),
-            OpenAPIField("parameters", .map(.string), "", annotations: [:]),
-            OpenAPIField("reclaimPolicy", .enumeration(["Retain", "Delete", "Recycle"]), "", annotations: [:]),
-            OpenAPIField("mountOptions", .array(.string), "", annotations: [:]),
-            OpenAPIField("allowVolumeExpansion", .boolean, "", annotations: [:]),
-            OpenAPIField("volumeBindingMode", .enumeration(["Immediate", "WaitForFirstConsumer"]), "", annotations: [:]),
-            OpenAPIField("allowedTopologies", .any, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.storage.v1.CSIDriver", gvk: GroupVersionKind(group: "storage.k8s.io", version: "v1", kind: "CSIDriver"), description: "CSI kinds, served so tools that read them find them (Skiff runs no CSI drivers yet).", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .any, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.storage.v1.CSINode", gvk: GroupVersionKind(group: "storage.k8s.io", version: "v1", kind: "CSINode"), description: "", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .any, "", annotations: [:]),
-        ]),
-        OpenAPIDefinition("io.k8s.api.storage.v1.VolumeAttachment", gvk: GroupVersionKind(group: "storage.k8s.io", version: "v1", kind: "VolumeAttachment"), description: "", fields: [
-            OpenAPIField("metadata", .ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "", annotations: [:]),
-            OpenAPIField("spec", .any, "", annotations: [:]),
-            OpenAPIField("status", .any, "", annotations: [:]),
+        OpenAPIDefinition("io.k8s.api.core.v1.ModifyVolumeStatus", gvk: nil, description: "A change of a claim's VolumeAttributesClass being carried out.", fields: [
+            OpenAPIField("targetVolumeAttributesClassName", .string, "The class the volume is being changed to.", annotations: [:]),
+            OpenAPIField("status", .enumeration(["Pending", "InProgress", "Infeasible"]), "Pending (waiting, e.g. for the class to exist), InProgress, or Infeasible (the driver refused it).", annotations: ["required": ""]),
         ]),
     ]
 }

@@ -52,12 +52,18 @@ public enum OpenAPIDefinitions {
     /// Upstream's shared leaf types, referred to by name as upstream documents do.
     static let quantityName = "io.k8s.apimachinery.pkg.api.resource.Quantity"
     static let timeName = "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
+    static let microTimeName = "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
     static let intOrStringName = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 
     public static let byName: [String: OpenAPIDefinition] = Dictionary(generated.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    /// A kind served in several versions (HorizontalPodAutoscaler) is looked up in the one it is stored in.
     static let byKind: [String: OpenAPIDefinition] = {
         var out: [String: OpenAPIDefinition] = [:]
-        for d in generated { if let k = d.gvk?.kind, out[k] == nil { out[k] = d } }
+        for d in generated {
+            guard let gvk = d.gvk else { continue }
+            let stored = ResourceRegistry.lookup(apiVersion: gvk.apiVersion, kind: gvk.kind).map(ResourceRegistry.isStorageVersion) ?? false
+            if out[gvk.kind] == nil || stored { out[gvk.kind] = d }
+        }
         return out
     }()
 

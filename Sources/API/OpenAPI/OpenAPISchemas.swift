@@ -89,6 +89,8 @@ extension OpenAPIDefinitions {
                                  : ["description": description, "type": "string"]
         case timeName:
             return ["description": "A point in time as RFC 3339 text, to the second (2024-01-02T15:04:05Z).", "type": "string", "format": "date-time"]
+        case microTimeName:
+            return ["description": "A point in time as RFC 3339 text with microseconds (2024-01-02T15:04:05.000000Z).", "type": "string", "format": "date-time"]
         case intOrStringName:
             return ["description": "A value that is either a number or a string (a port number or its name, 25 or \"25%\").",
                     "type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": true]
