@@ -5,7 +5,7 @@
 // certificates verify against the cluster CA, survive a restart, and are renewed near expiry.
 import API
 import Foundation
-@testable import Security
+@testable import Auth
 import Testing
 import TestSupport
 
