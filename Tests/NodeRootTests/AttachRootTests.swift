@@ -3,6 +3,7 @@
 // (1.27), `kubectl attach -i` twice to a `stdin: true` container (stdin stays open between
 // attaches), a `tty: true` container attached in a terminal (its size, its own /dev/pts), and
 // `attach -i` to a container without stdin (output only, as the kubelet).
+import API
 import Foundation
 import Testing
 import TestSupport
@@ -75,6 +76,21 @@ final class Attached {
 }
 
 extension Cluster {
+    /// A pod (restartPolicy Never) whose one container has `stdin: true` and runs `sh -c command`.
+    func createStdinPod(_ name: String, tty: Bool = false, command: String) throws {
+        try createPod("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: \(name)}
+        spec:
+          nodeName: \(nodeName)
+          restartPolicy: Never
+          containers:
+          - {name: main, image: busybox:test, stdin: true, tty: \(tty), command: ["sh", "-c", \(JSONValue.string(command).jsonString)]}
+        """)
+        #expect(try eventually { try pod(name)?.value(at: "status.phase") == "Running" })
+    }
+
     /// The exit code of the pod's first container once it terminated.
     func exitCode(_ pod: String, statuses: String = "containerStatuses") throws -> Int64? {
         try self.pod(pod)?["status"]?[statuses]?.arrayValue?.first?["state"]?["terminated"]?["exitCode"]?.intValue
@@ -103,20 +119,7 @@ struct AttachRootTests {
         let c = try Cluster()
         defer { c.stop() }
         let name = TestEnv.uniqueName("echo")
-        try c.createPod("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: \(name)}
-        spec:
-          nodeName: \(c.nodeName)
-          restartPolicy: Never
-          containers:
-          - name: main
-            image: busybox:test
-            stdin: true
-            command: ["sh", "-c", "while read line; do echo echo:$line; [ $line = bye ] && exit 7; done; echo stdin ended"]
-        """)
-        #expect(try c.eventually { try c.pod(name)?.value(at: "status.phase") == "Running" })
+        try c.createStdinPod(name, command: "while read line; do echo echo:$line; [ $line = bye ] && exit 7; done; echo stdin ended")
         let kubectl = try TestEnv.kubectl(version)
         // The first attach leaves; without stdinOnce the container's stdin stays open for the next.
         let first = try Attached(kubectl: kubectl, server: c.port, args: ["-i", name])
@@ -138,21 +141,7 @@ struct AttachRootTests {
         let c = try Cluster()
         defer { c.stop() }
         let name = TestEnv.uniqueName("tty")
-        try c.createPod("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: \(name)}
-        spec:
-          nodeName: \(c.nodeName)
-          restartPolicy: Never
-          containers:
-          - name: main
-            image: busybox:test
-            stdin: true
-            tty: true
-            command: ["sh", "-c", "read a; echo got:$a; read b; stty size; tty; echo TERM=$TERM; exit 3"]
-        """)
-        #expect(try c.eventually { try c.pod(name)?.value(at: "status.phase") == "Running" })
+        try c.createStdinPod(name, tty: true, command: "read a; echo got:$a; read b; stty size; tty; echo TERM=$TERM; exit 3")
         let attached = try runInTerminal([try TestEnv.kubectl(version), "--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(c.port)",
                                           "attach", "-it", name],
                                          steps: [("If you don't see a command prompt", "first\r"), ("got:first", "second\r")])
