@@ -9,6 +9,9 @@
  * running in its own session. Foreground (`foreground 1`): also copies output to its own
  * stdout/stderr, forwards INT/TERM/HUP/QUIT, and exits with the container's exit code.
  *
+ * With `stdin SOCKET ONCE` the container's stdin is a pipe (or its terminal, with `terminal 1`)
+ * fed from the attach socket, whose clients also get the output live (attach.c).
+ *
  * skiff-monitor --exec SPAWN_FILE: runs one process inside a running container (the spawn file
  * joins its namespaces and cgroups) on this process's own stdio, forwards signals to it, and
  * exits with its exit code (128+signal) — `kubectl exec`. Launch failures: 126/127 with the
@@ -20,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "skiff_spawn.h"
+#include "attach.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,6 +47,7 @@
 struct stream {
     int fd;               /* read end of the container's pipe, -1 once closed */
     const char *name;     /* "stdout" / "stderr" */
+    int channel;          /* its attach channel: 1 stdout, 2 stderr */
     int tee;              /* foreground: our own fd to copy to, or -1 */
     char line[LINE_MAX_BYTES];
     size_t used;
@@ -104,6 +110,7 @@ static void log_record(const struct stream *s, const char *text, size_t n, int p
 /* Splits new bytes into lines; a line longer than the buffer goes out as P records. */
 static void consume(struct stream *s, const char *data, size_t n) {
     if (s->tee >= 0) write_all(s->tee, data, n);
+    attach_output(s->channel, data, n);
     for (size_t i = 0; i < n; i++) {
         if (data[i] == '\n') {
             log_record(s, s->line, s->used, 0);
@@ -226,6 +233,35 @@ static int fail_early(const struct skiff_config *c, int ready_fd, const struct s
     return 125;
 }
 
+/* stdin: a pipe the monitor keeps the write end of (not with a terminal: that is its stdin);
+ * terminal: a socket pair the child sends the pty master over. Then the attach socket. */
+static int open_stdin(struct skiff_config *c, int input[2], int console[2], struct skiff_spawn_error *err) {
+    const char *what = NULL;
+    if (c->terminal && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0) what = "terminal socket pair";
+    else if (c->stdin_socket && !c->terminal && pipe2(input, O_CLOEXEC) < 0) what = "stdin pipe";
+    else if (c->stdin_socket && attach_listen(c->stdin_socket) < 0) what = c->stdin_socket;
+    if (!what) return 0;
+    err->stage = SKIFF_STAGE_STDIO;
+    err->err = errno;
+    snprintf(err->detail, sizeof err->detail, "%s", what);
+    return -1;
+}
+
+/* The pty master the child sent (SCM_RIGHTS), or -1. */
+static int receive_fd(int sock) {
+    char byte;
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { &byte, 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) { if (n >= 0) errno = EPROTO; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+}
+
 static int pause_main(void) {
     sigset_t set;
     sigemptyset(&set);
@@ -321,13 +357,36 @@ int main(int argc, char **argv) {
         return fail_early(&cfg, ready_fd, &err, cfg.foreground);
     }
     int stdio[3] = { devnull, out[1], errp[1] };
+    int input[2] = { -1, -1 }, console[2] = { -1, -1 };
+    if (open_stdin(&cfg, input, console, &err) < 0) return fail_early(&cfg, ready_fd, &err, cfg.foreground);
+    if (input[0] >= 0) stdio[0] = input[0];
+    cfg.console_sock = console[1];
     /* SIGCHLD stays blocked (queued for the signalfd) even if the container exits at once;
      * the child resets its own mask and dispositions. */
     pid_t pid = skiff_spawn(&cfg, stdio, &err);
     close(out[1]);
     close(errp[1]);
     close(devnull);
-    if (pid < 0) return fail_early(&cfg, ready_fd, &err, cfg.foreground);
+    if (input[0] >= 0) close(input[0]);
+    if (console[1] >= 0) close(console[1]);
+    if (pid < 0) { attach_shutdown(); return fail_early(&cfg, ready_fd, &err, cfg.foreground); }
+    int terminal = -1;
+    if (cfg.terminal) {
+        terminal = receive_fd(console[0]);
+        close(console[0]);
+        if (terminal < 0) {
+            err = (struct skiff_spawn_error){ SKIFF_STAGE_STDIO, errno, "receiving the container's terminal" };
+            kill(pid, SIGKILL);
+            attach_shutdown();
+            return fail_early(&cfg, ready_fd, &err, cfg.foreground);
+        }
+        /* The terminal is the output: the pipes' last writers were replaced by it. */
+        close(out[0]);
+        out[0] = terminal;
+        if (cfg.stdin_socket) attach_set_stdin(fcntl(terminal, F_DUPFD_CLOEXEC, 3), 1, cfg.stdin_once);
+    } else if (input[1] >= 0) {
+        attach_set_stdin(input[1], 0, cfg.stdin_once);
+    }
 
     char started[64];
     timestamp(started, sizeof started);
@@ -341,22 +400,24 @@ int main(int argc, char **argv) {
     ready(ready_fd, &ok);
 
     struct stream streams[2] = {
-        { out[0], "stdout", cfg.foreground ? 1 : -1, { 0 }, 0 },
-        { errp[0], "stderr", cfg.foreground ? 2 : -1, { 0 }, 0 },
+        { out[0], "stdout", 1, cfg.foreground ? 1 : -1, { 0 }, 0 },
+        { errp[0], "stderr", 2, cfg.foreground ? 2 : -1, { 0 }, 0 },
     };
     for (int i = 0; i < 2; i++) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
 
     int status = 0, exited = 0;
     while (!exited || streams[0].fd >= 0 || streams[1].fd >= 0) {
-        struct pollfd fds[3];
+        struct pollfd fds[16];
         int n = 0;
         fds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
         for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) fds[n++] = (struct pollfd){ streams[i].fd, POLLIN, 0 };
+        n += attach_poll_fds(fds + n, (int)(sizeof fds / sizeof fds[0]) - n);
         /* After the exit, leftover writers (a shared pid namespace) may hold the pipes: drain, then stop. */
         int rc = poll(fds, (nfds_t)n, exited ? 100 : -1);
         if (rc < 0 && errno == EINTR) continue;
         if (rc == 0 && exited) break;
         for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) pump(&streams[i]);
+        attach_service();
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             if (si.ssi_signo != SIGCHLD) { if (!exited) kill(pid, (int)si.ssi_signo); continue; }
@@ -379,6 +440,8 @@ int main(int argc, char **argv) {
         write_file_atomic(cfg.exit_file, text);
     }
     if (log_fd >= 0) close(log_fd);
+    /* After the exit record: an attached client that sees the end finds the exit code. */
+    attach_shutdown();
     cleanup(&cfg);
     return cfg.foreground ? code : 0;
 }

@@ -204,6 +204,13 @@ int skiff_config_parse(const char *path, struct skiff_config *c, struct skiff_sp
         else if (!strcmp(key, "pid_file")) { NEED(1); c->pid_file = f[0]; }
         else if (!strcmp(key, "foreground")) { NEED(1); c->foreground = f[0][0] == '1'; }
         else if (!strcmp(key, "tty")) { NEED(1); c->tty = f[0][0] == '1'; }
+        else if (!strcmp(key, "terminal")) { NEED(1); c->terminal = f[0][0] == '1'; }
+        else if (!strcmp(key, "stdin")) {
+            NEED(2);
+            if (f[0][0] != '/') return fail(err, 0, "stdin socket %s is not absolute", f[0], idx);
+            c->stdin_socket = f[0];
+            c->stdin_once = f[1][0] == '1';
+        }
         else if (!strcmp(key, "log_max")) { NEED(2); c->log_max_bytes = atoll(f[0]); c->log_max_files = atoi(f[1]); }
         else if (!strcmp(key, "cleanup_umount")) { NEED(1); PUSH(c->cleanup_umount, c->ncleanup_umount, f[0]); }
         else if (!strcmp(key, "cleanup_rmdir")) { NEED(1); PUSH(c->cleanup_rmdir, c->ncleanup_rmdir, f[0]); }

@@ -342,6 +342,38 @@ static void loopback_up(void) {
     close(fd);
 }
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* tty: true — a terminal of the container's own devpts (so ttyname works inside), as runc's
+ * console socket: the slave becomes stdio and controlling tty, the master goes to the monitor. */
+static void open_terminal(const struct skiff_config *c) {
+    int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) report(SKIFF_STAGE_STDIO, errno, "/dev/pts/ptmx");
+    int unlock = 0;
+    CHECK(ioctl(m, TIOCSPTLCK, &unlock), SKIFF_STAGE_STDIO, "unlocking the terminal");
+    int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (s < 0) report(SKIFF_STAGE_STDIO, errno, "opening the terminal's peer");
+    if (c->has_user) CHECK(fchown(s, c->uid, (gid_t)-1), SKIFF_STAGE_STDIO, "chown of the terminal");
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    char byte = 't';
+    struct iovec iov = { &byte, 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &m, sizeof(int));
+    CHECK(sendmsg(c->console_sock, &msg, MSG_NOSIGNAL), SKIFF_STAGE_STDIO, "sending the terminal to the monitor");
+    close(m);
+    for (int i = 0; i < 3; i++) CHECK(dup2(s, i), SKIFF_STAGE_STDIO, "terminal as stdio");
+    if (s > 2) close(s);
+    CHECK(setsid(), SKIFF_STAGE_STDIO, "setsid");
+    CHECK(ioctl(0, TIOCSCTTY, 0), SKIFF_STAGE_STDIO, "TIOCSCTTY");
+}
+
 /* Index of the cgroup joined at clone time (CLONE_INTO_CGROUP), -1 if none. */
 static long joined_at_clone = -1;
 
@@ -418,6 +450,7 @@ static int child_main(const struct skiff_config *c, const int stdio[3], int newf
         CHECK(chroot(c->rootfs), SKIFF_STAGE_PIVOT_ROOT, c->rootfs);
         CHECK(chdir("/"), SKIFF_STAGE_PIVOT_ROOT, "/");
     }
+    if (c->terminal) open_terminal(c);
 
     for (size_t i = 0; i < c->nrlimits; i++) {
         struct rlimit cur, want = { c->rlimits[i].soft, c->rlimits[i].hard };

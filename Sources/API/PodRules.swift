@@ -16,17 +16,19 @@ public enum PodRules {
         s.validate = { pod in validatePodSpec(pod["spec"], path: "spec") }
         s.validateUpdate = { new, old in
             // Only a few spec fields may change on a pod (images, activeDeadlineSeconds, tolerations...).
+            // (Ephemeral containers change only through pods/ephemeralcontainers: a main update keeps them.)
             guard var newSpec = new["spec"], var oldSpec = old["spec"] else { return [] }
-            for key in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] { newSpec[key] = nil; oldSpec[key] = nil }
+            let ephemeral = validateEphemeralContainersUpdate(new, old)
+            for key in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "ephemeralContainers"] { newSpec[key] = nil; oldSpec[key] = nil }
             for key in ["containers", "initContainers"] {
                 guard case .array(var n)? = newSpec[key], case .array(var o)? = oldSpec[key], n.count == o.count else { continue }
                 for i in n.indices { n[i]["image"] = nil; o[i]["image"] = nil }
                 newSpec[key] = .array(n); oldSpec[key] = .array(o)
             }
             if newSpec != oldSpec {
-                return [FieldError(.forbidden, field: "spec", detail: "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")]
+                return ephemeral + [FieldError(.forbidden, field: "spec", detail: "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")]
             }
-            return []
+            return ephemeral
         }
         s.selectableFieldNames = ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
                                   "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"]
@@ -52,7 +54,7 @@ public enum PodRules {
         setDefault(&spec, ["securityContext"], .object(JSONObject()))
         setDefault(&spec, ["schedulerName"], "default-scheduler")
         setDefault(&spec, ["enableServiceLinks"], true)
-        for key in ["containers", "initContainers"] { forEachElement(&spec, key) { defaultContainer(&$0) } }
+        for key in ["containers", "initContainers", "ephemeralContainers"] { forEachElement(&spec, key) { defaultContainer(&$0) } }
     }
 
     static func defaultContainer(_ c: inout JSONValue) {
@@ -128,6 +130,7 @@ public enum PodRules {
                 errs += validateContainer(c, path: "\(path).\(key)[\(i)]", names: &containerNames, volumes: volumeNames.union(extraVolumes))
             }
         }
+        errs += validateEphemeralContainers(spec, path: path, names: &containerNames, volumes: volumeNames)
         checkOneOf(spec, "restartPolicy", path: path, ["Always", "OnFailure", "Never"], into: &errs)
         checkOneOf(spec, "dnsPolicy", path: path, ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"], into: &errs)
         errs += validateDNS(spec, path: path)

@@ -44,6 +44,7 @@ extension KubernetesAPI {
         let pod = try await storage.get(podType, namespace: namespace, name: name).object
         let containers = (pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         let inits = (pod["spec"]?["initContainers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+            + (pod["spec"]?["ephemeralContainers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         let chosen: String
         if let container, !container.isEmpty {
             guard containers.contains(container) || inits.contains(container) else {

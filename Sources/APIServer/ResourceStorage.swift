@@ -212,7 +212,8 @@ final class ResourceStorage: Sendable {
 
     // MARK: update
 
-    enum UpdateTarget { case main, status, scale }
+    /// What a write may change: the object, its status, its scale, or a pod's ephemeral containers.
+    enum UpdateTarget { case main, status, scale, ephemeralContainers }
 
     /// How a write keeps metadata.managedFields.
     enum FieldTracking {
@@ -320,9 +321,21 @@ final class ResourceStorage: Sendable {
     func prepareUpdate(_ newIn: JSONValue, old: JSONValue, strategy: ResourceStrategy, target: UpdateTarget,
                        fields: FieldTracking = .untracked) -> JSONValue {
         var new = newIn
+        switch target {
+        case .main:
+            // A pod's ephemeral containers change only through pods/ephemeralcontainers.
+            if new["kind"]?.stringValue == "Pod", new["spec"] != nil { new["spec"]?["ephemeralContainers"] = old["spec"]?["ephemeralContainers"] }
+        case .ephemeralContainers:
+            // pods/ephemeralcontainers changes spec.ephemeralContainers and nothing else.
+            var keep = old
+            keep["spec"]?["ephemeralContainers"] = new["spec"]?["ephemeralContainers"]
+            keep["metadata"]?["resourceVersion"] = new["metadata"]?["resourceVersion"]
+            new = keep
+        case .status, .scale: break
+        }
         if strategy.hasStatus {
             switch target {
-            case .main, .scale: new["status"] = old["status"]
+            case .main, .scale, .ephemeralContainers: new["status"] = old["status"]
             case .status:
                 var keep = old
                 keep["status"] = new["status"]

@@ -12,6 +12,7 @@ extension ResourceStorage.UpdateTarget {
         case .main: return nil
         case .status: return "status"
         case .scale: return "scale"
+        case .ephemeralContainers: return "ephemeralcontainers"
         }
     }
 }

@@ -1,5 +1,6 @@
 // Subresources: */status (status-only writes), */scale (autoscaling/v1 Scale views of
 // replicas), pods/binding (the scheduler's write), pods/eviction (Eviction.swift),
+// pods/ephemeralcontainers (writes of spec.ephemeralContainers only),
 // namespaces/finalize, serviceaccounts/token (TokenRequest.swift); pods/log is proxied to the node server (NodeProxy), pods/exec and
 // attach tunnelled to it.
 import API
@@ -66,6 +67,17 @@ extension KubernetesAPI {
             let uid = body["metadata"]?["uid"]?.stringValue
             if !dryRun { _ = try await storage.bind(type, namespace: rr.namespace, name: name, node: node, uid: uid) }
             return JSONReply.status(.success(code: 201))
+        case ("ephemeralcontainers", .GET) where type.kind == "Pod":
+            let kv = try await storage.getRaw(type, namespace: rr.namespace, name: name)
+            return JSONReply.bytes(ObjectCodec.render(kv.value, revision: kv.modRevision))
+        case ("ephemeralcontainers", .PUT) where type.kind == "Pod":
+            let body = try parseBody(request)
+            let updated = try await storage.guaranteedUpdate(type, namespace: rr.namespace, name: name, target: .ephemeralContainers, dryRun: dryRun,
+                                                             fields: .update(try fieldOwner(request, subresource: "ephemeralcontainers"))) { _ in body }
+            return JSONReply.bytes(updated.object.serialized())
+        case ("ephemeralcontainers", .PATCH) where type.kind == "Pod":
+            let updated = try await patch(request, rr, name: name, target: .ephemeralContainers, dryRun: dryRun)
+            return JSONReply.bytes(updated.object.serialized())
         case ("eviction", .POST) where type.kind == "Pod":
             return try await evict(request, namespace: rr.namespace ?? "default", name: name)
 

@@ -30,6 +30,10 @@ struct PodContainerSpec {
         spec.cgroupParent = cgroupParent
         spec.logMaxBytes = logMaxBytes
         spec.logMaxFiles = logMaxFiles
+        let view = API.Container(json: c)
+        spec.stdin = view.stdin == true
+        spec.stdinOnce = view.stdinOnce == true
+        spec.tty = view.tty == true
         try applyResources(c, to: &spec)
         try applySecurity(c, to: &spec)
         PodSandbox.join(&spec, pod: pod, sandboxPID: sandboxPID)

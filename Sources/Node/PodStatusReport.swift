@@ -56,6 +56,8 @@ extension PodSync {
             "qosClass": .string(pod["status"]?["qosClass"]?.stringValue ?? PodRules.qosClass(spec.json)),
         ]
         if !initStatuses.isEmpty { status["initContainerStatuses"] = .array(initStatuses) }
+        let ephemeral = ephemeralStatuses(spec, instances: instances, waiting: waiting)
+        if !ephemeral.isEmpty { status.put("ephemeralContainerStatuses", .array(ephemeral)) }
         if let podIP { status["podIP"] = .string(podIP); status["podIPs"] = [["ip": .string(podIP)]] }
         if states[uid].reported == status { return }
         guard let client = api(), let podType = try? ResourceResolver.resolve("pods") else { return }

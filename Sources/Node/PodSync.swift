@@ -251,6 +251,7 @@ final class PodSync: @unchecked Sendable {
                 guard restartPolicy == "Always" || (restartPolicy == "OnFailure" && failed) else { continue }
                 if restart(c, after: latest, exit: exit, context: context, instances: current, waiting: &waiting) { started = true }
             }
+            if startEphemeralContainers(context, instances: current, waiting: &waiting) { started = true }
         }
         refreshVolumes(context, wroteNow: context.volumePaths != nil)
         // Re-read the runtime only when this pass started something.
@@ -405,7 +406,8 @@ final class PodSync: @unchecked Sendable {
 
     /// Starts one attempt of a container; returns a waiting reason when it can't (yet).
     @_optimize(none)   // control loop: the release optimizer (LICM) stalls on it
-    func start(_ c: JSONValue, attempt: Int, context: PodContext) -> (String, String)? {
+    /// `pidNamespace`: an ephemeral container's target's, instead of the sandbox's.
+    func start(_ c: JSONValue, attempt: Int, context: PodContext, pidNamespace: String? = nil) -> (String, String)? {
         let meta = context.pod["metadata"] ?? .null
         let image = c["image"]?.stringValue ?? ""
         let policy = c["imagePullPolicy"]?.stringValue ?? PodRules.pullPolicyDefault(image: image)
@@ -415,7 +417,7 @@ final class PodSync: @unchecked Sendable {
         let objects = self.objects()
         let volumes = PodVolumes(rootDir: agent.options.rootDir, uid: context.uid, pod: context.pod, objects: objects,
                                  claimPaths: context.claimPaths)
-        let spec: ContainerSpec
+        var spec: ContainerSpec
         do {
             if context.volumePaths == nil { context.volumePaths = try volumes.setUp(nodeAllocatable: agent.allocatable) }
             spec = try PodContainerSpec(pod: context.pod, objects: objects, nodeAllocatable: agent.allocatable,
@@ -426,6 +428,7 @@ final class PodSync: @unchecked Sendable {
             agent.events.container(context.pod, c, type: "Warning", reason: "Failed", message: "Error: \(error)")
             return ("CreateContainerConfigError", "\(error)")
         }
+        if let pidNamespace { spec.pidNamespace = .join(pidNamespace) }
         do {
             let record = try runtime.run(spec)
             agent.metrics.containerStarted(initContainer: Pod(json: context.pod).spec.initContainers.contains { $0.name == name.container })

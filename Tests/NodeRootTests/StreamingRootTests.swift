@@ -191,32 +191,13 @@ struct StreamingRootTests {
 
         // A terminal: kubectl in a pty of 31×97 rows/columns; the size arrives by the resize
         // stream, the typed line through stdin, the exit code on the error stream.
-        let python = ProcessInfo.processInfo.environment["SKIFF_PYTHON"] ?? "/usr/bin/python3"
-        let inPTY = """
-        import os, sys, fcntl, termios, struct, subprocess, time, select
-        m, s = os.openpty()
-        fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
-        p = subprocess.Popen(sys.argv[1:], stdin=s, stdout=s, stderr=s, start_new_session=True)
-        os.close(s)
-        out, sent, start = b"", False, time.time()
-        while time.time() - start < 30:
-            if not sent and b"ready" in out:
-                os.write(m, b"typed line\\r"); sent = True
-            r, _, _ = select.select([m], [], [], 0.2)
-            if r:
-                try: d = os.read(m, 4096)
-                except OSError: break
-                if not d: break
-                out += d
-            elif p.poll() is not None: break
-        p.wait(); sys.stdout.write(out.decode("utf-8", "replace")); sys.exit(p.returncode)
-        """
-        let tty = try TestEnv.capture([python, "-c", inPTY, try TestEnv.kubectl("1.27"), "--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(c.port)",
-                                       "exec", "-it", "ticker", "--", "sh", "-c", "stty size; tty; echo ready; read line; echo got:$line; exit 5"])
+        let tty = try runInTerminal([try TestEnv.kubectl("1.27"), "--kubeconfig", "/dev/null", "-s", "http://127.0.0.1:\(c.port)",
+                                     "exec", "-it", "ticker", "--", "sh", "-c", "stty size; tty; echo ready; read line; echo got:$line; exit 5"],
+                                    steps: [("ready", "typed line\r")])
         #expect(tty.status == 5, "\(tty)")
-        #expect(tty.stdout.contains("31 97"), "the terminal's size: \(tty.stdout)")
-        #expect(tty.stdout.contains("/dev/pts/"), "\(tty.stdout)")
-        #expect(tty.stdout.contains("got:typed line"), "\(tty.stdout)")
+        #expect(tty.out.contains("31 97"), "the terminal's size: \(tty.out)")
+        #expect(tty.out.contains("/dev/pts/"), "\(tty.out)")
+        #expect(tty.out.contains("got:typed line"), "\(tty.out)")
 
         // attach follows the container's output; logs is plain HTTP.
         let attach = Process()

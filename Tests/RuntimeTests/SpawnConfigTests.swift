@@ -35,6 +35,19 @@ import Testing
         #expect(!s.contains("seccomp"))
     }
 
+    @Test func stdinAndTerminalRecords() throws {
+        var c = SpawnConfig()
+        c.rootfs = "/r"
+        c.args = ["sh"]
+        let plain = fields(try c.encoded())
+        #expect(!plain.contains("stdin") && !plain.contains("terminal"))
+        c.terminal = true
+        c.stdinSocket = "/state/attach"
+        c.stdinOnce = true
+        let s = fields(try c.encoded()).joined(separator: "|")
+        #expect(s.contains("terminal|1|stdin|/state/attach|1"))
+    }
+
     @Test func rejectsNulInAnyField() {
         var c = SpawnConfig()
         c.rootfs = "/r"

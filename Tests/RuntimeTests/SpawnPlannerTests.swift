@@ -44,6 +44,19 @@ import TestSupport
         #expect(try plan(spec, image(cmd: ["serve"])).args == ["echo", "hi"])
     }
 
+    @Test func kubernetesStdinAndTTYBecomeTheAttachSocketAndATerminal() throws {
+        var spec = ContainerSpec(root: .image("x"))
+        spec.stdin = true
+        spec.tty = true
+        let wired = try plan(spec, image())
+        #expect(wired.stdinSocket == paths.attachSocket && !wired.stdinOnce && wired.terminal)
+        #expect(wired.env.contains("TERM=xterm"))
+        spec.stdinOnce = true
+        #expect(try plan(spec, image()).stdinOnce)
+        let plain = try plan(ContainerSpec(root: .image("x")), image())
+        #expect(plain.stdinSocket == nil && !plain.terminal && !plain.env.contains("TERM=xterm"))
+    }
+
     @Test func noCommandAnywhereIsAClearError() throws {
         let spec = ContainerSpec(root: .image("x"))
         #expect(throws: RuntimeError.self) { try plan(spec, image(cmd: nil)) }

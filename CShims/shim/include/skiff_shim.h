@@ -55,6 +55,15 @@
  *                                                             container's exit code (128+sig if killed)
  *   tty              0|1                                      1: stdin is a terminal: the process gets a
  *                                                             new session with it as controlling tty
+ *   terminal         0|1                                      1: after its mounts the container opens a
+ *                                                             pty in its own /dev/pts, takes the slave as
+ *                                                             stdio and controlling tty and sends the
+ *                                                             master to the monitor (Kubernetes tty: true)
+ *   stdin            socket, once(0|1)                        the container's stdin is a pipe (or its
+ *                                                             terminal) the monitor keeps open and feeds
+ *                                                             from the attach socket at `socket`; once=1
+ *                                                             ends it after the first attached stdin ends
+ *                                                             (stdinOnce). Protocol: see monitor/attach.h
  *   cleanup_umount*  path                                     --rm: after exit, umount2(MNT_DETACH)
  *   cleanup_rmdir*   path                                     --rm: after exit, rmdir (cgroups)
  *   cleanup_rmtree*  path                                     --rm: after exit, remove recursively

@@ -49,6 +49,9 @@ struct skiff_config {
     long long log_max_bytes; int log_max_files;
     int foreground;
     int tty;
+    int terminal;              /* the container's stdio is a pty of its own devpts (tty: true) */
+    int console_sock;          /* set by the monitor, not parsed: the child sends the pty master there */
+    const char *stdin_socket; int stdin_once;   /* the monitor's attach socket relaying to stdin */
     const char **cleanup_umount; size_t ncleanup_umount;
     const char **cleanup_rmdir; size_t ncleanup_rmdir;
     const char **cleanup_rmtree; size_t ncleanup_rmtree;

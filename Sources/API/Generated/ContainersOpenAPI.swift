@@ -25,8 +25,8 @@ extension OpenAPIDefinitions {
             OpenAPIField("terminationMessagePolicy", .string, "File (the default) or FallbackToLogsOnError (use the log's tail when the file is empty and the container failed).", annotations: [:]),
             OpenAPIField("imagePullPolicy", .string, "Always, IfNotPresent or Never: when the node pulls the image (default Always for :latest or no tag, else IfNotPresent).", annotations: [:]),
             OpenAPIField("securityContext", .ref("io.k8s.api.core.v1.SecurityContext"), "Security settings of the container, over the pod's.", annotations: [:]),
-            OpenAPIField("stdin", .boolean, "Keep a stdin open for the container; accepted and stored, Skiff does not wire container stdin yet.", annotations: [:]),
-            OpenAPIField("stdinOnce", .boolean, "Close stdin after the first attach ends; accepted and stored, Skiff does not wire container stdin yet.", annotations: [:]),
+            OpenAPIField("stdin", .boolean, "Keep a stdin open for the container: `kubectl attach -i` writes to it (while no one is attached it stays open, without input).", annotations: [:]),
+            OpenAPIField("stdinOnce", .boolean, "Close stdin after the first attach that carried stdin ends.", annotations: [:]),
             OpenAPIField("tty", .boolean, "Give the container a terminal.", annotations: [:]),
         ]),
         OpenAPIDefinition("io.k8s.api.core.v1.ContainerPort", gvk: nil, description: "A port a container listens on.", fields: [

@@ -138,13 +138,13 @@ public struct Container: JSONView {
         set { json.putView("securityContext", newValue.json) }
     }
 
-    /// Keep a stdin open for the container; accepted and stored, Skiff does not wire container stdin yet.
+    /// Keep a stdin open for the container: `kubectl attach -i` writes to it (while no one is attached it stays open, without input).
     public var stdin: Bool? {
         get { json["stdin"]?.boolValue }
         set { json.put("stdin", newValue.map { .bool($0) }) }
     }
 
-    /// Close stdin after the first attach ends; accepted and stored, Skiff does not wire container stdin yet.
+    /// Close stdin after the first attach that carried stdin ends.
     public var stdinOnce: Bool? {
         get { json["stdinOnce"]?.boolValue }
         set { json.put("stdinOnce", newValue.map { .bool($0) }) }

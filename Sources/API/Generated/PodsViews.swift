@@ -62,7 +62,7 @@ public struct PodSpec: JSONView {
         set { json.putArray("initContainers", newValue.map(\.json)) }
     }
 
-    /// Debugging containers added to a running pod through the ephemeralcontainers subresource; accepted and stored, Skiff does not run them yet.
+    /// Debugging containers added to a running pod through the ephemeralcontainers subresource (kubectl debug); the node starts each once and never restarts it.
     public var ephemeralContainers: JSONValue? {
         get { json["ephemeralContainers"] }
         set { json.put("ephemeralContainers", newValue) }

@@ -1,8 +1,10 @@
 // exec and attach, whatever carries them (websocket channels, SPDY streams): the process runs
 // through ContainerRuntime.exec; its output is pumped by threads, each write waited for
 // (back-pressure), and the final Status sent once it exited and its output drained. attach
-// follows the container's output from now on. The transport calls in (stdin, its end, resize,
-// hang-up) from its event loop and gets output through a `ContainerStreamOutput`.
+// connects to the container's own stdio through its monitor (a container with `stdin: true`):
+// input, terminal size and live output; a container without stdin gets, as with the kubelet, no
+// input — its output from now on, followed in its log. The transport calls in (stdin, its end,
+// resize, hang-up) from its event loop and gets output through a `ContainerStreamOutput`.
 import API
 import Foundation
 import Runtime
@@ -52,6 +54,8 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
     let request: ContainerStreamRequest
     let output: ContainerStreamOutput
     private var process: ExecProcess?
+    /// attach to a container with stdin: its monitor's attach socket.
+    private var attached: AttachConnection?
     /// Writes to the process's stdin, in order, off the event loop.
     private let input = DispatchQueue(label: "skiff.exec.stdin")
     private var inputOpen = true
@@ -96,6 +100,7 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
     }
 
     func write(_ bytes: [UInt8]) {
+        if let attached, !bytes.isEmpty { return input.async { _ = attached.write(bytes) } }
         guard let process, !bytes.isEmpty else { return }
         input.async { [self] in
             guard inputOpen else { return }
@@ -110,6 +115,7 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
 
     func closeInput() {
         input.async { [self] in
+            if let attached, inputOpen { inputOpen = false; return attached.endStdin() }
             guard inputOpen, let process else { return }
             inputOpen = false
             if request.tty { _ = Glibc.write(process.terminal, [4], 1) } else { close(process.stdin) }   // ^D ends a terminal's input
@@ -124,18 +130,41 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
     }
 
     func resize(_ payload: [UInt8]) {
-        guard let process, let size = try? JSONDecoder().decode(TerminalSize.self, from: Data(payload)) else { return }
-        process.resize(columns: UInt16(clamping: size.width), rows: UInt16(clamping: size.height))
+        guard let size = try? JSONDecoder().decode(TerminalSize.self, from: Data(payload)) else { return }
+        let columns = UInt16(clamping: size.width), rows = UInt16(clamping: size.height)
+        if let attached { return input.async { attached.resize(columns: columns, rows: rows) } }
+        process?.resize(columns: columns, rows: rows)
     }
 
-    /// The client went away: end the process (the monitor forwards the signal).
+    /// The client went away: end the exec'd process (the monitor forwards the signal), or leave
+    /// the attached container (for the monitor, the end of this client's stdin).
     func hangUp() {
         if let process { reaped.withLock { if !exited { kill(process.pid, request.tty ? SIGHUP : SIGTERM) } } }
+        attached?.hangUp()
         closeInput()
     }
 
-    /// attach (output only): the container's output from now on, until it exits.
     private func attach(id: String) {
+        let runtime = agent.runtime, output = self.output
+        let connection: AttachConnection?
+        do {
+            connection = try runtime.attach(id)
+        } catch {
+            return output.finish(Self.failure("error attaching to container: \(error)", reason: "InternalError"))
+        }
+        guard let connection else { return followOutput(id: id) }
+        attached = connection
+        if request.stdin { input.async { _ = connection.claimStdin() } }
+        Thread.detachNewThread {
+            while let (stream, bytes) = connection.receive() {
+                if !output.send(stream == .stderr ? .stderr : .stdout, bytes[...]) { connection.hangUp(); break }
+            }
+            output.finish(Self.attachEnd(id, runtime))
+        }
+    }
+
+    /// attach to a container without stdin: its output from now on, until it exits.
+    private func followOutput(id: String) {
         let runtime = agent.runtime, output = self.output
         Thread.detachNewThread {
             var live = false, open = true
@@ -144,10 +173,15 @@ final class ContainerStreamSession: @unchecked Sendable {   // process/input sta
                 let text = line.complete ? line.text + "\n" : line.text
                 open = output.send(line.stream == .stderr ? .stderr : .stdout, ArraySlice(text.utf8))
             }
-            let code: Int32
-            if case .exited(let e)? = runtime.list().first(where: { $0.record.id == id })?.status { code = e.exitCode } else { code = 0 }
-            output.finish(code == 0 ? Self.success : Self.exitStatus(code, command: []))
+            output.finish(Self.attachEnd(id, runtime))
         }
+    }
+
+    /// Success, or the exit code of a container that failed while attached.
+    static func attachEnd(_ id: String, _ runtime: ContainerRuntime) -> StreamStatus {
+        let code: Int32
+        if case .exited(let e)? = runtime.list().first(where: { $0.record.id == id })?.status { code = e.exitCode } else { code = 0 }
+        return code == 0 ? success : exitStatus(code, command: [])
     }
 
     static func pump(_ fd: Int32, to stream: ContainerOutputStream, _ output: ContainerStreamOutput) {

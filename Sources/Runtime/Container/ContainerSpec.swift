@@ -74,5 +74,11 @@ public struct ContainerSpec: Sendable, Equatable {
     /// CPU weight from the request (cpu.shares on v1).
     public var cpuShares: UInt64?
 
+    /// stdin open for attach (Kubernetes `stdin`, closed after the first attach with `stdinOnce`).
+    public var stdin = false
+    public var stdinOnce = false
+    /// A terminal as the container's stdio (Kubernetes `tty`).
+    public var tty = false
+
     public init(root: RootSource) { self.root = root }
 }

@@ -49,6 +49,8 @@ public struct ContainerPaths: Sendable {
     public var pidFile: String { dir + "/init.pid" }
     public var exitFile: String { dir + "/exit.json" }
     public var log: String { dir + "/container.log" }
+    /// The monitor's attach socket (containers with stdin).
+    public var attachSocket: String { dir + "/attach" }
     public var rootfs: String { dir + "/rootfs" }
     public var upper: String { dir + "/upper" }
     public var work: String { dir + "/work" }

@@ -66,6 +66,8 @@ public enum SpawnPlanner {
         c.exitFile = paths.exitFile
         c.pidFile = paths.pidFile
         c.foreground = !spec.detach
+        c.terminal = spec.tty
+        if spec.stdin { c.stdinSocket = paths.attachSocket; c.stdinOnce = spec.stdinOnce }
         return c
     }
 
@@ -133,6 +135,7 @@ public enum SpawnPlanner {
         set(defaultPath)
         for e in image?.config?.env ?? [] { set(e) }
         set("HOSTNAME=" + hostname)
+        if spec.tty { set("TERM=xterm") }   // as containerd for a container with a terminal
         for e in spec.env {
             if e.contains("=") { set(e) } else if let v = getenv(e) { set(e + "=" + String(cString: v)) }
         }

@@ -83,6 +83,12 @@ public struct SpawnConfig: Sendable, Equatable {
     public var foreground = false
     /// stdin is a terminal that becomes the process's controlling tty (exec -t).
     public var tty = false
+    /// The container gets a terminal of its own devpts as stdio (Kubernetes `tty: true`).
+    public var terminal = false
+    /// The monitor's attach socket feeding the container's stdin (Kubernetes `stdin: true`), and
+    /// whether stdin ends after the first attached client's does (`stdinOnce`).
+    public var stdinSocket: String?
+    public var stdinOnce = false
     public var cleanupUmount: [String] = []
     public var cleanupRmdir: [String] = []
     public var cleanupRmtree: [String] = []
@@ -137,6 +143,8 @@ public struct SpawnConfig: Sendable, Equatable {
         if let pidFile { try record("pid_file", pidFile) }
         try record("foreground", foreground ? "1" : "0")
         if tty { try record("tty", "1") }
+        if terminal { try record("terminal", "1") }
+        if let stdinSocket { try record("stdin", stdinSocket, stdinOnce ? "1" : "0") }
         for p in cleanupUmount { try record("cleanup_umount", p) }
         for p in cleanupRmdir { try record("cleanup_rmdir", p) }
         for p in cleanupRmtree { try record("cleanup_rmtree", p) }
