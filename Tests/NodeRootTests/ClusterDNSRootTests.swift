@@ -65,7 +65,7 @@ struct ClusterDNSRootTests {
             if let list = try? TestEnv.capture([skiff, "ps", "-q", "--root", dir + "/node"]) {
                 for id in list.stdout.split(separator: "\n") { _ = try? TestEnv.capture([skiff, "rm", "-f", "--root", dir + "/node", String(id)]) }
             }
-            for c in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(c)/\(cgroupRoot)") }
+            Cluster.removeCgroupRoot(cgroupRoot)
             Cluster.unmountAll(under: dir)
             _ = try? TestEnv.run(["/usr/sbin/ip", "netns", "del", netns])
             try? FileManager.default.removeItem(atPath: dir)

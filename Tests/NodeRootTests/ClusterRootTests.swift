@@ -37,7 +37,7 @@ final class ExtraNode {
         Cluster.removePodNetworks(rootDir: dir)
         let list = (try? TestEnv.capture([TestEnv.binDir + "/skiff", "ps", "-q", "--root", dir]).stdout) ?? ""
         for id in list.split(separator: "\n") { _ = try? TestEnv.capture([TestEnv.binDir + "/skiff", "rm", "-f", "--root", dir, String(id)]) }
-        for controller in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }
+        Cluster.removeCgroupRoot(cgroupRoot)
     }
 }
 

@@ -104,7 +104,7 @@ final class Cluster: @unchecked Sendable {
         }
         Cluster.removePodNetworks(rootDir: dir + "/node")
         if master.isRunning { master.terminate(); master.waitUntilExit() }
-        for controller in ["memory", "cpu", "pids", "unified"] { Self.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroupRoot)") }
+        Self.removeCgroupRoot(cgroupRoot)
         Self.unmountAll(under: dir)
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -156,6 +156,12 @@ final class Cluster: @unchecked Sendable {
                   let bridge = list["plugins"]?.arrayValue?.first?["bridge"]?.stringValue else { continue }
             _ = try? TestEnv.capture(["/usr/sbin/ip", "link", "del", bridge])
         }
+    }
+
+    /// A node's cgroup root in every hierarchy it makes one in. (cpuacct is its own v1 hierarchy on
+    /// hosts like CI's, not a link to cpu: leaving it out leaked the QoS directories.)
+    static func removeCgroupRoot(_ root: String) {
+        for controller in ["memory", "cpu", "cpuacct", "pids", "unified"] { removeCgroupTree("/sys/fs/cgroup/\(controller)/\(root)") }
     }
 
     /// rmdir bottom-up (cgroup directories can't be removed with their children).

@@ -26,7 +26,7 @@ struct SecureClusterRootTests {
                 _ = try? TestEnv.capture([skiff, "rm", "-f", "--root", dir + "/node", String(id)])
             }
             Cluster.removePodNetworks(rootDir: dir + "/node")
-            for controller in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(controller)/\(cgroup)") }
+            Cluster.removeCgroupRoot(cgroup)
             try? FileManager.default.removeItem(atPath: dir)
         }
         master.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -52,7 +52,7 @@ final class SkiffUp {
         for id in ids.split(separator: "\n") { _ = try? TestEnv.capture([skiff, "rm", "-f", "--root", dir + "/node", String(id)]) }
         Cluster.removePodNetworks(rootDir: dir + "/node")
         if proxy { _ = try? TestEnv.capture([skiff, "proxy", "--cleanup"]) }
-        for c in ["memory", "cpu", "pids", "unified"] { Cluster.removeCgroupTree("/sys/fs/cgroup/\(c)/\(cgroupRoot)") }
+        Cluster.removeCgroupRoot(cgroupRoot)
         Cluster.unmountAll(under: dir)
         try? FileManager.default.removeItem(atPath: dir)
     }
